@@ -1,0 +1,208 @@
+//! The service-time model: how long one request of a kind keeps a worker busy.
+//!
+//! A [`ServiceTime`] is data in a profile (`{ dist = "lognormal", median = "12s",
+//! p99 = "40s" }`); [`ServiceTime::sampler`] turns it into a `rand_distr` distribution
+//! once, so sampling on the request path is one draw. Values are simulated time; the
+//! mock divides them by the run's [`TimeScale`](super::units::TimeScale). The same data
+//! feeds the discrete-event simulator, so the live mock and the simulator agree.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp, LogNormal, Uniform};
+use serde::{Deserialize, Serialize};
+
+use super::units::HumanDuration;
+
+/// The standard normal quantile at 0.99, used to turn (median, p99) into a log-normal.
+pub const Z_99: f64 = 2.326_347_874_040_841;
+
+/// A service-time distribution for one request kind, in simulated time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ServiceTime {
+    /// Always the same time (M/D/1-style service).
+    Fixed {
+        /// The service time.
+        value: HumanDuration,
+    },
+    /// Exponential with the given mean (M/M/c-style service).
+    Exponential {
+        /// The mean service time.
+        mean: HumanDuration,
+    },
+    /// Log-normal fixed by its median and 99th percentile, the way latency is quoted.
+    Lognormal {
+        /// The median service time.
+        median: HumanDuration,
+        /// The 99th percentile service time; must exceed the median.
+        p99: HumanDuration,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// The shortest service time.
+        min: HumanDuration,
+        /// The longest service time; must not be below `min`.
+        max: HumanDuration,
+    },
+}
+
+/// A ready-to-sample form of a [`ServiceTime`], in simulated seconds.
+#[derive(Clone, Debug)]
+pub enum Sampler {
+    /// A constant.
+    Fixed(f64),
+    /// Exponential.
+    Exponential(Exp<f64>),
+    /// Log-normal.
+    Lognormal(LogNormal<f64>),
+    /// Uniform.
+    Uniform(Uniform<f64>),
+}
+
+impl ServiceTime {
+    /// A fixed service time.
+    pub fn fixed(value: Duration) -> Self {
+        Self::Fixed { value: value.into() }
+    }
+
+    /// An exponential service time with the given mean.
+    pub fn exponential(mean: Duration) -> Self {
+        Self::Exponential { mean: mean.into() }
+    }
+
+    /// A log-normal service time given its median and 99th percentile.
+    pub fn lognormal(median: Duration, p99: Duration) -> Self {
+        Self::Lognormal { median: median.into(), p99: p99.into() }
+    }
+
+    /// Checks the parameters and builds the sampler; the error says which parameter is wrong.
+    pub fn sampler(&self) -> Result<Sampler, String> {
+        match self {
+            Self::Fixed { value } => Ok(Sampler::Fixed(value.0.as_secs_f64())),
+            Self::Exponential { mean } => {
+                let mean_s = positive_secs(mean, "mean")?;
+                Exp::new(1.0 / mean_s).map(Sampler::Exponential).map_err(|e| e.to_string())
+            }
+            Self::Lognormal { median, p99 } => {
+                let median_s = positive_secs(median, "median")?;
+                let p99_s = positive_secs(p99, "p99")?;
+                if p99_s <= median_s {
+                    return Err(format!("p99 ({p99}) must be greater than median ({median})"));
+                }
+                let sigma = (p99_s.ln() - median_s.ln()) / Z_99;
+                LogNormal::new(median_s.ln(), sigma)
+                    .map(Sampler::Lognormal)
+                    .map_err(|e| e.to_string())
+            }
+            Self::Uniform { min, max } => {
+                if max < min {
+                    return Err(format!("max ({max}) must not be below min ({min})"));
+                }
+                Ok(Sampler::Uniform(Uniform::new_inclusive(
+                    min.0.as_secs_f64(),
+                    max.0.as_secs_f64(),
+                )))
+            }
+        }
+    }
+
+    /// The distribution's mean in simulated seconds (for Retry-After estimates and capacity maths).
+    pub fn mean_secs(&self) -> f64 {
+        match self {
+            Self::Fixed { value } => value.0.as_secs_f64(),
+            Self::Exponential { mean } => mean.0.as_secs_f64(),
+            Self::Lognormal { median, p99 } => {
+                let m = median.0.as_secs_f64().max(f64::MIN_POSITIVE);
+                let sigma = (p99.0.as_secs_f64().max(m).ln() - m.ln()) / Z_99;
+                m * (sigma * sigma / 2.0).exp()
+            }
+            Self::Uniform { min, max } => (min.0.as_secs_f64() + max.0.as_secs_f64()) / 2.0,
+        }
+    }
+}
+
+fn positive_secs(d: &HumanDuration, name: &str) -> Result<f64, String> {
+    let s = d.0.as_secs_f64();
+    if s > 0.0 {
+        Ok(s)
+    } else {
+        Err(format!("{name} must be greater than zero"))
+    }
+}
+
+impl Sampler {
+    /// Draws one service time in simulated seconds.
+    pub fn sample_secs<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            Self::Fixed(v) => *v,
+            Self::Exponential(d) => d.sample(rng),
+            Self::Lognormal(d) => d.sample(rng),
+            Self::Uniform(d) => d.sample(rng),
+        }
+    }
+
+    /// Draws one service time as a simulated [`Duration`].
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
+        Duration::from_secs_f64(self.sample_secs(rng).max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::units::TimeScale;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn quantile(sorted: &[f64], q: f64) -> f64 {
+        let idx = ((sorted.len() as f64) * q).ceil() as usize - 1;
+        sorted[idx.min(sorted.len() - 1)]
+    }
+
+    fn samples(st: &ServiceTime, n: usize) -> Vec<f64> {
+        let sampler = st.sampler().unwrap_or(Sampler::Fixed(f64::NAN));
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut v: Vec<f64> = (0..n).map(|_| sampler.sample_secs(&mut rng)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    #[test]
+    fn lognormal_median_and_p99_match_the_configuration_within_two_percent() {
+        let st = ServiceTime::lognormal(Duration::from_secs(12), Duration::from_secs(40));
+        let v = samples(&st, 100_000);
+        let (median, p99) = (quantile(&v, 0.5), quantile(&v, 0.99));
+        assert!((median / 12.0 - 1.0).abs() < 0.02, "median {median}");
+        assert!((p99 / 40.0 - 1.0).abs() < 0.02, "p99 {p99}");
+    }
+
+    #[test]
+    fn exponential_mean_matches_and_p99_is_mean_times_ln_100() {
+        let st = ServiceTime::exponential(Duration::from_millis(200));
+        let v = samples(&st, 100_000);
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((mean / 0.2 - 1.0).abs() < 0.02, "mean {mean}");
+        // Independent oracle: the exponential's quantile function, -mean * ln(1 - q).
+        let p99 = quantile(&v, 0.99);
+        let expected = 0.2 * 100f64.ln();
+        assert!((p99 / expected - 1.0).abs() < 0.03, "p99 {p99} vs {expected}");
+    }
+
+    #[test]
+    fn time_scale_divides_sampled_service_times() {
+        let sampler = ServiceTime::fixed(Duration::from_secs(20)).sampler();
+        let mut rng = StdRng::seed_from_u64(1);
+        let sim = sampler.map(|s| s.sample(&mut rng)).unwrap_or_default();
+        let scale = TimeScale::new(1000.0).unwrap_or_default();
+        assert_eq!(scale.to_real(sim), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let st = ServiceTime::lognormal(Duration::from_secs(10), Duration::from_secs(5));
+        assert!(st.sampler().err().unwrap_or_default().contains("p99"));
+        let st = ServiceTime::exponential(Duration::ZERO);
+        assert!(st.sampler().err().unwrap_or_default().contains("mean"));
+    }
+}

@@ -1,0 +1,476 @@
+//! Midnight TEE proof server (runbook 000).
+//!
+//! What load, SLOs and drills see of the real server:
+//! - `GET /health`, `GET /version` (plain text), `GET /ready` (`jobsProcessing`,
+//!   `jobsPending`, capacity, workers; 503 while the queue is full);
+//! - proof work `POST /check`, `/prove`, `/prove-tx` through one worker pool
+//!   (`--num-workers`, `--job-capacity` with 503 when full, `--job-timeout` 600 s), each
+//!   kind with its own service-time distribution; the defaults keep proofs inside the
+//!   runbook's SLOs (P50 < 20 s, P95 < 45 s, P99 < 60 s) at normal load;
+//! - `POST /attestation {"nonce": HEX}`: the nonce echoed, PCR0-2 (hex SHA-384 of the
+//!   running enclave image), `debug_mode`, a real X.509 `cert_chain`, `timestamp`,
+//!   `tee_provider`. Attestation does not queue behind proofs (it is answered by the
+//!   enclave's attestation path), so its P95 < 500 ms SLO is about its own service time;
+//! - the published values the runbook's security check compares against:
+//!   `GET /pcr-values.json` and `/releases/download/{tag}/pcr-values.json` (`.pcrs`);
+//! - `/metrics`: the kit's set plus `midnight_*` series named after the runbook's
+//!   CloudWatch metrics (proofs, proof duration, queue depth, attestation, cert expiry).
+//!
+//! The runbook's curl commands work as written: bodies are parsed as JSON whatever the
+//! `Content-Type` (`curl -d` sends a form type).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256, Sha384};
+
+use super::{Endpoint, MockError, RunningService, ServiceId};
+use crate::kit::certs::{CertChain, ChainSpec};
+use crate::kit::errors::{parse_json, ApiError};
+use crate::kit::metrics::{self, register, KitMetrics, MetricsError, LATENCY_BUCKETS_S};
+use crate::kit::serve::finish_router;
+use crate::kit::{
+    bind_loopback, serve, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler,
+    ServiceTime, TimeScale, WorkerPool,
+};
+
+/// The runbook's port.
+pub const RUNBOOK_PORT: u16 = 6300;
+
+/// Which TEE the enclave runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TeeProvider {
+    /// AWS Nitro Enclaves.
+    AwsNitro,
+    /// GCP Confidential VM (SEV-SNP).
+    GcpConfidential,
+    /// Azure Confidential VM.
+    AzureConfidential,
+}
+
+/// The three proof kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProofKind {
+    /// `POST /check`.
+    Check,
+    /// `POST /prove`.
+    Prove,
+    /// `POST /prove-tx`.
+    ProveTx,
+}
+
+impl ProofKind {
+    /// The label and path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Prove => "prove",
+            Self::ProveTx => "prove-tx",
+        }
+    }
+}
+
+/// Service-time distributions per request kind (simulated time).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceTimes {
+    /// `POST /check`.
+    pub check: ServiceTime,
+    /// `POST /prove`.
+    pub prove: ServiceTime,
+    /// `POST /prove-tx`.
+    #[serde(rename = "prove-tx")]
+    pub prove_tx: ServiceTime,
+    /// `POST /attestation`.
+    pub attestation: ServiceTime,
+}
+
+impl Default for ServiceTimes {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Self {
+            check: ServiceTime::lognormal(s(2), s(8)),
+            prove: ServiceTime::lognormal(s(12), s(40)),
+            prove_tx: ServiceTime::lognormal(s(15), s(50)),
+            attestation: ServiceTime::lognormal(Duration::from_millis(40), Duration::from_millis(200)),
+        }
+    }
+}
+
+/// Everything the runbook lets an operator set, plus the model's service times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    /// Reported by `/version`.
+    pub version: String,
+    /// The TEE the enclave runs on.
+    pub tee_provider: TeeProvider,
+    /// The enclave image actually running (its PCRs are what attestation reports).
+    pub enclave_image: String,
+    /// The image whose PCRs are published in `pcr-values.json` (what clients expect).
+    pub published_image: String,
+    /// Whether the enclave runs in debug mode (must be false in production).
+    pub debug_mode: bool,
+    /// `--num-workers`.
+    pub workers: usize,
+    /// `--job-capacity` (0 = unbounded).
+    pub job_capacity: usize,
+    /// `--job-timeout`.
+    pub job_timeout: PositiveDuration,
+    /// Window of the CPU gauge.
+    pub cpu_window: PositiveDuration,
+    /// Service times per request kind.
+    pub service_time: ServiceTimes,
+    /// Validity of the attestation leaf certificate from start-up.
+    pub cert_lifetime: PositiveDuration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        let pool = PoolConfig::default();
+        Self {
+            version: "6.2.0".into(),
+            tee_provider: TeeProvider::AwsNitro,
+            enclave_image: "midnight/proof-server:6.2.0".into(),
+            published_image: "midnight/proof-server:6.2.0".into(),
+            debug_mode: false,
+            workers: pool.workers,
+            job_capacity: pool.job_capacity,
+            job_timeout: pool.job_timeout,
+            cpu_window: pool.cpu_window,
+            service_time: ServiceTimes::default(),
+            cert_lifetime: PositiveDuration(HumanDuration(Duration::from_secs(90 * 86_400))),
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+impl Profile {
+    /// The worker-pool part of the profile.
+    pub fn pool_config(&self) -> PoolConfig {
+        PoolConfig {
+            workers: self.workers,
+            job_capacity: self.job_capacity,
+            job_timeout: self.job_timeout,
+            cpu_window: self.cpu_window,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.workers == 0 {
+            return Err("workers must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// PCR0..2 of an enclave image: hex SHA-384, deterministic per image.
+pub fn pcrs_for_image(image: &str) -> BTreeMap<String, String> {
+    (0..3)
+        .map(|i| {
+            let digest = Sha384::digest(format!("{image}|pcr{i}").as_bytes());
+            (i.to_string(), hex::encode(digest))
+        })
+        .collect()
+}
+
+struct Samplers {
+    check: Sampler,
+    prove: Sampler,
+    prove_tx: Sampler,
+    attestation: Sampler,
+}
+
+struct OwnMetrics {
+    proofs: IntCounterVec,
+    proof_duration: HistogramVec,
+    queue_wait: HistogramVec,
+    attestations: IntCounterVec,
+    pending: Gauge,
+    processing: Gauge,
+    cert_expiry: Gauge,
+    health: Gauge,
+}
+
+impl OwnMetrics {
+    fn new(kit: &KitMetrics) -> Result<Self, MetricsError> {
+        let r = kit.registry();
+        let hist = |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, MetricsError> {
+            register(r, HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS_S.to_vec()), labels)?)
+        };
+        let gauge = |name: &str, help: &str| -> Result<Gauge, MetricsError> { register(r, Gauge::new(name, help)?) };
+        Ok(Self {
+            proofs: register(r, IntCounterVec::new(
+                Opts::new("midnight_proofs_total", "Proof jobs by type and result (ProofsGenerated)"),
+                &["proof_type", "result"],
+            )?)?,
+            proof_duration: hist("midnight_proof_duration_seconds", "Proof time from admission to answer, simulated (ProofDuration)", &["proof_type"])?,
+            queue_wait: hist("midnight_queue_wait_seconds", "Time a proof job waited for a worker, simulated", &["proof_type"])?,
+            attestations: register(r, IntCounterVec::new(
+                Opts::new("midnight_attestations_total", "Attestation requests by result"),
+                &["result"],
+            )?)?,
+            pending: gauge("midnight_jobs_pending", "Proof jobs waiting (QueueDepth)")?,
+            processing: gauge("midnight_jobs_processing", "Proof jobs being processed")?,
+            cert_expiry: gauge("midnight_cert_expiry_seconds", "Seconds until the attestation leaf certificate expires")?,
+            health: gauge("midnight_health_check_success", "1 while the server answers /health (HealthCheckSuccess)")?,
+        })
+    }
+}
+
+/// The live state behind Midnight's routes.
+pub struct State {
+    profile: Profile,
+    pool: Arc<WorkerPool>,
+    samplers: Samplers,
+    rng: Mutex<StdRng>,
+    kit: Arc<KitMetrics>,
+    own: OwnMetrics,
+    chain: CertChain,
+}
+
+impl State {
+    /// Builds the state: validates the profile, makes the pool, samplers and certificates.
+    pub fn new(profile: Profile, ctx: &MockContext) -> Result<Arc<Self>, MockError> {
+        let bad = |message: String| MockError::Profile { service: ServiceId::Midnight, message };
+        profile.validate().map_err(bad)?;
+        let sampler = |name: &str, st: &ServiceTime| {
+            st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")))
+        };
+        let st = &profile.service_time;
+        let samplers = Samplers {
+            check: sampler("check", &st.check)?,
+            prove: sampler("prove", &st.prove)?,
+            prove_tx: sampler("prove-tx", &st.prove_tx)?,
+            attestation: sampler("attestation", &st.attestation)?,
+        };
+        let mean_s = (st.check.mean_secs() + st.prove.mean_secs() + st.prove_tx.mean_secs()) / 3.0;
+        let pool = WorkerPool::new(profile.pool_config(), ctx.scale, mean_s);
+        let metrics_err = |source| MockError::Metrics { service: ServiceId::Midnight, source };
+        let kit = KitMetrics::new(ctx.scale).map_err(metrics_err)?;
+        let own = OwnMetrics::new(&kit).map_err(metrics_err)?;
+        let chain = CertChain::generate(&ChainSpec {
+            ca_name: "Midnight TEE Attestation Root (gameday mock)",
+            leaf_name: "proof-server enclave",
+            sans: vec!["localhost".into(), "proof.example.com".into()],
+            lifetime: profile.cert_lifetime.get(),
+        })
+        .map_err(|message| MockError::Certificate { service: ServiceId::Midnight, message })?;
+        Ok(Arc::new(Self { rng: ctx.rng("midnight"), profile, pool, samplers, kit, own, chain }))
+    }
+
+    /// The proof worker pool.
+    pub fn pool(&self) -> &Arc<WorkerPool> {
+        &self.pool
+    }
+
+    /// The run's time scale.
+    pub fn scale(&self) -> TimeScale {
+        self.kit.scale()
+    }
+
+    fn sample(&self, sampler: &Sampler) -> Duration {
+        match self.rng.lock() {
+            Ok(mut rng) => sampler.sample(&mut *rng),
+            Err(poisoned) => sampler.sample(&mut *poisoned.into_inner()),
+        }
+    }
+
+    fn sampler(&self, kind: ProofKind) -> &Sampler {
+        match kind {
+            ProofKind::Check => &self.samplers.check,
+            ProofKind::Prove => &self.samplers.prove,
+            ProofKind::ProveTx => &self.samplers.prove_tx,
+        }
+    }
+
+    fn render_metrics(&self) -> Result<String, MetricsError> {
+        let stats = self.pool.stats();
+        self.kit.observe_pool("proof", &stats);
+        self.own.pending.set(stats.pending as f64);
+        self.own.processing.set(stats.processing as f64);
+        self.own.cert_expiry.set(self.chain.seconds_to_expiry());
+        self.own.health.set(1.0);
+        self.kit.render()
+    }
+}
+
+/// Midnight's routes on `state`, with the kit's metrics and fallbacks.
+pub fn router(state: Arc<State>) -> Router {
+    let max_body = state.profile.max_body_bytes;
+    let kit = Arc::clone(&state.kit);
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/version", get(version))
+        .route("/ready", get(ready))
+        .route("/check", post(|s, b| prove(s, b, ProofKind::Check)))
+        .route("/prove", post(|s, b| prove(s, b, ProofKind::Prove)))
+        .route("/prove-tx", post(|s, b| prove(s, b, ProofKind::ProveTx)))
+        .route("/attestation", post(attestation))
+        .route("/pcr-values.json", get(pcr_values))
+        .route("/releases/download/{tag}/pcr-values.json", get(pcr_values_tagged))
+        .route("/metrics", get(metrics_text))
+        .with_state(state);
+    finish_router(routes, max_body).layer(middleware::from_fn_with_state(kit, metrics::track))
+}
+
+/// Binds Midnight's listener and serves until `ctx.shutdown`.
+pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService, MockError> {
+    let state = State::new(profile, ctx)?;
+    let listener = bind_loopback(ctx.host, ctx.port(RUNBOOK_PORT))
+        .await
+        .map_err(|source| MockError::Bind { service: ServiceId::Midnight, source })?;
+    let addr = listener.local_addr().map_err(|source| MockError::Bind {
+        service: ServiceId::Midnight,
+        source: crate::kit::BindError { addr: std::net::SocketAddr::new(ctx.host, 0), source },
+    })?;
+    let shutdown = ctx.shutdown.clone();
+    let task = tokio::spawn(serve(listener, router(state), async move { shutdown.cancelled().await }));
+    Ok(RunningService {
+        id: ServiceId::Midnight,
+        endpoints: vec![Endpoint { name: "midnight".into(), addr }],
+        tasks: vec![task],
+    })
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "timestamp": unix_ms() }))
+}
+
+async fn version(AxumState(s): AxumState<Arc<State>>) -> String {
+    s.profile.version.clone()
+}
+
+async fn ready(AxumState(s): AxumState<Arc<State>>) -> Response {
+    let stats = s.pool.stats();
+    let full = s.pool.is_full();
+    let body = json!({
+        "status": if full { "busy" } else { "ok" },
+        "jobsProcessing": stats.processing,
+        "jobsPending": stats.pending,
+        "jobCapacity": stats.job_capacity,
+        "numWorkers": stats.workers,
+    });
+    let status = if full { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, Json(body)).into_response()
+}
+
+async fn prove(AxumState(s): AxumState<Arc<State>>, body: Bytes, kind: ProofKind) -> Result<Json<Value>, ApiError> {
+    let service = s.sample(s.sampler(kind));
+    let started = tokio::time::Instant::now();
+    let outcome = s.pool.run(service).await;
+    let total = s.scale().to_sim(started.elapsed());
+    let label = kind.as_str();
+    match outcome {
+        Ok(report) => {
+            s.own.proofs.with_label_values(&[label, "ok"]).inc();
+            s.own.proof_duration.with_label_values(&[label]).observe(total.as_secs_f64());
+            s.own.queue_wait.with_label_values(&[label]).observe(report.queue_wait.as_secs_f64());
+            Ok(Json(json!({
+                "proof_type": label,
+                "proof": hex::encode(Sha256::digest(&body)),
+                "queue_time_ms": report.queue_wait.as_millis() as u64,
+                "proof_duration_ms": total.as_millis() as u64,
+            })))
+        }
+        Err(e) => {
+            let result = match e {
+                crate::kit::JobError::QueueFull { .. } => "queue_full",
+                crate::kit::JobError::Timeout { .. } => "timeout",
+            };
+            s.own.proofs.with_label_values(&[label, result]).inc();
+            Err(ApiError::from(e).with("proof_type", label))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct AttestationRequest {
+    nonce: Option<Value>,
+}
+
+fn check_nonce(req: AttestationRequest) -> Result<String, ApiError> {
+    let nonce = match req.nonce {
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("missing_nonce", "body must be {\"nonce\": \"<hex>\"}"))
+        }
+        Some(Value::String(n)) => n,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_nonce", format!("nonce must be a hex string, got {other}")))
+        }
+    };
+    let valid = !nonce.is_empty() && nonce.len() <= 1024 && hex::decode(&nonce).is_ok();
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid_nonce",
+            "nonce must be a non-empty, even-length hex string of at most 1024 characters (e.g. `openssl rand -hex 32`)",
+        ));
+    }
+    Ok(nonce)
+}
+
+async fn attestation(AxumState(s): AxumState<Arc<State>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let checked = parse_json::<AttestationRequest>(&body).and_then(check_nonce);
+    let nonce = match checked {
+        Ok(n) => n,
+        Err(e) => {
+            s.own.attestations.with_label_values(&["rejected"]).inc();
+            return Err(e);
+        }
+    };
+    let service = s.sample(&s.samplers.attestation);
+    tokio::time::sleep(s.scale().to_real(service)).await;
+    s.own.attestations.with_label_values(&["ok"]).inc();
+    Ok(Json(json!({
+        "nonce": nonce,
+        "pcr_measurements": pcrs_for_image(&s.profile.enclave_image),
+        "debug_mode": s.profile.debug_mode,
+        "cert_chain": [s.chain.leaf_pem, s.chain.ca_pem],
+        "timestamp": unix_ms(),
+        "tee_provider": s.profile.tee_provider,
+        "version": s.profile.version,
+    })))
+}
+
+fn published(s: &State) -> Value {
+    json!({
+        "version": s.profile.version,
+        "enclave_image": s.profile.published_image,
+        "pcrs": pcrs_for_image(&s.profile.published_image),
+    })
+}
+
+async fn pcr_values(AxumState(s): AxumState<Arc<State>>) -> Json<Value> {
+    Json(published(&s))
+}
+
+async fn pcr_values_tagged(AxumState(s): AxumState<Arc<State>>, Path(tag): Path<String>) -> Result<Json<Value>, ApiError> {
+    let want = format!("v{}", s.profile.version);
+    if tag == want || tag == s.profile.version {
+        Ok(Json(published(&s)))
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_release", format!("no release {tag}; this server publishes {want}")))
+    }
+}
+
+async fn metrics_text(AxumState(s): AxumState<Arc<State>>) -> Response {
+    metrics::text_response(s.render_metrics())
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,219 @@
+//! One module per runbook service, all of the same shape.
+//!
+//! Each service module owns:
+//! - `Profile`: every knob the runbook names (workers, limits, service times), with
+//!   serde defaults, so a scenario can override any of it and the capacity simulator
+//!   runs the same numbers;
+//! - `State`: the live state behind the routes (pools, identities, counters);
+//! - `router(state)`: the routes, wrapped in the kit's metrics and fallbacks;
+//! - `start(profile, ctx)`: bind its listener(s) and serve until `ctx.shutdown`.
+
+pub mod grahmos;
+pub mod midnight;
+pub mod morphsave;
+pub mod pxl;
+pub mod scribe;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use crate::kit::metrics::MetricsError;
+use crate::kit::{BindError, MockContext};
+
+/// The services gameday mocks, by their runbook id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceId {
+    /// Midnight TEE proof server (runbook 000).
+    Midnight,
+    /// Hyra Scribe Ledger, 3-node Raft cluster (runbook 001).
+    Scribe,
+    /// Grahmos V1+V2 edge node (runbook 002).
+    Grahmos,
+    /// LOGOS PXL Core (runbook 003).
+    Pxl,
+    /// MorphSave web app (runbook 004).
+    Morphsave,
+}
+
+impl ServiceId {
+    /// Every service, in runbook order.
+    pub const ALL: &'static [ServiceId] = &[
+        ServiceId::Midnight,
+        ServiceId::Scribe,
+        ServiceId::Grahmos,
+        ServiceId::Pxl,
+        ServiceId::Morphsave,
+    ];
+
+    /// The id as written in scenarios and manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceId::Midnight => "midnight",
+            ServiceId::Scribe => "scribe",
+            ServiceId::Grahmos => "grahmos",
+            ServiceId::Pxl => "pxl",
+            ServiceId::Morphsave => "morphsave",
+        }
+    }
+}
+
+impl fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServiceId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.iter().copied().find(|id| id.as_str() == s).ok_or_else(|| {
+            let known: Vec<_> = Self::ALL.iter().map(|id| id.as_str()).collect();
+            format!("unknown service `{s}` (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// A service's profile, whichever service it is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServiceProfile {
+    /// Midnight's profile.
+    Midnight(midnight::Profile),
+    /// Scribe's profile.
+    Scribe(scribe::Profile),
+    /// Grahmos's profile.
+    Grahmos(grahmos::Profile),
+    /// PXL's profile.
+    Pxl(pxl::Profile),
+    /// MorphSave's profile.
+    Morphsave(morphsave::Profile),
+}
+
+impl ServiceProfile {
+    /// The default profile of a service.
+    pub fn default_for(id: ServiceId) -> Self {
+        match id {
+            ServiceId::Midnight => Self::Midnight(midnight::Profile::default()),
+            ServiceId::Scribe => Self::Scribe(scribe::Profile::default()),
+            ServiceId::Grahmos => Self::Grahmos(grahmos::Profile::default()),
+            ServiceId::Pxl => Self::Pxl(pxl::Profile::default()),
+            ServiceId::Morphsave => Self::Morphsave(morphsave::Profile::default()),
+        }
+    }
+
+    /// Which service this profile is for.
+    pub fn id(&self) -> ServiceId {
+        match self {
+            Self::Midnight(_) => ServiceId::Midnight,
+            Self::Scribe(_) => ServiceId::Scribe,
+            Self::Grahmos(_) => ServiceId::Grahmos,
+            Self::Pxl(_) => ServiceId::Pxl,
+            Self::Morphsave(_) => ServiceId::Morphsave,
+        }
+    }
+}
+
+/// Why a mock could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// A listener could not be bound.
+    #[error("{service}: {source}")]
+    Bind {
+        /// The service.
+        service: ServiceId,
+        /// The bind failure, naming the address.
+        #[source]
+        source: BindError,
+    },
+    /// A profile value is out of range.
+    #[error("{service} profile: {message}")]
+    Profile {
+        /// The service.
+        service: ServiceId,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The metrics registry refused a metric.
+    #[error("{service}: {source}")]
+    Metrics {
+        /// The service.
+        service: ServiceId,
+        /// The registry error.
+        #[source]
+        source: MetricsError,
+    },
+    /// A certificate could not be generated.
+    #[error("{service}: generating certificates: {message}")]
+    Certificate {
+        /// The service.
+        service: ServiceId,
+        /// The generator's message.
+        message: String,
+    },
+}
+
+/// One listening address of a running service (Scribe has one per node).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// Manifest key: the service id, or `service-N` for a node of a cluster.
+    pub name: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Endpoint {
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A started service: its endpoints and the tasks serving them.
+#[derive(Debug)]
+pub struct RunningService {
+    /// Which service.
+    pub id: ServiceId,
+    /// Its listeners, the main one first.
+    pub endpoints: Vec<Endpoint>,
+    /// The serving tasks; they end after `ctx.shutdown` is cancelled.
+    pub tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningService {
+    /// The main endpoint's base URL.
+    pub fn url(&self) -> String {
+        self.endpoints.first().map(Endpoint::url).unwrap_or_default()
+    }
+
+    /// Waits for every serving task to finish (after shutdown).
+    pub async fn join(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts one service with its profile.
+pub async fn start(profile: ServiceProfile, ctx: &MockContext) -> Result<RunningService, MockError> {
+    match profile {
+        ServiceProfile::Midnight(p) => midnight::start(p, ctx).await,
+        ServiceProfile::Scribe(p) => scribe::start(p, ctx).await,
+        ServiceProfile::Grahmos(p) => grahmos::start(p, ctx).await,
+        ServiceProfile::Pxl(p) => pxl::start(p, ctx).await,
+        ServiceProfile::Morphsave(p) => morphsave::start(p, ctx).await,
+    }
+}
+
+/// The manifest `gameday mocks` writes: endpoint name -> base URL.
+pub fn manifest(services: &[RunningService]) -> BTreeMap<String, String> {
+    services
+        .iter()
+        .flat_map(|s| s.endpoints.iter().map(|e| (e.name.clone(), e.url())))
+        .collect()
+}

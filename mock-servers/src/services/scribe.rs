@@ -1,0 +1,19 @@
+//! Hyra Scribe Ledger, a 3-node Raft cluster (runbook 001).
+//!
+//! Placeholder until issue 4 builds this mock; it has the shape every service module
+//! has (`Profile`, `start`), so the fleet, the scenario format and the CLI know it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{MockError, RunningService, ServiceId};
+use crate::kit::MockContext;
+
+/// The service's knobs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {}
+
+/// Starts the service.
+pub async fn start(_profile: Profile, _ctx: &MockContext) -> Result<RunningService, MockError> {
+    Err(MockError::Profile { service: ServiceId::Scribe, message: "this mock is not built yet".into() })
+}

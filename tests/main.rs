@@ -1,0 +1,13 @@
+//! Integration tests: real mocks on port 0 over real HTTP, and the real `gameday` binary.
+//!
+//! One module per service and one for the CLI, so each can grow on its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod cli;
+mod common;
+mod grahmos;
+mod midnight;
+mod morphsave;
+mod pxl;
+mod scribe;
