@@ -1,0 +1,172 @@
+//! Command-line interface: clap definitions, turned into library calls.
+//!
+//! The only place that prints verdicts and picks the process exit code. Flags are parsed
+//! here into option structs; merging them with the scenario happens in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use gameday_mocks::{PortPolicy, ServiceId, TimeScale};
+
+use crate::fleet::{self, FleetOptions};
+use crate::run::{self, RunOptions};
+use crate::{scenario, targets, Error, Exit};
+
+/// gameday: load tests and chaos drills for the runbook services.
+#[derive(Debug, Parser)]
+#[command(name = "gameday", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario's load against its targets and judge its SLOs (exit 0 pass, 1 fail).
+    Run(RunArgs),
+    /// Start the embedded mocks on loopback and serve until Ctrl-C.
+    Mocks(MocksArgs),
+    /// Check a scenario file without running it.
+    Validate {
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Directory for results.json (default: out/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Point a service at a running instance: SERVICE=URL (repeatable).
+    #[arg(long = "target", value_name = "SERVICE=URL", value_parser = targets::parse_override)]
+    targets: Vec<(ServiceId, String)>,
+    /// Allow targets that are not on loopback.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the scenario's time scale (simulated seconds per real second).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// No progress output (the verdict table is still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Ports {
+    /// Ports chosen by the OS.
+    Ephemeral,
+    /// The runbooks' own ports (6300, 8001-8003, ...).
+    Runbook,
+}
+
+#[derive(Debug, clap::Args)]
+struct MocksArgs {
+    /// Start only this service (repeatable).
+    #[arg(long, value_parser = parse_service)]
+    only: Vec<ServiceId>,
+    /// Which ports to listen on.
+    #[arg(long, value_enum, default_value_t = Ports::Ephemeral)]
+    ports: Ports,
+    /// Write the manifest {service: url} to this file.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Simulated seconds per real second for the mocks' service times.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Seed for the mocks' random draws.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn parse_service(s: &str) -> Result<ServiceId, String> {
+    s.parse()
+}
+
+/// Parses the command line, runs it, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(Exit::Usage as u8) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::RunFailed as u8);
+        }
+    };
+    let exit = runtime.block_on(dispatch(cli.command));
+    ExitCode::from(exit as u8)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,goose=error"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn dispatch(command: Command) -> Exit {
+    let result = match command {
+        Command::Run(args) => run_cmd(args).await,
+        Command::Mocks(args) => mocks_cmd(args).await,
+        Command::Validate { scenario } => validate_cmd(&scenario),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        e.exit()
+    })
+}
+
+async fn run_cmd(a: RunArgs) -> Result<Exit, Error> {
+    let opts = RunOptions {
+        scenario: a.scenario,
+        out: a.out,
+        targets: a.targets,
+        allow_remote: a.allow_remote,
+        seed: a.seed,
+        time_scale: a.time_scale,
+        quiet: a.quiet,
+    };
+    let report = run::run(&opts).await?;
+    println!("{}", crate::report::table::render(&report.results));
+    println!("results: {}", report.results_path.display());
+    Ok(report.exit)
+}
+
+async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
+    let opts = FleetOptions {
+        only: a.only,
+        ports: match a.ports {
+            Ports::Ephemeral => PortPolicy::Ephemeral,
+            Ports::Runbook => PortPolicy::Runbook,
+        },
+        manifest: a.manifest,
+        time_scale: TimeScale::new(a.time_scale).map_err(|e| Error::Usage(format!("--time-scale: {e}")))?,
+        seed: a.seed,
+    };
+    fleet::serve(&opts, fleet::interrupted()).await?;
+    Ok(Exit::Pass)
+}
+
+fn validate_cmd(path: &std::path::Path) -> Result<Exit, Error> {
+    let s = scenario::load(path)?;
+    println!(
+        "{}: ok: scenario `{}`, {} request kinds, {} SLOs",
+        path.display(),
+        s.name,
+        s.load.requests.len(),
+        s.slos.len()
+    );
+    Ok(Exit::Pass)
+}

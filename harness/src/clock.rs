@@ -1,0 +1,50 @@
+//! The virtual clock: simulated time <-> real time for one run.
+//!
+//! Every duration in a scenario is simulated time; `time_scale` is simulated seconds per
+//! real second. Load divides simulated waits by it, mocks divide service times by it,
+//! and measured real latencies are multiplied by it before they are recorded, so SLOs,
+//! reports and rules all read simulated time.
+
+use std::time::Duration;
+
+use gameday_mocks::TimeScale;
+use tokio::time::Instant;
+
+/// The clock of one run: its scale and its start.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    scale: TimeScale,
+    start: Instant,
+}
+
+impl Clock {
+    /// A clock that starts now.
+    pub fn start(scale: TimeScale) -> Self {
+        Self { scale, start: Instant::now() }
+    }
+
+    /// The scale.
+    pub fn scale(&self) -> TimeScale {
+        self.scale
+    }
+
+    /// Simulated time since the start.
+    pub fn now_sim(&self) -> Duration {
+        self.scale.to_sim(self.start.elapsed())
+    }
+
+    /// The real instant at which `sim` simulated time will have passed.
+    pub fn real_instant(&self, sim: Duration) -> Instant {
+        self.start + self.scale.to_real(sim)
+    }
+
+    /// The real duration a simulated one takes.
+    pub fn to_real(&self, sim: Duration) -> Duration {
+        self.scale.to_real(sim)
+    }
+
+    /// The simulated duration a real one stands for.
+    pub fn to_sim(&self, real: Duration) -> Duration {
+        self.scale.to_sim(real)
+    }
+}

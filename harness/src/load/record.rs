@@ -1,0 +1,314 @@
+//! HDR latency recording: per-user histograms, no lock on the hot path, one collector.
+//!
+//! Each goose user owns a [`UserRecorder`] (in its session data) and records into its
+//! own `hdrhistogram::Histogram`s: recording is a plain `&mut` call, no lock, no atomic.
+//! When a sample falls into a new interval, the user sends its finished interval to the
+//! [`Collector`] over a channel and starts afresh; at the user's end it flushes the rest.
+//! The collector merges batches into a per-interval series and a whole-run total per
+//! request kind. Latencies are stored in microseconds of simulated time.
+//!
+//! Errors are counted by kind and kept in the latency data: a timed-out request is
+//! recorded at its timeout, so failures never vanish from the percentiles.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::time::Instant;
+
+/// Significant figures kept by every histogram (0.1% relative error).
+pub const SIG_FIGS: u8 = 3;
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx or 3xx.
+    Ok,
+    /// 429 Too Many Requests.
+    Status429,
+    /// Another 4xx.
+    Status4xx,
+    /// 5xx.
+    Status5xx,
+    /// No answer within the request timeout.
+    Timeout,
+    /// The connection was refused or reset before an answer.
+    Connect,
+    /// Any other client-side failure (body read, protocol).
+    Other,
+}
+
+impl Outcome {
+    /// Every error kind, in report order.
+    pub const ERRORS: [Outcome; 6] = [
+        Outcome::Status429,
+        Outcome::Status4xx,
+        Outcome::Status5xx,
+        Outcome::Timeout,
+        Outcome::Connect,
+        Outcome::Other,
+    ];
+
+    /// The outcome of an HTTP status.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            200..=399 => Outcome::Ok,
+            429 => Outcome::Status429,
+            400..=499 => Outcome::Status4xx,
+            _ => Outcome::Status5xx,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Status429 => "http_429",
+            Outcome::Status4xx => "http_4xx",
+            Outcome::Status5xx => "http_5xx",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A fresh histogram of simulated microseconds (auto-resizing, 3 significant figures).
+#[allow(clippy::expect_used)]
+pub fn new_histogram() -> Histogram<u64> {
+    // `Histogram::new` fails only for significant figures outside 1..=5; SIG_FIGS is 3.
+    let mut h = Histogram::new(SIG_FIGS).expect("SIG_FIGS is a valid precision");
+    h.auto(true);
+    h
+}
+
+/// Latency and outcome counts of one request kind.
+#[derive(Clone, Debug)]
+pub struct KindStats {
+    /// Latency of every request (successes and failures), simulated microseconds.
+    pub latency: Histogram<u64>,
+    /// Count per [`Outcome`].
+    pub outcomes: [u64; 7],
+    /// The first error message seen, for the report.
+    pub first_error: Option<String>,
+}
+
+impl Default for KindStats {
+    fn default() -> Self {
+        Self { latency: new_histogram(), outcomes: [0; 7], first_error: None }
+    }
+}
+
+impl KindStats {
+    /// Records one request.
+    pub fn record(&mut self, latency_us: u64, outcome: Outcome, error: Option<&dyn fmt::Display>) {
+        let v = latency_us.max(1);
+        if self.latency.record(v).is_err() {
+            self.latency.saturating_record(v);
+        }
+        self.outcomes[outcome.index()] += 1;
+        if let (None, Some(e)) = (&self.first_error, error) {
+            self.first_error = Some(e.to_string());
+        }
+    }
+
+    /// Adds another kind's data (exact: HDR histograms merge without loss).
+    pub fn merge(&mut self, other: &KindStats) {
+        let _ = self.latency.add(&other.latency);
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+    }
+
+    /// All requests.
+    pub fn total(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+
+    /// Successful requests.
+    pub fn ok(&self) -> u64 {
+        self.outcomes[Outcome::Ok.index()]
+    }
+
+    /// Failed requests.
+    pub fn errors(&self) -> u64 {
+        self.total() - self.ok()
+    }
+
+    /// Count of one outcome.
+    pub fn count(&self, o: Outcome) -> u64 {
+        self.outcomes[o.index()]
+    }
+}
+
+/// One user's finished interval.
+#[derive(Debug)]
+pub struct Batch {
+    /// Interval number since the run's start.
+    pub interval: u64,
+    /// Stats per request kind (index = position in the mix).
+    pub kinds: Vec<KindStats>,
+}
+
+/// A user's recorder: its own histograms, flushed per interval.
+#[derive(Debug)]
+pub struct UserRecorder {
+    start: Instant,
+    interval: Duration,
+    current: u64,
+    kinds: Vec<KindStats>,
+    tx: UnboundedSender<Batch>,
+}
+
+impl UserRecorder {
+    /// A recorder for `kinds` request kinds, intervals of `interval` real time from `start`.
+    pub fn new(kinds: usize, start: Instant, interval: Duration, tx: UnboundedSender<Batch>) -> Self {
+        Self { start, interval, current: 0, kinds: vec![KindStats::default(); kinds], tx }
+    }
+
+    /// Records one request that ended at `at`; the hot path: no lock, no allocation.
+    pub fn record(&mut self, at: Instant, kind: usize, latency_us: u64, outcome: Outcome, error: Option<&dyn fmt::Display>) {
+        let idx = (at.saturating_duration_since(self.start).as_nanos() / self.interval.as_nanos().max(1)) as u64;
+        if idx != self.current {
+            self.flush();
+            self.current = idx;
+        }
+        if let Some(k) = self.kinds.get_mut(kind) {
+            k.record(latency_us, outcome, error);
+        }
+    }
+
+    /// Sends the current interval to the collector, if it holds anything.
+    pub fn flush(&mut self) {
+        if self.kinds.iter().all(|k| k.total() == 0) {
+            return;
+        }
+        let fresh = vec![KindStats::default(); self.kinds.len()];
+        let kinds = std::mem::replace(&mut self.kinds, fresh);
+        let _ = self.tx.send(Batch { interval: self.current, kinds });
+    }
+}
+
+impl Drop for UserRecorder {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// The merged recording of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    /// Whole-run stats per request kind.
+    pub total: Vec<KindStats>,
+    /// Per-interval stats per request kind.
+    pub intervals: BTreeMap<u64, Vec<KindStats>>,
+}
+
+impl Recording {
+    /// Stats merged over the kinds selected by `pick` (all kinds when `None`).
+    pub fn merged(&self, pick: Option<usize>) -> KindStats {
+        let mut out = KindStats::default();
+        for (i, k) in self.total.iter().enumerate() {
+            if pick.is_none_or(|p| p == i) {
+                out.merge(k);
+            }
+        }
+        out
+    }
+}
+
+/// Receives batches and merges them.
+#[derive(Debug)]
+pub struct Collector {
+    rx: UnboundedReceiver<Batch>,
+    recording: Recording,
+}
+
+impl Collector {
+    /// A collector for `kinds` request kinds.
+    pub fn new(kinds: usize, rx: UnboundedReceiver<Batch>) -> Self {
+        Self { rx, recording: Recording { total: vec![KindStats::default(); kinds], intervals: BTreeMap::new() } }
+    }
+
+    fn merge(&mut self, b: Batch) {
+        let n = self.recording.total.len();
+        let slot = self.recording.intervals.entry(b.interval).or_insert_with(|| vec![KindStats::default(); n]);
+        for (i, k) in b.kinds.iter().enumerate() {
+            if let (Some(s), Some(t)) = (slot.get_mut(i), self.recording.total.get_mut(i)) {
+                s.merge(k);
+                t.merge(k);
+            }
+        }
+    }
+
+    /// Merges batches until `stop` is cancelled, then drains what is left.
+    pub async fn run(mut self, stop: tokio_util::sync::CancellationToken) -> Recording {
+        loop {
+            tokio::select! {
+                b = self.rx.recv() => match b {
+                    Some(b) => self.merge(b),
+                    None => break,
+                },
+                () = stop.cancelled() => break,
+            }
+        }
+        while let Ok(b) = self.rx.try_recv() {
+            self.merge(b);
+        }
+        self.recording
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn users_record_without_sharing_and_the_collector_merges_exactly() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let start = Instant::now();
+        let interval = Duration::from_secs(1);
+        let mut a = UserRecorder::new(2, start, interval, tx.clone());
+        let mut b = UserRecorder::new(2, start, interval, tx);
+        // Hand-built data: user a sends 1..=100 ms on kind 0 in interval 0; user b sends
+        // 101..=200 ms on kind 0 in interval 1 and one timeout on kind 1.
+        for ms in 1..=100u64 {
+            a.record(start, 0, ms * 1000, Outcome::Ok, None);
+        }
+        let later = start + Duration::from_millis(1500);
+        for ms in 101..=200u64 {
+            b.record(later, 0, ms * 1000, Outcome::Ok, None);
+        }
+        b.record(later, 1, 60_000_000, Outcome::Timeout, Some(&"timed out"));
+        drop((a, b));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let rec = Collector::new(2, rx).run(stop).await;
+        let all = rec.merged(Some(0));
+        assert_eq!(all.total(), 200);
+        // The median of 1..=200 ms is 100 ms; HDR keeps 3 significant figures.
+        let p50 = all.latency.value_at_quantile(0.5) as f64;
+        assert!((p50 - 100_000.0).abs() <= 100.0, "p50 {p50}");
+        assert_eq!(rec.intervals.len(), 2);
+        assert_eq!(rec.intervals[&0][0].total(), 100);
+        assert_eq!(rec.intervals[&1][1].count(Outcome::Timeout), 1);
+        assert_eq!(rec.merged(None).errors(), 1);
+        assert!(rec.merged(Some(1)).latency.max() >= 60_000_000 - 60_000);
+    }
+}

@@ -1,0 +1,219 @@
+//! `gameday run SCENARIO`: start the targets, run the load, judge the SLOs, write results.
+//!
+//! Order matters for the user: everything that can be refused is refused before any load
+//! is sent (scenario, flags, loopback guard, output directory), so a bad input costs
+//! nothing and leaves `--out` untouched. Flag values override the scenario's in exactly
+//! one place, [`Settings::resolve`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gameday_mocks::{MockContext, ServiceId, TimeScale};
+
+use crate::load::{self, Mix, Plan};
+use crate::report::{self, RequestSummary, Results, RunVerdict};
+use crate::rules;
+use crate::scenario::{self, Scenario};
+use crate::targets::{self, Resolved};
+use crate::{Error, Exit};
+
+/// What `gameday run` was asked to do (flags already parsed, not yet merged).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Output directory (default `out/<scenario name>`).
+    pub out: Option<PathBuf>,
+    /// `--target svc=URL` overrides.
+    pub targets: Vec<(ServiceId, String)>,
+    /// Allow non-loopback targets.
+    pub allow_remote: bool,
+    /// `--seed` override.
+    pub seed: Option<u64>,
+    /// `--time-scale` override.
+    pub time_scale: Option<f64>,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// The merged settings of one run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The scenario (with overrides applied).
+    pub scenario: Scenario,
+    /// Where results go.
+    pub out: PathBuf,
+}
+
+impl Settings {
+    /// Merges flags over the scenario file over defaults.
+    pub fn resolve(opts: &RunOptions) -> Result<Self, Error> {
+        let mut scenario = scenario::load(&opts.scenario)?;
+        if let Some(seed) = opts.seed {
+            scenario.seed = seed;
+        }
+        if let Some(scale) = opts.time_scale {
+            scenario.time_scale = TimeScale::new(scale).map_err(|e| Error::Usage(format!("--time-scale: {e}")))?;
+        }
+        let out = opts.out.clone().unwrap_or_else(|| Path::new("out").join(&scenario.name));
+        Ok(Self { scenario, out })
+    }
+}
+
+/// What a finished run hands back.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Everything measured and decided.
+    pub results: Results,
+    /// Where `results.json` was written.
+    pub results_path: PathBuf,
+    /// The exit code the run deserves.
+    pub exit: Exit,
+}
+
+/// Runs a scenario end to end.
+pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
+    let settings = Settings::resolve(opts)?;
+    let s = &settings.scenario;
+    let urls = targets::resolve_urls(s, &opts.targets, opts.allow_remote)?;
+    report::prepare_out_dir(&settings.out)?;
+    let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
+    let (resolved, running) = targets::start(s, urls, &ctx).await?;
+    let plan = plan_for(s);
+    if !opts.quiet {
+        eprintln!("{}", header(s, &plan, &resolved));
+    }
+    if let Some(w) = floor_warning(s) {
+        eprintln!("warning: {w}");
+    }
+    let started_at = now_rfc3339();
+    let mix = Arc::new(Mix::new(s, &resolved)?);
+    let outcome = load::run(Arc::clone(&mix), &plan).await;
+    ctx.shutdown.cancel();
+    for svc in running {
+        svc.join().await;
+    }
+    let outcome = outcome?;
+    let results = judge(s, opts, &mix, &plan, outcome, resolved, started_at);
+    let results_path = report::write_results(&settings.out, &results)?;
+    let exit = match results.verdict {
+        RunVerdict::Pass => Exit::Pass,
+        RunVerdict::Fail => Exit::Failed,
+        RunVerdict::Invalid => Exit::RunFailed,
+    };
+    Ok(RunReport { results, results_path, exit })
+}
+
+/// The load plan in real time.
+fn plan_for(s: &Scenario) -> Plan {
+    let scale = s.time_scale;
+    let real_interval = scale.to_real(Duration::from_secs(1)).max(Duration::from_millis(100));
+    Plan {
+        users: s.load.users.get() as usize,
+        ramp: scale.to_real(s.load.ramp.get()),
+        run_time: scale.to_real(s.load.duration.get()),
+        think_time: scale.to_real(s.load.think_time.get()),
+        request_timeout: scale.to_real(s.load.request_timeout.get()),
+        interval: real_interval,
+        scale: scale.factor(),
+        seed: s.seed,
+    }
+}
+
+/// Real-time resolution below which scaled latencies are not trustworthy: tokio's timer
+/// granularity (1 ms) dominates loopback overhead (~0.1 ms).
+pub const REAL_FLOOR: Duration = Duration::from_millis(1);
+
+/// A warning when the time scale pushes a latency objective near the real-time floor:
+/// the floor, in simulated time, must stay under a tenth of the tightest threshold.
+pub fn floor_warning(s: &Scenario) -> Option<String> {
+    let floor_sim = s.time_scale.to_sim(REAL_FLOOR).as_secs_f64();
+    let tightest = s
+        .slos
+        .iter()
+        .filter(|o| o.objective.indicator.is_latency())
+        .map(|o| o.objective.threshold)
+        .fold(f64::INFINITY, f64::min);
+    (tightest.is_finite() && floor_sim * 10.0 > tightest).then(|| {
+        format!(
+            "time scale {}x puts the 1 ms real-time floor at {:.0} ms simulated, more than a tenth of the tightest latency objective ({:.0} ms): latencies near it are not trustworthy; lower time_scale",
+            s.time_scale.factor(),
+            floor_sim * 1e3,
+            tightest * 1e3
+        )
+    })
+}
+
+fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<ServiceId, Resolved>) -> String {
+    let mut h = format!(
+        "gameday run `{}`: seed {}, time scale {}x, {} users for {} simulated ({:.1}s real)",
+        s.name,
+        s.seed,
+        s.time_scale.factor(),
+        plan.users,
+        s.load.duration.0,
+        plan.run_time.as_secs_f64(),
+    );
+    for (id, t) in targets {
+        let kind = if t.embedded { "embedded mock" } else { "external" };
+        h.push_str(&format!("\n  {id}: {} ({kind})", t.url));
+    }
+    h
+}
+
+fn judge(
+    s: &Scenario,
+    opts: &RunOptions,
+    mix: &Mix,
+    plan: &Plan,
+    outcome: load::Outcomes,
+    resolved: std::collections::BTreeMap<ServiceId, Resolved>,
+    started_at: String,
+) -> Results {
+    let rec = &outcome.recording;
+    let slos = rules::evaluate(&s.slos, mix, rec);
+    let all = rec.merged(None);
+    let expected = plan.ramp + plan.run_time;
+    let partial = outcome.wall + Duration::from_secs(1) < expected;
+    let mut reasons: Vec<String> = slos
+        .iter()
+        .filter(|v| !v.pass)
+        .map(|v| format!("SLO `{}` failed: {} observed {} over {} requests", v.name, v.objective, v.observed_text, v.samples))
+        .collect();
+    let verdict = if all.ok() == 0 {
+        let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
+        reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
+        RunVerdict::Invalid
+    } else if partial {
+        reasons.insert(0, format!("run interrupted after {:.1}s of {:.1}s; results are partial", outcome.wall.as_secs_f64(), expected.as_secs_f64()));
+        RunVerdict::Invalid
+    } else if reasons.is_empty() {
+        RunVerdict::Pass
+    } else {
+        RunVerdict::Fail
+    };
+    Results {
+        schema_version: report::results::SCHEMA_VERSION,
+        gameday_version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: s.name.clone(),
+        scenario_file: opts.scenario.display().to_string(),
+        seed: s.seed,
+        time_scale: s.time_scale.factor(),
+        started_at,
+        wall_s: outcome.wall.as_secs_f64(),
+        simulated_s: s.time_scale.to_sim(outcome.wall).as_secs_f64(),
+        targets: resolved.into_iter().map(|(id, r)| (id.to_string(), r)).collect(),
+        requests: mix.kinds.iter().zip(&rec.total).map(|(k, st)| RequestSummary::new(&k.name, st)).collect(),
+        slos,
+        verdict,
+        reasons,
+        partial,
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

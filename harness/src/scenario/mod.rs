@@ -1,0 +1,198 @@
+//! Scenario files: parsing, validation and the errors a user sees.
+//!
+//! A scenario is TOML (format documented in `scenarios/README.md`). [`load`] reads and
+//! parses it; every failure is one [`ScenarioError`] naming the file, the line and column,
+//! and the field path (`load.requests[2].weight`), so a user can go straight to it.
+
+pub mod model;
+pub mod objective;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+pub use model::{Load, Method, RequestSpec, Scenario, Slo, Target, Targets};
+pub use objective::{Indicator, Objective, Op};
+
+/// A scenario that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    /// The scenario file.
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// The field path, when known (`load.users`).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        f.write_str(": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        position: None,
+        field: None,
+        message: format!("cannot read scenario: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates scenario text; `path` is used in error messages.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let de = toml::Deserializer::new(text);
+    let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = Some(e.path().to_string()).filter(|p| p != "." && !p.is_empty());
+        let inner = e.into_inner();
+        ScenarioError {
+            file: path.to_path_buf(),
+            position: inner.span().map(|s| line_col(text, s.start)),
+            field,
+            message: inner.message().trim().to_owned(),
+        }
+    })?;
+    validate(&scenario, text).map_err(|(span, field, message)| ScenarioError {
+        file: path.to_path_buf(),
+        position: span.map(|s| line_col(text, s.start)),
+        field: Some(field),
+        message,
+    })?;
+    Ok(scenario)
+}
+
+type Invalid = (Option<Range<usize>>, String, String);
+
+/// Cross-field checks that serde cannot express.
+fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
+    if s.load.requests.is_empty() {
+        return Err((None, "load.request".into(), "the load has no [[load.request]] entries".into()));
+    }
+    let mut names = BTreeSet::new();
+    for (i, r) in s.load.requests.iter().enumerate() {
+        let field = format!("load.request[{i}]");
+        if !names.insert(r.name.get_ref().as_str()) {
+            let msg = format!("request name `{}` is used twice; names must be unique", r.name.get_ref());
+            return Err((Some(r.name.span()), format!("{field}.name"), msg));
+        }
+        if !r.path.starts_with('/') {
+            let msg = format!("path `{}` must start with `/`", r.path);
+            return Err((Some(r.name.span()), format!("{field}.path"), msg));
+        }
+    }
+    for (i, slo) in s.slos.iter().enumerate() {
+        if let Some(req) = &slo.request {
+            if !names.contains(req.get_ref().as_str()) {
+                let known: Vec<&str> = names.iter().copied().collect();
+                let msg = format!("unknown request `{}` (the load has: {})", req.get_ref(), known.join(", "));
+                return Err((Some(req.span()), format!("slo[{i}].request"), msg));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let upto = &text[..offset.min(text.len())];
+    let line = upto.matches('\n').count() + 1;
+    let col = upto.rfind('\n').map_or(upto.len(), |nl| upto.len() - nl - 1) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[load]
+users = 2
+duration = "10s"
+[[load.request]]
+name = "att"
+target = "midnight"
+method = "POST"
+path = "/attestation"
+body = '{"nonce":"{{nonce}}"}'
+[[slo]]
+name = "att p95"
+request = "att"
+objective = "p95 < 500ms"
+"#;
+
+    fn err(text: &str) -> ScenarioError {
+        parse(Path::new("s.toml"), text).unwrap_err()
+    }
+
+    #[test]
+    fn a_good_scenario_parses() {
+        let s = parse(Path::new("s.toml"), GOOD).unwrap();
+        assert_eq!(s.load.requests.len(), 1);
+        assert_eq!(s.slos[0].objective.threshold, 0.5);
+    }
+
+    #[test]
+    fn zero_duration_names_line_and_field() {
+        let e = err(&GOOD.replace("\"10s\"", "\"0s\""));
+        assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
+        assert_eq!(e.field.as_deref(), Some("load.duration"));
+        assert!(e.message.contains("greater than zero"), "{e}");
+    }
+
+    #[test]
+    fn negative_duration_is_refused() {
+        let e = err(&GOOD.replace("\"10s\"", "\"-3s\""));
+        assert!(e.message.contains("negative"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(5));
+    }
+
+    #[test]
+    fn unknown_service_and_field_name_their_line() {
+        let e = err(&GOOD.replace("\"midnight\"", "\"moonlight\""));
+        assert_eq!(e.position.map(|p| p.0), Some(8), "{e}");
+        assert!(e.message.contains("moonlight"), "{e}");
+        let e = err(&GOOD.replace("users = 2", "users = 2\nuzers = 3"));
+        assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
+        assert!(e.message.contains("uzers"), "{e}");
+    }
+
+    #[test]
+    fn unknown_distribution_is_refused_at_its_line() {
+        let text = format!(
+            "{GOOD}\n[targets.midnight.profile.service_time.prove]\ndist = \"pareto\"\nmedian = \"1s\"\n"
+        );
+        let e = err(&text);
+        assert!(e.message.contains("pareto"), "{e}");
+        assert!(e.position.is_some());
+    }
+
+    #[test]
+    fn slo_on_unknown_request_is_refused() {
+        let e = err(&GOOD.replace("request = \"att\"", "request = \"prove\""));
+        assert_eq!(e.position.map(|p| p.0), Some(14), "{e}");
+        assert_eq!(e.field.as_deref(), Some("slo[0].request"));
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let e = err("name = \"t\"\n[load\n");
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+    }
+}

@@ -1,0 +1,156 @@
+//! The scenario file model: what a TOML scenario may contain, with serde defaults.
+//!
+//! Validation that fits in a type happens while parsing (a zero duration, an unknown
+//! service, distribution or field, a malformed objective), so the error carries the
+//! line of the offending value; cross-references (an SLO naming a request that does not
+//! exist) are checked afterwards in [`super::validate`] with the same file:line form.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+
+use gameday_mocks::kit::{HumanDuration, PositiveDuration, TimeScale};
+use gameday_mocks::services::{grahmos, midnight, morphsave, pxl, scribe};
+use gameday_mocks::ServiceId;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::objective::Objective;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports.
+    pub name: String,
+    /// What the scenario checks and why.
+    #[serde(default)]
+    pub description: String,
+    /// Seed for every random draw (arrivals, mix, service times); printed and stored.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated seconds per real second (see "One clock").
+    #[serde(default)]
+    pub time_scale: TimeScale,
+    /// Where each service is: an embedded mock (default, optionally with a profile) or a URL.
+    #[serde(default)]
+    pub targets: Targets,
+    /// The load to run.
+    pub load: Load,
+    /// Service level objectives checked over the run.
+    #[serde(default, rename = "slo")]
+    pub slos: Vec<Slo>,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// Per-service target settings. A service a request names but that has no entry here
+/// runs as an embedded mock with its default profile.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Midnight proof server.
+    pub midnight: Option<Target<midnight::Profile>>,
+    /// Scribe ledger cluster.
+    pub scribe: Option<Target<scribe::Profile>>,
+    /// Grahmos edge node.
+    pub grahmos: Option<Target<grahmos::Profile>>,
+    /// PXL Core.
+    pub pxl: Option<Target<pxl::Profile>>,
+    /// MorphSave app.
+    pub morphsave: Option<Target<morphsave::Profile>>,
+}
+
+/// One service's target: a URL of a running instance, or the embedded mock's profile.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target<P> {
+    /// Base URL of a running instance; absent = start the embedded mock.
+    pub url: Option<Spanned<String>>,
+    /// Overrides of the embedded mock's profile (ignored when `url` is set).
+    #[serde(default)]
+    pub profile: P,
+}
+
+/// The load: closed-model users sending a weighted mix of requests.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Concurrent users (closed model: each sends, waits for the answer, thinks, repeats).
+    pub users: NonZeroU32,
+    /// How long the load runs (simulated time).
+    pub duration: PositiveDuration,
+    /// Time over which users are started (simulated); 0 starts them all at once.
+    #[serde(default)]
+    pub ramp: HumanDuration,
+    /// Pause between a user's requests (simulated).
+    #[serde(default)]
+    pub think_time: HumanDuration,
+    /// A request not answered within this is a timeout error, counted at this latency.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: PositiveDuration,
+    /// The request mix.
+    #[serde(rename = "request")]
+    pub requests: Vec<RequestSpec>,
+}
+
+fn default_request_timeout() -> PositiveDuration {
+    PositiveDuration(HumanDuration(std::time::Duration::from_secs(60)))
+}
+
+/// An HTTP method a request may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET.
+    #[default]
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// DELETE.
+    Delete,
+}
+
+/// One kind of request in the mix.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// Name used by SLOs and reports (unique in the mix).
+    pub name: Spanned<String>,
+    /// The service it goes to.
+    pub target: ServiceId,
+    /// HTTP method.
+    #[serde(default)]
+    pub method: Method,
+    /// Path (and query) on the target, starting with `/`.
+    pub path: String,
+    /// Body template; `{{nonce}}` becomes 32 random bytes in hex, `{{seq}}` a sequence number.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Extra headers (values are templates too).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Relative frequency in the mix.
+    #[serde(default = "one")]
+    pub weight: NonZeroU32,
+}
+
+fn one() -> NonZeroU32 {
+    NonZeroU32::MIN
+}
+
+/// A service level objective: an indicator over the run and its objective.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// Name shown in the table and reports.
+    pub name: String,
+    /// The request kind it covers; absent = every request.
+    #[serde(default)]
+    pub request: Option<Spanned<String>>,
+    /// The objective, e.g. `"p95 < 500ms"`, `"error_ratio < 0.1%"`, `"availability >= 99.9%"`.
+    pub objective: Objective,
+}

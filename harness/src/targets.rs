@@ -1,0 +1,160 @@
+//! Where each service of a run is, and the loopback guard.
+//!
+//! A service is an embedded mock (started in-process with the scenario's profile) unless
+//! the scenario or `--target svc=URL` gives a URL. Traffic goes to loopback only unless
+//! `--allow-remote` is given: a non-loopback target is refused before anything starts.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use gameday_mocks::{MockContext, RunningService, ServiceId, ServiceProfile};
+use reqwest::Url;
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+use crate::Error;
+
+/// A resolved target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Resolved {
+    /// Base URL requests go to.
+    pub url: String,
+    /// Whether gameday started it in-process.
+    pub embedded: bool,
+}
+
+/// Parses `svc=URL` as given to `--target`.
+pub fn parse_override(s: &str) -> Result<(ServiceId, String), String> {
+    let (svc, url) = s.split_once('=').ok_or_else(|| format!("`{s}` is not SERVICE=URL"))?;
+    Ok((svc.trim().parse()?, url.trim().to_owned()))
+}
+
+/// Refuses a URL whose host is not loopback, unless `allow_remote`.
+pub fn check_loopback(service: ServiceId, url: &str, allow_remote: bool) -> Result<Url, Error> {
+    let parsed = Url::parse(url).map_err(|e| Error::Usage(format!("target {service}: `{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Usage(format!("target {service}: `{url}` must be http:// or https://")));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if !loopback && !allow_remote {
+        return Err(Error::Usage(format!(
+            "target {service}: `{url}` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given"
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The services a scenario's requests use, in order.
+pub fn used_services(s: &Scenario) -> Vec<ServiceId> {
+    let mut ids: Vec<ServiceId> = s.load.requests.iter().map(|r| r.target).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The URL a scenario gives for a service, if any.
+fn scenario_url(s: &Scenario, id: ServiceId) -> Option<String> {
+    let t = &s.targets;
+    let url = match id {
+        ServiceId::Midnight => t.midnight.as_ref().and_then(|x| x.url.clone()),
+        ServiceId::Scribe => t.scribe.as_ref().and_then(|x| x.url.clone()),
+        ServiceId::Grahmos => t.grahmos.as_ref().and_then(|x| x.url.clone()),
+        ServiceId::Pxl => t.pxl.as_ref().and_then(|x| x.url.clone()),
+        ServiceId::Morphsave => t.morphsave.as_ref().and_then(|x| x.url.clone()),
+    };
+    url.map(|u| u.into_inner())
+}
+
+/// The embedded mock's profile for a service, with the scenario's overrides.
+pub fn profile(s: &Scenario, id: ServiceId) -> ServiceProfile {
+    let t = &s.targets;
+    match id {
+        ServiceId::Midnight => ServiceProfile::Midnight(t.midnight.clone().map(|x| x.profile).unwrap_or_default()),
+        ServiceId::Scribe => ServiceProfile::Scribe(t.scribe.clone().map(|x| x.profile).unwrap_or_default()),
+        ServiceId::Grahmos => ServiceProfile::Grahmos(t.grahmos.clone().map(|x| x.profile).unwrap_or_default()),
+        ServiceId::Pxl => ServiceProfile::Pxl(t.pxl.clone().map(|x| x.profile).unwrap_or_default()),
+        ServiceId::Morphsave => ServiceProfile::Morphsave(t.morphsave.clone().map(|x| x.profile).unwrap_or_default()),
+    }
+}
+
+/// Decides every used service's URL (flag > scenario > embedded) and checks loopback.
+/// Returns the remote/explicit targets; services missing from the map are embedded.
+pub fn resolve_urls(
+    s: &Scenario,
+    overrides: &[(ServiceId, String)],
+    allow_remote: bool,
+) -> Result<BTreeMap<ServiceId, Option<String>>, Error> {
+    let mut out = BTreeMap::new();
+    for id in used_services(s) {
+        let flag = overrides.iter().rev().find(|(o, _)| *o == id).map(|(_, u)| u.clone());
+        let url = flag.or_else(|| scenario_url(s, id));
+        if let Some(u) = &url {
+            check_loopback(id, u, allow_remote)?;
+        }
+        out.insert(id, url);
+    }
+    for (id, url) in overrides {
+        if !out.contains_key(id) {
+            return Err(Error::Usage(format!("--target {id}={url}: the scenario sends no requests to {id}")));
+        }
+    }
+    Ok(out)
+}
+
+/// Starts the embedded mocks for services without a URL; returns every target.
+pub async fn start(
+    s: &Scenario,
+    urls: BTreeMap<ServiceId, Option<String>>,
+    ctx: &MockContext,
+) -> Result<(BTreeMap<ServiceId, Resolved>, Vec<RunningService>), Error> {
+    let mut targets = BTreeMap::new();
+    let mut running = Vec::new();
+    for (id, url) in urls {
+        let resolved = match url {
+            Some(url) => Resolved { url: url.trim_end_matches('/').to_owned(), embedded: false },
+            None => {
+                let svc = gameday_mocks::start(profile(s, id), ctx).await?;
+                let r = Resolved { url: svc.url(), embedded: true };
+                running.push(svc);
+                r
+            }
+        };
+        targets.insert(id, resolved);
+    }
+    Ok((targets, running))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_guard() {
+        let m = ServiceId::Midnight;
+        assert!(check_loopback(m, "http://127.0.0.1:6300", false).is_ok());
+        assert!(check_loopback(m, "http://127.9.9.9:1", false).is_ok());
+        assert!(check_loopback(m, "http://[::1]:6300", false).is_ok());
+        assert!(check_loopback(m, "http://localhost:6300", false).is_ok());
+        let e = check_loopback(m, "http://10.0.0.5:6300", false).unwrap_err();
+        assert!(e.to_string().contains("--allow-remote"), "{e}");
+        assert!(check_loopback(m, "http://proof.example.com", false).is_err());
+        assert!(check_loopback(m, "http://10.0.0.5:6300", true).is_ok());
+        assert!(check_loopback(m, "ftp://127.0.0.1", false).is_err());
+        assert!(check_loopback(m, "not a url", false).is_err());
+    }
+
+    #[test]
+    fn parses_target_overrides() {
+        assert_eq!(
+            parse_override("midnight=http://127.0.0.1:1"),
+            Ok((ServiceId::Midnight, "http://127.0.0.1:1".into()))
+        );
+        assert!(parse_override("moon=http://x").is_err());
+        assert!(parse_override("midnight").is_err());
+    }
+}
