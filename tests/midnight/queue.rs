@@ -99,6 +99,28 @@ async fn a_full_queue_answers_503_with_retry_after_and_ready_reports_it() {
         ),
         (StatusCode::OK, Some(0), Some(0))
     );
+    // The three refusals, counted by the pool, per proof kind and per route.
+    let metrics = super::metrics::scrape(&client, &url).await;
+    let refused = [("reason", "queue_full")];
+    assert_eq!(
+        metrics.one("gameday_jobs_rejected_total", &refused),
+        Some(3.0)
+    );
+    for kind in ["check", "prove", "prove-tx"] {
+        let labels = [("proof_type", kind), ("result", "queue_full")];
+        assert_eq!(
+            metrics.one("midnight_proofs_total", &labels),
+            Some(1.0),
+            "{kind}"
+        );
+        let route = format!("/{kind}");
+        let labels = [("route", route.as_str()), ("status", "503")];
+        assert_eq!(
+            metrics.sum("gameday_http_requests_total", &labels),
+            1.0,
+            "{kind}"
+        );
+    }
 }
 
 /// Fires 6 proofs at once at an idle mock with 1 worker and 1 queue slot.

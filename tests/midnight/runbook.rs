@@ -20,7 +20,11 @@ async fn run_runbook_checks(url: &str) -> Option<(bool, String)> {
     let run = tokio::process::Command::new("bash")
         .arg(&script)
         .env("HOST", url)
+        // Loopback only: no proxy, and no cloud-provider branch.
+        .env("NO_PROXY", "*")
+        .env("no_proxy", "*")
         .env_remove("CLOUD_PROVIDER")
+        .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(60), run)
         .await
