@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout_at, Instant};
 
 use super::cpu::CpuMeter;
@@ -106,12 +106,23 @@ impl WorkerPool {
     }
 
     /// Submits a job that keeps a worker busy for `service` (simulated) and waits for it.
+    ///
+    /// A job that finds a free worker takes it at once and never holds a queue slot; only
+    /// a job that must wait is counted against `job_capacity` (the semaphore hands freed
+    /// permits to waiters first, so this cannot jump the queue).
     pub async fn run(self: &Arc<Self>, service: Duration) -> Result<JobReport, JobError> {
-        self.admit()?;
+        let admitted = Instant::now();
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                self.admit()?;
+                None
+            }
+        };
         let (tx, rx) = oneshot::channel();
         let pool = Arc::clone(self);
         tokio::spawn(async move {
-            let outcome = pool.process(service).await;
+            let outcome = pool.process(admitted, permit, service).await;
             let _ = tx.send(outcome);
         });
         let timeout = self.config.job_timeout.0;
@@ -137,15 +148,26 @@ impl WorkerPool {
         real.ceil().max(1.0) as u64
     }
 
-    async fn process(&self, service: Duration) -> Result<JobReport, JobError> {
-        let admitted = Instant::now();
+    /// Waits for a worker unless `permit` already holds one, then serves the job.
+    async fn process(
+        &self,
+        admitted: Instant,
+        permit: Option<OwnedSemaphorePermit>,
+        service: Duration,
+    ) -> Result<JobReport, JobError> {
         let timeout = self.config.job_timeout.0;
         let deadline = admitted + self.scale.to_real(timeout.0);
-        let permit = timeout_at(deadline, self.permits.acquire()).await;
-        self.pending.fetch_sub(1, Ordering::SeqCst);
-        let Ok(Ok(_permit)) = permit else {
-            self.timed_out.fetch_add(1, Ordering::Relaxed);
-            return Err(JobError::Timeout { timeout });
+        let _permit = match permit {
+            Some(permit) => permit,
+            None => {
+                let waited = timeout_at(deadline, Arc::clone(&self.permits).acquire_owned()).await;
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+                let Ok(Ok(permit)) = waited else {
+                    self.timed_out.fetch_add(1, Ordering::Relaxed);
+                    return Err(JobError::Timeout { timeout });
+                };
+                permit
+            }
         };
         let queue_wait = self.scale.to_sim(admitted.elapsed());
         self.processing.fetch_add(1, Ordering::SeqCst);
@@ -254,6 +276,18 @@ mod tests {
         assert!(running.await.is_ok_and(|r| r.is_ok()));
         assert!(queued.await.is_ok_and(|r| r.is_ok()));
         assert_eq!(p.stats().rejected, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_that_finds_a_free_worker_does_not_take_a_queue_slot() {
+        // Regression: the first job used to count as pending until its task first ran, so
+        // a job arriving in that gap was refused although the queue was empty.
+        let p = pool(1, 1, 600);
+        let five = Duration::from_secs(5);
+        let (a, b, c) = tokio::join!(p.run(five), p.run(five), p.run(five));
+        assert_eq!(a.map(|r| r.queue_wait), Ok(Duration::ZERO));
+        assert_eq!(b.map(|r| r.queue_wait), Ok(five));
+        assert_eq!(c, Err(JobError::QueueFull { capacity: 1, retry_after_s: 10 }));
     }
 
     #[tokio::test(start_paused = true)]

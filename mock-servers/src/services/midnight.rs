@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -369,7 +370,12 @@ async fn ready(AxumState(s): AxumState<Arc<State>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn prove(AxumState(s): AxumState<Arc<State>>, body: Bytes, kind: ProofKind) -> Result<Json<Value>, ApiError> {
+/// Bodies are taken as `Result` so that a body over `max_body_bytes` gets the kit's JSON
+/// 413 (`payload_too_large`) rather than axum's plain-text rejection.
+type Body = Result<Bytes, BytesRejection>;
+
+async fn prove(AxumState(s): AxumState<Arc<State>>, body: Body, kind: ProofKind) -> Result<Json<Value>, ApiError> {
+    let body = body?;
     let service = s.sample(s.sampler(kind));
     let started = tokio::time::Instant::now();
     let outcome = s.pool.run(service).await;
@@ -423,8 +429,8 @@ fn check_nonce(req: AttestationRequest) -> Result<String, ApiError> {
     Ok(nonce)
 }
 
-async fn attestation(AxumState(s): AxumState<Arc<State>>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let checked = parse_json::<AttestationRequest>(&body).and_then(check_nonce);
+async fn attestation(AxumState(s): AxumState<Arc<State>>, body: Body) -> Result<Json<Value>, ApiError> {
+    let checked = body.map_err(ApiError::from).and_then(|b| parse_json::<AttestationRequest>(&b)).and_then(check_nonce);
     let nonce = match checked {
         Ok(n) => n,
         Err(e) => {
