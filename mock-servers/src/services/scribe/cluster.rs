@@ -16,7 +16,9 @@ use super::node::{self, Command, Node};
 use super::raft::{NodeId, Raft, View};
 use super::store::Store;
 use super::{endpoint_name, profile_error, Profile, RUNBOOK_BASE_PORT};
-use crate::kit::{bind_loopback, BindError, MockContext, PoolConfig, Sampler, ServiceTime, TimeScale, WorkerPool};
+use crate::kit::{
+    bind_loopback, BindError, MockContext, PoolConfig, Sampler, ServiceTime, TimeScale, WorkerPool,
+};
 use crate::services::{Endpoint, MockError, RunningService, ServiceId};
 
 /// The request kinds with a service time.
@@ -65,9 +67,14 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn new(profile: Profile, ctx: &MockContext, nodes: Vec<(NodeId, String)>) -> Result<Arc<Self>, MockError> {
+    fn new(
+        profile: Profile,
+        ctx: &MockContext,
+        nodes: Vec<(NodeId, String)>,
+    ) -> Result<Arc<Self>, MockError> {
         let sampler = |name: &str, st: &ServiceTime| {
-            st.sampler().map_err(|e| profile_error(format!("service_time.{name}: {e}")))
+            st.sampler()
+                .map_err(|e| profile_error(format!("service_time.{name}: {e}")))
         };
         let st = &profile.service_time;
         let samplers = Samplers {
@@ -76,7 +83,10 @@ impl Shared {
             compact: sampler("compact", &st.compact)?,
         };
         let k = &profile.api_keys;
-        let keys = k.read.iter().map(|key| (key.clone(), Access::Read))
+        let keys = k
+            .read
+            .iter()
+            .map(|key| (key.clone(), Access::Read))
             .chain(k.write.iter().map(|key| (key.clone(), Access::Write)))
             .chain(k.admin.iter().map(|key| (key.clone(), Access::Admin)))
             .collect();
@@ -223,13 +233,18 @@ pub struct ScribeCluster {
 
 impl std::fmt::Debug for ScribeCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScribeCluster").field("nodes", &self.nodes.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("ScribeCluster")
+            .field("nodes", &self.nodes.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
 impl ScribeCluster {
     fn handle(&self, id: NodeId) -> Result<&NodeHandle, FaultError> {
-        self.nodes.get(&id).ok_or_else(|| FaultError::UnknownNode { node: id, known: self.node_ids() })
+        self.nodes.get(&id).ok_or_else(|| FaultError::UnknownNode {
+            node: id,
+            known: self.node_ids(),
+        })
     }
 
     /// Ids of the nodes with a listener, ascending.
@@ -281,7 +296,10 @@ impl ScribeCluster {
             let _ = r.set_stopped(id, true, now);
         });
         let (tx, rx) = oneshot::channel();
-        h.commands.send(Command::Stop(tx)).await.map_err(|_| FaultError::ShuttingDown(id))?;
+        h.commands
+            .send(Command::Stop(tx))
+            .await
+            .map_err(|_| FaultError::ShuttingDown(id))?;
         rx.await.map_err(|_| FaultError::ShuttingDown(id))
     }
 
@@ -289,7 +307,10 @@ impl ScribeCluster {
     pub async fn start_node(&self, id: NodeId) -> Result<(), FaultError> {
         let h = self.handle(id)?;
         let (tx, rx) = oneshot::channel();
-        h.commands.send(Command::Start(tx)).await.map_err(|_| FaultError::ShuttingDown(id))?;
+        h.commands
+            .send(Command::Start(tx))
+            .await
+            .map_err(|_| FaultError::ShuttingDown(id))?;
         let bound = rx.await.map_err(|_| FaultError::ShuttingDown(id))?;
         bound.map_err(|source| FaultError::Bind { node: id, source })?;
         self.set_raft(|r, now| {
@@ -359,31 +380,65 @@ impl ScribeCluster {
 
 /// Starts the cluster and returns, besides the running service, the handle drills use.
 /// Every listener is bound before any node serves, so a busy port fails the whole start.
-pub async fn start_cluster(profile: Profile, ctx: &MockContext) -> Result<(RunningService, ScribeCluster), MockError> {
+pub async fn start_cluster(
+    profile: Profile,
+    ctx: &MockContext,
+) -> Result<(RunningService, ScribeCluster), MockError> {
     profile.validate().map_err(profile_error)?;
     let mut bound = Vec::new();
     for id in 1..=profile.nodes as NodeId {
         let runbook_port = RUNBOOK_BASE_PORT + u16::try_from(id).unwrap_or(0);
         let listener = bind_loopback(ctx.host, ctx.port(runbook_port))
             .await
-            .map_err(|source| MockError::Bind { service: ServiceId::Scribe, source })?;
+            .map_err(|source| MockError::Bind {
+                service: ServiceId::Scribe,
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| MockError::Bind {
             service: ServiceId::Scribe,
-            source: BindError { addr: SocketAddr::new(ctx.host, ctx.port(runbook_port)), source },
+            source: BindError {
+                addr: SocketAddr::new(ctx.host, ctx.port(runbook_port)),
+                source,
+            },
         })?;
         bound.push((id, listener, addr));
     }
-    let members = bound.iter().map(|(id, _, addr)| (*id, addr.to_string())).collect();
+    let members = bound
+        .iter()
+        .map(|(id, _, addr)| (*id, addr.to_string()))
+        .collect();
     let shared = Shared::new(profile, ctx, members)?;
     let (mut endpoints, mut tasks, mut handles) = (Vec::new(), Vec::new(), BTreeMap::new());
     for (id, listener, addr) in bound {
-        let node = Node::new(id, addr, Arc::clone(&shared), ctx.scale)
-            .map_err(|source| MockError::Metrics { service: ServiceId::Scribe, source })?;
+        let node = Node::new(id, addr, Arc::clone(&shared), ctx.scale).map_err(|source| {
+            MockError::Metrics {
+                service: ServiceId::Scribe,
+                source,
+            }
+        })?;
         let (commands, rx) = mpsc::channel(4);
-        tasks.push(tokio::spawn(node::supervise(Arc::clone(&node), listener, rx, ctx.shutdown.clone())));
-        endpoints.push(Endpoint { name: endpoint_name(id), addr });
+        tasks.push(tokio::spawn(node::supervise(
+            Arc::clone(&node),
+            listener,
+            rx,
+            ctx.shutdown.clone(),
+        )));
+        endpoints.push(Endpoint {
+            name: endpoint_name(id),
+            addr,
+        });
         handles.insert(id, NodeHandle { node, commands });
     }
-    let cluster = ScribeCluster { shared, nodes: Arc::new(handles) };
-    Ok((RunningService { id: ServiceId::Scribe, endpoints, tasks }, cluster))
+    let cluster = ScribeCluster {
+        shared,
+        nodes: Arc::new(handles),
+    };
+    Ok((
+        RunningService {
+            id: ServiceId::Scribe,
+            endpoints,
+            tasks,
+        },
+        cluster,
+    ))
 }

@@ -108,7 +108,9 @@ impl Store {
 
     /// Deletes `key` on every node, leaving a tombstone on each; true if it existed.
     pub fn delete(&mut self, key: &str, nodes: &[NodeId]) -> bool {
-        let Some(old) = self.data.remove(key) else { return false };
+        let Some(old) = self.data.remove(key) else {
+            return false;
+        };
         let freed = pair_bytes(key, &old);
         self.bytes -= freed;
         self.version += 1;
@@ -198,7 +200,13 @@ impl Store {
             leaf_index: index,
             tree_size: leaves.len(),
             siblings: steps.iter().map(|s| hex::encode(s.hash)).collect(),
-            path: steps.iter().map(|s| PathStep { hash: hex::encode(s.hash), side: s.side }).collect(),
+            path: steps
+                .iter()
+                .map(|s| PathStep {
+                    hash: hex::encode(s.hash),
+                    side: s.side,
+                })
+                .collect(),
             root_hash: hex::encode(self.committed_root()),
             computed_root: hex::encode(computed),
         })
