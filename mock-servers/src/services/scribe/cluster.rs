@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::Duration;
 
 use rand::rngs::StdRng;
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -378,6 +379,30 @@ impl ScribeCluster {
     }
 }
 
+/// Binds every node's listener: node `i` on `RUNBOOK_BASE_PORT + i` with runbook ports.
+async fn bind_nodes(
+    nodes: usize,
+    ctx: &MockContext,
+) -> Result<Vec<(NodeId, TcpListener, SocketAddr)>, MockError> {
+    let bind_error = |source| MockError::Bind {
+        service: ServiceId::Scribe,
+        source,
+    };
+    let mut bound = Vec::new();
+    for id in 1..=nodes as NodeId {
+        let port = ctx.port(RUNBOOK_BASE_PORT + u16::try_from(id).unwrap_or(0));
+        let listener = bind_loopback(ctx.host, port).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(|source| {
+            bind_error(BindError {
+                addr: SocketAddr::new(ctx.host, port),
+                source,
+            })
+        })?;
+        bound.push((id, listener, addr));
+    }
+    Ok(bound)
+}
+
 /// Starts the cluster and returns, besides the running service, the handle drills use.
 /// Every listener is bound before any node serves, so a busy port fails the whole start.
 pub async fn start_cluster(
@@ -385,24 +410,7 @@ pub async fn start_cluster(
     ctx: &MockContext,
 ) -> Result<(RunningService, ScribeCluster), MockError> {
     profile.validate().map_err(profile_error)?;
-    let mut bound = Vec::new();
-    for id in 1..=profile.nodes as NodeId {
-        let runbook_port = RUNBOOK_BASE_PORT + u16::try_from(id).unwrap_or(0);
-        let listener = bind_loopback(ctx.host, ctx.port(runbook_port))
-            .await
-            .map_err(|source| MockError::Bind {
-                service: ServiceId::Scribe,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| MockError::Bind {
-            service: ServiceId::Scribe,
-            source: BindError {
-                addr: SocketAddr::new(ctx.host, ctx.port(runbook_port)),
-                source,
-            },
-        })?;
-        bound.push((id, listener, addr));
-    }
+    let bound = bind_nodes(profile.nodes, ctx).await?;
     let members = bound
         .iter()
         .map(|(id, _, addr)| (*id, addr.to_string()))
