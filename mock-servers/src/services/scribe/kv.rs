@@ -348,9 +348,8 @@ pub(super) async fn verify(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let key = key_from(&node, path)?;
-    let shared = Arc::clone(&node.shared);
-    let (id, k) = (node.id, key.clone());
-    let proof = tokio::task::spawn_blocking(move || shared.store().proof(id, &k))
+    let input = node.shared.store().proof_input(node.id, &key);
+    let proof = tokio::task::spawn_blocking(move || input.and_then(|i| i.prove()))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let count = |result: &str| node.own.verifications.with_label_values(&[result]).inc();

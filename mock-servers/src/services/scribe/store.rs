@@ -11,7 +11,7 @@
 //! A stopped node catches up at once when it restarts: the mock does not model log replay.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::ops::Bound;
 
 use serde::Serialize;
 
@@ -51,12 +51,37 @@ pub struct PathStep {
 /// The store.
 #[derive(Debug, Default)]
 pub struct Store {
-    data: BTreeMap<String, Vec<u8>>,
+    data: BTreeMap<String, Entry>,
     bytes: u64,
     version: u64,
-    rotten: BTreeMap<NodeId, BTreeMap<String, Vec<u8>>>,
+    rotten: BTreeMap<NodeId, BTreeMap<String, Entry>>,
     tombstone_bytes: BTreeMap<NodeId, u64>,
-    root_cache: Mutex<Option<(u64, Hash)>>,
+}
+
+/// A stored value with its leaf hash, computed once per write so a proof only has to
+/// copy hashes while it holds the store's lock.
+#[derive(Clone, Debug)]
+struct Entry {
+    value: Vec<u8>,
+    leaf: Hash,
+}
+
+impl Entry {
+    fn new(key: &str, value: Vec<u8>) -> Self {
+        Self {
+            leaf: merkle::leaf_hash(key.as_bytes(), &value),
+            value,
+        }
+    }
+}
+
+/// What a proof needs, copied out of the store so the hashing runs without its lock.
+#[derive(Debug)]
+pub struct ProofInput {
+    index: usize,
+    leaves: Vec<Hash>,
+    /// The committed leaves, when the node's own differ (it is corrupted).
+    committed: Option<Vec<Hash>>,
 }
 
 fn pair_bytes(key: &str, value: &[u8]) -> u64 {
@@ -87,7 +112,9 @@ impl Store {
     /// The value `node` returns for `key` (its rotten copy if it is corrupted).
     pub fn get(&self, node: NodeId, key: &str) -> Option<&[u8]> {
         let rotten = self.rotten.get(&node).and_then(|m| m.get(key));
-        rotten.or_else(|| self.data.get(key)).map(Vec::as_slice)
+        rotten
+            .or_else(|| self.data.get(key))
+            .map(|e| e.value.as_slice())
     }
 
     /// Commits `key = value` on every node; true if the key is new.
@@ -97,9 +124,9 @@ impl Store {
         }
         self.bytes += pair_bytes(key, &value);
         self.version += 1;
-        match self.data.insert(key.to_owned(), value) {
+        match self.data.insert(key.to_owned(), Entry::new(key, value)) {
             Some(old) => {
-                self.bytes -= pair_bytes(key, &old);
+                self.bytes -= pair_bytes(key, &old.value);
                 false
             }
             None => true,
@@ -111,7 +138,7 @@ impl Store {
         let Some(old) = self.data.remove(key) else {
             return false;
         };
-        let freed = pair_bytes(key, &old);
+        let freed = pair_bytes(key, &old.value);
         self.bytes -= freed;
         self.version += 1;
         for m in self.rotten.values_mut() {
@@ -131,16 +158,16 @@ impl Store {
     /// Bit-rots every value `node` holds (flips the low bit of each value's last byte, so
     /// ASCII stays ASCII); returns how many keys were garbled.
     pub fn corrupt(&mut self, node: NodeId) -> usize {
-        let rotten: BTreeMap<String, Vec<u8>> = self
+        let rotten: BTreeMap<String, Entry> = self
             .data
             .iter()
-            .map(|(k, v)| {
-                let mut bad = v.clone();
+            .map(|(k, e)| {
+                let mut bad = e.value.clone();
                 match bad.last_mut() {
                     Some(b) => *b ^= 0x01,
                     None => bad.push(0x00),
                 }
-                (k.clone(), bad)
+                (k.clone(), Entry::new(k, bad))
             })
             .collect();
         let n = rotten.len();
@@ -158,47 +185,53 @@ impl Store {
         self.rotten.get(&node).is_some_and(|m| !m.is_empty())
     }
 
-    fn leaves(&self, node: Option<NodeId>) -> Vec<Hash> {
-        self.data
-            .keys()
-            .map(|k| {
-                let v = match node {
-                    Some(n) => self.get(n, k).unwrap_or_default(),
-                    None => self.data.get(k).map(Vec::as_slice).unwrap_or_default(),
-                };
-                merkle::leaf_hash(k.as_bytes(), v)
-            })
-            .collect()
-    }
-
-    /// The committed Merkle root (cached until the next write).
-    pub fn committed_root(&self) -> Hash {
-        let mut cache = match self.root_cache.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some((version, root)) = *cache {
-            if version == self.version {
-                return root;
+    /// Copies what `node`'s proof for `key` needs; `None` if no such key. Linear in the
+    /// number of keys, but only copying hashes.
+    pub fn proof_input(&self, node: NodeId, key: &str) -> Option<ProofInput> {
+        let before = (Bound::Unbounded, Bound::Excluded(key));
+        let index = self.data.range::<str, _>(before).count();
+        self.data.get(key)?;
+        let committed = || self.data.values().map(|e| e.leaf).collect::<Vec<_>>();
+        match self.rotten.get(&node).filter(|m| !m.is_empty()) {
+            None => Some(ProofInput {
+                index,
+                leaves: committed(),
+                committed: None,
+            }),
+            Some(rotten) => {
+                let own = self
+                    .data
+                    .iter()
+                    .map(|(k, e)| rotten.get(k).unwrap_or(e).leaf)
+                    .collect();
+                Some(ProofInput {
+                    index,
+                    leaves: own,
+                    committed: Some(committed()),
+                })
             }
         }
-        let root = merkle::root(&self.leaves(None));
-        *cache = Some((self.version, root));
-        root
     }
 
-    /// The proof `node` gives for `key`, built from its own copy; `None` if no such key.
+    /// The proof `node` gives for `key`, built under the lock (for tests).
+    #[cfg(test)]
     pub fn proof(&self, node: NodeId, key: &str) -> Option<Proof> {
-        let index = self.data.keys().position(|k| k == key)?;
-        let leaves = self.leaves(Some(node));
-        let steps = merkle::inclusion_path(&leaves, index)?;
-        let leaf = *leaves.get(index)?;
+        self.proof_input(node, key)?.prove()
+    }
+}
+
+impl ProofInput {
+    /// Builds the proof: the node's path and root, and the committed root.
+    pub fn prove(self) -> Option<Proof> {
+        let leaf = *self.leaves.get(self.index)?;
+        let steps = merkle::inclusion_path(&self.leaves, self.index)?;
         let computed = merkle::fold(leaf, &steps);
+        let committed = self.committed.as_deref().map_or(computed, merkle::root);
         Some(Proof {
             algorithm: "sha256",
             leaf_hash: hex::encode(leaf),
-            leaf_index: index,
-            tree_size: leaves.len(),
+            leaf_index: self.index,
+            tree_size: self.leaves.len(),
             siblings: steps.iter().map(|s| hex::encode(s.hash)).collect(),
             path: steps
                 .iter()
@@ -207,7 +240,7 @@ impl Store {
                     side: s.side,
                 })
                 .collect(),
-            root_hash: hex::encode(self.committed_root()),
+            root_hash: hex::encode(committed),
             computed_root: hex::encode(computed),
         })
     }
