@@ -495,9 +495,9 @@ async fn storage_capacity_refuses_new_keys_but_not_overwrites() {
 
 #[tokio::test]
 async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
-    // Real time (scale 1): one worker, two queue slots, 400 ms per write.
+    // Real time (scale 1): one worker, two queue slots, 500 ms per write.
     let service_time = scribe::ServiceTimes {
-        write: ServiceTime::fixed(Duration::from_millis(400)),
+        write: ServiceTime::fixed(Duration::from_millis(500)),
         ..scribe::ServiceTimes::default()
     };
     let profile = Profile {
@@ -516,7 +516,7 @@ async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
         running.push(tokio::spawn(async move {
             c.put(node, &format!("q{i}"), "v", Some(WRITE)).await.status
         }));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // One write in service and two queued on the leader: a fourth (via a follower) is refused.
     let refused = c.put(follower, "q3", "v", Some(WRITE)).await;
@@ -527,7 +527,7 @@ async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
     }
     // FIFO behind one worker: the third write ends after three service times.
     assert!(
-        started.elapsed() >= Duration::from_millis(1200),
+        started.elapsed() >= Duration::from_millis(1500),
         "took {:?}",
         started.elapsed()
     );
