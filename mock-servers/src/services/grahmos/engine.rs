@@ -72,7 +72,7 @@ async fn healthz(AxumState(h): AxumState<Handle>) -> Response {
             body["status"] = json!("available");
             Json(body).into_response()
         }
-        Err(e) => index_error(&e).with("status", "unhealthy").into_response(),
+        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string()).with("status", "unhealthy").into_response(),
     }
 }
 
