@@ -26,9 +26,9 @@ use tokio::time::Instant;
 
 use super::auth::{self, AuthError};
 use super::corpus::{valid_id, Label, Viewer};
-use super::index::{unix_ms, IndexError};
+use super::index::{unix_ms, Hit, IndexError};
 use super::tls::{client_identity, PeerInfo, TlsMode};
-use super::upstream::{self, Freshness};
+use super::upstream::{self, Freshness, UpstreamAnswer};
 use super::State;
 use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::metrics;
@@ -71,11 +71,17 @@ impl State {
     }
 
     fn upstream_json(&self) -> Value {
-        self.backhaul.as_ref().map_or_else(|| json!({"state": "disabled"}), |b| json!(b.status()))
+        self.backhaul
+            .as_ref()
+            .map_or_else(|| json!({"state": "disabled"}), |b| json!(b.status()))
     }
 
     fn tls_json(&self) -> Value {
-        let not_after = self.tls.not_after().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let not_after = self
+            .tls
+            .not_after()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         json!({
             "mode": self.profile.tls,
             "cert_dir": self.tls.cert_dir(),
@@ -182,22 +188,37 @@ async fn search_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let parsed = body.map_err(ApiError::from).and_then(|b| parse_json::<SearchBody>(&b));
+    let parsed = body
+        .map_err(ApiError::from)
+        .and_then(|b| parse_json::<SearchBody>(&b));
     let b = parsed.inspect_err(|_| count(&s, "bad_request"))?;
     run_search(&s, &headers, b.q.or(b.query), b.limit).await
 }
 
-fn validate_query(q: Option<String>, limit: Option<usize>, default_limit: usize) -> Result<(String, usize), ApiError> {
+fn validate_query(
+    q: Option<String>,
+    limit: Option<usize>,
+    default_limit: usize,
+) -> Result<(String, usize), ApiError> {
     let q = q.map(|q| q.trim().to_owned()).unwrap_or_default();
     if q.is_empty() {
-        return Err(ApiError::bad_request("missing_query", "give the query as ?q=... or {\"q\": \"...\"}"));
+        return Err(ApiError::bad_request(
+            "missing_query",
+            "give the query as ?q=... or {\"q\": \"...\"}",
+        ));
     }
     if q.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::bad_request("query_too_long", format!("queries are at most {MAX_QUERY_CHARS} characters")));
+        return Err(ApiError::bad_request(
+            "query_too_long",
+            format!("queries are at most {MAX_QUERY_CHARS} characters"),
+        ));
     }
     let limit = limit.unwrap_or(default_limit);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", "limit must be 1..=100"));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1..=100",
+        ));
     }
     Ok((q, limit))
 }
@@ -210,13 +231,28 @@ fn index_error(e: &IndexError) -> ApiError {
     ApiError::new(status, e.code(), e.to_string())
 }
 
-async fn run_search(s: &State, headers: &HeaderMap, q: Option<String>, limit: Option<usize>) -> Result<Response, ApiError> {
+async fn run_search(
+    s: &State,
+    headers: &HeaderMap,
+    q: Option<String>,
+    limit: Option<usize>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let viewer = s.viewer(headers).inspect_err(|_| count(s, "unauthorized"))?;
-    let (q, limit) = validate_query(q, limit, s.profile.default_limit).inspect_err(|_| count(s, "bad_request"))?;
+    let viewer = s
+        .viewer(headers)
+        .inspect_err(|_| count(s, "unauthorized"))?;
+    let (q, limit) = validate_query(q, limit, s.profile.default_limit)
+        .inspect_err(|_| count(s, "bad_request"))?;
     let service = s.search_time.sample(&mut *upstream::lock(&s.rng));
     if let Err(e) = s.pool.run(service).await {
-        count(s, if matches!(e, crate::kit::JobError::QueueFull { .. }) { "queue_full" } else { "job_timeout" });
+        count(
+            s,
+            if matches!(e, crate::kit::JobError::QueueFull { .. }) {
+                "queue_full"
+            } else {
+                "job_timeout"
+            },
+        );
         return Err(e.into());
     }
     let local = s.index.search(&q, &viewer, limit).map_err(|e| {
@@ -229,24 +265,8 @@ async fn run_search(s: &State, headers: &HeaderMap, q: Option<String>, limit: Op
     };
     let mut hits = local.hits;
     let mut total = local.total;
-    let (freshness, cache_label, age_s) = match &remote {
-        Some(r) => {
-            total += r.hits.len();
-            for h in &r.hits {
-                if hits.len() < limit && !hits.iter().any(|mine| mine.id == h.id) {
-                    hits.push(h.clone());
-                }
-            }
-            let (name, label) = match r.freshness {
-                Freshness::Fresh => ("fresh", "MISS"),
-                Freshness::Cached => ("cached", "HIT"),
-                Freshness::Stale => ("stale", "STALE"),
-                Freshness::Unavailable => ("unavailable", "NONE"),
-            };
-            (name, label, r.age_s)
-        }
-        None => ("disabled", "NONE", 0.0),
-    };
+    let (freshness, cache_label, age_s) =
+        merge_upstream(&mut hits, &mut total, remote.as_ref(), limit);
     let stale = freshness == "stale";
     record_search(s, freshness, stale, local.hidden_by_acl, started);
     let body = json!({
@@ -256,12 +276,41 @@ async fn run_search(s: &State, headers: &HeaderMap, q: Option<String>, limit: Op
     });
     let mut resp = Json(body).into_response();
     let h = resp.headers_mut();
-    h.insert("x-grahmos-stale", HeaderValue::from_static(if stale { "true" } else { "false" }));
+    h.insert(
+        "x-grahmos-stale",
+        HeaderValue::from_static(if stale { "true" } else { "false" }),
+    );
     h.insert("x-cache", HeaderValue::from_static(cache_label));
     if let Ok(v) = HeaderValue::from_str(&local.release) {
         h.insert("x-index-release", v);
     }
     Ok(resp)
+}
+
+/// Adds the upstream's hits after the local ones (up to `limit`, no duplicates) and
+/// names how they were obtained: (response field, `X-Cache` value, age in seconds).
+fn merge_upstream(
+    hits: &mut Vec<Hit>,
+    total: &mut usize,
+    remote: Option<&UpstreamAnswer>,
+    limit: usize,
+) -> (&'static str, &'static str, f64) {
+    let Some(r) = remote else {
+        return ("disabled", "NONE", 0.0);
+    };
+    *total += r.hits.len();
+    for h in &r.hits {
+        if hits.len() < limit && !hits.iter().any(|mine| mine.id == h.id) {
+            hits.push(h.clone());
+        }
+    }
+    let (name, label) = match r.freshness {
+        Freshness::Fresh => ("fresh", "MISS"),
+        Freshness::Cached => ("cached", "HIT"),
+        Freshness::Stale => ("stale", "STALE"),
+        Freshness::Unavailable => ("unavailable", "NONE"),
+    };
+    (name, label, r.age_s)
 }
 
 fn record_search(s: &State, freshness: &str, stale: bool, hidden: usize, started: Instant) {
@@ -280,7 +329,9 @@ fn record_search(s: &State, freshness: &str, stale: bool, hidden: usize, started
     if stale {
         s.own.stale.inc();
     }
-    s.own.search_duration.observe(s.scale.to_sim(started.elapsed()).as_secs_f64());
+    s.own
+        .search_duration
+        .observe(s.scale.to_sim(started.elapsed()).as_secs_f64());
 }
 
 fn auth_failure(s: &State, endpoint: &str, e: AuthError) -> Response {
@@ -302,7 +353,8 @@ fn auth_failure(s: &State, endpoint: &str, e: AuthError) -> Response {
 }
 
 fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -334,7 +386,9 @@ fn validate_issue(r: &IssueRequest) -> Result<(), ApiError> {
         return Err(bad("tenant_ids must list 1..=16 tenants"));
     }
     if r.tenant_ids.iter().any(|t| !valid_id(t)) {
-        return Err(bad("tenant ids are letters, digits, `-`, `_` or `.` (`*` is not a tenant)"));
+        return Err(bad(
+            "tenant ids are letters, digits, `-`, `_` or `.` (`*` is not a tenant)",
+        ));
     }
     Ok(())
 }
@@ -343,18 +397,32 @@ fn proof_header(headers: &HeaderMap) -> Result<&str, AuthError> {
     headers
         .get("dpop")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| AuthError::new("invalid_dpop_proof", "send a DPoP proof in the `DPoP` header"))
+        .ok_or_else(|| {
+            AuthError::new(
+                "invalid_dpop_proof",
+                "send a DPoP proof in the `DPoP` header",
+            )
+        })
 }
 
-async fn dpop_issue(AxumState(s): AxumState<Arc<State>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let req = match body.map_err(ApiError::from).and_then(|b| parse_json::<IssueRequest>(&b)) {
+async fn dpop_issue(
+    AxumState(s): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req = match body
+        .map_err(ApiError::from)
+        .and_then(|b| parse_json::<IssueRequest>(&b))
+    {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     if let Err(e) = validate_issue(&req) {
         return e.into_response();
     }
-    let proof = match proof_header(&headers).and_then(|p| auth::verify_proof_and_nonce(p, "POST", "/auth/dpop", &s.nonces)) {
+    let proof = match proof_header(&headers)
+        .and_then(|p| auth::verify_proof_and_nonce(p, "POST", "/auth/dpop", &s.nonces))
+    {
         Ok(p) => p,
         Err(e) => return auth_failure(&s, "dpop", e),
     };
@@ -367,18 +435,30 @@ async fn dpop_issue(AxumState(s): AxumState<Arc<State>>, headers: HeaderMap, bod
                 "kid": s.keys.kids().first(), "sub": req.sub, "tenant_ids": req.tenant_ids, "tier": req.tier,
             })).into_response())
         }
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response()
+        }
     }
 }
 
 async fn dpop_check(AxumState(s): AxumState<Arc<State>>, headers: HeaderMap) -> Response {
     let checked = (|| {
-        let raw = headers.get(axum::http::header::AUTHORIZATION).map(|h| h.to_str().unwrap_or_default());
+        let raw = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .map(|h| h.to_str().unwrap_or_default());
         let claims = s.keys.verify(auth::bearer(raw)?)?;
-        let proof = auth::verify_proof_and_nonce(proof_header(&headers)?, "GET", "/auth/dpop", &s.nonces)?;
-        let bound = claims.cnf.as_ref().and_then(|c| c["jkt"].as_str()).unwrap_or_default();
+        let proof =
+            auth::verify_proof_and_nonce(proof_header(&headers)?, "GET", "/auth/dpop", &s.nonces)?;
+        let bound = claims
+            .cnf
+            .as_ref()
+            .and_then(|c| c["jkt"].as_str())
+            .unwrap_or_default();
         if bound != proof.jkt {
-            return Err(AuthError::new("dpop_key_mismatch", "the proof's key is not the key the token is bound to"));
+            return Err(AuthError::new(
+                "dpop_key_mismatch",
+                "the proof's key is not the key the token is bound to",
+            ));
         }
         Ok(claims)
     })();
@@ -391,27 +471,41 @@ async fn dpop_check(AxumState(s): AxumState<Arc<State>>, headers: HeaderMap) -> 
     }
 }
 
-async fn mtls(AxumState(s): AxumState<Arc<State>>, peer: Option<Extension<ConnectInfo<PeerInfo>>>) -> Response {
+async fn mtls(
+    AxumState(s): AxumState<Arc<State>>,
+    peer: Option<Extension<ConnectInfo<PeerInfo>>>,
+) -> Response {
     let Some(der) = peer.and_then(|Extension(ConnectInfo(p))| p.client_cert) else {
         let why = match s.profile.tls {
             TlsMode::Off => "this listener is plain HTTP (profile tls = \"off\"); no client certificate can be presented",
             TlsMode::On => "this listener does not ask for client certificates (profile tls = \"on\")",
             TlsMode::Mtls => "present a client certificate signed by the edge CA (certs/client.crt, certs/client.key)",
         };
-        return auth_failure(&s, "mtls", AuthError::new("client_certificate_required", why));
+        return auth_failure(
+            &s,
+            "mtls",
+            AuthError::new("client_certificate_required", why),
+        );
     };
     let id = match client_identity(&der) {
         Ok(id) => id,
         Err(e) => return auth_failure(&s, "mtls", AuthError::new("invalid_client_certificate", e)),
     };
-    let forbidden = |m: &str| ApiError::new(StatusCode::FORBIDDEN, "certificate_claims", m.to_owned()).into_response();
+    let forbidden = |m: &str| {
+        ApiError::new(StatusCode::FORBIDDEN, "certificate_claims", m.to_owned()).into_response()
+    };
     let Some(tenant) = id.tenant.clone().filter(|t| valid_id(t)) else {
         return forbidden("the client certificate's O (tenant) is missing or not a tenant id");
     };
-    let tier: Label = match serde_json::from_value(json!(id.tier.clone().unwrap_or_else(|| "public".into()))) {
-        Ok(t) => t,
-        Err(_) => return forbidden("the client certificate's OU (tier) must be public, restricted or secret"),
-    };
+    let tier: Label =
+        match serde_json::from_value(json!(id.tier.clone().unwrap_or_else(|| "public".into()))) {
+            Ok(t) => t,
+            Err(_) => {
+                return forbidden(
+                    "the client certificate's OU (tier) must be public, restricted or secret",
+                )
+            }
+        };
     let cnf = json!({ "x5t#S256": id.thumbprint });
     match s.issue_token(&id.subject, vec![tenant.clone()], tier, Some(cnf)) {
         Ok((token, ttl_s)) => {
@@ -422,7 +516,9 @@ async fn mtls(AxumState(s): AxumState<Arc<State>>, peer: Option<Extension<Connec
                 "access_token": token, "token_type": "Bearer", "expires_in": ttl_s,
             })).into_response())
         }
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response()
+        }
     }
 }
 

@@ -23,26 +23,19 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::corpus::{valid_id, Document, Label, Viewer};
-
-/// The symlink naming the serving release.
-pub const CURRENT: &str = "current";
-/// The directory holding one directory per release.
-pub const RELEASES: &str = "releases";
-/// The directory of source documents a rebuild reads.
-pub const SOURCE: &str = "source";
-/// A release's manifest file.
-pub const MANIFEST: &str = "manifest.json";
-/// The manifest format this index reads.
-pub const FORMAT: u32 = 1;
+use super::layout::{io_err, read_document, read_manifest, read_source, release_key, stamp, Stamp};
+pub use super::layout::{
+    next_release_name, point_current, unix_ms, write_release, write_source, Manifest,
+    ManifestEntry, CURRENT, FORMAT, MANIFEST, RELEASES, SOURCE,
+};
 
 /// A broken index is re-examined at most this often when nothing on disk changed.
 const BROKEN_RETRY: Duration = Duration::from_secs(1);
@@ -103,49 +96,7 @@ impl IndexError {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
-    move |e| IndexError::Io { path: path.to_owned(), reason: e.to_string() }
-}
-
 /// A release's manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Always [`FORMAT`].
-    pub format: u32,
-    /// The release's name (informational; the directory name is what counts).
-    pub release: String,
-    /// When the release was built.
-    pub created_unix_ms: u64,
-    /// Every document file with its SHA-256.
-    pub documents: Vec<ManifestEntry>,
-}
-
-/// One document file of a release.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestEntry {
-    /// The document's id.
-    pub id: String,
-    /// Path of the file, relative to the release directory.
-    pub path: String,
-    /// Lower-case hex SHA-256 of the file's bytes.
-    pub sha256: String,
-}
-
-/// The size and modification time of a manifest: when either changes, reload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: SystemTime,
-}
-
-fn stamp(path: &Path) -> Result<Stamp, IndexError> {
-    let meta = fs::metadata(path)
-        .map_err(|e| IndexError::Missing { path: path.to_owned(), reason: e.to_string() })?;
-    Ok(Stamp { len: meta.len(), modified: meta.modified().unwrap_or(UNIX_EPOCH) })
-}
-
 /// A loaded release: documents and an inverted index over titles and bodies.
 #[derive(Debug)]
 pub struct LoadedIndex {
@@ -194,45 +145,6 @@ pub fn terms(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn safe_relative(path: &str) -> bool {
-    let p = Path::new(path);
-    !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn read_manifest(dir: &Path) -> Result<(Manifest, Stamp), IndexError> {
-    let path = dir.join(MANIFEST);
-    let st = stamp(&path)?;
-    let bytes = fs::read(&path).map_err(|e| IndexError::Missing { path: path.clone(), reason: e.to_string() })?;
-    let corrupt = |reason: String| IndexError::Corrupt { path: path.clone(), reason };
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    if m.format != FORMAT {
-        return Err(corrupt(format!("format {} (this index reads {FORMAT})", m.format)));
-    }
-    Ok((m, st))
-}
-
-fn read_document(dir: &Path, entry: &ManifestEntry) -> Result<(Document, u64), IndexError> {
-    let path = dir.join(&entry.path);
-    let corrupt = |reason: String| IndexError::Corrupt { path: path.clone(), reason };
-    if !valid_id(&entry.id) || !safe_relative(&entry.path) {
-        return Err(corrupt(format!("bad manifest entry id `{}` path `{}`", entry.id, entry.path)));
-    }
-    let bytes = fs::read(&path).map_err(|e| IndexError::Missing { path: path.clone(), reason: e.to_string() })?;
-    let digest = sha256_hex(&bytes);
-    if digest != entry.sha256 {
-        return Err(corrupt(format!("sha256 {digest} does not match the manifest's {}", entry.sha256)));
-    }
-    let doc: Document = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    if doc.id != entry.id {
-        return Err(corrupt(format!("holds document `{}`, manifest says `{}`", doc.id, entry.id)));
-    }
-    Ok((doc, bytes.len() as u64))
-}
-
 /// Loads and checks every file of the release in `dir` into a fresh in-memory index.
 pub fn load_release(dir: &Path) -> Result<LoadedIndex, IndexError> {
     let (manifest, manifest_stamp) = read_manifest(dir)?;
@@ -247,11 +159,17 @@ pub fn load_release(dir: &Path) -> Result<LoadedIndex, IndexError> {
         doc_terms.sort();
         doc_terms.dedup();
         for t in doc_terms {
-            postings.entry(t).or_default().push(u32::try_from(i).unwrap_or(u32::MAX));
+            postings
+                .entry(t)
+                .or_default()
+                .push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         docs.push(doc);
     }
-    let release = dir.file_name().map_or_else(|| manifest.release.clone(), |n| n.to_string_lossy().into_owned());
+    let release = dir.file_name().map_or_else(
+        || manifest.release.clone(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(LoadedIndex {
         release,
         target: dir.to_owned(),
@@ -347,7 +265,12 @@ pub struct LocalResult {
 
 enum Snapshot {
     Ready(Arc<LoadedIndex>),
-    Broken { target: Option<PathBuf>, stamp: Option<Stamp>, error: IndexError, since: Instant },
+    Broken {
+        target: Option<PathBuf>,
+        stamp: Option<Stamp>,
+        error: IndexError,
+        since: Instant,
+    },
 }
 
 /// The index directory and the serving in-memory index.
@@ -362,7 +285,9 @@ pub struct IndexStore {
 
 impl std::fmt::Debug for IndexStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IndexStore").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("IndexStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -386,10 +311,18 @@ pub struct IndexHealth {
 impl IndexStore {
     /// An index rooted at `root` (which must already hold `current`, see [`super::seed`]).
     pub fn open(root: PathBuf) -> Self {
-        let error = IndexError::NoCurrent { path: root.join(CURRENT), reason: "not loaded yet".into() };
+        let error = IndexError::NoCurrent {
+            path: root.join(CURRENT),
+            reason: "not loaded yet".into(),
+        };
         Self {
             root,
-            state: RwLock::new(Arc::new(Snapshot::Broken { target: None, stamp: None, error, since: Instant::now() - BROKEN_RETRY })),
+            state: RwLock::new(Arc::new(Snapshot::Broken {
+                target: None,
+                stamp: None,
+                error,
+                since: Instant::now() - BROKEN_RETRY,
+            })),
             reload_lock: Mutex::new(()),
             last_good: Mutex::new(None),
             reloads_ok: AtomicU64::new(0),
@@ -404,7 +337,10 @@ impl IndexStore {
 
     /// (successful, failed) loads so far.
     pub fn reloads(&self) -> (u64, u64) {
-        (self.reloads_ok.load(Ordering::Relaxed), self.reloads_failed.load(Ordering::Relaxed))
+        (
+            self.reloads_ok.load(Ordering::Relaxed),
+            self.reloads_failed.load(Ordering::Relaxed),
+        )
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -428,8 +364,15 @@ impl IndexStore {
     /// The directory `current` points to.
     pub fn current_target(&self) -> Result<PathBuf, IndexError> {
         let link = self.root.join(CURRENT);
-        let target = fs::read_link(&link).map_err(|e| IndexError::NoCurrent { path: link, reason: e.to_string() })?;
-        Ok(if target.is_absolute() { target } else { self.root.join(target) })
+        let target = fs::read_link(&link).map_err(|e| IndexError::NoCurrent {
+            path: link,
+            reason: e.to_string(),
+        })?;
+        Ok(if target.is_absolute() {
+            target
+        } else {
+            self.root.join(target)
+        })
     }
 
     /// The serving index, reloaded first if `current` or its manifest changed.
@@ -465,24 +408,44 @@ impl IndexStore {
 
     fn cached(&self, target: &Path, st: Stamp) -> Option<Result<Arc<LoadedIndex>, IndexError>> {
         match &*self.snapshot() {
-            Snapshot::Ready(ix) if ix.target == target && ix.manifest_stamp == st => Some(Ok(Arc::clone(ix))),
-            Snapshot::Broken { target: Some(t), stamp: Some(s), error, since }
-                if t == target && *s == st && since.elapsed() < BROKEN_RETRY =>
-            {
+            Snapshot::Ready(ix) if ix.target == target && ix.manifest_stamp == st => {
+                Some(Ok(Arc::clone(ix)))
+            }
+            Snapshot::Broken {
+                target: Some(t),
+                stamp: Some(s),
+                error,
+                since,
+            } if t == target && *s == st && since.elapsed() < BROKEN_RETRY => {
                 Some(Err(error.clone()))
             }
             _ => None,
         }
     }
 
-    fn broken(&self, target: Option<PathBuf>, stamp: Option<Stamp>, error: IndexError) -> IndexError {
-        self.install(Snapshot::Broken { target, stamp, error: error.clone(), since: Instant::now() });
+    fn broken(
+        &self,
+        target: Option<PathBuf>,
+        stamp: Option<Stamp>,
+        error: IndexError,
+    ) -> IndexError {
+        self.install(Snapshot::Broken {
+            target,
+            stamp,
+            error: error.clone(),
+            since: Instant::now(),
+        });
         error
     }
 
     /// Searches the serving release for `viewer`; each returned document is re-read and
     /// checked against the manifest first, so a corrupt file fails the query.
-    pub fn search(&self, query: &str, viewer: &Viewer, limit: usize) -> Result<LocalResult, IndexError> {
+    pub fn search(
+        &self,
+        query: &str,
+        viewer: &Viewer,
+        limit: usize,
+    ) -> Result<LocalResult, IndexError> {
         let ix = self.current()?;
         let (found, total, hidden) = rank(
             |i| ix.docs.get(i as usize),
@@ -496,7 +459,12 @@ impl IndexStore {
             self.check_on_disk(&ix, &doc.id)?;
             hits.push(Hit::new(doc, score, "edge"));
         }
-        Ok(LocalResult { release: ix.release.clone(), hits, total, hidden_by_acl: hidden })
+        Ok(LocalResult {
+            release: ix.release.clone(),
+            hits,
+            total,
+            hidden_by_acl: hidden,
+        })
     }
 
     fn check_on_disk(&self, ix: &Arc<LoadedIndex>, id: &str) -> Result<(), IndexError> {
@@ -510,16 +478,35 @@ impl IndexStore {
 
     /// Searches release `release` (loaded and checked afresh, whether serving or not):
     /// the runbook's probe of a staged release before the swap.
-    pub fn search_release(&self, release: &str, query: &str, viewer: &Viewer, limit: usize) -> Result<LocalResult, IndexError> {
+    pub fn search_release(
+        &self,
+        release: &str,
+        query: &str,
+        viewer: &Viewer,
+        limit: usize,
+    ) -> Result<LocalResult, IndexError> {
         let dir = self.root.join(RELEASES).join(release);
         if !valid_id(release) || !dir.is_dir() {
             return Err(IndexError::UnknownRelease(release.to_owned()));
         }
         let ix = load_release(&dir)?;
-        let (found, total, hidden) =
-            rank(|i| ix.docs.get(i as usize), |t| ix.postings.get(t).map(Vec::as_slice), query, viewer, limit);
-        let hits = found.into_iter().map(|(score, d)| Hit::new(d, score, "edge")).collect();
-        Ok(LocalResult { release: ix.release.clone(), hits, total, hidden_by_acl: hidden })
+        let (found, total, hidden) = rank(
+            |i| ix.docs.get(i as usize),
+            |t| ix.postings.get(t).map(Vec::as_slice),
+            query,
+            viewer,
+            limit,
+        );
+        let hits = found
+            .into_iter()
+            .map(|(score, d)| Hit::new(d, score, "edge"))
+            .collect();
+        Ok(LocalResult {
+            release: ix.release.clone(),
+            hits,
+            total,
+            hidden_by_acl: hidden,
+        })
     }
 
     /// Full check: the serving release is re-read from disk and every file verified.
@@ -538,10 +525,11 @@ impl IndexStore {
             Ok(ix) => (Some(ix), None),
             Err(e) => (None, Some(e)),
         };
-        let release = ready
-            .as_ref()
-            .map(|ix| ix.release.clone())
-            .or_else(|| self.current_target().ok().and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned())));
+        let release = ready.as_ref().map(|ix| ix.release.clone()).or_else(|| {
+            self.current_target()
+                .ok()
+                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+        });
         IndexHealth {
             healthy: ready.is_some(),
             release,
@@ -593,7 +581,10 @@ impl IndexStore {
             .or_else(|| lock(&self.last_good).clone())
             .unwrap_or_default();
         let releases = self.releases()?;
-        let older = releases.iter().rev().filter(|r| release_key(r) < release_key(&cur));
+        let older = releases
+            .iter()
+            .rev()
+            .filter(|r| release_key(r) < release_key(&cur));
         for r in older {
             if let Ok(ix) = self.switch_to(r) {
                 return Ok(ix);
@@ -618,101 +609,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// Sort key of a release name: its text before the trailing number, then the number.
-fn release_key(name: &str) -> (String, u64, String) {
-    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    let (stem, num) = name.split_at(name.len() - digits);
-    (stem.to_owned(), num.parse().unwrap_or(0), name.to_owned())
-}
-
-/// `v<N+1>` where N is the highest number of a `v<N>` release.
-pub fn next_release_name(existing: &[String]) -> String {
-    let max = existing
-        .iter()
-        .filter_map(|n| n.strip_prefix('v').and_then(|d| d.parse::<u64>().ok()))
-        .max()
-        .unwrap_or(0);
-    format!("v{}", max + 1)
-}
-
-/// Atomically points `<root>/current` at `releases/<release>` (symlink + rename).
-pub fn point_current(root: &Path, release: &str) -> Result<(), IndexError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = root.join(format!(".current.tmp-{}-{n}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(Path::new(RELEASES).join(release), &tmp).map_err(io_err(&tmp))?;
-    let link = root.join(CURRENT);
-    fs::rename(&tmp, &link).map_err(io_err(&link))
-}
-
-/// Writes `docs` as release `name` (staged in a hidden directory, then renamed into
-/// place so a half-written release is never visible).
-pub fn write_release(root: &Path, name: &str, docs: &[Document]) -> Result<PathBuf, IndexError> {
-    let releases = root.join(RELEASES);
-    let staging = releases.join(format!(".staging-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&staging);
-    fs::create_dir_all(staging.join("docs")).map_err(io_err(&staging))?;
-    let mut entries = Vec::with_capacity(docs.len());
-    for doc in docs {
-        let rel = format!("docs/{}.json", doc.id);
-        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| IndexError::Io { path: staging.join(&rel), reason: e.to_string() })?;
-        fs::write(staging.join(&rel), &bytes).map_err(io_err(&staging.join(&rel)))?;
-        entries.push(ManifestEntry { id: doc.id.clone(), path: rel, sha256: sha256_hex(&bytes) });
-    }
-    let manifest = Manifest { format: FORMAT, release: name.to_owned(), created_unix_ms: unix_ms(), documents: entries };
-    let path = staging.join(MANIFEST);
-    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Io { path: path.clone(), reason: e.to_string() })?;
-    fs::write(&path, bytes).map_err(io_err(&path))?;
-    let dest = releases.join(name);
-    fs::rename(&staging, &dest).map_err(io_err(&dest))?;
-    Ok(dest)
-}
-
-/// Writes the source documents (`source/<id>.json`).
-pub fn write_source(root: &Path, docs: &[Document]) -> Result<(), IndexError> {
-    let dir = root.join(SOURCE);
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    for doc in docs {
-        let path = dir.join(format!("{}.json", doc.id));
-        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| IndexError::Io { path: path.clone(), reason: e.to_string() })?;
-        fs::write(&path, bytes).map_err(io_err(&path))?;
-    }
-    Ok(())
-}
-
-fn read_source(dir: &Path) -> Result<Vec<Document>, IndexError> {
-    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    let mut docs = Vec::with_capacity(paths.len());
-    for path in paths {
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let doc: Document = serde_json::from_slice(&bytes)
-            .map_err(|e| IndexError::Corrupt { path: path.clone(), reason: e.to_string() })?;
-        if !valid_id(&doc.id) {
-            return Err(IndexError::Corrupt { path, reason: format!("bad id `{}`", doc.id) });
-        }
-        docs.push(doc);
-    }
-    Ok(docs)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::services::grahmos::corpus;
 
-    fn store_with(releases: &[(&str, Vec<Document>)], current: &str) -> (tempfile::TempDir, IndexStore) {
+    fn store_with(
+        releases: &[(&str, Vec<Document>)],
+        current: &str,
+    ) -> (tempfile::TempDir, IndexStore) {
         let dir = tempfile::tempdir().unwrap();
         for (name, docs) in releases {
             write_release(dir.path(), name, docs).unwrap();
@@ -723,7 +628,13 @@ mod tests {
     }
 
     fn doc(id: &str, text: &str) -> Document {
-        Document { id: id.into(), title: text.into(), content: text.into(), labels: vec![Label::Public], tenants: vec!["*".into()] }
+        Document {
+            id: id.into(),
+            title: text.into(),
+            content: text.into(),
+            labels: vec![Label::Public],
+            tenants: vec!["*".into()],
+        }
     }
 
     #[test]
@@ -747,13 +658,22 @@ mod tests {
         // Garble one document of v2: a query hitting it fails, others keep working until
         // the full check marks the release broken.
         fs::write(dir.path().join("releases/v2/docs/beta.json"), b"{garbage").unwrap();
-        assert_eq!(store.search("beta", &anon, 10).unwrap_err().code(), "index_corrupt");
+        assert_eq!(
+            store.search("beta", &anon, 10).unwrap_err().code(),
+            "index_corrupt"
+        );
         assert!(store.verify().is_err());
         // Delete current/*: every query fails.
         fs::remove_dir_all(dir.path().join("releases/v2/docs")).unwrap();
         fs::remove_file(dir.path().join("releases/v2/manifest.json")).unwrap();
-        assert_eq!(store.search("canary", &anon, 10).unwrap_err().code(), "index_unavailable");
+        assert_eq!(
+            store.search("canary", &anon, 10).unwrap_err().code(),
+            "index_unavailable"
+        );
         assert_eq!(store.rollback().unwrap().release(), "v1");
-        assert_eq!(store.search("canary", &anon, 10).unwrap().hits[0].id, "canary");
+        assert_eq!(
+            store.search("canary", &anon, 10).unwrap().hits[0].id,
+            "canary"
+        );
     }
 }
