@@ -464,5 +464,14 @@ async fn metrics_are_valid_prometheus_text_with_the_grahmos_series() {
     assert!(m
         .keys()
         .any(|k| k.starts_with("gameday_http_requests_total{")));
+    let search_200 = "route=\"/search\",status=\"200\"";
+    assert_eq!(
+        m[&format!("grahmos_requests_total{{method=\"GET\",{search_200}}}")],
+        2.0
+    );
+    assert_eq!(
+        m[&format!("http_request_duration_seconds_count{{{search_200}}}")],
+        2.0
+    );
     assert!(m.contains_key("gameday_queue_depth{pool=\"search\"}"));
 }

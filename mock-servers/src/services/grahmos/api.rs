@@ -14,9 +14,10 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State as AxumState};
+use axum::extract::{MatchedPath, Query, Request, State as AxumState};
 use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Extension, Json, Router};
@@ -52,8 +53,32 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/auth/mtls", get(mtls).post(mtls))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
-        .with_state(state);
-    finish_router(routes, max_body).layer(middleware::from_fn_with_state(kit, metrics::track))
+        .with_state(Arc::clone(&state));
+    finish_router(routes, max_body)
+        .layer(middleware::from_fn_with_state(state, record_request))
+        .layer(middleware::from_fn_with_state(kit, metrics::track))
+}
+
+/// Middleware: `grahmos_requests_total` and `http_request_duration_seconds` per route.
+async fn record_request(AxumState(s): AxumState<Arc<State>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    s.own
+        .requests
+        .with_label_values(&[&route, &method, status.as_str()])
+        .inc();
+    let sim_s = s.scale.to_sim(started.elapsed()).as_secs_f64();
+    s.own
+        .http_duration
+        .with_label_values(&[&route, status.as_str()])
+        .observe(sim_s);
+    resp
 }
 
 impl State {

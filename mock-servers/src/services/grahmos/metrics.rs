@@ -12,13 +12,16 @@
 //!   `grahmos_index_healthy`, `grahmos_index_documents`, `grahmos_index_reloads_total{result}`;
 //! - `grahmos_cert_expiry_days`, `grahmos_cert_not_after_timestamp_seconds`,
 //!   `grahmos_cert_reloads_total`, `grahmos_tls_handshakes_total{result}`;
-//! - `grahmos_auth_requests_total{endpoint,result}`, `grahmos_dpop_nonces_issued_total`.
+//! - `grahmos_auth_requests_total{endpoint,result}`, `grahmos_dpop_nonces_issued_total`;
+//! - `grahmos_requests_total{route,method,status}` and the runbook's
+//!   `http_request_duration_seconds{route,status}` (histogram, simulated seconds).
 
 use std::sync::atomic::Ordering;
 use std::time::UNIX_EPOCH;
 
 use prometheus::{
-    Counter, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts,
+    Counter, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    Opts,
 };
 
 use super::index::IndexHealth;
@@ -43,6 +46,11 @@ pub struct OwnMetrics {
     pub auth: IntCounterVec,
     /// Nonces issued.
     pub nonces: IntCounter,
+    /// Edge API requests by route, method and status (`grahmos_requests_total`).
+    pub requests: IntCounterVec,
+    /// Edge API latency by route and status, simulated seconds: the runbook's
+    /// `http_request_duration_seconds` (its p95 dashboard query).
+    pub http_duration: HistogramVec,
     infra: Infra,
 }
 
@@ -163,6 +171,11 @@ impl OwnMetrics {
             "Search time, simulated seconds",
         )
         .buckets(LATENCY_BUCKETS_S.to_vec());
+        let http = HistogramOpts::new(
+            "http_request_duration_seconds",
+            "Edge API request duration, simulated seconds",
+        )
+        .buckets(LATENCY_BUCKETS_S.to_vec());
         Ok(Self {
             searches: counter_vec(
                 k,
@@ -194,6 +207,13 @@ impl OwnMetrics {
                 &["endpoint", "result"],
             )?,
             nonces: int_counter(k, "grahmos_dpop_nonces_issued_total", "DPoP nonces issued")?,
+            requests: counter_vec(
+                k,
+                "grahmos_requests_total",
+                "Edge API requests by route, method and status",
+                &["route", "method", "status"],
+            )?,
+            http_duration: register(k.registry(), HistogramVec::new(http, &["route", "status"])?)?,
             infra: Infra::new(k)?,
         })
     }

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as AxumState};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -110,8 +111,9 @@ struct UpstreamQuery {
 
 async fn upstream_search(
     AxumState(s): AxumState<Arc<UpstreamState>>,
-    Query(q): Query<UpstreamQuery>,
+    query: Result<Query<UpstreamQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let text = q.q.unwrap_or_default();
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("missing_query", "q is required"));
