@@ -132,6 +132,16 @@ async fn search(
     (status, headers, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The status and the JSON body's `error` code.
+async fn status_error(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
 fn hit_ids(body: &Value) -> BTreeSet<String> {
     body["hits"]
         .as_array()

@@ -21,9 +21,9 @@ async fn starts_through_the_fleet_dispatch_with_three_endpoints() {
 }
 
 #[tokio::test]
-async fn every_endpoint_answers() {
+async fn edge_api_endpoints_answer() {
     let edge = Edge::start(json!({}), 1.0).await;
-    let (c, api, engine) = (client(), edge.api(), edge.engine());
+    let (c, api) = (client(), edge.api());
     for path in ["/api/health", "/api/v1/status", "/api/v2/status"] {
         let (status, body) = get_json(&c, &format!("{api}{path}")).await;
         assert_eq!(status, 200, "{path}: {body}");
@@ -64,8 +64,12 @@ async fn every_endpoint_answers() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["hits"][0]["id"], "canary");
+}
 
-    // The search engine's port: health, stats, anonymous canary, a staged release probe.
+#[tokio::test]
+async fn search_engine_port_answers_the_runbook_probes() {
+    let edge = Edge::start(json!({}), 1.0).await;
+    let (c, engine) = (client(), edge.engine());
     let (status, hz) = get_json(&c, &format!("{engine}/_healthz")).await;
     assert_eq!(
         (status, hz["status"].as_str()),
@@ -122,10 +126,12 @@ async fn dpop_nonce_is_single_use_and_required() {
 
     let first = issue(key.proof("POST", &url, Some(nonce))).await.unwrap();
     assert_eq!(first.status(), 200);
-    let tok = first.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let issued: Value = first.json().await.unwrap();
+    assert_eq!(issued["token_type"], "DPoP");
+    assert_eq!(
+        issued["access_token"].as_str().unwrap().split('.').count(),
+        3
+    );
 
     // The same nonce again, in a new proof: 401 nonce_expired, with a fresh nonce offered.
     let again = issue(key.proof("POST", &url, Some(nonce))).await.unwrap();
@@ -138,31 +144,16 @@ async fn dpop_nonce_is_single_use_and_required() {
     );
     // No nonce at all, no proof at all, a nonce never issued.
     let r = issue(key.proof("POST", &url, None)).await.unwrap();
-    assert_eq!(
-        (
-            r.status(),
-            r.json::<Value>().await.unwrap()["error"].clone()
-        ),
-        (StatusCode::UNAUTHORIZED, json!("nonce_required"))
-    );
+    assert_eq!(status_error(r).await, (401, "nonce_required".to_owned()));
     let r = c.post(&url).json(&claims).send().await.unwrap();
     assert_eq!(
-        (
-            r.status(),
-            r.json::<Value>().await.unwrap()["error"].clone()
-        ),
-        (StatusCode::UNAUTHORIZED, json!("invalid_dpop_proof"))
+        status_error(r).await,
+        (401, "invalid_dpop_proof".to_owned())
     );
     let r = issue(key.proof("POST", &url, Some("abc123")))
         .await
         .unwrap();
-    assert_eq!(
-        (
-            r.status(),
-            r.json::<Value>().await.unwrap()["error"].clone()
-        ),
-        (StatusCode::UNAUTHORIZED, json!("nonce_expired"))
-    );
+    assert_eq!(status_error(r).await, (401, "nonce_expired".to_owned()));
     // The offered nonce works once.
     assert_eq!(
         issue(key.proof("POST", &url, Some(&offered)))
@@ -171,7 +162,27 @@ async fn dpop_nonce_is_single_use_and_required() {
             .status(),
         200
     );
+}
 
+#[tokio::test]
+async fn dpop_probe_checks_the_token_binding() {
+    let edge = Edge::start(json!({}), 1.0).await;
+    let (c, api) = (client(), edge.api());
+    let key = DpopKey::generate().unwrap();
+    let url = format!("{api}/auth/dpop");
+    let claims = json!({"sub": "alice", "tenant_ids": ["tenant-a"], "tier": "restricted"});
+    let nonce = fresh_nonce(&c, &api).await;
+    let r = c
+        .post(&url)
+        .header("DPoP", key.proof("POST", &url, Some(&nonce)))
+        .json(&claims)
+        .send()
+        .await
+        .unwrap();
+    let tok = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The runbook's probe: Authorization: DPoP $TOKEN + DPoP: $PROOF on GET /auth/dpop.
     let probe = |k: &DpopKey, n: String| {
         c.get(&url)
@@ -187,13 +198,7 @@ async fn dpop_nonce_is_single_use_and_required() {
     );
     let thief = DpopKey::generate().unwrap();
     let r = probe(&thief, fresh_nonce(&c, &api).await).await.unwrap();
-    assert_eq!(
-        (
-            r.status(),
-            r.json::<Value>().await.unwrap()["error"].clone()
-        ),
-        (StatusCode::UNAUTHORIZED, json!("dpop_key_mismatch"))
-    );
+    assert_eq!(status_error(r).await, (401, "dpop_key_mismatch".to_owned()));
 }
 
 #[tokio::test]
@@ -310,13 +315,7 @@ async fn acl_filtering_matches_the_rule_and_never_crosses_tenants() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        (
-            r.status(),
-            r.json::<Value>().await.unwrap()["error"].clone()
-        ),
-        (StatusCode::UNAUTHORIZED, json!("missing_token"))
-    );
+    assert_eq!(status_error(r).await, (401, "missing_token".to_owned()));
     let forged = format!("{}.{}", t.rsplit_once('.').unwrap().0, "AAAA");
     let (status, _, body) = search(&c, &api, &forged, "report").await;
     assert_eq!(

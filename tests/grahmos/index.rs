@@ -104,7 +104,7 @@ async fn release_switch_and_rollback_while_serving() {
 }
 
 #[tokio::test]
-async fn corrupt_index_fails_closed_then_recovers_by_rollback_and_rebuild() {
+async fn deleted_index_fails_closed_then_recovers_by_rollback() {
     let edge = Edge::start(json!({"upstream": false}), 1.0).await;
     let (c, api, engine, dir) = (
         client(),
@@ -148,9 +148,20 @@ async fn corrupt_index_fails_closed_then_recovers_by_rollback_and_rebuild() {
         (status, body["hits"][0]["id"].as_str()),
         (StatusCode::OK, Some("canary"))
     );
+}
 
-    // Garble a file of v1: the query hitting it fails with 500, health says so.
-    fs::write(dir.join("releases/v1/docs/canary.json"), b"\x00garbled{{").unwrap();
+#[tokio::test]
+async fn garbled_index_fails_closed_then_recovers_by_rebuild() {
+    let edge = Edge::start(json!({"upstream": false}), 1.0).await;
+    let (c, api, engine, dir) = (
+        client(),
+        edge.api(),
+        edge.engine(),
+        edge.handle.index_dir().to_owned(),
+    );
+    let t = token(&c, &api, &["tenant-a"], "secret").await;
+    // Garble a file of the serving release: the query hitting it fails with 500, health says so.
+    fs::write(dir.join("releases/v2/docs/canary.json"), b"\x00garbled{{").unwrap();
     let (status, _, body) = search(&c, &api, &t, "canary").await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -166,7 +177,11 @@ async fn corrupt_index_fails_closed_then_recovers_by_rollback_and_rebuild() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["release"], "v3");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["release"],
+        "v3",
+        "a new release after v1 and v2"
+    );
     let (status, _) = get_json(&c, &format!("{engine}/_healthz")).await;
     assert_eq!(status, 200);
     let (status, _, body) = search(&c, &api, &t, "tenant-b").await;

@@ -179,7 +179,16 @@ async fn mtls_refuses_clients_without_a_valid_certificate() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
 
+#[tokio::test]
+async fn mtls_refuses_a_certificate_from_another_ca() {
+    let edge = Edge::start(json!({"tls": "mtls"}), 1.0).await;
+    let https = edge
+        .api()
+        .replace("http://", "https://")
+        .replace("127.0.0.1", "localhost");
+    let ca = fs::read(edge.handle.cert_dir().join("ca.crt")).unwrap();
     // A certificate from another CA is refused during the handshake.
     let foreign = CertChain::generate(&ChainSpec {
         ca_name: "Other CA",
