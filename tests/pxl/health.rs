@@ -128,3 +128,15 @@ async fn bad_requests_get_json_4xx_and_every_listener_keeps_serving() {
     let (status, body) = json(m.get(Component::Gateway, "/v1/health").await).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
+
+#[tokio::test]
+async fn the_fleet_dispatch_starts_pxl_with_the_gateway_as_main_endpoint() {
+    use crate::common::Mock;
+    use gameday_mocks::ServiceProfile;
+    let mock = Mock::start(ServiceProfile::Pxl(Profile::default()), 1.0).await;
+    let names: Vec<_> = mock.service.endpoints.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["pxl", "pxl-core", "pxl-chrono", "pxl-v4"]);
+    let resp = reqwest::Client::builder().no_proxy().build().unwrap().get(format!("{}/v1/health", mock.url()));
+    let (status, body) = json(resp.send().await.unwrap()).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+}

@@ -169,28 +169,43 @@ impl Supervisor {
         let mut want = self.want.clone();
         let shutdown = self.shutdown.clone();
         let stop = async move {
+            let stop_requested = async {
+                // With every `Switch` dropped nobody can ask for a stop: serve on.
+                if want.wait_for(|up| !*up).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                _ = want.wait_for(|up| !*up) => {}
+                () = stop_requested => {}
             }
         };
         serve(listener, self.router.clone(), stop).await
     }
 
-    /// Waits until the listener is wanted up; false if the mock shuts down first.
+    /// Waits until the listener is wanted up; false if the mock shuts down first (or
+    /// every `Switch` is gone, so nobody can ask: then it waits for shutdown).
     async fn wait_until_wanted(&mut self) -> bool {
-        tokio::select! {
-            () = self.shutdown.cancelled() => false,
+        let wanted = tokio::select! {
+            () = self.shutdown.cancelled() => return false,
             r = self.want.wait_for(|up| *up) => r.is_ok(),
+        };
+        if !wanted {
+            self.shutdown.cancelled().await;
         }
+        wanted
     }
 
     /// Waits for any new request; false if the mock shuts down first.
     async fn wait_for_change(&mut self) -> bool {
-        tokio::select! {
-            () = self.shutdown.cancelled() => false,
+        let changed = tokio::select! {
+            () = self.shutdown.cancelled() => return false,
             r = self.want.changed() => r.is_ok(),
+        };
+        if !changed {
+            self.shutdown.cancelled().await;
         }
+        changed
     }
 }
 
@@ -245,6 +260,21 @@ mod tests {
         drop(squatter);
         assert_eq!(switch.start().await, Ok(()));
         assert!(get_root(switch.addr()).await?.ends_with("pong"));
+        token.cancel();
+        assert!(task.await.is_ok_and(|r| r.is_ok()));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn dropping_every_switch_leaves_the_listener_serving_until_shutdown() -> io::Result<()> {
+        // Regression: a dropped `Switch` closed the channel the stop signal waits on,
+        // which read as "stop" and shut the listener down.
+        let (switch, task, token) = spawned().await?;
+        let addr = switch.addr();
+        drop(switch);
+        tokio::task::yield_now().await;
+        assert!(get_root(addr).await?.ends_with("pong"));
+        assert!(!task.is_finished());
         token.cancel();
         assert!(task.await.is_ok_and(|r| r.is_ok()));
         Ok(())
