@@ -80,7 +80,9 @@ impl DbPool {
     pub async fn hold(&self, n: usize) -> usize {
         let room = self.size.saturating_sub(self.held_count());
         for _ in 0..n.min(room) {
-            let Ok(conn) = Arc::clone(&self.permits).acquire_owned().await else { break };
+            let Ok(conn) = Arc::clone(&self.permits).acquire_owned().await else {
+                break;
+            };
             self.lock_held().push(conn);
         }
         self.held_count()
@@ -127,7 +129,10 @@ mod tests {
         let tasks: Vec<_> = (0..6)
             .map(|_| {
                 let pool = Arc::clone(&pool);
-                tokio::spawn(async move { pool.query(Duration::from_millis(400), Duration::from_millis(600)).await })
+                tokio::spawn(async move {
+                    pool.query(Duration::from_millis(400), Duration::from_millis(600))
+                        .await
+                })
             })
             .collect();
         let mut ok = 0;
@@ -146,7 +151,10 @@ mod tests {
         let pool = DbPool::new(3);
         assert_eq!(pool.hold(5).await, 3, "never more than the pool size");
         assert_eq!(pool.snapshot().in_use, 3);
-        assert_eq!(pool.acquire(Duration::from_secs(1)).await.err(), Some(PoolTimeout));
+        assert_eq!(
+            pool.acquire(Duration::from_secs(1)).await.err(),
+            Some(PoolTimeout)
+        );
         assert_eq!(pool.release_held(), 3);
         assert!(pool.acquire(Duration::from_secs(1)).await.is_ok());
     }

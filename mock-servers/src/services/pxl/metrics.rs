@@ -40,30 +40,45 @@ pub(super) struct PxlMetrics {
 impl PxlMetrics {
     pub(super) fn new(kit: &KitMetrics) -> Result<Self, MetricsError> {
         let r = kit.registry();
+        let counters =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
+                register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
+            };
+        let gauge = |name: &str, help: &str| -> Result<Gauge, MetricsError> {
+            register(r, Gauge::new(name, help)?)
+        };
         let labels = &["component", "route", "method", "status"];
+        let duration = HistogramOpts::new(
+            "http_request_duration_seconds",
+            "Time to answer a request, simulated seconds",
+        )
+        .buckets(DURATION_BUCKETS_S.to_vec());
         Ok(Self {
-            requests: register(r, IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests answered"), labels)?)?,
-            duration: register(
-                r,
-                HistogramVec::new(
-                    HistogramOpts::new("http_request_duration_seconds", "Time to answer a request, simulated seconds")
-                        .buckets(DURATION_BUCKETS_S.to_vec()),
-                    labels,
-                )?,
+            requests: counters("http_requests_total", "HTTP requests answered", labels)?,
+            duration: register(r, HistogramVec::new(duration, labels)?)?,
+            queue_length: gauge(
+                "proof_queue_length",
+                "Proof requests waiting for a core worker",
             )?,
-            queue_length: register(r, Gauge::new("proof_queue_length", "Proof requests waiting for a core worker")?)?,
-            proofs: register(r, IntCounterVec::new(Opts::new("pxl_proofs_total", "Proofs by result"), &["result"])?)?,
-            sessions: register(r, Gauge::new("pxl_active_sessions", "Requests in flight through the gateway API")?)?,
-            rejected: register(
-                r,
-                IntCounterVec::new(
-                    Opts::new("pxl_requests_rejected_total", "Gateway requests refused by a limit"),
-                    &["reason"],
-                )?,
+            proofs: counters("pxl_proofs_total", "Proofs by result", &["result"])?,
+            sessions: gauge(
+                "pxl_active_sessions",
+                "Requests in flight through the gateway API",
+            )?,
+            rejected: counters(
+                "pxl_requests_rejected_total",
+                "Gateway requests refused by a limit",
+                &["reason"],
             )?,
             component_up: register(
                 r,
-                GaugeVec::new(Opts::new("pxl_component_up", "1 while the component's listener serves"), &["component"])?,
+                GaugeVec::new(
+                    Opts::new(
+                        "pxl_component_up",
+                        "1 while the component's listener serves",
+                    ),
+                    &["component"],
+                )?,
             )?,
         })
     }
@@ -78,7 +93,10 @@ impl Shared {
         self.metrics.sessions.set(self.sessions_in_use() as f64);
         for c in Component::ALL {
             let up = if self.is_up(c) { 1.0 } else { 0.0 };
-            self.metrics.component_up.with_label_values(&[c.label()]).set(up);
+            self.metrics
+                .component_up
+                .with_label_values(&[c.label()])
+                .set(up);
         }
         self.kit.render()
     }
@@ -91,14 +109,27 @@ pub(super) async fn track(
     req: Request,
     next: Next,
 ) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status();
-    let labels = [component.label(), route.as_str(), method.as_str(), status.as_str()];
+    let labels = [
+        component.label(),
+        route.as_str(),
+        method.as_str(),
+        status.as_str(),
+    ];
     shared.metrics.requests.with_label_values(&labels).inc();
     let sim_s = shared.scale.to_sim(start.elapsed()).as_secs_f64();
-    shared.metrics.duration.with_label_values(&labels).observe(sim_s);
+    shared
+        .metrics
+        .duration
+        .with_label_values(&labels)
+        .observe(sim_s);
     resp
 }
