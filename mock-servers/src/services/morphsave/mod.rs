@@ -45,8 +45,7 @@ use crate::kit::{
     bind_loopback, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale,
 };
 
-pub use cache::{CacheCounts, Lookup};
-pub use db::{PoolSnapshot, PoolTimeout};
+pub use db::PoolSnapshot;
 pub use rpc_client::RpcNode;
 
 /// The runbook's app port.

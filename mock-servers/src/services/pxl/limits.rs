@@ -53,16 +53,27 @@ struct Window {
 pub struct RateLimiter {
     limit: u32,
     window_real: Duration,
-    clients: Mutex<HashMap<String, Window>>,
+    clients: Mutex<Clients>,
+}
+
+/// The windows by client, and when expired ones were last pruned.
+#[derive(Debug)]
+struct Clients {
+    windows: HashMap<String, Window>,
+    pruned: Instant,
 }
 
 impl RateLimiter {
     /// `limit` requests per `window_real` (already converted from simulated time).
     pub fn new(limit: u32, window_real: Duration) -> Self {
+        let clients = Clients {
+            windows: HashMap::new(),
+            pruned: Instant::now(),
+        };
         Self {
             limit,
             window_real,
-            clients: Mutex::new(HashMap::new()),
+            clients: Mutex::new(clients),
         }
     }
 
@@ -77,11 +88,15 @@ impl RateLimiter {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if clients.len() >= PRUNE_AT {
-            let window = self.window_real;
-            clients.retain(|_, w| now.duration_since(w.opened) < window);
+        // Prune at most once per window, so many live clients do not make every check O(n).
+        let window = self.window_real;
+        if clients.windows.len() >= PRUNE_AT && now.duration_since(clients.pruned) >= window {
+            clients
+                .windows
+                .retain(|_, w| now.duration_since(w.opened) < window);
+            clients.pruned = now;
         }
-        let w = clients.entry(client.to_owned()).or_insert(Window {
+        let w = clients.windows.entry(client.to_owned()).or_insert(Window {
             opened: now,
             count: 0,
         });
@@ -209,7 +224,7 @@ mod tests {
         }
         tokio::time::advance(Duration::from_secs(2)).await;
         limiter.check("late", Instant::now());
-        let kept = limiter.clients.lock().map(|c| c.len()).unwrap_or(0);
+        let kept = limiter.clients.lock().map(|c| c.windows.len()).unwrap_or(0);
         assert_eq!(kept, 1);
     }
 }

@@ -46,8 +46,6 @@ use crate::kit::{
     TimeScale, WorkerPool,
 };
 
-pub use limits::{Decision, RateLimiter};
-
 /// The runbook's gateway port: `http://localhost/v1/health` is plain HTTP on port 80.
 pub const GATEWAY_RUNBOOK_PORT: u16 = 80;
 /// The runbook's core port (`http://localhost:8080/healthz`).
