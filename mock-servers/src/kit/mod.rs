@@ -6,11 +6,13 @@
 //! - [`cpu`]: busy fraction of worker capacity over a window (the "CPU" of scaling triggers);
 //! - [`metrics`]: Prometheus text exposition with the standard set plus the service's own;
 //! - [`errors`]: JSON error bodies and the 404/405/413 fallbacks;
+//! - [`listener`]: a listener that fault hooks really stop and restart on the same port;
 //! - [`units`]: human durations and the time scale (simulated seconds per real second).
 
 pub mod certs;
 pub mod cpu;
 pub mod errors;
+pub mod listener;
 pub mod metrics;
 pub mod pool;
 pub mod serve;
