@@ -37,27 +37,13 @@ impl Drop for Edge {
 impl Edge {
     async fn start(overrides: Value, scale: f64) -> Edge {
         let profile: Profile = serde_json::from_value(overrides).expect("profile overrides parse");
-        let ctx = MockContext {
-            scale: TimeScale::new(scale).unwrap(),
-            ..MockContext::default()
-        };
-        let (running, handle) = grahmos::start_with_handle(profile, &ctx)
-            .await
-            .expect("edge starts");
-        Edge {
-            running,
-            handle,
-            ctx,
-        }
+        let ctx = MockContext { scale: TimeScale::new(scale).unwrap(), ..MockContext::default() };
+        let (running, handle) = grahmos::start_with_handle(profile, &ctx).await.expect("edge starts");
+        Edge { running, handle, ctx }
     }
 
     fn url(&self, name: &str) -> String {
-        let e = self
-            .running
-            .endpoints
-            .iter()
-            .find(|e| e.name == name)
-            .expect("endpoint");
+        let e = self.running.endpoints.iter().find(|e| e.name == name).expect("endpoint");
         format!("http://{}", e.addr)
     }
 
@@ -71,11 +57,7 @@ impl Edge {
 }
 
 fn client() -> Client {
-    Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap()
 }
 
 async fn get_json(c: &Client, url: &str) -> (StatusCode, Value) {
@@ -107,28 +89,13 @@ async fn token(c: &Client, base: &str, tenants: &[&str], tier: &str) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn search(
-    c: &Client,
-    base: &str,
-    token: &str,
-    q: &str,
-) -> (StatusCode, HashMap<String, String>, Value) {
+async fn search(c: &Client, base: &str, token: &str, q: &str) -> (StatusCode, HashMap<String, String>, Value) {
     let mut url = reqwest::Url::parse(&format!("{base}/search")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("q", q)
-        .append_pair("limit", "100");
+    url.query_pairs_mut().append_pair("q", q).append_pair("limit", "100");
     let r = c.get(url).bearer_auth(token).send().await.unwrap();
     let status = r.status();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                v.to_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let headers =
+        r.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     (status, headers, r.json().await.unwrap_or(Value::Null))
 }
 
@@ -136,19 +103,11 @@ async fn search(
 async fn status_error(r: reqwest::Response) -> (u16, String) {
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
 }
 
 fn hit_ids(body: &Value) -> BTreeSet<String> {
-    body["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["id"].as_str().unwrap().to_owned())
-        .collect()
+    body["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_owned()).collect()
 }
 
 fn b64url_decode(s: &str) -> Vec<u8> {
@@ -178,55 +137,32 @@ fn b64url_decode(s: &str) -> Vec<u8> {
 fn parse_prometheus(text: &str) -> HashMap<String, f64> {
     let valid_name = |n: &str| {
         !n.is_empty()
-            && n.chars().enumerate().all(|(i, c)| {
-                c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
-            })
+            && n.chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()))
     };
     let mut typed: HashMap<String, String> = HashMap::new();
     let mut samples = HashMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
         if let Some(rest) = line.strip_prefix("# ") {
             let mut parts = rest.splitn(3, ' ');
-            let (kind, name, arg) = (
-                parts.next().unwrap(),
-                parts.next().unwrap(),
-                parts.next().unwrap_or(""),
-            );
+            let (kind, name, arg) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap_or(""));
             assert!(valid_name(name), "bad metric name in {line}");
             if kind == "TYPE" {
-                assert!(
-                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(&arg),
-                    "bad type: {line}"
-                );
-                assert!(
-                    typed.insert(name.to_owned(), arg.to_owned()).is_none(),
-                    "TYPE twice: {line}"
-                );
+                assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&arg), "bad type: {line}");
+                assert!(typed.insert(name.to_owned(), arg.to_owned()).is_none(), "TYPE twice: {line}");
             }
             continue;
         }
-        let (series, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("no value: {line}"));
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
         let name = series.split('{').next().unwrap();
         assert!(valid_name(name), "bad sample name: {line}");
         if let Some(labels) = series.strip_prefix(name) {
             if !labels.is_empty() {
-                assert!(
-                    labels.starts_with('{') && labels.ends_with('}'),
-                    "bad labels: {line}"
-                );
-                for pair in labels[1..labels.len() - 1]
-                    .split("\",")
-                    .filter(|p| !p.is_empty())
-                {
-                    let (k, v) = pair
-                        .split_once("=\"")
-                        .unwrap_or_else(|| panic!("bad label: {line}"));
-                    assert!(
-                        valid_name(k) && !k.starts_with("__"),
-                        "bad label name: {line}"
-                    );
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "bad labels: {line}");
+                for pair in labels[1..labels.len() - 1].split("\",").filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("bad label: {line}"));
+                    assert!(valid_name(k) && !k.starts_with("__"), "bad label name: {line}");
                     assert!(!v.trim_end_matches('"').contains('\n'));
                 }
             }
@@ -251,10 +187,7 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 async fn metrics(c: &Client, base: &str) -> HashMap<String, f64> {
     let r = c.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     parse_prometheus(&r.text().await.unwrap())
 }
 

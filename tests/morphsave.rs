@@ -26,30 +26,11 @@ pub struct Morph {
 
 impl Morph {
     pub async fn start(profile: Profile) -> Morph {
-        let ctx = MockContext {
-            scale: TimeScale::REAL_TIME,
-            ..MockContext::default()
-        };
-        let launched = morphsave::launch(profile, &ctx)
-            .await
-            .expect("morphsave starts");
-        let endpoints = launched
-            .service
-            .endpoints
-            .iter()
-            .map(|e| e.name.clone())
-            .collect();
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Morph {
-            control: launched.control,
-            endpoints,
-            client,
-            ctx,
-        }
+        let ctx = MockContext { scale: TimeScale::REAL_TIME, ..MockContext::default() };
+        let launched = morphsave::launch(profile, &ctx).await.expect("morphsave starts");
+        let endpoints = launched.service.endpoints.iter().map(|e| e.name.clone()).collect();
+        let client = Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+        Morph { control: launched.control, endpoints, client, ctx }
     }
 
     pub fn url(&self, l: Listener) -> String {
@@ -57,30 +38,17 @@ impl Morph {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.url(Listener::App)))
-            .send()
-            .await
-            .unwrap()
+        self.client.get(format!("{}{path}", self.url(Listener::App))).send().await.unwrap()
     }
 
     pub async fn deposit(&self, body: Value) -> Response {
         let url = format!("{}/api/deposits", self.url(Listener::App));
-        self.client
-            .post(url)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
+        self.client.post(url).body(body.to_string()).send().await.unwrap()
     }
 
     /// A JSON-RPC call straight to a node, as the runbook's curl sends it.
     pub async fn rpc(&self, node: Listener, body: &str) -> (StatusCode, Value) {
-        let req = self
-            .client
-            .post(self.url(node))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
+        let req = self.client.post(self.url(node)).header("content-type", "application/json").body(body.to_owned());
         json(req.send().await.unwrap()).await
     }
 

@@ -25,28 +25,11 @@ pub struct Pxl {
 
 impl Pxl {
     pub async fn start(profile: Profile, scale: f64) -> Pxl {
-        let ctx = MockContext {
-            scale: TimeScale::new(scale).unwrap(),
-            ..MockContext::default()
-        };
+        let ctx = MockContext { scale: TimeScale::new(scale).unwrap(), ..MockContext::default() };
         let launched = pxl::launch(profile, &ctx).await.expect("pxl starts");
-        let endpoints = launched
-            .service
-            .endpoints
-            .iter()
-            .map(|e| (e.name.clone(), e.url()))
-            .collect();
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Pxl {
-            control: launched.control,
-            endpoints,
-            client,
-            ctx,
-        }
+        let endpoints = launched.service.endpoints.iter().map(|e| (e.name.clone(), e.url())).collect();
+        let client = Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+        Pxl { control: launched.control, endpoints, client, ctx }
     }
 
     /// Base URL of a component.
@@ -55,18 +38,11 @@ impl Pxl {
     }
 
     pub async fn get(&self, c: Component, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.url(c)))
-            .send()
-            .await
-            .unwrap()
+        self.client.get(format!("{}{path}", self.url(c))).send().await.unwrap()
     }
 
     pub async fn prove(&self, body: impl Into<reqwest::Body>, key: Option<&str>) -> Response {
-        let mut req = self
-            .client
-            .post(format!("{}/v1/proofs", self.url(Component::Gateway)))
-            .body(body);
+        let mut req = self.client.post(format!("{}/v1/proofs", self.url(Component::Gateway))).body(body);
         if let Some(k) = key {
             req = req.header("x-api-key", k);
         }
@@ -84,7 +60,6 @@ impl Drop for Pxl {
 pub async fn json(resp: Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.unwrap();
-    let v = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
     (status, v)
 }

@@ -49,51 +49,23 @@ struct Reply {
 
 impl Cluster {
     async fn start(profile: Profile, scale: f64) -> Cluster {
-        let ctx = MockContext {
-            scale: TimeScale::new(scale).unwrap(),
-            ..MockContext::default()
-        };
-        let (service, handle) = scribe::start_cluster(profile, &ctx)
-            .await
-            .expect("scribe starts");
+        let ctx = MockContext { scale: TimeScale::new(scale).unwrap(), ..MockContext::default() };
+        let (service, handle) = scribe::start_cluster(profile, &ctx).await.expect("scribe starts");
         // No pooled connections: a stopped node must be seen as a refused connect.
-        let http = Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(0)
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
-        Cluster {
-            service,
-            handle,
-            ctx,
-            http,
-        }
+        let http =
+            Client::builder().no_proxy().pool_max_idle_per_host(0).timeout(Duration::from_secs(10)).build().unwrap();
+        Cluster { service, handle, ctx, http }
     }
 
     async fn default() -> Cluster {
-        Cluster::start(
-            Profile {
-                seed_data: BTreeMap::new(),
-                ..Profile::default()
-            },
-            SCALE,
-        )
-        .await
+        Cluster::start(Profile { seed_data: BTreeMap::new(), ..Profile::default() }, SCALE).await
     }
 
     fn url(&self, node: u64, path: &str) -> String {
         format!("http://{}{path}", self.handle.addr(node).unwrap())
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        node: u64,
-        path: &str,
-        key: Option<&str>,
-        body: Option<String>,
-    ) -> Reply {
+    async fn send(&self, method: Method, node: u64, path: &str, key: Option<&str>, body: Option<String>) -> Reply {
         let mut req = self.http.request(method, self.url(node, path));
         if let Some(k) = key {
             req = req.header("X-API-Key", k);
@@ -105,11 +77,7 @@ impl Cluster {
         let (status, headers) = (resp.status(), resp.headers().clone());
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     async fn get(&self, node: u64, path: &str) -> Reply {
@@ -118,21 +86,16 @@ impl Cluster {
 
     async fn put(&self, node: u64, key: &str, value: &str, api_key: Option<&str>) -> Reply {
         let body = json!({ "value": value }).to_string();
-        self.send(Method::PUT, node, &format!("/{key}"), api_key, Some(body))
-            .await
+        self.send(Method::PUT, node, &format!("/{key}"), api_key, Some(body)).await
     }
 
     async fn post(&self, node: u64, path: &str, api_key: Option<&str>, body: Value) -> Reply {
-        self.send(Method::POST, node, path, api_key, Some(body.to_string()))
-            .await
+        self.send(Method::POST, node, path, api_key, Some(body.to_string())).await
     }
 
     async fn leader(&self, via: u64) -> (Option<u64>, u64) {
         let r = self.get(via, "/cluster/leader/info").await;
-        (
-            r.body["leader_id"].as_u64(),
-            r.body["term"].as_u64().unwrap(),
-        )
+        (r.body["leader_id"].as_u64(), r.body["term"].as_u64().unwrap())
     }
 
     /// Polls `via` until it names a leader other than `not`; bounded by `limit`.
@@ -150,11 +113,7 @@ impl Cluster {
     }
 
     fn others(&self, node: u64) -> Vec<u64> {
-        self.handle
-            .node_ids()
-            .into_iter()
-            .filter(|n| *n != node)
-            .collect()
+        self.handle.node_ids().into_iter().filter(|n| *n != node).collect()
     }
 }
 
@@ -171,48 +130,25 @@ fn assert_json_error(r: &Reply, status: StatusCode, code: &str) {
 }
 
 /// One node's status endpoints; returns (its leader, its term, whether it leads).
-async fn check_status(
-    c: &Cluster,
-    id: u64,
-    addrs: &BTreeSet<String>,
-) -> (Option<u64>, Option<u64>, bool) {
+async fn check_status(c: &Cluster, id: u64, addrs: &BTreeSet<String>) -> (Option<u64>, Option<u64>, bool) {
     let h = ok(c.get(id, "/health").await);
-    assert_eq!(
-        (h["status"].as_str(), h["node_id"].as_u64()),
-        (Some("ok"), Some(id))
-    );
+    assert_eq!((h["status"].as_str(), h["node_id"].as_u64()), (Some("ok"), Some(id)));
     let info = ok(c.get(id, "/cluster/info").await);
-    let fields = [
-        "is_leader",
-        "current_leader",
-        "state",
-        "current_term",
-        "last_log_index",
-        "last_applied",
-    ];
+    let fields = ["is_leader", "current_leader", "state", "current_term", "last_log_index", "last_applied"];
     for field in fields {
-        assert!(
-            info.get(field).is_some(),
-            "/cluster/info lacks {field}: {info}"
-        );
+        assert!(info.get(field).is_some(), "/cluster/info lacks {field}: {info}");
     }
     assert_eq!(info["node_id"], id);
     let leads = info["is_leader"] == true;
     assert_eq!(leads, info["state"] == "Leader");
     let nodes = ok(c.get(id, "/cluster/nodes").await);
     let members = nodes["members"].as_array().unwrap().iter();
-    let listed: BTreeSet<String> = members
-        .map(|m| m["address"].as_str().unwrap().to_owned())
-        .collect();
+    let listed: BTreeSet<String> = members.map(|m| m["address"].as_str().unwrap().to_owned()).collect();
     assert_eq!(&listed, addrs, "members are the listeners the test sees");
     assert_eq!(nodes["healthy_nodes"], 3);
     let leader = ok(c.get(id, "/cluster/leader/info").await);
     assert_eq!(leader["leader_id"], info["current_leader"]);
-    (
-        info["current_leader"].as_u64(),
-        info["current_term"].as_u64(),
-        leads,
-    )
+    (info["current_leader"].as_u64(), info["current_term"].as_u64(), leads)
 }
 
 #[tokio::test]
@@ -233,57 +169,28 @@ async fn three_nodes_answer_the_status_endpoints_with_one_leader() {
             leaders.push(id);
         }
     }
-    assert_eq!(
-        views.len(),
-        1,
-        "every node agrees on leader and term: {views:?}"
-    );
+    assert_eq!(views.len(), 1, "every node agrees on leader and term: {views:?}");
     assert_eq!(leaders.len(), 1);
-    assert_eq!(
-        views.first().and_then(|(l, _)| *l),
-        leaders.first().copied()
-    );
+    assert_eq!(views.first().and_then(|(l, _)| *l), leaders.first().copied());
 }
 
 #[tokio::test]
 async fn api_keys_gate_key_value_operations_by_role() {
     let c = Cluster::default().await;
     let put = |key| c.put(1, "k1", "v1", key);
-    assert_json_error(
-        &put(None).await,
-        StatusCode::UNAUTHORIZED,
-        "missing_api_key",
-    );
-    assert_json_error(
-        &put(Some("nope")).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_api_key",
-    );
+    assert_json_error(&put(None).await, StatusCode::UNAUTHORIZED, "missing_api_key");
+    assert_json_error(&put(Some("nope")).await, StatusCode::UNAUTHORIZED, "invalid_api_key");
     assert_json_error(&put(Some(READ)).await, StatusCode::FORBIDDEN, "forbidden");
     ok(put(Some(WRITE)).await);
 
     let get = |node, key| c.send(Method::GET, node, "/k1", key, None);
-    assert_json_error(
-        &get(1, None).await,
-        StatusCode::UNAUTHORIZED,
-        "missing_api_key",
-    );
+    assert_json_error(&get(1, None).await, StatusCode::UNAUTHORIZED, "missing_api_key");
     assert_eq!(ok(get(2, Some(READ)).await)["value"], "v1");
-    let bearer = c
-        .http
-        .get(c.url(3, "/k1"))
-        .bearer_auth(READ)
-        .send()
-        .await
-        .unwrap();
+    let bearer = c.http.get(c.url(3, "/k1")).bearer_auth(READ).send().await.unwrap();
     assert_eq!(bearer.status(), StatusCode::OK);
 
     let delete = |key| c.send(Method::DELETE, 1, "/k1", key, None);
-    assert_json_error(
-        &delete(Some(WRITE)).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+    assert_json_error(&delete(Some(WRITE)).await, StatusCode::FORBIDDEN, "forbidden");
     ok(delete(Some(ADMIN)).await);
     let gone = get(1, Some(READ)).await;
     assert_json_error(&gone, StatusCode::NOT_FOUND, "key_not_found");
@@ -294,10 +201,7 @@ async fn api_keys_gate_key_value_operations_by_role() {
 async fn admin_routes_need_the_admin_key() {
     let c = Cluster::default().await;
     let admin_routes = [
-        (
-            "/cluster/nodes/add",
-            json!({"node_id": 9, "address": "10.0.0.9:8009"}),
-        ),
+        ("/cluster/nodes/add", json!({"node_id": 9, "address": "10.0.0.9:8009"})),
         ("/cluster/nodes/remove", json!({"node_id": 3})),
         ("/admin/pause-writes", json!({})),
         ("/admin/resume-writes", json!({})),
@@ -309,12 +213,7 @@ async fn admin_routes_need_the_admin_key() {
         let writer = c.post(1, path, Some(WRITE), body.clone()).await;
         assert_json_error(&writer, StatusCode::FORBIDDEN, "forbidden");
     }
-    assert_eq!(
-        c.get(1, "/cluster/nodes").await.body["members"]
-            .as_array()
-            .map(Vec::len),
-        Some(3)
-    );
+    assert_eq!(c.get(1, "/cluster/nodes").await.body["members"].as_array().map(Vec::len), Some(3));
 }
 
 #[tokio::test]
@@ -322,40 +221,19 @@ async fn a_follower_forwards_writes_to_the_leader_and_every_node_reads_them() {
     let c = Cluster::default().await;
     let leader = c.leader(1).await.0.unwrap();
     let follower = c.others(leader)[0];
-    let w = ok(c
-        .put(follower, "user:alice", "Alice Smith", Some(WRITE))
-        .await);
-    assert_eq!(
-        (w["forwarded"].as_bool(), w["leader_id"].as_u64()),
-        (Some(true), Some(leader))
-    );
+    let w = ok(c.put(follower, "user:alice", "Alice Smith", Some(WRITE)).await);
+    assert_eq!((w["forwarded"].as_bool(), w["leader_id"].as_u64()), (Some(true), Some(leader)));
     for node in c.handle.node_ids() {
-        let r = c
-            .send(Method::GET, node, "/user:alice", Some(READ), None)
-            .await;
+        let r = c.send(Method::GET, node, "/user:alice", Some(READ), None).await;
         assert_eq!(r.body["value"], "Alice Smith");
     }
     // Raw bytes in and out, as the real node's octet-stream mode.
     let blob = vec![0u8, 159, 146, 150, 255];
     let octets = "application/octet-stream";
-    let put = c
-        .http
-        .put(c.url(2, "/blob"))
-        .header("X-API-Key", WRITE)
-        .header("Content-Type", octets);
-    assert_eq!(
-        put.body(blob.clone()).send().await.unwrap().status(),
-        StatusCode::OK
-    );
-    let get = c
-        .http
-        .get(c.url(3, "/blob"))
-        .header("X-API-Key", READ)
-        .header("Accept", octets);
-    assert_eq!(
-        get.send().await.unwrap().bytes().await.unwrap().to_vec(),
-        blob
-    );
+    let put = c.http.put(c.url(2, "/blob")).header("X-API-Key", WRITE).header("Content-Type", octets);
+    assert_eq!(put.body(blob.clone()).send().await.unwrap().status(), StatusCode::OK);
+    let get = c.http.get(c.url(3, "/blob")).header("X-API-Key", READ).header("Accept", octets);
+    assert_eq!(get.send().await.unwrap().bytes().await.unwrap().to_vec(), blob);
     let as_json = c.send(Method::GET, 3, "/blob", Some(READ), None).await;
     assert_json_error(&as_json, StatusCode::NOT_ACCEPTABLE, "binary_value");
 }
@@ -363,78 +241,43 @@ async fn a_follower_forwards_writes_to_the_leader_and_every_node_reads_them() {
 #[tokio::test]
 async fn pause_resume_and_compact_work_with_the_admin_key() {
     let c = Cluster::default().await;
-    ok(c.post(2, "/admin/pause-writes", Some(ADMIN), json!({}))
-        .await);
+    ok(c.post(2, "/admin/pause-writes", Some(ADMIN), json!({})).await);
     let paused = c.put(3, "k", "v", Some(WRITE)).await;
     assert_json_error(&paused, StatusCode::SERVICE_UNAVAILABLE, "writes_paused");
-    ok(c.post(1, "/admin/resume-writes", Some(ADMIN), json!({}))
-        .await);
+    ok(c.post(1, "/admin/resume-writes", Some(ADMIN), json!({})).await);
     ok(c.put(3, "gone-soon", "12345", Some(WRITE)).await);
-    ok(c.send(Method::DELETE, 3, "/gone-soon", Some(ADMIN), None)
-        .await);
+    ok(c.send(Method::DELETE, 3, "/gone-soon", Some(ADMIN), None).await);
     let compacted = ok(c.post(2, "/admin/compact", Some(ADMIN), json!({})).await);
     // Hand count: the tombstone of "gone-soon" (9 bytes) + "12345" (5 bytes).
     assert_eq!(compacted["reclaimed_bytes"], 14);
     let again = ok(c.post(2, "/admin/compact", Some(ADMIN), json!({})).await);
     assert_eq!(again["reclaimed_bytes"], 0);
     // Compaction is per node: node 3 still holds its tombstone.
-    assert_eq!(
-        ok(c.post(3, "/admin/compact", Some(ADMIN), json!({})).await)["reclaimed_bytes"],
-        14
-    );
+    assert_eq!(ok(c.post(3, "/admin/compact", Some(ADMIN), json!({})).await)["reclaimed_bytes"], 14);
 }
 
 #[tokio::test]
 async fn membership_changes_move_the_quorum_size() {
     let c = Cluster::default().await;
     let add = json!({"node_id": 4, "address": "10.0.1.13:8004"});
-    ok(c.post(1, "/cluster/nodes/add", Some(ADMIN), add.clone())
-        .await);
+    ok(c.post(1, "/cluster/nodes/add", Some(ADMIN), add.clone()).await);
     let nodes = ok(c.get(2, "/cluster/nodes").await);
-    let counts = (
-        nodes["members"].as_array().map(Vec::len),
-        nodes["quorum_size"].as_u64(),
-    );
+    let counts = (nodes["members"].as_array().map(Vec::len), nodes["quorum_size"].as_u64());
     assert_eq!(counts, (Some(4), Some(3)), "a majority of 4 is 3");
     let again = c.post(1, "/cluster/nodes/add", Some(ADMIN), add).await;
     assert_json_error(&again, StatusCode::CONFLICT, "already_member");
     let remove = json!({"node_id": 4});
-    ok(
-        c.post(3, "/cluster/nodes/remove", Some(ADMIN), remove.clone())
-            .await,
-    );
-    let unknown = c
-        .post(3, "/cluster/nodes/remove", Some(ADMIN), remove)
-        .await;
+    ok(c.post(3, "/cluster/nodes/remove", Some(ADMIN), remove.clone()).await);
+    let unknown = c.post(3, "/cluster/nodes/remove", Some(ADMIN), remove).await;
     assert_json_error(&unknown, StatusCode::NOT_FOUND, "unknown_node");
     let nodes = ok(c.get(1, "/cluster/nodes").await);
-    assert_eq!(
-        (
-            nodes["members"].as_array().map(Vec::len),
-            nodes["quorum_size"].as_u64()
-        ),
-        (Some(3), Some(2))
-    );
-    let zero = c
-        .post(
-            1,
-            "/cluster/nodes/add",
-            Some(ADMIN),
-            json!({"node_id": 0, "address": "x:1"}),
-        )
-        .await;
+    assert_eq!((nodes["members"].as_array().map(Vec::len), nodes["quorum_size"].as_u64()), (Some(3), Some(2)));
+    let zero = c.post(1, "/cluster/nodes/add", Some(ADMIN), json!({"node_id": 0, "address": "x:1"})).await;
     assert_json_error(&zero, StatusCode::BAD_REQUEST, "invalid_node");
 }
 
 /// One malformed request: (method, path, API key, body, status, error code).
-type BadRequest = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    Option<&'static str>,
-    u16,
-    &'static str,
-);
+type BadRequest = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, u16, &'static str);
 
 /// Malformed input, one request each.
 #[rustfmt::skip]
@@ -452,44 +295,26 @@ const BAD_REQUESTS: &[BadRequest] = &[
 
 #[tokio::test]
 async fn bad_requests_get_json_errors_and_the_node_keeps_serving() {
-    let profile = Profile {
-        max_body_bytes: 1024,
-        max_key_bytes: 16,
-        ..Profile::default()
-    };
+    let profile = Profile { max_body_bytes: 1024, max_key_bytes: 16, ..Profile::default() };
     let c = Cluster::start(profile, SCALE).await;
     for (method, path, key, body, status, code) in BAD_REQUESTS {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let reply = c.send(method, 1, path, *key, body.map(str::to_owned)).await;
         assert_json_error(&reply, StatusCode::from_u16(*status).unwrap(), code);
-        assert_eq!(
-            c.get(1, "/health").await.status,
-            StatusCode::OK,
-            "still serving after {path}"
-        );
+        assert_eq!(c.get(1, "/health").await.status, StatusCode::OK, "still serving after {path}");
     }
-    let too_big = c
-        .send(Method::PUT, 1, "/k", Some(WRITE), Some("x".repeat(2048)))
-        .await;
+    let too_big = c.send(Method::PUT, 1, "/k", Some(WRITE), Some("x".repeat(2048))).await;
     assert_json_error(&too_big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     ok(c.put(1, "k", "fine", Some(WRITE)).await);
 }
 
 #[tokio::test]
 async fn storage_capacity_refuses_new_keys_but_not_overwrites() {
-    let profile = Profile {
-        max_keys: 2,
-        seed_data: BTreeMap::new(),
-        ..Profile::default()
-    };
+    let profile = Profile { max_keys: 2, seed_data: BTreeMap::new(), ..Profile::default() };
     let c = Cluster::start(profile, SCALE).await;
     ok(c.put(1, "a", "1", Some(WRITE)).await);
     ok(c.put(2, "b", "2", Some(WRITE)).await);
-    assert_json_error(
-        &c.put(3, "c", "3", Some(WRITE)).await,
-        StatusCode::INSUFFICIENT_STORAGE,
-        "storage_full",
-    );
+    assert_json_error(&c.put(3, "c", "3", Some(WRITE)).await, StatusCode::INSUFFICIENT_STORAGE, "storage_full");
     ok(c.put(1, "a", "again", Some(WRITE)).await);
 }
 
@@ -500,12 +325,7 @@ async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
         write: ServiceTime::fixed(Duration::from_millis(500)),
         ..scribe::ServiceTimes::default()
     };
-    let profile = Profile {
-        workers: 1,
-        job_capacity: 2,
-        service_time,
-        ..Profile::default()
-    };
+    let profile = Profile { workers: 1, job_capacity: 2, service_time, ..Profile::default() };
     let c = Arc::new(Cluster::start(profile, 1.0).await);
     let leader = c.leader(1).await.0.unwrap();
     let follower = c.others(leader)[0];
@@ -513,9 +333,7 @@ async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
     let mut running = Vec::new();
     for (i, node) in [leader, follower, leader].into_iter().enumerate() {
         let c = Arc::clone(&c);
-        running.push(tokio::spawn(async move {
-            c.put(node, &format!("q{i}"), "v", Some(WRITE)).await.status
-        }));
+        running.push(tokio::spawn(async move { c.put(node, &format!("q{i}"), "v", Some(WRITE)).await.status }));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // One write in service and two queued on the leader: a fourth (via a follower) is refused.
@@ -526,11 +344,7 @@ async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
         assert_eq!(r.await.unwrap(), StatusCode::OK);
     }
     // FIFO behind one worker: the third write ends after three service times.
-    assert!(
-        started.elapsed() >= Duration::from_millis(1500),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(1500), "took {:?}", started.elapsed());
 }
 
 /// The runbook's commands, with `localhost:8001` / `leader:8001` / `node1:8001` as HOST.
@@ -565,8 +379,7 @@ async fn the_runbooks_curl_commands_work_against_the_cluster() {
     let host = mock.url().trim_start_matches("http://").to_owned();
     for cmd in RUNBOOK_COMMANDS {
         let script = cmd.replace("HOST", &host);
-        let run =
-            tokio::task::spawn_blocking(move || Command::new("sh").args(["-c", &script]).output());
+        let run = tokio::task::spawn_blocking(move || Command::new("sh").args(["-c", &script]).output());
         let out = run.await.unwrap().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "`{cmd}` failed: {stderr}");

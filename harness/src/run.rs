@@ -179,14 +179,23 @@ fn judge(
     let mut reasons: Vec<String> = slos
         .iter()
         .filter(|v| !v.pass)
-        .map(|v| format!("SLO `{}` failed: {} observed {} over {} requests", v.name, v.objective, v.observed_text, v.samples))
+        .map(|v| {
+            format!("SLO `{}` failed: {} observed {} over {} requests", v.name, v.objective, v.observed_text, v.samples)
+        })
         .collect();
     let verdict = if all.ok() == 0 {
         let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
         reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
         RunVerdict::Invalid
     } else if partial {
-        reasons.insert(0, format!("run interrupted after {:.1}s of {:.1}s; results are partial", outcome.wall.as_secs_f64(), expected.as_secs_f64()));
+        reasons.insert(
+            0,
+            format!(
+                "run interrupted after {:.1}s of {:.1}s; results are partial",
+                outcome.wall.as_secs_f64(),
+                expected.as_secs_f64()
+            ),
+        );
         RunVerdict::Invalid
     } else if reasons.is_empty() {
         RunVerdict::Pass
@@ -213,7 +222,5 @@ fn judge(
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -6,18 +6,10 @@ use crate::common::Mock;
 #[tokio::test]
 async fn starts_through_the_fleet_dispatch_with_three_endpoints() {
     let mock = Mock::start(ServiceProfile::Grahmos(Profile::default()), 1.0).await;
-    let names: Vec<_> = mock
-        .service
-        .endpoints
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
+    let names: Vec<_> = mock.service.endpoints.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["grahmos", "grahmos-search", "grahmos-upstream"]);
     let (status, body) = get_json(&client(), &format!("{}/api/health", mock.url())).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (StatusCode::OK, Some("healthy"))
-    );
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("healthy")));
 }
 
 #[tokio::test]
@@ -36,19 +28,10 @@ async fn edge_api_endpoints_answer() {
 
     // The token's header names a key the JWKS publishes.
     let t = token(&c, &api, &["tenant-a"], "public").await;
-    let header: Value =
-        serde_json::from_slice(&b64url_decode(t.split('.').next().unwrap())).unwrap();
+    let header: Value = serde_json::from_slice(&b64url_decode(t.split('.').next().unwrap())).unwrap();
     let (_, jwks) = get_json(&c, &format!("{api}/.well-known/jwks.json")).await;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert!(
-        kids.contains(&header["kid"].as_str().unwrap()),
-        "{kids:?} vs {header}"
-    );
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&header["kid"].as_str().unwrap()), "{kids:?} vs {header}");
 
     // The runbook's canary query, with a token and via POST /api/search.
     let (status, h, body) = search(&c, &api, &t, "canary test").await;
@@ -71,36 +54,17 @@ async fn search_engine_port_answers_the_runbook_probes() {
     let edge = Edge::start(json!({}), 1.0).await;
     let (c, engine) = (client(), edge.engine());
     let (status, hz) = get_json(&c, &format!("{engine}/_healthz")).await;
-    assert_eq!(
-        (status, hz["status"].as_str()),
-        (StatusCode::OK, Some("available"))
-    );
+    assert_eq!((status, hz["status"].as_str()), (StatusCode::OK, Some("available")));
     let (status, stats) = get_json(&c, &format!("{engine}/stats")).await;
-    let on_disk = fs::read_dir(edge.handle.index_dir().join("current/docs"))
-        .unwrap()
-        .count();
+    let on_disk = fs::read_dir(edge.handle.index_dir().join("current/docs")).unwrap().count();
     assert_eq!(
-        (
-            status,
-            stats["indexes"]["documents"]["numberOfDocuments"].as_u64()
-        ),
+        (status, stats["indexes"]["documents"]["numberOfDocuments"].as_u64()),
         (StatusCode::OK, Some(on_disk as u64))
     );
-    assert_eq!(
-        stats["databases"]["v2"]["numberOfDocuments"].as_u64(),
-        Some(on_disk as u64)
-    );
+    assert_eq!(stats["databases"]["v2"]["numberOfDocuments"].as_u64(), Some(on_disk as u64));
     let (status, anon) = get_json(&c, &format!("{engine}/search?q=canary")).await;
-    assert_eq!(
-        (status, anon["hits"][0]["id"].as_str()),
-        (StatusCode::OK, Some("canary"))
-    );
-    let r = c
-        .post(format!("{engine}/search?q=canary"))
-        .body(r#"{"index": "v1"}"#)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!((status, anon["hits"][0]["id"].as_str()), (StatusCode::OK, Some("canary")));
+    let r = c.post(format!("{engine}/search?q=canary")).body(r#"{"index": "v1"}"#).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["release"], "v1");
     let (_, rel) = get_json(&c, &format!("{engine}/releases")).await;
@@ -128,40 +92,23 @@ async fn dpop_nonce_is_single_use_and_required() {
     assert_eq!(first.status(), 200);
     let issued: Value = first.json().await.unwrap();
     assert_eq!(issued["token_type"], "DPoP");
-    assert_eq!(
-        issued["access_token"].as_str().unwrap().split('.').count(),
-        3
-    );
+    assert_eq!(issued["access_token"].as_str().unwrap().split('.').count(), 3);
 
     // The same nonce again, in a new proof: 401 nonce_expired, with a fresh nonce offered.
     let again = issue(key.proof("POST", &url, Some(nonce))).await.unwrap();
     assert_eq!(again.status(), 401);
     let offered = again.headers()["dpop-nonce"].to_str().unwrap().to_owned();
     assert_ne!(offered, nonce);
-    assert_eq!(
-        again.json::<Value>().await.unwrap()["error"],
-        "nonce_expired"
-    );
+    assert_eq!(again.json::<Value>().await.unwrap()["error"], "nonce_expired");
     // No nonce at all, no proof at all, a nonce never issued.
     let r = issue(key.proof("POST", &url, None)).await.unwrap();
     assert_eq!(status_error(r).await, (401, "nonce_required".to_owned()));
     let r = c.post(&url).json(&claims).send().await.unwrap();
-    assert_eq!(
-        status_error(r).await,
-        (401, "invalid_dpop_proof".to_owned())
-    );
-    let r = issue(key.proof("POST", &url, Some("abc123")))
-        .await
-        .unwrap();
+    assert_eq!(status_error(r).await, (401, "invalid_dpop_proof".to_owned()));
+    let r = issue(key.proof("POST", &url, Some("abc123"))).await.unwrap();
     assert_eq!(status_error(r).await, (401, "nonce_expired".to_owned()));
     // The offered nonce works once.
-    assert_eq!(
-        issue(key.proof("POST", &url, Some(&offered)))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(issue(key.proof("POST", &url, Some(&offered))).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -172,30 +119,15 @@ async fn dpop_probe_checks_the_token_binding() {
     let url = format!("{api}/auth/dpop");
     let claims = json!({"sub": "alice", "tenant_ids": ["tenant-a"], "tier": "restricted"});
     let nonce = fresh_nonce(&c, &api).await;
-    let r = c
-        .post(&url)
-        .header("DPoP", key.proof("POST", &url, Some(&nonce)))
-        .json(&claims)
-        .send()
-        .await
-        .unwrap();
-    let tok = r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let r = c.post(&url).header("DPoP", key.proof("POST", &url, Some(&nonce))).json(&claims).send().await.unwrap();
+    let tok = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
     // The runbook's probe: Authorization: DPoP $TOKEN + DPoP: $PROOF on GET /auth/dpop.
     let probe = |k: &DpopKey, n: String| {
-        c.get(&url)
-            .header("Authorization", format!("DPoP {tok}"))
-            .header("DPoP", k.proof("GET", &url, Some(&n)))
-            .send()
+        c.get(&url).header("Authorization", format!("DPoP {tok}")).header("DPoP", k.proof("GET", &url, Some(&n))).send()
     };
     let r = probe(&key, fresh_nonce(&c, &api).await).await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["tenant_ids"],
-        json!(["tenant-a"])
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["tenant_ids"], json!(["tenant-a"]));
     let thief = DpopKey::generate().unwrap();
     let r = probe(&thief, fresh_nonce(&c, &api).await).await.unwrap();
     assert_eq!(status_error(r).await, (401, "dpop_key_mismatch".to_owned()));
@@ -211,58 +143,25 @@ async fn dpop_nonce_expires_after_its_scaled_lifetime() {
     let claims = json!({"sub": "bob", "tenant_ids": ["tenant-b"], "tier": "public"});
     let stale = fresh_nonce(&c, &api).await;
     let fresh = fresh_nonce(&c, &api).await;
-    let r = c
-        .post(&url)
-        .header("DPoP", key.proof("POST", &url, Some(&fresh)))
-        .json(&claims)
-        .send()
-        .await
-        .unwrap();
+    let r = c.post(&url).header("DPoP", key.proof("POST", &url, Some(&fresh))).json(&claims).send().await.unwrap();
     assert_eq!(r.status(), 200, "a nonce used within its lifetime works");
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let r = c
-        .post(&url)
-        .header("DPoP", key.proof("POST", &url, Some(&stale)))
-        .json(&claims)
-        .send()
-        .await
-        .unwrap();
+    let r = c.post(&url).header("DPoP", key.proof("POST", &url, Some(&stale))).json(&claims).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "nonce_expired");
 }
 
 /// The access rule, written out again from the runbook's description.
 fn may_see(doc: &Value, tenants: &[&str], tier: &str) -> bool {
-    let rank = |l: &str| {
-        ["public", "restricted", "secret"]
-            .iter()
-            .position(|x| *x == l)
-            .unwrap()
-    };
-    let level = doc["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| rank(l.as_str().unwrap()))
-        .max()
-        .unwrap_or(2);
-    let shared = doc["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t == "*" || tenants.contains(&t.as_str().unwrap()));
+    let rank = |l: &str| ["public", "restricted", "secret"].iter().position(|x| *x == l).unwrap();
+    let level = doc["labels"].as_array().unwrap().iter().map(|l| rank(l.as_str().unwrap())).max().unwrap_or(2);
+    let shared = doc["tenants"].as_array().unwrap().iter().any(|t| t == "*" || tenants.contains(&t.as_str().unwrap()));
     level <= rank(tier) && shared
 }
 
 fn matches_word(doc: &Value, word: &str) -> bool {
-    let text = format!(
-        "{} {}",
-        doc["title"].as_str().unwrap(),
-        doc["content"].as_str().unwrap()
-    )
-    .to_lowercase();
-    text.split(|c: char| !c.is_alphanumeric())
-        .any(|w| w == word)
+    let text = format!("{} {}", doc["title"].as_str().unwrap(), doc["content"].as_str().unwrap()).to_lowercase();
+    text.split(|c: char| !c.is_alphanumeric()).any(|w| w == word)
 }
 
 #[tokio::test]
@@ -286,42 +185,24 @@ async fn acl_filtering_matches_the_rule_and_never_crosses_tenants() {
             .collect();
         assert!(!expected.is_empty());
         assert_eq!(hit_ids(&body), expected, "{tenants:?} {tier}");
-        let hidden = docs
-            .iter()
-            .filter(|d| matches_word(d, "report") && !may_see(d, tenants, tier))
-            .count();
+        let hidden = docs.iter().filter(|d| matches_word(d, "report") && !may_see(d, tenants, tier)).count();
         assert_eq!(body["hidden_by_acl"].as_u64(), Some(hidden as u64));
     }
     // tenant-a, fully cleared, searching for tenant-b's documents by name: none of them.
     let t = token(&c, &api, &["tenant-a"], "secret").await;
     let (status, _, body) = search(&c, &api, &t, "tenant-b").await;
     assert_eq!(status, 200);
-    assert!(
-        docs.iter()
-            .filter(|d| matches_word(d, "b") && d["tenants"] == json!(["tenant-b"]))
-            .count()
-            > 5
-    );
+    assert!(docs.iter().filter(|d| matches_word(d, "b") && d["tenants"] == json!(["tenant-b"])).count() > 5);
     for hit in body["hits"].as_array().unwrap() {
         let tenants = hit["tenants"].as_array().unwrap();
-        assert!(
-            tenants.iter().any(|t| t == "tenant-a" || t == "*"),
-            "leaked {hit}"
-        );
+        assert!(tenants.iter().any(|t| t == "tenant-a" || t == "*"), "leaked {hit}");
     }
     // No token, a forged token: 401, nothing returned.
-    let r = c
-        .get(format!("{api}/search?q=report"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.get(format!("{api}/search?q=report")).send().await.unwrap();
     assert_eq!(status_error(r).await, (401, "missing_token".to_owned()));
     let forged = format!("{}.{}", t.rsplit_once('.').unwrap().0, "AAAA");
     let (status, _, body) = search(&c, &api, &forged, "report").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
-    );
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
 }
 
 #[tokio::test]
@@ -331,113 +212,46 @@ async fn bad_requests_get_json_4xx_and_the_mock_keeps_serving() {
     let t = token(&c, &api, &["tenant-a"], "public").await;
     let big = "x".repeat(70 * 1024);
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (
-            c.post(format!("{api}/api/search"))
-                .bearer_auth(&t)
-                .body("{not json"),
-            400,
-            "invalid_json",
-        ),
-        (
-            c.post(format!("{api}/api/search"))
-                .bearer_auth(&t)
-                .body(big.clone()),
-            413,
-            "payload_too_large",
-        ),
-        (
-            c.post(format!("{api}/api/search"))
-                .bearer_auth(&t)
-                .body("{}"),
-            400,
-            "missing_query",
-        ),
-        (
-            c.get(format!("{api}/api/search")),
-            405,
-            "method_not_allowed",
-        ),
+        (c.post(format!("{api}/api/search")).bearer_auth(&t).body("{not json"), 400, "invalid_json"),
+        (c.post(format!("{api}/api/search")).bearer_auth(&t).body(big.clone()), 413, "payload_too_large"),
+        (c.post(format!("{api}/api/search")).bearer_auth(&t).body("{}"), 400, "missing_query"),
+        (c.get(format!("{api}/api/search")), 405, "method_not_allowed"),
         (c.delete(format!("{api}/search")), 405, "method_not_allowed"),
         (c.get(format!("{api}/nope")), 404, "not_found"),
+        (c.get(format!("{api}/search?q=canary&limit=abc")).bearer_auth(&t), 400, "invalid_query"),
+        (c.get(format!("{api}/search?q=canary&limit=0")).bearer_auth(&t), 400, "invalid_limit"),
+        (c.get(format!("{api}/search?q=")).bearer_auth(&t), 400, "missing_query"),
+        (c.get(format!("{api}/search?q=canary")).header("Authorization", "Basic abc"), 401, "missing_token"),
+        (c.get(format!("{api}/search?q=canary")).bearer_auth("a.b.c"), 401, "invalid_token"),
+        (c.post(format!("{api}/auth/dpop")).body("[1,2"), 400, "invalid_json"),
         (
-            c.get(format!("{api}/search?q=canary&limit=abc"))
-                .bearer_auth(&t),
-            400,
-            "invalid_query",
-        ),
-        (
-            c.get(format!("{api}/search?q=canary&limit=0"))
-                .bearer_auth(&t),
-            400,
-            "invalid_limit",
-        ),
-        (
-            c.get(format!("{api}/search?q=")).bearer_auth(&t),
-            400,
-            "missing_query",
-        ),
-        (
-            c.get(format!("{api}/search?q=canary"))
-                .header("Authorization", "Basic abc"),
-            401,
-            "missing_token",
-        ),
-        (
-            c.get(format!("{api}/search?q=canary")).bearer_auth("a.b.c"),
-            401,
-            "invalid_token",
-        ),
-        (
-            c.post(format!("{api}/auth/dpop")).body("[1,2"),
-            400,
-            "invalid_json",
-        ),
-        (
-            c.post(format!("{api}/auth/dpop"))
-                .body(r#"{"sub":"x","tenant_ids":["*"],"tier":"public"}"#),
+            c.post(format!("{api}/auth/dpop")).body(r#"{"sub":"x","tenant_ids":["*"],"tier":"public"}"#),
             400,
             "invalid_claims",
         ),
         (
-            c.post(format!("{api}/auth/dpop"))
-                .body(r#"{"sub":"x","tenant_ids":["a"],"tier":"god"}"#),
+            c.post(format!("{api}/auth/dpop")).body(r#"{"sub":"x","tenant_ids":["a"],"tier":"god"}"#),
             400,
             "invalid_json",
         ),
+        (c.post(format!("{api}/auth/dpop")).header("DPoP", "garbage"), 400, "invalid_json"),
         (
-            c.post(format!("{api}/auth/dpop")).header("DPoP", "garbage"),
-            400,
-            "invalid_json",
-        ),
-        (
-            c.get(format!("{api}/auth/dpop"))
-                .header("Authorization", format!("DPoP {t}"))
-                .header("DPoP", "x.y.z"),
+            c.get(format!("{api}/auth/dpop")).header("Authorization", format!("DPoP {t}")).header("DPoP", "x.y.z"),
             401,
             "invalid_dpop_proof",
         ),
         (
-            c.post(format!("{}/admin/index/switch", edge.engine()))
-                .body(r#"{"release":"../etc"}"#),
+            c.post(format!("{}/admin/index/switch", edge.engine())).body(r#"{"release":"../etc"}"#),
             404,
             "unknown_release",
         ),
-        (
-            c.post(format!("{}/admin/tls/renew", edge.engine()))
-                .body(r#"{"lifetime":"-5d"}"#),
-            400,
-            "invalid_json",
-        ),
+        (c.post(format!("{}/admin/tls/renew", edge.engine())).body(r#"{"lifetime":"-5d"}"#), 400, "invalid_json"),
     ];
     for (req, status, code) in cases {
         let r = req.send().await.unwrap();
         let got = r.status().as_u16();
         let body: Value = r.json().await.unwrap_or(Value::Null);
-        assert_eq!(
-            (got, body["error"].as_str()),
-            (status, Some(code)),
-            "{body}"
-        );
+        assert_eq!((got, body["error"].as_str()), (status, Some(code)), "{body}");
         let (health, _) = get_json(&c, &format!("{api}/api/health")).await;
         assert_eq!(health, 200);
     }
@@ -460,17 +274,9 @@ async fn metrics_are_valid_prometheus_text_with_the_grahmos_series() {
     assert_eq!(m["grahmos_dpop_nonces_issued_total"], 1.0);
     assert!(m["grahmos_cert_expiry_days"] > 89.0);
     assert_eq!(m["grahmos_search_duration_seconds_count"], 2.0);
-    assert!(m
-        .keys()
-        .any(|k| k.starts_with("gameday_http_requests_total{")));
+    assert!(m.keys().any(|k| k.starts_with("gameday_http_requests_total{")));
     let search_200 = "route=\"/search\",status=\"200\"";
-    assert_eq!(
-        m[&format!("grahmos_requests_total{{method=\"GET\",{search_200}}}")],
-        2.0
-    );
-    assert_eq!(
-        m[&format!("http_request_duration_seconds_count{{{search_200}}}")],
-        2.0
-    );
+    assert_eq!(m[&format!("grahmos_requests_total{{method=\"GET\",{search_200}}}")], 2.0);
+    assert_eq!(m[&format!("http_request_duration_seconds_count{{{search_200}}}")], 2.0);
     assert!(m.contains_key("gameday_queue_depth{pool=\"search\"}"));
 }

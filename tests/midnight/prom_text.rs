@@ -32,16 +32,9 @@ pub struct Exposition {
 
 impl Exposition {
     /// Samples named `name` whose labels include every pair in `labels`.
-    pub fn find<'a>(
-        &'a self,
-        name: &'a str,
-        labels: &'a [(&str, &str)],
-    ) -> impl Iterator<Item = &'a Sample> + 'a {
+    pub fn find<'a>(&'a self, name: &'a str, labels: &'a [(&str, &str)]) -> impl Iterator<Item = &'a Sample> + 'a {
         self.samples.iter().filter(move |s| {
-            s.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
     }
 
@@ -70,9 +63,7 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             continue;
         }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest
-                .split_once(' ')
-                .ok_or_else(|| at("TYPE without a type".into()))?;
+            let (name, kind) = rest.split_once(' ').ok_or_else(|| at("TYPE without a type".into()))?;
             check_name(name).map_err(at)?;
             if !TYPES.contains(&kind) {
                 return Err(at(format!("unknown type {kind}")));
@@ -91,8 +82,8 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             continue;
         }
         let sample = parse_sample(line).map_err(at)?;
-        let family = family_of(&exp.types, &sample.name)
-            .ok_or_else(|| at("sample without a preceding # TYPE".into()))?;
+        let family =
+            family_of(&exp.types, &sample.name).ok_or_else(|| at("sample without a preceding # TYPE".into()))?;
         if current.as_deref() != Some(family.as_str()) {
             if let Some(prev) = current.take() {
                 finished.insert(prev);
@@ -130,9 +121,7 @@ fn family_of(types: &BTreeMap<String, String>, name: &str) -> Option<String> {
 
 fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':');
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':');
     if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
         Ok(())
     } else {
@@ -142,9 +131,7 @@ fn check_name(name: &str) -> Result<(), String> {
 
 fn check_label_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(())
     } else {
@@ -162,23 +149,16 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     } else {
         (BTreeMap::new(), &line[name_end..])
     };
-    let rest = rest
-        .strip_prefix(' ')
-        .ok_or("expected one space before the value")?;
+    let rest = rest.strip_prefix(' ').ok_or("expected one space before the value")?;
     let mut fields = rest.split(' ');
     let value = parse_value(fields.next().unwrap_or_default())?;
     if let Some(ts) = fields.next() {
-        ts.parse::<i64>()
-            .map_err(|_| format!("bad timestamp {ts:?}"))?;
+        ts.parse::<i64>().map_err(|_| format!("bad timestamp {ts:?}"))?;
     }
     if fields.next().is_some() {
         return Err("trailing fields".into());
     }
-    Ok(Sample {
-        name: name.to_owned(),
-        labels,
-        value,
-    })
+    Ok(Sample { name: name.to_owned(), labels, value })
 }
 
 /// Parses `k="v",...}` and returns the labels and what follows the `}`.
@@ -191,9 +171,7 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
         let eq = s.find('=').ok_or("label without =")?;
         let key = &s[..eq];
         check_label_name(key)?;
-        let body = s[eq + 1..]
-            .strip_prefix('"')
-            .ok_or("label value not quoted")?;
+        let body = s[eq + 1..].strip_prefix('"').ok_or("label value not quoted")?;
         let (value, after) = unescape(body)?;
         if labels.insert(key.to_owned(), value).is_some() {
             return Err(format!("label {key} twice"));
@@ -247,20 +225,10 @@ fn check_histograms(exp: &Exposition) -> Result<(), String> {
         let bucket_name = format!("{family}_bucket");
         let mut series: Series = BTreeMap::new();
         for s in exp.samples.iter().filter(|s| s.name == bucket_name) {
-            let le = s
-                .labels
-                .get("le")
-                .ok_or_else(|| format!("{bucket_name} without le"))?;
-            let key: Vec<_> = s
-                .labels
-                .iter()
-                .filter(|(k, _)| *k != "le")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            series
-                .entry(key)
-                .or_default()
-                .push((parse_value(le)?, s.value));
+            let le = s.labels.get("le").ok_or_else(|| format!("{bucket_name} without le"))?;
+            let key: Vec<_> =
+                s.labels.iter().filter(|(k, _)| *k != "le").map(|(k, v)| (k.clone(), v.clone())).collect();
+            series.entry(key).or_default().push((parse_value(le)?, s.value));
         }
         for (key, buckets) in &series {
             let what = format!("{family}{key:?}");
@@ -272,30 +240,21 @@ fn check_histograms(exp: &Exposition) -> Result<(), String> {
                     return Err(format!("{what}: buckets not cumulative"));
                 }
             }
-            let last = buckets
-                .last()
-                .ok_or_else(|| format!("{what}: no buckets"))?;
+            let last = buckets.last().ok_or_else(|| format!("{what}: no buckets"))?;
             if last.0 != f64::INFINITY {
                 return Err(format!("{what}: last bucket is not +Inf"));
             }
-            let labels: Vec<(&str, &str)> =
-                key.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let labels: Vec<(&str, &str)> = key.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let series_of = |name: String| {
                 exp.samples.iter().find(|s| {
                     s.name == name
                         && s.labels.len() == labels.len()
-                        && labels
-                            .iter()
-                            .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+                        && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
                 })
             };
-            let count =
-                series_of(format!("{family}_count")).ok_or_else(|| format!("{what}: no _count"))?;
+            let count = series_of(format!("{family}_count")).ok_or_else(|| format!("{what}: no _count"))?;
             if count.value != last.1 {
-                return Err(format!(
-                    "{what}: +Inf bucket {} != _count {}",
-                    last.1, count.value
-                ));
+                return Err(format!("{what}: +Inf bucket {} != _count {}", last.1, count.value));
             }
             series_of(format!("{family}_sum")).ok_or_else(|| format!("{what}: no _sum"))?;
         }

@@ -5,15 +5,9 @@ use super::*;
 
 /// Runs `ci/runbook-checks/midnight.sh` against `url`; `None` when a tool is missing.
 async fn run_runbook_checks(url: &str) -> Option<(bool, String)> {
-    let missing: Vec<_> = ["bash", "curl", "jq", "openssl"]
-        .into_iter()
-        .filter(|t| !on_path(t))
-        .collect();
+    let missing: Vec<_> = ["bash", "curl", "jq", "openssl"].into_iter().filter(|t| !on_path(t)).collect();
     if !missing.is_empty() {
-        eprintln!(
-            "SKIPPED runbook daily checks: {} not on PATH",
-            missing.join(", ")
-        );
+        eprintln!("SKIPPED runbook daily checks: {} not on PATH", missing.join(", "));
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/runbook-checks/midnight.sh");
@@ -26,15 +20,8 @@ async fn run_runbook_checks(url: &str) -> Option<(bool, String)> {
         .env_remove("CLOUD_PROVIDER")
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("script finished")
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = tokio::time::timeout(Duration::from_secs(60), run).await.expect("script finished").unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     Some((out.status.success(), text))
 }
 
@@ -54,38 +41,22 @@ async fn runbook_daily_health_and_security_checks_pass_against_the_mock() {
     ] {
         assert!(out.contains(line), "missing {line:?}:\n{out}");
     }
-    assert!(
-        out.contains("\"jobsPending\": 0") && out.contains("6.2.0"),
-        "{out}"
-    );
+    assert!(out.contains("\"jobsPending\": 0") && out.contains("6.2.0"), "{out}");
     assert!(!out.contains('❌') && !out.contains("jq: error"), "{out}");
 }
 
 #[tokio::test]
 async fn runbook_security_check_fails_on_debug_mode_and_on_a_pcr_mismatch() {
-    let (mock, _client) = start(
-        Profile {
-            debug_mode: true,
-            ..Profile::default()
-        },
-        1000.0,
-    )
-    .await;
+    let (mock, _client) = start(Profile { debug_mode: true, ..Profile::default() }, 1000.0).await;
     let Some((passed, out)) = run_runbook_checks(&mock.url()).await else {
         return;
     };
     assert!(!passed && out.contains("DEBUG MODE ON"), "{out}");
-    let tampered = Profile {
-        enclave_image: "midnight/proof-server:evil".into(),
-        ..Profile::default()
-    };
+    let tampered = Profile { enclave_image: "midnight/proof-server:evil".into(), ..Profile::default() };
     let (mock, _client) = start(tampered, 1000.0).await;
     let Some((passed, out)) = run_runbook_checks(&mock.url()).await else {
         return;
     };
     assert!(!passed && out.contains("PCR0 MISMATCH"), "{out}");
-    assert!(
-        out.contains("✅ Attestation working"),
-        "the health check itself still passes: {out}"
-    );
+    assert!(out.contains("✅ Attestation working"), "the health check itself still passes: {out}");
 }

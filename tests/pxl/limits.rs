@@ -25,22 +25,12 @@ async fn a_body_of_10_mib_is_proven_and_one_byte_more_gets_413() {
     let m = Pxl::start(Profile::default(), 1.0).await;
     let (status, body) = json(m.prove(body_of_len(10 * MIB), None).await).await;
     assert_eq!(status, StatusCode::OK, "{}", body["message"]);
-    assert_eq!(
-        body["input_bytes"],
-        10 * MIB - 10,
-        "the input is the string with its quotes"
-    );
+    assert_eq!(body["input_bytes"], 10 * MIB - 10, "the input is the string with its quotes");
 
     let (status, err) = json(m.prove(body_of_len(10 * MIB + 1), None).await).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
-    );
+    assert_eq!((status, err["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     // Still serving.
-    assert_eq!(
-        m.prove(r#"{"input": 1}"#, None).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(m.prove(r#"{"input": 1}"#, None).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -48,88 +38,42 @@ async fn the_runbook_rate_of_1000_per_minute_refuses_the_1001st_with_retry_after
     let m = Pxl::start(Profile::default(), 1.0).await;
     let url = format!("{}/v1/overlays/v4", m.url(Component::Gateway));
     for i in 0..1000 {
-        let status = m
-            .client
-            .get(&url)
-            .header("x-api-key", "load")
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = m.client.get(&url).header("x-api-key", "load").send().await.unwrap().status();
         assert_eq!(status, StatusCode::OK, "request {i}");
     }
-    let resp = m
-        .client
-        .get(&url)
-        .header("x-api-key", "load")
-        .send()
-        .await
-        .unwrap();
-    let retry_after: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let resp = m.client.get(&url).header("x-api-key", "load").send().await.unwrap();
+    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     // The window opened with the first of the 1000 requests, less than a minute ago.
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     let (status, err) = json(resp).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
-    );
+    assert_eq!((status, err["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
     assert_eq!(err["limit"], 1000);
     // Another client (another key) has its own window; health is never limited.
-    let other = m
-        .client
-        .get(&url)
-        .header("x-api-key", "other")
-        .send()
-        .await
-        .unwrap();
+    let other = m.client.get(&url).header("x-api-key", "other").send().await.unwrap();
     assert_eq!(other.status(), StatusCode::OK);
-    assert_eq!(
-        m.get(Component::Gateway, "/v1/health").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(m.get(Component::Gateway, "/v1/health").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn the_rate_window_is_simulated_time_and_reopens_after_it() {
     // 5 per simulated minute at 60x: the window lasts one real second.
-    let profile = Profile {
-        rate_limit_requests: 5,
-        ..Profile::default()
-    };
+    let profile = Profile { rate_limit_requests: 5, ..Profile::default() };
     let m = Pxl::start(profile, 60.0).await;
     let mut statuses = Vec::new();
     for _ in 0..7 {
         statuses.push(m.prove(r#"{"input": 1}"#, None).await);
     }
     let codes: Vec<_> = statuses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(
-        codes,
-        [200, 200, 200, 200, 200, 429, 429],
-        "no key: the source IP is the client"
-    );
-    let retry_after = statuses[5].headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(codes, [200, 200, 200, 200, 200, 429, 429], "no key: the source IP is the client");
+    let retry_after = statuses[5].headers()["retry-after"].to_str().unwrap().to_owned();
     assert_eq!(retry_after, "1", "under one real second left, rounded up");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        m.prove(r#"{"input": 1}"#, None).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(m.prove(r#"{"input": 1}"#, None).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn sessions_past_the_limit_get_503_session_limit() {
-    let profile = Profile {
-        max_sessions: 2,
-        proof_service_time: fixed(600),
-        ..Profile::default()
-    };
+    let profile = Profile { max_sessions: 2, proof_service_time: fixed(600), ..Profile::default() };
     let m = Pxl::start(profile, 1.0).await;
     let (a, b, c) = tokio::join!(
         m.prove(r#"{"input": 1}"#, None),
@@ -178,27 +122,13 @@ async fn a_full_proof_queue_answers_503_queue_full_through_the_gateway() {
     // One proof being served, one waiting: the queue the runbook graphs holds one.
     let (_, core) = json(m.get(Component::Core, "/healthz").await).await;
     assert_eq!(core["proof_queue_length"], 1);
-    let text = m
-        .get(Component::Gateway, "/metrics")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        prom::parse(&text).unwrap().sum("proof_queue_length", &[]),
-        1.0
-    );
+    let text = m.get(Component::Gateway, "/metrics").await.text().await.unwrap();
+    assert_eq!(prom::parse(&text).unwrap().sum("proof_queue_length", &[]), 1.0);
 
     let resp = m.prove(r#"{"input": 3}"#, None).await;
-    assert!(
-        resp.headers().contains_key("retry-after"),
-        "Retry-After relayed from the core"
-    );
+    assert!(resp.headers().contains_key("retry-after"), "Retry-After relayed from the core");
     let (status, err) = json(resp).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("queue_full"))
-    );
+    assert_eq!((status, err["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("queue_full")));
     assert_eq!(first.await.unwrap(), StatusCode::OK);
     assert_eq!(second.await.unwrap(), StatusCode::OK);
 }

@@ -9,28 +9,16 @@ use super::*;
 async fn metrics_are_valid_prometheus_text_with_the_runbook_names() {
     let m = Pxl::start(Profile::default(), 1.0).await;
     for i in 0..4 {
-        assert_eq!(
-            m.prove(format!(r#"{{"input": {i}}}"#), None).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(m.prove(format!(r#"{{"input": {i}}}"#), None).await.status(), StatusCode::OK);
     }
-    assert_eq!(
-        m.prove("{bad", None).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(m.prove("{bad", None).await.status(), StatusCode::BAD_REQUEST);
     m.control.take_down(Component::V4).await.unwrap();
-    assert_eq!(
-        m.get(Component::Gateway, "/v1/health").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(m.get(Component::Gateway, "/v1/health").await.status(), StatusCode::OK);
 
     for c in [Component::Gateway, Component::Core] {
         let resp = m.get(c, "/metrics").await;
         assert_eq!(resp.status(), StatusCode::OK);
-        assert!(resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"));
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
         let text = resp.text().await.unwrap();
         prom::promtool_accepts(&text);
         let exp = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -49,34 +37,17 @@ fn check_counts(exp: &prom::Exposition) {
     ] {
         assert_eq!(exp.types.get(name).map(String::as_str), Some(ty), "{name}");
     }
-    let proofs = [
-        ("component", "gateway"),
-        ("route", "/v1/proofs"),
-        ("status", "200"),
-    ];
+    let proofs = [("component", "gateway"), ("route", "/v1/proofs"), ("status", "200")];
     assert_eq!(exp.sum("http_requests_total", &proofs), 4.0);
     assert_eq!(exp.sum("http_request_duration_seconds_count", &proofs), 4.0);
-    let bad = [
-        ("component", "gateway"),
-        ("route", "/v1/proofs"),
-        ("status", "400"),
-    ];
+    let bad = [("component", "gateway"), ("route", "/v1/proofs"), ("status", "400")];
     assert_eq!(exp.sum("http_requests_total", &bad), 1.0);
     // The core saw the same five, relayed.
-    assert_eq!(
-        exp.sum(
-            "http_requests_total",
-            &[("component", "core"), ("route", "/v1/prove")]
-        ),
-        5.0
-    );
+    assert_eq!(exp.sum("http_requests_total", &[("component", "core"), ("route", "/v1/prove")]), 5.0);
     // The SLO's 300 ms is a bucket edge, so histogram_quantile is exact there.
     assert!(exp.has("http_request_duration_seconds_bucket", &[("le", "0.3")]));
     assert_eq!(exp.sum("pxl_proofs_total", &[("result", "ok")]), 4.0);
-    assert_eq!(
-        exp.sum("pxl_component_up", &[("component", "overlay-v4")]),
-        0.0
-    );
+    assert_eq!(exp.sum("pxl_component_up", &[("component", "overlay-v4")]), 0.0);
     assert_eq!(exp.sum("pxl_component_up", &[("component", "core")]), 1.0);
 }
 
@@ -92,10 +63,7 @@ async fn proof_latency_at_nominal_load_is_inside_the_runbook_slo() {
     // 12 simulated seconds, open loop (latency from the intended send time).
     const SCALE: f64 = 5.0;
     const N: u32 = 200;
-    let profile = Profile {
-        rate_limit_requests: 100_000,
-        ..Profile::default()
-    };
+    let profile = Profile { rate_limit_requests: 100_000, ..Profile::default() };
     let m = Arc::new(Pxl::start(profile, SCALE).await);
     let interval = Duration::from_secs_f64(60.0 / 1000.0 / SCALE);
     let start = tokio::time::Instant::now();

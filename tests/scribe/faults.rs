@@ -27,47 +27,25 @@ async fn stopping_the_leader_elects_a_new_leader_in_a_higher_term_after_the_time
     let stopped_at = Instant::now();
     c.handle.stop_node(old).await.unwrap();
     let refused = c.http.get(c.url(old, "/health")).send().await.unwrap_err();
-    assert!(
-        refused.is_connect(),
-        "a stopped node refuses connections: {refused}"
-    );
+    assert!(refused.is_connect(), "a stopped node refuses connections: {refused}");
     let during = c.put(witness, "k", "v", Some(WRITE)).await;
     assert_json_error(&during, StatusCode::SERVICE_UNAVAILABLE, "no_leader");
     assert!(during.headers.contains_key("retry-after"));
 
-    let (new, new_term) = c
-        .await_new_leader(witness, old, Duration::from_secs(5))
-        .await;
-    assert!(
-        stopped_at.elapsed() >= Duration::from_millis(600),
-        "elected before the election timeout"
-    );
+    let (new, new_term) = c.await_new_leader(witness, old, Duration::from_secs(5)).await;
+    assert!(stopped_at.elapsed() >= Duration::from_millis(600), "elected before the election timeout");
     assert!(new_term > term, "term {new_term} after {term}");
     assert_ne!(new, old);
     let w = c.put(witness, "after", "election", Some(WRITE)).await;
-    assert_eq!(
-        (w.status, w.body["leader_id"].as_u64()),
-        (StatusCode::OK, Some(new))
-    );
+    assert_eq!((w.status, w.body["leader_id"].as_u64()), (StatusCode::OK, Some(new)));
     let info = c.get(new, "/cluster/info").await.body;
-    assert_eq!(
-        (info["is_leader"].as_bool(), info["current_term"].as_u64()),
-        (Some(true), Some(new_term))
-    );
+    assert_eq!((info["is_leader"].as_bool(), info["current_term"].as_u64()), (Some(true), Some(new_term)));
 
     c.handle.start_node(old).await.unwrap();
     let back = c.get(old, "/health").await;
-    assert_eq!(
-        back.status,
-        StatusCode::OK,
-        "restarted on the same port: {}",
-        back.body
-    );
+    assert_eq!(back.status, StatusCode::OK, "restarted on the same port: {}", back.body);
     let info = c.get(old, "/cluster/info").await.body;
-    assert_eq!(
-        (info["state"].as_str(), info["current_leader"].as_u64()),
-        (Some("Follower"), Some(new))
-    );
+    assert_eq!((info["state"].as_str(), info["current_leader"].as_u64()), (Some("Follower"), Some(new)));
 }
 
 #[tokio::test]
@@ -87,40 +65,23 @@ async fn a_write_in_flight_when_its_leader_is_killed_is_dropped_and_not_committe
     let started = Instant::now();
     let in_flight = tokio::spawn(async move {
         let body = json!({"value": "lost"}).to_string();
-        c2.http
-            .put(c2.url(leader, "/doomed"))
-            .header("X-API-Key", WRITE)
-            .body(body)
-            .send()
-            .await
+        c2.http.put(c2.url(leader, "/doomed")).header("X-API-Key", WRITE).body(body).send().await
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.handle.stop_node(leader).await.unwrap();
     let outcome = in_flight.await.unwrap();
-    assert!(
-        outcome.is_err(),
-        "the client sees the connection drop, not an answer: {outcome:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "dropped at once, not after the 2 s write"
-    );
+    assert!(outcome.is_err(), "the client sees the connection drop, not an answer: {outcome:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500), "dropped at once, not after the 2 s write");
     let witness = c.others(leader)[0];
-    c.await_new_leader(witness, leader, Duration::from_secs(5))
-        .await;
-    let r = c
-        .send(Method::GET, witness, "/doomed", Some(READ), None)
-        .await;
+    c.await_new_leader(witness, leader, Duration::from_secs(5)).await;
+    let r = c.send(Method::GET, witness, "/doomed", Some(READ), None).await;
     assert_json_error(&r, StatusCode::NOT_FOUND, "key_not_found");
 }
 
 #[tokio::test]
 async fn writes_fail_without_quorum_and_are_accepted_again_after_recovery() {
     let c = Cluster::default().await;
-    assert_eq!(
-        c.put(1, "before", "quorum loss", Some(WRITE)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(c.put(1, "before", "quorum loss", Some(WRITE)).await.status, StatusCode::OK);
     let (leader, term) = c.leader(1).await;
     let leader = leader.unwrap();
     let survivor = c.others(leader)[0];
@@ -130,35 +91,14 @@ async fn writes_fail_without_quorum_and_are_accepted_again_after_recovery() {
     }
     let w = c.put(survivor, "during", "quorum loss", Some(WRITE)).await;
     assert_json_error(&w, StatusCode::SERVICE_UNAVAILABLE, "no_quorum");
-    assert_eq!(
-        (
-            w.body["healthy_nodes"].as_u64(),
-            w.body["quorum_size"].as_u64()
-        ),
-        (Some(1), Some(2))
-    );
-    let r = c
-        .send(Method::GET, survivor, "/before", Some(READ), None)
-        .await;
+    assert_eq!((w.body["healthy_nodes"].as_u64(), w.body["quorum_size"].as_u64()), (Some(1), Some(2)));
+    let r = c.send(Method::GET, survivor, "/before", Some(READ), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        (r.body["quorum"].as_bool(), r.body["stale"].as_bool()),
-        (Some(false), Some(true))
-    );
-    assert_json_error(
-        &c.get(survivor, "/health").await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no_quorum",
-    );
-    assert_eq!(
-        c.get(survivor, "/cluster/nodes").await.body["healthy_nodes"],
-        1
-    );
+    assert_eq!((r.body["quorum"].as_bool(), r.body["stale"].as_bool()), (Some(false), Some(true)));
+    assert_json_error(&c.get(survivor, "/health").await, StatusCode::SERVICE_UNAVAILABLE, "no_quorum");
+    assert_eq!(c.get(survivor, "/cluster/nodes").await.body["healthy_nodes"], 1);
     let metrics = c.get(survivor, "/metrics").await.body;
-    assert_eq!(
-        sample(metrics.as_str().unwrap(), "scribe_node_health"),
-        Some(0.0)
-    );
+    assert_eq!(sample(metrics.as_str().unwrap(), "scribe_node_health"), Some(0.0));
 
     c.handle.start_node(down[1]).await.unwrap();
     let until = Instant::now() + Duration::from_secs(5);
@@ -168,11 +108,7 @@ async fn writes_fail_without_quorum_and_are_accepted_again_after_recovery() {
             assert!(w.body["term"].as_u64().unwrap() > term);
             break;
         }
-        assert!(
-            Instant::now() < until,
-            "writes not accepted after recovery: {}",
-            w.body
-        );
+        assert!(Instant::now() < until, "writes not accepted after recovery: {}", w.body);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(c.get(survivor, "/health").await.status, StatusCode::OK);
@@ -180,10 +116,7 @@ async fn writes_fail_without_quorum_and_are_accepted_again_after_recovery() {
 
 #[tokio::test]
 async fn linearizable_profile_refuses_reads_without_quorum() {
-    let profile = Profile {
-        reads_without_quorum: scribe::ReadsWithoutQuorum::Refuse,
-        ..Profile::default()
-    };
+    let profile = Profile { reads_without_quorum: scribe::ReadsWithoutQuorum::Refuse, ..Profile::default() };
     let c = Cluster::start(profile, SCALE).await;
     c.handle.stop_node(2).await.unwrap();
     c.handle.stop_node(3).await.unwrap();
@@ -197,18 +130,10 @@ async fn a_partitioned_node_hangs_until_healed_and_loses_leadership() {
     let (leader, term) = c.leader(1).await;
     let leader = leader.unwrap();
     c.handle.partition_node(leader).unwrap();
-    let hung = c
-        .http
-        .get(c.url(leader, "/health"))
-        .timeout(Duration::from_millis(300))
-        .send()
-        .await
-        .unwrap_err();
+    let hung = c.http.get(c.url(leader, "/health")).timeout(Duration::from_millis(300)).send().await.unwrap_err();
     assert!(hung.is_timeout(), "a partitioned node hangs: {hung}");
     let witness = c.others(leader)[0];
-    let (new, new_term) = c
-        .await_new_leader(witness, leader, Duration::from_secs(5))
-        .await;
+    let (new, new_term) = c.await_new_leader(witness, leader, Duration::from_secs(5)).await;
     assert!(new_term > term && new != leader);
     c.handle.heal_node(leader).unwrap();
     let back = c.get(leader, "/cluster/info").await.body;
@@ -224,24 +149,14 @@ async fn shutdown_ends_every_node_even_with_a_request_held_by_a_partition() {
     // A client that keeps waiting keeps the connection (and the held request) open.
     let held = tokio::spawn(c.http.get(c.url(2, "/health")).send());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        !held.is_finished(),
-        "the partitioned node holds the request"
-    );
+    assert!(!held.is_finished(), "the partitioned node holds the request");
     let tasks = std::mem::take(&mut c.service.tasks);
     assert_eq!(tasks.len(), 3, "one serving task per node");
     c.ctx.shutdown.cancel();
     for t in tasks {
         let ended = tokio::time::timeout(Duration::from_secs(3), t).await;
-        assert!(
-            matches!(ended, Ok(Ok(Ok(())))),
-            "a node did not shut down: {ended:?}"
-        );
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "a node did not shut down: {ended:?}");
     }
     let answer = held.await.unwrap().unwrap();
-    assert_eq!(
-        answer.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the held request is released at shutdown"
-    );
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE, "the held request is released at shutdown");
 }

@@ -11,9 +11,7 @@ use super::{Cluster, READ, WRITE};
 
 fn valid_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
@@ -51,9 +49,7 @@ fn parse_sample(line: &str) -> Result<(String, String), String> {
             }
         }
         let end = end.ok_or("unterminated label value")?;
-        rest = after[end + 1..]
-            .strip_prefix(',')
-            .unwrap_or(&after[end + 1..]);
+        rest = after[end + 1..].strip_prefix(',').unwrap_or(&after[end + 1..]);
     }
     Ok((name.to_owned(), labels.to_owned()))
 }
@@ -65,12 +61,8 @@ fn check_exposition(text: &str) -> Result<BTreeMap<String, String>, String> {
     for (n, line) in text.lines().enumerate() {
         let at = |e: String| format!("line {}: {e}: {line}", n + 1);
         if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest
-                .split_once(' ')
-                .ok_or_else(|| at("TYPE without kind".into()))?;
-            if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind)
-                || !valid_name(name)
-            {
+            let (name, kind) = rest.split_once(' ').ok_or_else(|| at("TYPE without kind".into()))?;
+            if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) || !valid_name(name) {
                 return Err(at("bad TYPE".into()));
             }
             if types.insert(name.to_owned(), kind.to_owned()).is_some() {
@@ -83,10 +75,7 @@ fn check_exposition(text: &str) -> Result<BTreeMap<String, String>, String> {
             let (name, labels) = parse_sample(line).map_err(at)?;
             let family = ["_bucket", "_sum", "_count"]
                 .iter()
-                .find_map(|s| {
-                    name.strip_suffix(s)
-                        .filter(|f| types.get(*f).is_some_and(|k| k == "histogram"))
-                })
+                .find_map(|s| name.strip_suffix(s).filter(|f| types.get(*f).is_some_and(|k| k == "histogram")))
                 .unwrap_or(&name);
             if !types.contains_key(family) {
                 return Err(at("sample before its TYPE".into()));
@@ -101,8 +90,7 @@ fn check_exposition(text: &str) -> Result<BTreeMap<String, String>, String> {
 
 /// The value of an unlabelled sample.
 pub(super) fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 fn promtool(text: &str) -> Option<(i32, String)> {
@@ -116,8 +104,7 @@ fn promtool(text: &str) -> Option<(i32, String)> {
         .ok()?;
     child.stdin.take()?.write_all(text.as_bytes()).ok()?;
     let out = child.wait_with_output().ok()?;
-    let msg =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let msg = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Some((out.status.code().unwrap_or(-1), msg))
 }
 
@@ -145,11 +132,7 @@ async fn metrics_are_valid_prometheus_text_with_the_runbook_names_and_true_value
         ] {
             assert!(types.contains_key(name), "{path} lacks {name}");
         }
-        assert_eq!(
-            sample(&text, "scribe_ops_total"),
-            Some(7.0),
-            "3 puts and 4 gets on node 2"
-        );
+        assert_eq!(sample(&text, "scribe_ops_total"), Some(7.0), "3 puts and 4 gets on node 2");
         assert_eq!(sample(&text, "scribe_storage_keys_total"), Some(3.0));
         assert_eq!(sample(&text, "scribe_raft_term"), term);
         assert_eq!(sample(&text, "scribe_node_health"), Some(1.0));
@@ -160,26 +143,12 @@ async fn metrics_are_valid_prometheus_text_with_the_runbook_names_and_true_value
             // The runbook names a gauge `scribe_storage_keys_total`; that lint is expected.
             Some((3, msg)) => {
                 let lints: Vec<_> = msg.lines().filter(|l| !l.trim().is_empty()).collect();
-                assert!(
-                    lints
-                        .iter()
-                        .all(|l| l.starts_with("scribe_storage_keys_total ")),
-                    "promtool: {msg}"
-                );
+                assert!(lints.iter().all(|l| l.starts_with("scribe_storage_keys_total ")), "promtool: {msg}");
             }
             Some((code, msg)) => panic!("promtool check metrics failed ({code}): {msg}"),
         }
     }
-    let json = c
-        .http
-        .get(c.url(2, "/metrics"))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let json = c.http.get(c.url(2, "/metrics")).header("Accept", "application/json").send().await.unwrap();
     let json: Value = json.json().await.unwrap();
-    assert_eq!(
-        (json["total_keys"].as_u64(), json["total_puts"].as_u64()),
-        (Some(3), Some(3))
-    );
+    assert_eq!((json["total_keys"].as_u64(), json["total_puts"].as_u64()), (Some(3), Some(3)));
 }

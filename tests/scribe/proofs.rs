@@ -18,12 +18,7 @@ fn sha(parts: &[&[u8]]) -> [u8; 32] {
 
 /// The documented leaf: SHA-256(0x00 || u32_be(len key) || key || value).
 fn leaf(key: &str, value: &[u8]) -> [u8; 32] {
-    sha(&[
-        &[0],
-        &(key.len() as u32).to_be_bytes(),
-        key.as_bytes(),
-        value,
-    ])
+    sha(&[&[0], &(key.len() as u32).to_be_bytes(), key.as_bytes(), value])
 }
 
 /// RFC 6962 2.1 Merkle Tree Hash over leaf hashes.
@@ -42,13 +37,7 @@ fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
 }
 
 /// RFC 9162 2.1.3.2: verifying an inclusion proof.
-fn verify_inclusion(
-    index: u64,
-    size: u64,
-    leaf: [u8; 32],
-    path: &[[u8; 32]],
-    root: [u8; 32],
-) -> bool {
+fn verify_inclusion(index: u64, size: u64, leaf: [u8; 32], path: &[[u8; 32]], root: [u8; 32]) -> bool {
     if index >= size {
         return false;
     }
@@ -75,10 +64,7 @@ fn verify_inclusion(
 }
 
 fn hex32(v: &Value) -> [u8; 32] {
-    hex::decode(v.as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap()
+    hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
 }
 
 /// Checks `/verify` output the way a client would: is the served leaf the pair it
@@ -86,85 +72,42 @@ fn hex32(v: &Value) -> [u8; 32] {
 fn client_check(body: &Value, key: &str, value: &str) -> (bool, bool) {
     let p = &body["proof"];
     let served_leaf = hex32(&p["leaf_hash"]);
-    let path: Vec<[u8; 32]> = p["siblings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(hex32)
-        .collect();
+    let path: Vec<[u8; 32]> = p["siblings"].as_array().unwrap().iter().map(hex32).collect();
     let root = hex32(&p["root_hash"]);
-    let folds = verify_inclusion(
-        p["leaf_index"].as_u64().unwrap(),
-        p["tree_size"].as_u64().unwrap(),
-        served_leaf,
-        &path,
-        root,
-    );
+    let folds =
+        verify_inclusion(p["leaf_index"].as_u64().unwrap(), p["tree_size"].as_u64().unwrap(), served_leaf, &path, root);
     (served_leaf == leaf(key, value.as_bytes()), folds)
 }
 
 #[tokio::test]
 async fn merkle_proofs_verify_independently_and_fail_on_a_corrupted_node() {
     let c = Cluster::default().await;
-    let data: BTreeMap<&str, &str> = [
-        ("user:alice", "Alice"),
-        ("user:bob", "Bob"),
-        ("a", "1"),
-        ("zeta", "last"),
-        ("m", ""),
-    ]
-    .into();
+    let data: BTreeMap<&str, &str> =
+        [("user:alice", "Alice"), ("user:bob", "Bob"), ("a", "1"), ("zeta", "last"), ("m", "")].into();
     for (k, v) in &data {
         assert_eq!(c.put(1, k, v, Some(WRITE)).await.status, StatusCode::OK);
     }
-    let expected_root = hex::encode(mth(&data
-        .iter()
-        .map(|(k, v)| leaf(k, v.as_bytes()))
-        .collect::<Vec<_>>()));
+    let expected_root = hex::encode(mth(&data.iter().map(|(k, v)| leaf(k, v.as_bytes())).collect::<Vec<_>>()));
     for node in c.handle.node_ids() {
         for (k, v) in &data {
             let r = c.get(node, &format!("/verify/{k}")).await;
-            assert_eq!(
-                (r.status, r.body["verified"].as_bool()),
-                (StatusCode::OK, Some(true)),
-                "{}",
-                r.body
-            );
-            assert_eq!(
-                r.body["proof"]["root_hash"],
-                expected_root.as_str(),
-                "root over the test's own data"
-            );
-            assert_eq!(
-                client_check(&r.body, k, v),
-                (true, true),
-                "node {node} key {k}"
-            );
+            assert_eq!((r.status, r.body["verified"].as_bool()), (StatusCode::OK, Some(true)), "{}", r.body);
+            assert_eq!(r.body["proof"]["root_hash"], expected_root.as_str(), "root over the test's own data");
+            assert_eq!(client_check(&r.body, k, v), (true, true), "node {node} key {k}");
         }
     }
-    assert_json_error(
-        &c.get(1, "/verify/missing").await,
-        StatusCode::NOT_FOUND,
-        "key_not_found",
-    );
+    assert_json_error(&c.get(1, "/verify/missing").await, StatusCode::NOT_FOUND, "key_not_found");
 
     assert_eq!(c.handle.corrupt_node(2).unwrap(), data.len());
     let bad = c.get(2, "/verify/user:bob").await;
     assert_json_error(&bad, StatusCode::INTERNAL_SERVER_ERROR, "merkle_mismatch");
     assert_eq!(bad.body["verified"], false);
-    assert_eq!(
-        client_check(&bad.body, "user:bob", "Bob"),
-        (false, false),
-        "the client's own check fails too"
-    );
+    assert_eq!(client_check(&bad.body, "user:bob", "Bob"), (false, false), "the client's own check fails too");
     let good = c.get(1, "/verify/user:bob").await;
     assert_eq!(client_check(&good.body, "user:bob", "Bob"), (true, true));
 
     c.handle.restore_node(2).await.unwrap();
     let repaired = c.get(2, "/verify/user:bob").await;
     assert_eq!(repaired.status, StatusCode::OK);
-    assert_eq!(
-        client_check(&repaired.body, "user:bob", "Bob"),
-        (true, true)
-    );
+    assert_eq!(client_check(&repaired.body, "user:bob", "Bob"), (true, true));
 }

@@ -180,7 +180,12 @@ async fn send_one(user: &mut GooseUser, mix: &Mix, scale: f64, timeout_us: u64) 
     for (h, v) in headers {
         rb = rb.header(h, v);
     }
-    let req = GooseRequest::builder().method(method).path(kind.url.as_str()).name(kind.name.as_str()).set_request_builder(rb).build();
+    let req = GooseRequest::builder()
+        .method(method)
+        .path(kind.url.as_str())
+        .name(kind.name.as_str())
+        .set_request_builder(rb)
+        .build();
     let started = Instant::now();
     let (outcome, error) = match user.request(req).await {
         Ok(r) => match r.response {

@@ -184,7 +184,14 @@ impl UserRecorder {
     }
 
     /// Records one request that ended at `at`; the hot path: no lock, no allocation.
-    pub fn record(&mut self, at: Instant, kind: usize, latency_us: u64, outcome: Outcome, error: Option<&dyn fmt::Display>) {
+    pub fn record(
+        &mut self,
+        at: Instant,
+        kind: usize,
+        latency_us: u64,
+        outcome: Outcome,
+        error: Option<&dyn fmt::Display>,
+    ) {
         let idx = (at.saturating_duration_since(self.start).as_nanos() / self.interval.as_nanos().max(1)) as u64;
         if idx != self.current {
             self.flush();

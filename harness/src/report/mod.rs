@@ -35,8 +35,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// Writes `results.json` into `dir`; returns its path.
 pub fn write_results(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
     let path = dir.join("results.json");
-    let json = serde_json::to_vec_pretty(results)
-        .map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
+    let json =
+        serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
     write_atomic(&path, &json)?;
     Ok(path)
 }

@@ -60,11 +60,8 @@ impl RequestSummary {
             latency_ms.insert("max".into(), ms(s.latency.max() as f64));
             latency_ms.insert("mean".into(), ms(s.latency.mean()));
         }
-        let errors = Outcome::ERRORS
-            .iter()
-            .filter(|o| s.count(**o) > 0)
-            .map(|o| (o.as_str().to_owned(), s.count(*o)))
-            .collect();
+        let errors =
+            Outcome::ERRORS.iter().filter(|o| s.count(**o) > 0).map(|o| (o.as_str().to_owned(), s.count(*o))).collect();
         Self {
             name: name.to_owned(),
             count: s.total(),

@@ -12,7 +12,15 @@ pub fn render(r: &Results) -> String {
     for q in &r.requests {
         let get = |k: &str| q.latency_ms.get(k).map_or("-".into(), |v| format!("{v:.1}ms"));
         let errors = q.count - q.ok;
-        rows.push(row(&[&q.name, &q.count.to_string(), &errors.to_string(), &get("p50"), &get("p95"), &get("p99"), &get("max")]));
+        rows.push(row(&[
+            &q.name,
+            &q.count.to_string(),
+            &errors.to_string(),
+            &get("p50"),
+            &get("p95"),
+            &get("p99"),
+            &get("max"),
+        ]));
     }
     out.push_str(&align(&rows));
     let _ = writeln!(out, "\nSLOs");

@@ -175,9 +175,8 @@ objective = "p95 < 500ms"
 
     #[test]
     fn unknown_distribution_is_refused_at_its_line() {
-        let text = format!(
-            "{GOOD}\n[targets.midnight.profile.service_time.prove]\ndist = \"pareto\"\nmedian = \"1s\"\n"
-        );
+        let text =
+            format!("{GOOD}\n[targets.midnight.profile.service_time.prove]\ndist = \"pareto\"\nmedian = \"1s\"\n");
         let e = err(&text);
         assert!(e.message.contains("pareto"), "{e}");
         assert!(e.position.is_some());

@@ -127,9 +127,7 @@ fn parse_indicator(s: &str) -> Result<Indicator, String> {
             Ok(q) if q > 0.0 && q < 100.0 => Ok(Indicator::Percentile(q)),
             _ => Err(format!("`{p}` is not a percentile between p0 and p100 (e.g. p95, p99.9)")),
         },
-        other => Err(format!(
-            "unknown indicator `{other}` (known: pNN, mean, max, error_ratio, availability)"
-        )),
+        other => Err(format!("unknown indicator `{other}` (known: pNN, mean, max, error_ratio, availability)")),
     }
 }
 

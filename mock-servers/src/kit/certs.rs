@@ -56,12 +56,7 @@ impl CertChain {
         leaf.not_after = now + lifetime;
         let not_after = SystemTime::from(leaf.not_after);
         let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(|e| e.to_string())?;
-        Ok(Self {
-            ca_pem: ca_cert.pem(),
-            leaf_pem: leaf_cert.pem(),
-            leaf_key_pem: leaf_key.serialize_pem(),
-            not_after,
-        })
+        Ok(Self { ca_pem: ca_cert.pem(), leaf_pem: leaf_cert.pem(), leaf_key_pem: leaf_key.serialize_pem(), not_after })
     }
 
     /// Seconds until the leaf expires (negative once expired).

@@ -73,10 +73,8 @@ impl From<JobError> for ApiError {
                     .with("job_capacity", capacity)
                     .retry_after(retry_after_s)
             }
-            JobError::Timeout { timeout } => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "job_timeout", e.to_string())
-                    .with("job_timeout_s", timeout.0.as_secs_f64())
-            }
+            JobError::Timeout { timeout } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "job_timeout", e.to_string())
+                .with("job_timeout_s", timeout.0.as_secs_f64()),
         }
     }
 }
@@ -92,8 +90,9 @@ impl From<BytesRejection> for ApiError {
 /// Parses a JSON body regardless of `Content-Type` (the runbooks' `curl -d` sends
 /// `application/x-www-form-urlencoded`), answering 400 `invalid_json` on bad input.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("request body is not valid JSON for this endpoint: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("request body is not valid JSON for this endpoint: {e}"))
+    })
 }
 
 /// Fallback for unknown routes: 404 naming the path.

@@ -71,26 +71,11 @@ pub fn spawn(
 ) -> io::Result<(Switch, JoinHandle<io::Result<()>>)> {
     let addr = listener.local_addr()?;
     let (want_tx, want_rx) = watch::channel(true);
-    let first = Reported {
-        up: true,
-        attempt: 0,
-        error: None,
-    };
+    let first = Reported { up: true, attempt: 0, error: None };
     let (report_tx, report_rx) = watch::channel(first);
-    let supervisor = Supervisor {
-        addr,
-        router,
-        shutdown,
-        want: want_rx,
-        report: report_tx,
-    };
+    let supervisor = Supervisor { addr, router, shutdown, want: want_rx, report: report_tx };
     let task = tokio::spawn(supervisor.run(listener));
-    let switch = Switch {
-        addr,
-        want_up: Arc::new(want_tx),
-        reported: report_rx,
-        op: Arc::new(Mutex::new(())),
-    };
+    let switch = Switch { addr, want_up: Arc::new(want_tx), reported: report_rx, op: Arc::new(Mutex::new(())) };
     Ok((switch, task))
 }
 
@@ -106,11 +91,8 @@ pub fn spawn_all(
     let mut switches = Vec::with_capacity(pairs.len());
     let mut tasks = Vec::with_capacity(pairs.len());
     for (listener, router) in pairs {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (switch, task) = spawn(listener, router, shutdown.clone())
-            .map_err(|source| BindError { addr, source })?;
+        let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (switch, task) = spawn(listener, router, shutdown.clone()).map_err(|source| BindError { addr, source })?;
         switches.push(switch);
         tasks.push(task);
     }
@@ -154,16 +136,10 @@ impl Switch {
         let before = self.reported.borrow().attempt;
         self.want_up.send_replace(true);
         let mut reported = self.reported.clone();
-        let done = reported
-            .wait_for(|r| r.attempt > before && (r.up || r.error.is_some()))
-            .await
-            .map(|r| r.clone());
+        let done = reported.wait_for(|r| r.attempt > before && (r.up || r.error.is_some())).await.map(|r| r.clone());
         match done {
             Ok(r) if r.up => Ok(()),
-            Ok(r) => Err(SwitchError::Rebind {
-                addr: self.addr,
-                message: r.error.unwrap_or_default(),
-            }),
+            Ok(r) => Err(SwitchError::Rebind { addr: self.addr, message: r.error.unwrap_or_default() }),
             Err(_) => Err(SwitchError::ShutDown { addr: self.addr }),
         }
     }
@@ -191,19 +167,11 @@ impl Supervisor {
             let attempt = self.report.borrow().attempt + 1;
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
-                    self.report.send_replace(Reported {
-                        up: true,
-                        attempt,
-                        error: None,
-                    });
+                    self.report.send_replace(Reported { up: true, attempt, error: None });
                     listener = Some(l);
                 }
                 Err(e) => {
-                    self.report.send_replace(Reported {
-                        up: false,
-                        attempt,
-                        error: Some(e.to_string()),
-                    });
+                    self.report.send_replace(Reported { up: false, attempt, error: Some(e.to_string()) });
                     // Wait for the next start request before trying again.
                     self.want.mark_unchanged();
                     if !self.wait_for_change().await {
@@ -267,8 +235,7 @@ mod tests {
 
     async fn get_root(addr: SocketAddr) -> io::Result<String> {
         let mut s = TcpStream::connect(addr).await?;
-        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            .await?;
+        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
         let mut out = String::new();
         s.read_to_string(&mut out).await?;
         Ok(out)
@@ -289,10 +256,7 @@ mod tests {
         assert!(get_root(addr).await?.ends_with("pong"));
         assert_eq!(switch.stop().await, Ok(()));
         assert!(!switch.is_up());
-        let refused = TcpStream::connect(addr)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.kind());
+        let refused = TcpStream::connect(addr).await.map(|_| ()).map_err(|e| e.kind());
         assert_eq!(refused, Err(io::ErrorKind::ConnectionRefused));
         assert_eq!(switch.stop().await, Ok(()), "stopping twice is harmless");
         assert_eq!(switch.start().await, Ok(()));
@@ -309,10 +273,7 @@ mod tests {
         let (switch, task, token) = spawned().await?;
         switch.stop().await.ok();
         let squatter = TcpListener::bind(switch.addr()).await?;
-        assert!(matches!(
-            switch.start().await,
-            Err(SwitchError::Rebind { .. })
-        ));
+        assert!(matches!(switch.start().await, Err(SwitchError::Rebind { .. })));
         drop(squatter);
         assert_eq!(switch.start().await, Ok(()));
         assert!(get_root(switch.addr()).await?.ends_with("pong"));
@@ -342,12 +303,7 @@ mod tests {
         switch.stop().await.ok();
         token.cancel();
         assert!(task.await.is_ok_and(|r| r.is_ok()));
-        assert_eq!(
-            switch.start().await,
-            Err(SwitchError::ShutDown {
-                addr: switch.addr()
-            })
-        );
+        assert_eq!(switch.start().await, Err(SwitchError::ShutDown { addr: switch.addr() }));
         Ok(())
     }
 }

@@ -19,8 +19,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Counter, CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use tokio::time::Instant;
 
@@ -30,8 +30,8 @@ use super::units::TimeScale;
 /// Latency buckets in seconds, from 1 ms to 15 min: wide enough for attestation
 /// (hundreds of ms) and proofs (tens of seconds) on one scale.
 pub const LATENCY_BUCKETS_S: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
-    45.0, 60.0, 120.0, 300.0, 600.0, 900.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0,
+    600.0, 900.0,
 ];
 
 /// A metric could not be created or registered (a programming error in a service module,
@@ -60,30 +60,57 @@ impl KitMetrics {
     pub fn new(scale: TimeScale) -> Result<Arc<Self>, MetricsError> {
         let registry = Registry::new();
         let m = Self {
-            requests: register(&registry, IntCounterVec::new(
-                Opts::new("gameday_http_requests_total", "HTTP requests answered, by route, method and status"),
-                &["route", "method", "status"],
-            )?)?,
-            duration: register(&registry, HistogramVec::new(
-                HistogramOpts::new("gameday_http_request_duration_seconds", "Time to answer a request, in simulated seconds")
+            requests: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("gameday_http_requests_total", "HTTP requests answered, by route, method and status"),
+                    &["route", "method", "status"],
+                )?,
+            )?,
+            duration: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "gameday_http_request_duration_seconds",
+                        "Time to answer a request, in simulated seconds",
+                    )
                     .buckets(LATENCY_BUCKETS_S.to_vec()),
-                &["route", "status"],
-            )?)?,
-            queue_depth: register(&registry, IntGaugeVec::new(Opts::new("gameday_queue_depth", "Jobs waiting for a worker"), &["pool"])?)?,
-            in_flight: register(&registry, IntGaugeVec::new(Opts::new("gameday_jobs_in_flight", "Jobs being processed"), &["pool"])?)?,
-            workers: register(&registry, IntGaugeVec::new(Opts::new("gameday_workers", "Configured workers"), &["pool"])?)?,
-            cpu: register(&registry, GaugeVec::new(
-                Opts::new("gameday_cpu_utilisation_ratio", "Busy fraction of worker capacity over the CPU window"),
-                &["pool"],
-            )?)?,
-            busy: register(&registry, CounterVec::new(
-                Opts::new("gameday_worker_busy_seconds_total", "Busy worker-seconds (simulated)"),
-                &["pool"],
-            )?)?,
-            rejected: register(&registry, IntCounterVec::new(
-                Opts::new("gameday_jobs_rejected_total", "Jobs refused or failed by the pool, by reason"),
-                &["pool", "reason"],
-            )?)?,
+                    &["route", "status"],
+                )?,
+            )?,
+            queue_depth: register(
+                &registry,
+                IntGaugeVec::new(Opts::new("gameday_queue_depth", "Jobs waiting for a worker"), &["pool"])?,
+            )?,
+            in_flight: register(
+                &registry,
+                IntGaugeVec::new(Opts::new("gameday_jobs_in_flight", "Jobs being processed"), &["pool"])?,
+            )?,
+            workers: register(
+                &registry,
+                IntGaugeVec::new(Opts::new("gameday_workers", "Configured workers"), &["pool"])?,
+            )?,
+            cpu: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new("gameday_cpu_utilisation_ratio", "Busy fraction of worker capacity over the CPU window"),
+                    &["pool"],
+                )?,
+            )?,
+            busy: register(
+                &registry,
+                CounterVec::new(
+                    Opts::new("gameday_worker_busy_seconds_total", "Busy worker-seconds (simulated)"),
+                    &["pool"],
+                )?,
+            )?,
+            rejected: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("gameday_jobs_rejected_total", "Jobs refused or failed by the pool, by reason"),
+                    &["pool", "reason"],
+                )?,
+            )?,
             registry,
             scale,
         };
@@ -156,10 +183,7 @@ pub fn set_gauge(g: &Gauge, v: f64) {
 
 /// Middleware: counts every request and observes its latency under its matched route.
 pub async fn track(State(m): State<Arc<KitMetrics>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
@@ -171,6 +195,8 @@ pub async fn track(State(m): State<Arc<KitMetrics>>, req: Request, next: Next) -
 pub fn text_response(rendered: Result<String, MetricsError>) -> Response {
     match rendered {
         Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
-        Err(e) => super::errors::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string()).into_response(),
+        Err(e) => {
+            super::errors::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string()).into_response()
+        }
     }
 }

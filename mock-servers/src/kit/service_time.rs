@@ -91,18 +91,13 @@ impl ServiceTime {
                     return Err(format!("p99 ({p99}) must be greater than median ({median})"));
                 }
                 let sigma = (p99_s.ln() - median_s.ln()) / Z_99;
-                LogNormal::new(median_s.ln(), sigma)
-                    .map(Sampler::Lognormal)
-                    .map_err(|e| e.to_string())
+                LogNormal::new(median_s.ln(), sigma).map(Sampler::Lognormal).map_err(|e| e.to_string())
             }
             Self::Uniform { min, max } => {
                 if max < min {
                     return Err(format!("max ({max}) must not be below min ({min})"));
                 }
-                Ok(Sampler::Uniform(Uniform::new_inclusive(
-                    min.0.as_secs_f64(),
-                    max.0.as_secs_f64(),
-                )))
+                Ok(Sampler::Uniform(Uniform::new_inclusive(min.0.as_secs_f64(), max.0.as_secs_f64())))
             }
         }
     }

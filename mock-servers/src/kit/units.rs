@@ -142,14 +142,8 @@ mod tests {
 
     #[test]
     fn parses_human_durations_and_rejects_negative() {
-        assert_eq!(
-            "250ms".parse::<HumanDuration>().map(HumanDuration::get),
-            Ok(Duration::from_millis(250))
-        );
-        assert_eq!(
-            "7d".parse::<HumanDuration>().map(HumanDuration::get),
-            Ok(Duration::from_secs(7 * 86_400))
-        );
+        assert_eq!("250ms".parse::<HumanDuration>().map(HumanDuration::get), Ok(Duration::from_millis(250)));
+        assert_eq!("7d".parse::<HumanDuration>().map(HumanDuration::get), Ok(Duration::from_secs(7 * 86_400)));
         assert!("-5s".parse::<HumanDuration>().is_err());
         assert!("soon".parse::<HumanDuration>().is_err());
     }

@@ -42,8 +42,8 @@ use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::metrics::{self, register, KitMetrics, MetricsError, LATENCY_BUCKETS_S};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, serve, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler,
-    ServiceTime, TimeScale, WorkerPool,
+    bind_loopback, serve, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler, ServiceTime, TimeScale,
+    WorkerPool,
 };
 
 /// The runbook's port.
@@ -215,19 +215,36 @@ impl OwnMetrics {
         };
         let gauge = |name: &str, help: &str| -> Result<Gauge, MetricsError> { register(r, Gauge::new(name, help)?) };
         Ok(Self {
-            proofs: register(r, IntCounterVec::new(
-                Opts::new("midnight_proofs_total", "Proof jobs by type and result (ProofsGenerated)"),
-                &["proof_type", "result"],
-            )?)?,
-            proof_duration: hist("midnight_proof_duration_seconds", "Proof time from admission to answer, simulated (ProofDuration)", &["proof_type"])?,
-            queue_wait: hist("midnight_queue_wait_seconds", "Time a proof job waited for a worker, simulated", &["proof_type"])?,
-            attestations: register(r, IntCounterVec::new(
-                Opts::new("midnight_attestations_total", "Attestation requests by result"),
-                &["result"],
-            )?)?,
+            proofs: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("midnight_proofs_total", "Proof jobs by type and result (ProofsGenerated)"),
+                    &["proof_type", "result"],
+                )?,
+            )?,
+            proof_duration: hist(
+                "midnight_proof_duration_seconds",
+                "Proof time from admission to answer, simulated (ProofDuration)",
+                &["proof_type"],
+            )?,
+            queue_wait: hist(
+                "midnight_queue_wait_seconds",
+                "Time a proof job waited for a worker, simulated",
+                &["proof_type"],
+            )?,
+            attestations: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("midnight_attestations_total", "Attestation requests by result"),
+                    &["result"],
+                )?,
+            )?,
             pending: gauge("midnight_jobs_pending", "Proof jobs waiting (QueueDepth)")?,
             processing: gauge("midnight_jobs_processing", "Proof jobs being processed")?,
-            cert_expiry: gauge("midnight_cert_expiry_seconds", "Seconds until the attestation leaf certificate expires")?,
+            cert_expiry: gauge(
+                "midnight_cert_expiry_seconds",
+                "Seconds until the attestation leaf certificate expires",
+            )?,
             health: gauge("midnight_health_check_success", "1 while the server answers /health (HealthCheckSuccess)")?,
         })
     }
@@ -249,9 +266,7 @@ impl State {
     pub fn new(profile: Profile, ctx: &MockContext) -> Result<Arc<Self>, MockError> {
         let bad = |message: String| MockError::Profile { service: ServiceId::Midnight, message };
         profile.validate().map_err(bad)?;
-        let sampler = |name: &str, st: &ServiceTime| {
-            st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")))
-        };
+        let sampler = |name: &str, st: &ServiceTime| st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")));
         let st = &profile.service_time;
         let samplers = Samplers {
             check: sampler("check", &st.check)?,
@@ -464,12 +479,19 @@ async fn pcr_values(AxumState(s): AxumState<Arc<State>>) -> Json<Value> {
     Json(published(&s))
 }
 
-async fn pcr_values_tagged(AxumState(s): AxumState<Arc<State>>, Path(tag): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn pcr_values_tagged(
+    AxumState(s): AxumState<Arc<State>>,
+    Path(tag): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let want = format!("v{}", s.profile.version);
     if tag == want || tag == s.profile.version {
         Ok(Json(published(&s)))
     } else {
-        Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_release", format!("no release {tag}; this server publishes {want}")))
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_release",
+            format!("no release {tag}; this server publishes {want}"),
+        ))
     }
 }
 

@@ -43,13 +43,8 @@ pub enum ServiceId {
 
 impl ServiceId {
     /// Every service, in runbook order.
-    pub const ALL: &'static [ServiceId] = &[
-        ServiceId::Midnight,
-        ServiceId::Scribe,
-        ServiceId::Grahmos,
-        ServiceId::Pxl,
-        ServiceId::Morphsave,
-    ];
+    pub const ALL: &'static [ServiceId] =
+        &[ServiceId::Midnight, ServiceId::Scribe, ServiceId::Grahmos, ServiceId::Pxl, ServiceId::Morphsave];
 
     /// The id as written in scenarios and manifests.
     pub fn as_str(self) -> &'static str {
@@ -212,8 +207,5 @@ pub async fn start(profile: ServiceProfile, ctx: &MockContext) -> Result<Running
 
 /// The manifest `gameday mocks` writes: endpoint name -> base URL.
 pub fn manifest(services: &[RunningService]) -> BTreeMap<String, String> {
-    services
-        .iter()
-        .flat_map(|s| s.endpoints.iter().map(|e| (e.name.clone(), e.url())))
-        .collect()
+    services.iter().flat_map(|s| s.endpoints.iter().map(|e| (e.name.clone(), e.url()))).collect()
 }

@@ -61,23 +61,14 @@ pub fn router(state: Arc<State>) -> Router {
 
 /// Middleware: `grahmos_requests_total` and `http_request_duration_seconds` per route.
 async fn record_request(AxumState(s): AxumState<Arc<State>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status();
-    s.own
-        .requests
-        .with_label_values(&[&route, &method, status.as_str()])
-        .inc();
+    s.own.requests.with_label_values(&[&route, &method, status.as_str()]).inc();
     let sim_s = s.scale.to_sim(started.elapsed()).as_secs_f64();
-    s.own
-        .http_duration
-        .with_label_values(&[&route, status.as_str()])
-        .observe(sim_s);
+    s.own.http_duration.with_label_values(&[&route, status.as_str()]).observe(sim_s);
     resp
 }
 
@@ -96,17 +87,11 @@ impl State {
     }
 
     fn upstream_json(&self) -> Value {
-        self.backhaul
-            .as_ref()
-            .map_or_else(|| json!({"state": "disabled"}), |b| json!(b.status()))
+        self.backhaul.as_ref().map_or_else(|| json!({"state": "disabled"}), |b| json!(b.status()))
     }
 
     fn tls_json(&self) -> Value {
-        let not_after = self
-            .tls
-            .not_after()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let not_after = self.tls.not_after().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         json!({
             "mode": self.profile.tls,
             "cert_dir": self.tls.cert_dir(),
@@ -213,24 +198,15 @@ async fn search_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let parsed = body
-        .map_err(ApiError::from)
-        .and_then(|b| parse_json::<SearchBody>(&b));
+    let parsed = body.map_err(ApiError::from).and_then(|b| parse_json::<SearchBody>(&b));
     let b = parsed.inspect_err(|_| count(&s, "bad_request"))?;
     run_search(&s, &headers, b.q.or(b.query), b.limit).await
 }
 
-fn validate_query(
-    q: Option<String>,
-    limit: Option<usize>,
-    default_limit: usize,
-) -> Result<(String, usize), ApiError> {
+fn validate_query(q: Option<String>, limit: Option<usize>, default_limit: usize) -> Result<(String, usize), ApiError> {
     let q = q.map(|q| q.trim().to_owned()).unwrap_or_default();
     if q.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_query",
-            "give the query as ?q=... or {\"q\": \"...\"}",
-        ));
+        return Err(ApiError::bad_request("missing_query", "give the query as ?q=... or {\"q\": \"...\"}"));
     }
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::bad_request(
@@ -240,10 +216,7 @@ fn validate_query(
     }
     let limit = limit.unwrap_or(default_limit);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be 1..=100",
-        ));
+        return Err(ApiError::bad_request("invalid_limit", "limit must be 1..=100"));
     }
     Ok((q, limit))
 }
@@ -263,21 +236,11 @@ async fn run_search(
     limit: Option<usize>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let viewer = s
-        .viewer(headers)
-        .inspect_err(|_| count(s, "unauthorized"))?;
-    let (q, limit) = validate_query(q, limit, s.profile.default_limit)
-        .inspect_err(|_| count(s, "bad_request"))?;
+    let viewer = s.viewer(headers).inspect_err(|_| count(s, "unauthorized"))?;
+    let (q, limit) = validate_query(q, limit, s.profile.default_limit).inspect_err(|_| count(s, "bad_request"))?;
     let service = s.search_time.sample(&mut *upstream::lock(&s.rng));
     if let Err(e) = s.pool.run(service).await {
-        count(
-            s,
-            if matches!(e, crate::kit::JobError::QueueFull { .. }) {
-                "queue_full"
-            } else {
-                "job_timeout"
-            },
-        );
+        count(s, if matches!(e, crate::kit::JobError::QueueFull { .. }) { "queue_full" } else { "job_timeout" });
         return Err(e.into());
     }
     let local = s.index.search(&q, &viewer, limit).map_err(|e| {
@@ -290,8 +253,7 @@ async fn run_search(
     };
     let mut hits = local.hits;
     let mut total = local.total;
-    let (freshness, cache_label, age_s) =
-        merge_upstream(&mut hits, &mut total, remote.as_ref(), limit);
+    let (freshness, cache_label, age_s) = merge_upstream(&mut hits, &mut total, remote.as_ref(), limit);
     let stale = freshness == "stale";
     record_search(s, freshness, stale, local.hidden_by_acl, started);
     let body = json!({
@@ -301,10 +263,7 @@ async fn run_search(
     });
     let mut resp = Json(body).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        "x-grahmos-stale",
-        HeaderValue::from_static(if stale { "true" } else { "false" }),
-    );
+    h.insert("x-grahmos-stale", HeaderValue::from_static(if stale { "true" } else { "false" }));
     h.insert("x-cache", HeaderValue::from_static(cache_label));
     if let Ok(v) = HeaderValue::from_str(&local.release) {
         h.insert("x-index-release", v);
@@ -354,9 +313,7 @@ fn record_search(s: &State, freshness: &str, stale: bool, hidden: usize, started
     if stale {
         s.own.stale.inc();
     }
-    s.own
-        .search_duration
-        .observe(s.scale.to_sim(started.elapsed()).as_secs_f64());
+    s.own.search_duration.observe(s.scale.to_sim(started.elapsed()).as_secs_f64());
 }
 
 fn auth_failure(s: &State, endpoint: &str, e: AuthError) -> Response {
@@ -378,8 +335,7 @@ fn auth_failure(s: &State, endpoint: &str, e: AuthError) -> Response {
 }
 
 fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -411,9 +367,7 @@ fn validate_issue(r: &IssueRequest) -> Result<(), ApiError> {
         return Err(bad("tenant_ids must list 1..=16 tenants"));
     }
     if r.tenant_ids.iter().any(|t| !valid_id(t)) {
-        return Err(bad(
-            "tenant ids are letters, digits, `-`, `_` or `.` (`*` is not a tenant)",
-        ));
+        return Err(bad("tenant ids are letters, digits, `-`, `_` or `.` (`*` is not a tenant)"));
     }
     Ok(())
 }
@@ -422,12 +376,7 @@ fn proof_header(headers: &HeaderMap) -> Result<&str, AuthError> {
     headers
         .get("dpop")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            AuthError::new(
-                "invalid_dpop_proof",
-                "send a DPoP proof in the `DPoP` header",
-            )
-        })
+        .ok_or_else(|| AuthError::new("invalid_dpop_proof", "send a DPoP proof in the `DPoP` header"))
 }
 
 async fn dpop_issue(
@@ -435,55 +384,42 @@ async fn dpop_issue(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req = match body
-        .map_err(ApiError::from)
-        .and_then(|b| parse_json::<IssueRequest>(&b))
-    {
+    let req = match body.map_err(ApiError::from).and_then(|b| parse_json::<IssueRequest>(&b)) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     if let Err(e) = validate_issue(&req) {
         return e.into_response();
     }
-    let proof = match proof_header(&headers)
-        .and_then(|p| auth::verify_proof_and_nonce(p, "POST", "/auth/dpop", &s.nonces))
-    {
-        Ok(p) => p,
-        Err(e) => return auth_failure(&s, "dpop", e),
-    };
+    let proof =
+        match proof_header(&headers).and_then(|p| auth::verify_proof_and_nonce(p, "POST", "/auth/dpop", &s.nonces)) {
+            Ok(p) => p,
+            Err(e) => return auth_failure(&s, "dpop", e),
+        };
     let cnf = json!({ "jkt": proof.jkt });
     match s.issue_token(&req.sub, req.tenant_ids.clone(), req.tier, Some(cnf)) {
         Ok((token, ttl_s)) => {
             s.own.auth.with_label_values(&["dpop", "issued"]).inc();
-            no_store(Json(json!({
-                "access_token": token, "token_type": "DPoP", "expires_in": ttl_s,
-                "kid": s.keys.kids().first(), "sub": req.sub, "tenant_ids": req.tenant_ids, "tier": req.tier,
-            })).into_response())
+            no_store(
+                Json(json!({
+                    "access_token": token, "token_type": "DPoP", "expires_in": ttl_s,
+                    "kid": s.keys.kids().first(), "sub": req.sub, "tenant_ids": req.tenant_ids, "tier": req.tier,
+                }))
+                .into_response(),
+            )
         }
-        Err(e) => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response()
-        }
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response(),
     }
 }
 
 async fn dpop_check(AxumState(s): AxumState<Arc<State>>, headers: HeaderMap) -> Response {
     let checked = (|| {
-        let raw = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .map(|h| h.to_str().unwrap_or_default());
+        let raw = headers.get(axum::http::header::AUTHORIZATION).map(|h| h.to_str().unwrap_or_default());
         let claims = s.keys.verify(auth::bearer(raw)?)?;
-        let proof =
-            auth::verify_proof_and_nonce(proof_header(&headers)?, "GET", "/auth/dpop", &s.nonces)?;
-        let bound = claims
-            .cnf
-            .as_ref()
-            .and_then(|c| c["jkt"].as_str())
-            .unwrap_or_default();
+        let proof = auth::verify_proof_and_nonce(proof_header(&headers)?, "GET", "/auth/dpop", &s.nonces)?;
+        let bound = claims.cnf.as_ref().and_then(|c| c["jkt"].as_str()).unwrap_or_default();
         if bound != proof.jkt {
-            return Err(AuthError::new(
-                "dpop_key_mismatch",
-                "the proof's key is not the key the token is bound to",
-            ));
+            return Err(AuthError::new("dpop_key_mismatch", "the proof's key is not the key the token is bound to"));
         }
         Ok(claims)
     })();
@@ -496,54 +432,43 @@ async fn dpop_check(AxumState(s): AxumState<Arc<State>>, headers: HeaderMap) -> 
     }
 }
 
-async fn mtls(
-    AxumState(s): AxumState<Arc<State>>,
-    peer: Option<Extension<ConnectInfo<PeerInfo>>>,
-) -> Response {
+async fn mtls(AxumState(s): AxumState<Arc<State>>, peer: Option<Extension<ConnectInfo<PeerInfo>>>) -> Response {
     let Some(der) = peer.and_then(|Extension(ConnectInfo(p))| p.client_cert) else {
         let why = match s.profile.tls {
-            TlsMode::Off => "this listener is plain HTTP (profile tls = \"off\"); no client certificate can be presented",
+            TlsMode::Off => {
+                "this listener is plain HTTP (profile tls = \"off\"); no client certificate can be presented"
+            }
             TlsMode::On => "this listener does not ask for client certificates (profile tls = \"on\")",
             TlsMode::Mtls => "present a client certificate signed by the edge CA (certs/client.crt, certs/client.key)",
         };
-        return auth_failure(
-            &s,
-            "mtls",
-            AuthError::new("client_certificate_required", why),
-        );
+        return auth_failure(&s, "mtls", AuthError::new("client_certificate_required", why));
     };
     let id = match client_identity(&der) {
         Ok(id) => id,
         Err(e) => return auth_failure(&s, "mtls", AuthError::new("invalid_client_certificate", e)),
     };
-    let forbidden = |m: &str| {
-        ApiError::new(StatusCode::FORBIDDEN, "certificate_claims", m.to_owned()).into_response()
-    };
+    let forbidden = |m: &str| ApiError::new(StatusCode::FORBIDDEN, "certificate_claims", m.to_owned()).into_response();
     let Some(tenant) = id.tenant.clone().filter(|t| valid_id(t)) else {
         return forbidden("the client certificate's O (tenant) is missing or not a tenant id");
     };
-    let tier: Label =
-        match serde_json::from_value(json!(id.tier.clone().unwrap_or_else(|| "public".into()))) {
-            Ok(t) => t,
-            Err(_) => {
-                return forbidden(
-                    "the client certificate's OU (tier) must be public, restricted or secret",
-                )
-            }
-        };
+    let tier: Label = match serde_json::from_value(json!(id.tier.clone().unwrap_or_else(|| "public".into()))) {
+        Ok(t) => t,
+        Err(_) => return forbidden("the client certificate's OU (tier) must be public, restricted or secret"),
+    };
     let cnf = json!({ "x5t#S256": id.thumbprint });
     match s.issue_token(&id.subject, vec![tenant.clone()], tier, Some(cnf)) {
         Ok((token, ttl_s)) => {
             s.own.auth.with_label_values(&["mtls", "ok"]).inc();
-            no_store(Json(json!({
-                "authenticated": true, "subject": id.subject, "tenant_ids": [tenant], "tier": tier,
-                "certificate": {"sha256": id.thumbprint, "not_after_unix_s": id.not_after_unix_s},
-                "access_token": token, "token_type": "Bearer", "expires_in": ttl_s,
-            })).into_response())
+            no_store(
+                Json(json!({
+                    "authenticated": true, "subject": id.subject, "tenant_ids": [tenant], "tier": tier,
+                    "certificate": {"sha256": id.thumbprint, "not_after_unix_s": id.not_after_unix_s},
+                    "access_token": token, "token_type": "Bearer", "expires_in": ttl_s,
+                }))
+                .into_response(),
+            )
         }
-        Err(e) => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response()
-        }
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response(),
     }
 }
 

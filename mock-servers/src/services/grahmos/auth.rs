@@ -60,10 +60,7 @@ pub struct AuthError {
 impl AuthError {
     /// An error with `code`.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 
@@ -79,24 +76,18 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 fn unb64(part: &str, what: &str, code: &'static str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|e| AuthError::new(code, format!("{what} is not base64url: {e}")))
+    URL_SAFE_NO_PAD.decode(part).map_err(|e| AuthError::new(code, format!("{what} is not base64url: {e}")))
 }
 
 fn now_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     // SystemRandom only fails when the OS has no randomness; fall back to the clock.
     if SystemRandom::new().fill(&mut buf).is_err() {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         buf = Sha256::digest(t.to_le_bytes()).to_vec();
         buf.truncate(bytes);
     }
@@ -117,10 +108,7 @@ fn split_jws(raw: &str, code: &'static str) -> Result<Jws, AuthError> {
     }
     let parts: Vec<&str> = raw.split('.').collect();
     let [h, p, s] = parts.as_slice() else {
-        return Err(AuthError::new(
-            code,
-            "not a compact JWS (three base64url parts joined by `.`)",
-        ));
+        return Err(AuthError::new(code, "not a compact JWS (three base64url parts joined by `.`)"));
     };
     let json = |part: &str, what: &str| -> Result<Value, AuthError> {
         serde_json::from_slice(&unb64(part, what, code)?)
@@ -157,10 +145,7 @@ pub struct Claims {
 impl Claims {
     /// The viewer these claims describe.
     pub fn viewer(&self) -> Viewer {
-        Viewer {
-            tenant_ids: self.tenant_ids.clone(),
-            tier: self.tier,
-        }
+        Viewer { tenant_ids: self.tenant_ids.clone(), tier: self.tier }
     }
 }
 
@@ -171,13 +156,9 @@ struct SigningKey {
 
 impl SigningKey {
     fn generate() -> Result<Self, String> {
-        let pkcs8 =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())?;
-        let kid = format!(
-            "grahmos-{}",
-            &hex::encode(Sha256::digest(pair.public_key().as_ref()))[..16]
-        );
+        let kid = format!("grahmos-{}", &hex::encode(Sha256::digest(pair.public_key().as_ref()))[..16]);
         Ok(Self { kid, pair })
     }
 }
@@ -189,24 +170,18 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys")
-            .field("kids", &self.kids())
-            .finish()
+        f.debug_struct("TokenKeys").field("kids", &self.kids()).finish()
     }
 }
 
 impl TokenKeys {
     /// One fresh key.
     pub fn generate() -> Result<Self, String> {
-        Ok(Self {
-            keys: RwLock::new(vec![SigningKey::generate()?]),
-        })
+        Ok(Self { keys: RwLock::new(vec![SigningKey::generate()?]) })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<SigningKey>> {
-        self.keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Key ids, newest first.
@@ -218,10 +193,7 @@ impl TokenKeys {
     pub fn rotate(&self) -> Result<String, String> {
         let key = SigningKey::generate()?;
         let kid = key.kid.clone();
-        let mut keys = self
-            .keys
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         keys.push(key);
         let excess = keys.len().saturating_sub(2);
         keys.drain(..excess);
@@ -269,19 +241,13 @@ impl TokenKeys {
                 format!("signature does not verify with an active key (kid `{kid}`)"),
             ));
         }
-        let claims: Claims = serde_json::from_value(jws.payload)
-            .map_err(|e| AuthError::new("invalid_token", format!("claims: {e}")))?;
+        let claims: Claims =
+            serde_json::from_value(jws.payload).map_err(|e| AuthError::new("invalid_token", format!("claims: {e}")))?;
         if claims.iss != ISSUER {
-            return Err(AuthError::new(
-                "invalid_token",
-                format!("issuer `{}` is not {ISSUER}", claims.iss),
-            ));
+            return Err(AuthError::new("invalid_token", format!("issuer `{}` is not {ISSUER}", claims.iss)));
         }
         if claims.exp <= now_s() {
-            return Err(AuthError::new(
-                "token_expired",
-                format!("token expired at {}", claims.exp),
-            ));
+            return Err(AuthError::new("token_expired", format!("token expired at {}", claims.exp)));
         }
         Ok(claims)
     }
@@ -297,20 +263,14 @@ pub struct NonceStore {
 impl NonceStore {
     /// Nonces valid for `ttl` real time.
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            live: Mutex::new(HashMap::new()),
-        }
+        Self { ttl, live: Mutex::new(HashMap::new()) }
     }
 
     /// Issues a fresh nonce.
     pub fn issue(&self) -> String {
         let nonce = random_hex(16);
         let now = Instant::now();
-        let mut live = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut live = self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if live.len() >= NONCE_SWEEP_AT {
             live.retain(|_, expires| *expires > now);
         }
@@ -326,16 +286,10 @@ impl NonceStore {
 
     /// Spends `nonce`: `nonce_expired` when unknown, already used, or past its lifetime.
     pub fn consume(&self, nonce: &str) -> Result<(), AuthError> {
-        let mut live = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut live = self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match live.remove(nonce) {
             Some(expires) if Instant::now() < expires => Ok(()),
-            Some(_) => Err(AuthError::new(
-                "nonce_expired",
-                "the nonce expired; fetch a new one from /auth/dpop/nonce",
-            )),
+            Some(_) => Err(AuthError::new("nonce_expired", "the nonce expired; fetch a new one from /auth/dpop/nonce")),
             None => Err(AuthError::new(
                 "nonce_expired",
                 "unknown or already used nonce; fetch a new one from /auth/dpop/nonce",
@@ -346,9 +300,7 @@ impl NonceStore {
 
 /// RFC 7638 thumbprint of an Ed25519 public key (`x` in base64url).
 pub fn jwk_thumbprint(x: &str) -> String {
-    b64(&Sha256::digest(
-        format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes(),
-    ))
+    b64(&Sha256::digest(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes()))
 }
 
 /// What a verified DPoP proof says.
@@ -377,52 +329,32 @@ pub fn verify_proof(raw: &str, method: &str, path: &str) -> Result<Proof, AuthEr
     UnparsedPublicKey::new(&ED25519, &public)
         .verify(jws.signing_input.as_bytes(), &jws.signature)
         .map_err(|_| bad("signature does not verify with the header's jwk".into()))?;
-    if !p["htm"]
-        .as_str()
-        .is_some_and(|m| m.eq_ignore_ascii_case(method))
-    {
+    if !p["htm"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(method)) {
         return Err(bad(format!("htm must be {method}")));
     }
     if htu_path(p["htu"].as_str().unwrap_or_default()) != path {
-        return Err(bad(format!(
-            "htu must be this endpoint's URL (path {path})"
-        )));
+        return Err(bad(format!("htu must be this endpoint's URL (path {path})")));
     }
-    let iat = p["iat"]
-        .as_i64()
-        .ok_or_else(|| bad("iat (Unix seconds) is required".into()))?;
+    let iat = p["iat"].as_i64().ok_or_else(|| bad("iat (Unix seconds) is required".into()))?;
     if (iat - now_s()).abs() > IAT_SKEW_S {
         return Err(bad("iat is more than 5 minutes from now".into()));
     }
-    if p["jti"].as_str().map_or(true, str::is_empty) {
+    if p["jti"].as_str().is_none_or(str::is_empty) {
         return Err(bad("jti is required".into()));
     }
-    Ok(Proof {
-        jkt: jwk_thumbprint(x),
-        nonce: p["nonce"].as_str().map(str::to_owned),
-    })
+    Ok(Proof { jkt: jwk_thumbprint(x), nonce: p["nonce"].as_str().map(str::to_owned) })
 }
 
 fn htu_path(htu: &str) -> &str {
-    let rest = htu
-        .split_once("://")
-        .map_or(htu, |(_, r)| r.find('/').map_or("/", |i| &r[i..]));
+    let rest = htu.split_once("://").map_or(htu, |(_, r)| r.find('/').map_or("/", |i| &r[i..]));
     rest.split(['?', '#']).next().unwrap_or(rest)
 }
 
 /// Verifies a proof and spends its nonce (`nonce_required` when it has none).
-pub fn verify_proof_and_nonce(
-    raw: &str,
-    method: &str,
-    path: &str,
-    nonces: &NonceStore,
-) -> Result<Proof, AuthError> {
+pub fn verify_proof_and_nonce(raw: &str, method: &str, path: &str, nonces: &NonceStore) -> Result<Proof, AuthError> {
     let proof = verify_proof(raw, method, path)?;
     let nonce = proof.nonce.as_deref().ok_or_else(|| {
-        AuthError::new(
-            "nonce_required",
-            "the proof has no nonce claim; fetch one from /auth/dpop/nonce",
-        )
+        AuthError::new("nonce_required", "the proof has no nonce claim; fetch one from /auth/dpop/nonce")
     })?;
     nonces.consume(nonce)?;
     Ok(proof)
@@ -435,20 +367,15 @@ pub struct DpopKey {
 
 impl std::fmt::Debug for DpopKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DpopKey")
-            .field("jkt", &self.thumbprint())
-            .finish()
+        f.debug_struct("DpopKey").field("jkt", &self.thumbprint()).finish()
     }
 }
 
 impl DpopKey {
     /// A fresh Ed25519 key.
     pub fn generate() -> Result<Self, String> {
-        let pkcs8 =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
-        Ok(Self {
-            pair: Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())?,
-        })
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
+        Ok(Self { pair: Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())? })
     }
 
     /// The key's RFC 7638 thumbprint (what a token's `cnf.jkt` holds).
@@ -464,11 +391,7 @@ impl DpopKey {
         if let Some(n) = nonce {
             payload["nonce"] = json!(n);
         }
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(payload.to_string().as_bytes())
-        );
+        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()));
         format!("{input}.{}", b64(self.pair.sign(input.as_bytes()).as_ref()))
     }
 }
@@ -476,19 +399,11 @@ impl DpopKey {
 /// The token in an `Authorization: Bearer|DPoP <token>` header.
 pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let h = header.ok_or_else(|| {
-        AuthError::new(
-            "missing_token",
-            "send Authorization: Bearer <token> (get one from POST /auth/dpop)",
-        )
+        AuthError::new("missing_token", "send Authorization: Bearer <token> (get one from POST /auth/dpop)")
     })?;
     let (scheme, token) = h.trim().split_once(' ').unwrap_or((h, ""));
-    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
-        || token.trim().is_empty()
-    {
-        return Err(AuthError::new(
-            "missing_token",
-            "Authorization must be `Bearer <token>` or `DPoP <token>`",
-        ));
+    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")) || token.trim().is_empty() {
+        return Err(AuthError::new("missing_token", "Authorization must be `Bearer <token>` or `DPoP <token>`"));
     }
     Ok(token.trim())
 }
@@ -523,12 +438,7 @@ mod tests {
         let keys = TokenKeys::generate().unwrap();
         let t = keys.sign(&claims(60)).unwrap();
         assert_eq!(keys.verify(&t).unwrap().sub, "alice");
-        assert_eq!(
-            keys.verify(&keys.sign(&claims(-1)).unwrap())
-                .unwrap_err()
-                .code,
-            "token_expired"
-        );
+        assert_eq!(keys.verify(&keys.sign(&claims(-1)).unwrap()).unwrap_err().code, "token_expired");
         let mut tampered = t.clone();
         tampered.pop();
         tampered.push(if t.ends_with('A') { 'B' } else { 'A' });
@@ -556,25 +466,13 @@ mod tests {
     #[test]
     fn proofs_check_signature_method_and_path() {
         let key = DpopKey::generate().unwrap();
-        let p = key.proof(
-            "POST",
-            "https://edge.example:8443/auth/dpop?x=1",
-            Some("n1"),
-        );
+        let p = key.proof("POST", "https://edge.example:8443/auth/dpop?x=1", Some("n1"));
         let ok = verify_proof(&p, "POST", "/auth/dpop").unwrap();
         assert_eq!(ok.jkt, key.thumbprint());
         assert_eq!(ok.nonce.as_deref(), Some("n1"));
-        assert_eq!(
-            verify_proof(&p, "GET", "/auth/dpop").unwrap_err().code,
-            "invalid_dpop_proof"
-        );
-        assert_eq!(
-            verify_proof(&p, "POST", "/search").unwrap_err().code,
-            "invalid_dpop_proof"
-        );
-        let other = DpopKey::generate()
-            .unwrap()
-            .proof("POST", "/auth/dpop", None);
+        assert_eq!(verify_proof(&p, "GET", "/auth/dpop").unwrap_err().code, "invalid_dpop_proof");
+        assert_eq!(verify_proof(&p, "POST", "/search").unwrap_err().code, "invalid_dpop_proof");
+        let other = DpopKey::generate().unwrap().proof("POST", "/auth/dpop", None);
         let (head, _) = p.rsplit_once('.').unwrap();
         let (_, sig) = other.rsplit_once('.').unwrap();
         assert!(verify_proof(&format!("{head}.{sig}"), "POST", "/auth/dpop").is_err());

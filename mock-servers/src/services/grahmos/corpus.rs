@@ -71,9 +71,7 @@ pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// Who is asking: the claims of a token (or the anonymous probe).
@@ -88,19 +86,13 @@ pub struct Viewer {
 impl Viewer {
     /// No tenant, public clearance: sees only public documents shared with every tenant.
     pub fn anonymous() -> Self {
-        Self {
-            tenant_ids: Vec::new(),
-            tier: Label::Public,
-        }
+        Self { tenant_ids: Vec::new(), tier: Label::Public }
     }
 
     /// The access rule (see the module docs).
     pub fn may_see(&self, doc: &Document) -> bool {
         doc.level() <= self.tier
-            && doc
-                .tenants
-                .iter()
-                .any(|t| t == GLOBAL_TENANT || self.tenant_ids.iter().any(|mine| mine == t))
+            && doc.tenants.iter().any(|t| t == GLOBAL_TENANT || self.tenant_ids.iter().any(|mine| mine == t))
     }
 
     /// A stable cache key for this viewer's permissions.
@@ -173,10 +165,7 @@ const WORDS: &[&str] = &[
 ];
 
 fn words(rng: &mut StdRng, n: usize) -> String {
-    (0..n)
-        .filter_map(|_| WORDS.choose(rng).copied())
-        .collect::<Vec<_>>()
-        .join(" ")
+    (0..n).filter_map(|_| WORDS.choose(rng).copied()).collect::<Vec<_>>().join(" ")
 }
 
 fn tenant_doc(rng: &mut StdRng, prefix: &str, tenant: &str, n: usize) -> Document {
@@ -185,11 +174,7 @@ fn tenant_doc(rng: &mut StdRng, prefix: &str, tenant: &str, n: usize) -> Documen
     Document {
         id: format!("{prefix}{tenant}-{n:04}"),
         title: format!("{tenant} {topic} report {n}"),
-        content: format!(
-            "{topic} report for {tenant}: {} ({} copy)",
-            words(rng, 12),
-            label.as_str()
-        ),
+        content: format!("{topic} report for {tenant}: {} ({} copy)", words(rng, 12), label.as_str()),
         labels: vec![label],
         tenants: vec![tenant.to_owned()],
     }
@@ -208,10 +193,7 @@ pub fn generate(rng: &mut StdRng, tenants: &[String], per_tenant: usize) -> Vec<
         docs.push(Document {
             id: format!("shared-{n:04}"),
             title: format!("Shared {topic} guide {n}"),
-            content: format!(
-                "{topic} guide and report for every tenant: {}",
-                words(rng, 10)
-            ),
+            content: format!("{topic} guide and report for every tenant: {}", words(rng, 10)),
             labels: vec![Label::Public],
             tenants: vec![GLOBAL_TENANT.into()],
         });
@@ -220,10 +202,7 @@ pub fn generate(rng: &mut StdRng, tenants: &[String], per_tenant: usize) -> Vec<
         docs.push(Document {
             id: "joint-0001".into(),
             title: format!("Joint report {a} and {b}"),
-            content: format!(
-                "joint operations report shared by {a} and {b}: {}",
-                words(rng, 8)
-            ),
+            content: format!("joint operations report shared by {a} and {b}: {}", words(rng, 8)),
             labels: vec![Label::Restricted],
             tenants: vec![a.clone(), b.clone()],
         });
@@ -269,10 +248,7 @@ mod tests {
 
     #[test]
     fn access_rule_needs_clearance_and_a_shared_tenant() {
-        let a_restricted = Viewer {
-            tenant_ids: vec!["a".into()],
-            tier: Label::Restricted,
-        };
+        let a_restricted = Viewer { tenant_ids: vec!["a".into()], tier: Label::Restricted };
         assert!(a_restricted.may_see(&doc(vec![Label::Public], &["a"])));
         assert!(a_restricted.may_see(&doc(vec![Label::Restricted], &["b", "a"])));
         assert!(!a_restricted.may_see(&doc(vec![Label::Secret], &["a"])));

@@ -110,17 +110,11 @@ async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let body = body?;
-    let b: SearchBody = if body.iter().all(u8::is_ascii_whitespace) {
-        SearchBody::default()
-    } else {
-        parse_json(&body)?
-    };
+    let b: SearchBody =
+        if body.iter().all(u8::is_ascii_whitespace) { SearchBody::default() } else { parse_json(&body)? };
     let q = p.q.or(b.q).unwrap_or_default();
     if q.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_query",
-            "give the query as ?q=...",
-        ));
+        return Err(ApiError::bad_request("missing_query", "give the query as ?q=..."));
     }
     let limit = p.limit.or(b.limit).unwrap_or(10).clamp(1, 100);
     let viewer = Viewer::anonymous();
@@ -129,18 +123,12 @@ async fn search(
         None => h.index().search(&q, &viewer, limit),
     };
     let r = found.map_err(|e| index_error(&e))?;
-    Ok(Json(
-        json!({"query": q, "release": r.release, "hits": r.hits, "total": r.total}),
-    ))
+    Ok(Json(json!({"query": q, "release": r.release, "hits": r.hits, "total": r.total})))
 }
 
 async fn releases(AxumState(h): AxumState<Handle>) -> Result<Json<Value>, ApiError> {
     let list = h.index().releases().map_err(|e| index_error(&e))?;
-    let current = h
-        .index()
-        .current_target()
-        .ok()
-        .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let current = h.index().current_target().ok().and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
     Ok(Json(json!({"current": current, "releases": list})))
 }
 
@@ -150,10 +138,7 @@ async fn rollback(AxumState(h): AxumState<Handle>) -> Result<Json<Value>, ApiErr
 }
 
 async fn rebuild(AxumState(h): AxumState<Handle>) -> Result<Json<Value>, ApiError> {
-    let ix = h
-        .index()
-        .rebuild_from_source()
-        .map_err(|e| index_error(&e))?;
+    let ix = h.index().rebuild_from_source().map_err(|e| index_error(&e))?;
     Ok(Json(summary(&ix)))
 }
 
@@ -163,23 +148,15 @@ struct SwitchBody {
     release: String,
 }
 
-async fn switch(
-    AxumState(h): AxumState<Handle>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+async fn switch(AxumState(h): AxumState<Handle>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
     let b: SwitchBody = parse_json(&body?)?;
-    let ix = h
-        .index()
-        .switch_to(&b.release)
-        .map_err(|e| index_error(&e))?;
+    let ix = h.index().switch_to(&b.release).map_err(|e| index_error(&e))?;
     Ok(Json(summary(&ix)))
 }
 
 fn cert_answer(h: &Handle, result: Result<SystemTime, String>) -> Result<Json<Value>, ApiError> {
     let not_after = result.map_err(|e| ApiError::bad_request("certificate", e))?;
-    let secs = not_after
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = not_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Ok(Json(
         json!({"not_after_unix_s": secs, "days_to_expiry": h.tls().days_to_expiry(), "reloads": h.tls().reloads()}),
     ))
@@ -202,22 +179,14 @@ async fn tls_renew(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body = body?;
-    let b: RenewBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RenewBody::default()
-    } else {
-        parse_json(&body)?
-    };
+    let b: RenewBody = if body.iter().all(u8::is_ascii_whitespace) { RenewBody::default() } else { parse_json(&body)? };
     let r = match (b.lifetime, b.expired_for) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "give lifetime or expired_for, not both",
-            ))
+            return Err(ApiError::bad_request("invalid_body", "give lifetime or expired_for, not both"))
         }
         (_, Some(ago)) => {
             let not_after = SystemTime::now() - ago.get();
-            h.tls()
-                .renew_with(not_after - Duration::from_secs(86_400), not_after)
+            h.tls().renew_with(not_after - Duration::from_secs(86_400), not_after)
         }
         (Some(life), None) => h.tls().renew(life.get()),
         (None, None) => h.tls().renew(h.state.profile.cert_lifetime.get()),
@@ -226,9 +195,6 @@ async fn tls_renew(
 }
 
 async fn rotate_keys(AxumState(h): AxumState<Handle>) -> Result<Json<Value>, ApiError> {
-    let kid = h
-        .keys()
-        .rotate()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key_generation", e))?;
+    let kid = h.keys().rotate().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key_generation", e))?;
     Ok(Json(json!({"kid": kid, "kids": h.keys().kids()})))
 }

@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use super::corpus::{valid_id, Document, Label, Viewer};
 use super::layout::{io_err, read_document, read_manifest, read_source, release_key, stamp, Stamp};
 pub use super::layout::{
-    next_release_name, point_current, unix_ms, write_release, write_source, Manifest,
-    ManifestEntry, CURRENT, FORMAT, MANIFEST, RELEASES, SOURCE,
+    next_release_name, point_current, unix_ms, write_release, write_source, Manifest, ManifestEntry, CURRENT, FORMAT,
+    MANIFEST, RELEASES, SOURCE,
 };
 
 /// A broken index is re-examined at most this often when nothing on disk changed.
@@ -159,17 +159,11 @@ pub fn load_release(dir: &Path) -> Result<LoadedIndex, IndexError> {
         doc_terms.sort();
         doc_terms.dedup();
         for t in doc_terms {
-            postings
-                .entry(t)
-                .or_default()
-                .push(u32::try_from(i).unwrap_or(u32::MAX));
+            postings.entry(t).or_default().push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         docs.push(doc);
     }
-    let release = dir.file_name().map_or_else(
-        || manifest.release.clone(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let release = dir.file_name().map_or_else(|| manifest.release.clone(), |n| n.to_string_lossy().into_owned());
     Ok(LoadedIndex {
         release,
         target: dir.to_owned(),
@@ -265,12 +259,7 @@ pub struct LocalResult {
 
 enum Snapshot {
     Ready(Arc<LoadedIndex>),
-    Broken {
-        target: Option<PathBuf>,
-        stamp: Option<Stamp>,
-        error: IndexError,
-        since: Instant,
-    },
+    Broken { target: Option<PathBuf>, stamp: Option<Stamp>, error: IndexError, since: Instant },
 }
 
 /// The index directory and the serving in-memory index.
@@ -285,9 +274,7 @@ pub struct IndexStore {
 
 impl std::fmt::Debug for IndexStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IndexStore")
-            .field("root", &self.root)
-            .finish_non_exhaustive()
+        f.debug_struct("IndexStore").field("root", &self.root).finish_non_exhaustive()
     }
 }
 
@@ -311,10 +298,7 @@ pub struct IndexHealth {
 impl IndexStore {
     /// An index rooted at `root` (which must already hold `current`, see [`super::seed`]).
     pub fn open(root: PathBuf) -> Self {
-        let error = IndexError::NoCurrent {
-            path: root.join(CURRENT),
-            reason: "not loaded yet".into(),
-        };
+        let error = IndexError::NoCurrent { path: root.join(CURRENT), reason: "not loaded yet".into() };
         Self {
             root,
             state: RwLock::new(Arc::new(Snapshot::Broken {
@@ -337,10 +321,7 @@ impl IndexStore {
 
     /// (successful, failed) loads so far.
     pub fn reloads(&self) -> (u64, u64) {
-        (
-            self.reloads_ok.load(Ordering::Relaxed),
-            self.reloads_failed.load(Ordering::Relaxed),
-        )
+        (self.reloads_ok.load(Ordering::Relaxed), self.reloads_failed.load(Ordering::Relaxed))
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -364,15 +345,8 @@ impl IndexStore {
     /// The directory `current` points to.
     pub fn current_target(&self) -> Result<PathBuf, IndexError> {
         let link = self.root.join(CURRENT);
-        let target = fs::read_link(&link).map_err(|e| IndexError::NoCurrent {
-            path: link,
-            reason: e.to_string(),
-        })?;
-        Ok(if target.is_absolute() {
-            target
-        } else {
-            self.root.join(target)
-        })
+        let target = fs::read_link(&link).map_err(|e| IndexError::NoCurrent { path: link, reason: e.to_string() })?;
+        Ok(if target.is_absolute() { target } else { self.root.join(target) })
     }
 
     /// The serving index, reloaded first if `current` or its manifest changed.
@@ -408,63 +382,33 @@ impl IndexStore {
 
     fn cached(&self, target: &Path, st: Stamp) -> Option<Result<Arc<LoadedIndex>, IndexError>> {
         match &*self.snapshot() {
-            Snapshot::Ready(ix) if ix.target == target && ix.manifest_stamp == st => {
-                Some(Ok(Arc::clone(ix)))
-            }
-            Snapshot::Broken {
-                target: Some(t),
-                stamp: Some(s),
-                error,
-                since,
-            } if t == target && *s == st && since.elapsed() < BROKEN_RETRY => {
+            Snapshot::Ready(ix) if ix.target == target && ix.manifest_stamp == st => Some(Ok(Arc::clone(ix))),
+            Snapshot::Broken { target: Some(t), stamp: Some(s), error, since }
+                if t == target && *s == st && since.elapsed() < BROKEN_RETRY =>
+            {
                 Some(Err(error.clone()))
             }
             _ => None,
         }
     }
 
-    fn broken(
-        &self,
-        target: Option<PathBuf>,
-        stamp: Option<Stamp>,
-        error: IndexError,
-    ) -> IndexError {
-        self.install(Snapshot::Broken {
-            target,
-            stamp,
-            error: error.clone(),
-            since: Instant::now(),
-        });
+    fn broken(&self, target: Option<PathBuf>, stamp: Option<Stamp>, error: IndexError) -> IndexError {
+        self.install(Snapshot::Broken { target, stamp, error: error.clone(), since: Instant::now() });
         error
     }
 
     /// Searches the serving release for `viewer`; each returned document is re-read and
     /// checked against the manifest first, so a corrupt file fails the query.
-    pub fn search(
-        &self,
-        query: &str,
-        viewer: &Viewer,
-        limit: usize,
-    ) -> Result<LocalResult, IndexError> {
+    pub fn search(&self, query: &str, viewer: &Viewer, limit: usize) -> Result<LocalResult, IndexError> {
         let ix = self.current()?;
-        let (found, total, hidden) = rank(
-            |i| ix.docs.get(i as usize),
-            |t| ix.postings.get(t).map(Vec::as_slice),
-            query,
-            viewer,
-            limit,
-        );
+        let (found, total, hidden) =
+            rank(|i| ix.docs.get(i as usize), |t| ix.postings.get(t).map(Vec::as_slice), query, viewer, limit);
         let mut hits = Vec::with_capacity(found.len());
         for (score, doc) in found {
             self.check_on_disk(&ix, &doc.id)?;
             hits.push(Hit::new(doc, score, "edge"));
         }
-        Ok(LocalResult {
-            release: ix.release.clone(),
-            hits,
-            total,
-            hidden_by_acl: hidden,
-        })
+        Ok(LocalResult { release: ix.release.clone(), hits, total, hidden_by_acl: hidden })
     }
 
     fn check_on_disk(&self, ix: &Arc<LoadedIndex>, id: &str) -> Result<(), IndexError> {
@@ -490,23 +434,10 @@ impl IndexStore {
             return Err(IndexError::UnknownRelease(release.to_owned()));
         }
         let ix = load_release(&dir)?;
-        let (found, total, hidden) = rank(
-            |i| ix.docs.get(i as usize),
-            |t| ix.postings.get(t).map(Vec::as_slice),
-            query,
-            viewer,
-            limit,
-        );
-        let hits = found
-            .into_iter()
-            .map(|(score, d)| Hit::new(d, score, "edge"))
-            .collect();
-        Ok(LocalResult {
-            release: ix.release.clone(),
-            hits,
-            total,
-            hidden_by_acl: hidden,
-        })
+        let (found, total, hidden) =
+            rank(|i| ix.docs.get(i as usize), |t| ix.postings.get(t).map(Vec::as_slice), query, viewer, limit);
+        let hits = found.into_iter().map(|(score, d)| Hit::new(d, score, "edge")).collect();
+        Ok(LocalResult { release: ix.release.clone(), hits, total, hidden_by_acl: hidden })
     }
 
     /// Full check: the serving release is re-read from disk and every file verified.
@@ -526,9 +457,7 @@ impl IndexStore {
             Err(e) => (None, Some(e)),
         };
         let release = ready.as_ref().map(|ix| ix.release.clone()).or_else(|| {
-            self.current_target()
-                .ok()
-                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+            self.current_target().ok().and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
         });
         IndexHealth {
             healthy: ready.is_some(),
@@ -581,10 +510,7 @@ impl IndexStore {
             .or_else(|| lock(&self.last_good).clone())
             .unwrap_or_default();
         let releases = self.releases()?;
-        let older = releases
-            .iter()
-            .rev()
-            .filter(|r| release_key(r) < release_key(&cur));
+        let older = releases.iter().rev().filter(|r| release_key(r) < release_key(&cur));
         for r in older {
             if let Ok(ix) = self.switch_to(r) {
                 return Ok(ix);
@@ -614,10 +540,7 @@ mod tests {
     use super::*;
     use crate::services::grahmos::corpus;
 
-    fn store_with(
-        releases: &[(&str, Vec<Document>)],
-        current: &str,
-    ) -> (tempfile::TempDir, IndexStore) {
+    fn store_with(releases: &[(&str, Vec<Document>)], current: &str) -> (tempfile::TempDir, IndexStore) {
         let dir = tempfile::tempdir().unwrap();
         for (name, docs) in releases {
             write_release(dir.path(), name, docs).unwrap();
@@ -658,22 +581,13 @@ mod tests {
         // Garble one document of v2: a query hitting it fails, others keep working until
         // the full check marks the release broken.
         fs::write(dir.path().join("releases/v2/docs/beta.json"), b"{garbage").unwrap();
-        assert_eq!(
-            store.search("beta", &anon, 10).unwrap_err().code(),
-            "index_corrupt"
-        );
+        assert_eq!(store.search("beta", &anon, 10).unwrap_err().code(), "index_corrupt");
         assert!(store.verify().is_err());
         // Delete current/*: every query fails.
         fs::remove_dir_all(dir.path().join("releases/v2/docs")).unwrap();
         fs::remove_file(dir.path().join("releases/v2/manifest.json")).unwrap();
-        assert_eq!(
-            store.search("canary", &anon, 10).unwrap_err().code(),
-            "index_unavailable"
-        );
+        assert_eq!(store.search("canary", &anon, 10).unwrap_err().code(), "index_unavailable");
         assert_eq!(store.rollback().unwrap().release(), "v1");
-        assert_eq!(
-            store.search("canary", &anon, 10).unwrap().hits[0].id,
-            "canary"
-        );
+        assert_eq!(store.search("canary", &anon, 10).unwrap().hits[0].id, "canary");
     }
 }

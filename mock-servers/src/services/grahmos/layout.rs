@@ -29,10 +29,7 @@ pub const MANIFEST: &str = "manifest.json";
 pub const FORMAT: u32 = 1;
 
 pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
-    move |e| IndexError::Io {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    }
+    move |e| IndexError::Io { path: path.to_owned(), reason: e.to_string() }
 }
 
 /// A release's manifest.
@@ -69,14 +66,8 @@ pub(super) struct Stamp {
 }
 
 pub(super) fn stamp(path: &Path) -> Result<Stamp, IndexError> {
-    let meta = fs::metadata(path).map_err(|e| IndexError::Missing {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
-    Ok(Stamp {
-        len: meta.len(),
-        modified: meta.modified().unwrap_or(UNIX_EPOCH),
-    })
+    let meta = fs::metadata(path).map_err(|e| IndexError::Missing { path: path.to_owned(), reason: e.to_string() })?;
+    Ok(Stamp { len: meta.len(), modified: meta.modified().unwrap_or(UNIX_EPOCH) })
 }
 
 fn safe_relative(path: &str) -> bool {
@@ -91,56 +82,29 @@ fn sha256_hex(bytes: &[u8]) -> String {
 pub(super) fn read_manifest(dir: &Path) -> Result<(Manifest, Stamp), IndexError> {
     let path = dir.join(MANIFEST);
     let st = stamp(&path)?;
-    let bytes = fs::read(&path).map_err(|e| IndexError::Missing {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let corrupt = |reason: String| IndexError::Corrupt {
-        path: path.clone(),
-        reason,
-    };
+    let bytes = fs::read(&path).map_err(|e| IndexError::Missing { path: path.clone(), reason: e.to_string() })?;
+    let corrupt = |reason: String| IndexError::Corrupt { path: path.clone(), reason };
     let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if m.format != FORMAT {
-        return Err(corrupt(format!(
-            "format {} (this index reads {FORMAT})",
-            m.format
-        )));
+        return Err(corrupt(format!("format {} (this index reads {FORMAT})", m.format)));
     }
     Ok((m, st))
 }
 
-pub(super) fn read_document(
-    dir: &Path,
-    entry: &ManifestEntry,
-) -> Result<(Document, u64), IndexError> {
+pub(super) fn read_document(dir: &Path, entry: &ManifestEntry) -> Result<(Document, u64), IndexError> {
     let path = dir.join(&entry.path);
-    let corrupt = |reason: String| IndexError::Corrupt {
-        path: path.clone(),
-        reason,
-    };
+    let corrupt = |reason: String| IndexError::Corrupt { path: path.clone(), reason };
     if !valid_id(&entry.id) || !safe_relative(&entry.path) {
-        return Err(corrupt(format!(
-            "bad manifest entry id `{}` path `{}`",
-            entry.id, entry.path
-        )));
+        return Err(corrupt(format!("bad manifest entry id `{}` path `{}`", entry.id, entry.path)));
     }
-    let bytes = fs::read(&path).map_err(|e| IndexError::Missing {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let bytes = fs::read(&path).map_err(|e| IndexError::Missing { path: path.clone(), reason: e.to_string() })?;
     let digest = sha256_hex(&bytes);
     if digest != entry.sha256 {
-        return Err(corrupt(format!(
-            "sha256 {digest} does not match the manifest's {}",
-            entry.sha256
-        )));
+        return Err(corrupt(format!("sha256 {digest} does not match the manifest's {}", entry.sha256)));
     }
     let doc: Document = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if doc.id != entry.id {
-        return Err(corrupt(format!(
-            "holds document `{}`, manifest says `{}`",
-            doc.id, entry.id
-        )));
+        return Err(corrupt(format!("holds document `{}`, manifest says `{}`", doc.id, entry.id)));
     }
     Ok((doc, bytes.len() as u64))
 }
@@ -154,11 +118,8 @@ pub(super) fn release_key(name: &str) -> (String, u64, String) {
 
 /// `v<N+1>` where N is the highest number of a `v<N>` release.
 pub fn next_release_name(existing: &[String]) -> String {
-    let max = existing
-        .iter()
-        .filter_map(|n| n.strip_prefix('v').and_then(|d| d.parse::<u64>().ok()))
-        .max()
-        .unwrap_or(0);
+    let max =
+        existing.iter().filter_map(|n| n.strip_prefix('v').and_then(|d| d.parse::<u64>().ok())).max().unwrap_or(0);
     format!("v{}", max + 1)
 }
 
@@ -183,28 +144,16 @@ pub fn write_release(root: &Path, name: &str, docs: &[Document]) -> Result<PathB
     let mut entries = Vec::with_capacity(docs.len());
     for doc in docs {
         let rel = format!("docs/{}.json", doc.id);
-        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| IndexError::Io {
-            path: staging.join(&rel),
-            reason: e.to_string(),
-        })?;
+        let bytes = serde_json::to_vec_pretty(doc)
+            .map_err(|e| IndexError::Io { path: staging.join(&rel), reason: e.to_string() })?;
         fs::write(staging.join(&rel), &bytes).map_err(io_err(&staging.join(&rel)))?;
-        entries.push(ManifestEntry {
-            id: doc.id.clone(),
-            path: rel,
-            sha256: sha256_hex(&bytes),
-        });
+        entries.push(ManifestEntry { id: doc.id.clone(), path: rel, sha256: sha256_hex(&bytes) });
     }
-    let manifest = Manifest {
-        format: FORMAT,
-        release: name.to_owned(),
-        created_unix_ms: unix_ms(),
-        documents: entries,
-    };
+    let manifest =
+        Manifest { format: FORMAT, release: name.to_owned(), created_unix_ms: unix_ms(), documents: entries };
     let path = staging.join(MANIFEST);
-    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Io {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| IndexError::Io { path: path.clone(), reason: e.to_string() })?;
     fs::write(&path, bytes).map_err(io_err(&path))?;
     let dest = releases.join(name);
     fs::rename(&staging, &dest).map_err(io_err(&dest))?;
@@ -217,10 +166,8 @@ pub fn write_source(root: &Path, docs: &[Document]) -> Result<(), IndexError> {
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     for doc in docs {
         let path = dir.join(format!("{}.json", doc.id));
-        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| IndexError::Io {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let bytes =
+            serde_json::to_vec_pretty(doc).map_err(|e| IndexError::Io { path: path.clone(), reason: e.to_string() })?;
         fs::write(&path, bytes).map_err(io_err(&path))?;
     }
     Ok(())
@@ -237,15 +184,10 @@ pub(super) fn read_source(dir: &Path) -> Result<Vec<Document>, IndexError> {
     let mut docs = Vec::with_capacity(paths.len());
     for path in paths {
         let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let doc: Document = serde_json::from_slice(&bytes).map_err(|e| IndexError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let doc: Document = serde_json::from_slice(&bytes)
+            .map_err(|e| IndexError::Corrupt { path: path.clone(), reason: e.to_string() })?;
         if !valid_id(&doc.id) {
-            return Err(IndexError::Corrupt {
-                path,
-                reason: format!("bad id `{}`", doc.id),
-            });
+            return Err(IndexError::Corrupt { path, reason: format!("bad id `{}`", doc.id) });
         }
         docs.push(doc);
     }
@@ -254,7 +196,5 @@ pub(super) fn read_source(dir: &Path) -> Result<Vec<Document>, IndexError> {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

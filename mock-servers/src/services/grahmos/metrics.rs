@@ -19,10 +19,7 @@
 use std::sync::atomic::Ordering;
 use std::time::UNIX_EPOCH;
 
-use prometheus::{
-    Counter, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    Opts,
-};
+use prometheus::{Counter, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
 
 use super::index::IndexHealth;
 use super::tls::{EdgeTls, HandshakeCounters};
@@ -70,16 +67,8 @@ struct Infra {
     handshakes: IntCounterVec,
 }
 
-fn counter_vec(
-    kit: &KitMetrics,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<IntCounterVec, MetricsError> {
-    register(
-        kit.registry(),
-        IntCounterVec::new(Opts::new(name, help), labels)?,
-    )
+fn counter_vec(kit: &KitMetrics, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, MetricsError> {
+    register(kit.registry(), IntCounterVec::new(Opts::new(name, help), labels)?)
 }
 
 fn int_counter(kit: &KitMetrics, name: &str, help: &str) -> Result<IntCounter, MetricsError> {
@@ -97,10 +86,7 @@ fn gauge(kit: &KitMetrics, name: &str, help: &str) -> Result<Gauge, MetricsError
 impl Infra {
     fn new(k: &KitMetrics) -> Result<Self, MetricsError> {
         let release = GaugeVec::new(
-            Opts::new(
-                "grahmos_index_release_info",
-                "1 for the release `current` points to",
-            ),
+            Opts::new("grahmos_index_release_info", "1 for the release `current` points to"),
             &["release"],
         )?;
         Ok(Self {
@@ -111,33 +97,12 @@ impl Infra {
                 "Upstream fetches by result (ok, error, timeout, skipped by the breaker)",
                 &["result"],
             )?,
-            upstream_errors: counter(
-                k,
-                "grahmos_upstream_errors_total",
-                "Failed upstream fetches",
-            )?,
-            upstream_up: gauge(
-                k,
-                "grahmos_upstream_up",
-                "Upstream link: 1 up, 0.5 degraded, 0 down",
-            )?,
+            upstream_errors: counter(k, "grahmos_upstream_errors_total", "Failed upstream fetches")?,
+            upstream_up: gauge(k, "grahmos_upstream_up", "Upstream link: 1 up, 0.5 degraded, 0 down")?,
             release: register(k.registry(), release)?,
-            index_healthy: gauge(
-                k,
-                "grahmos_index_healthy",
-                "1 while the search index can answer",
-            )?,
-            index_documents: gauge(
-                k,
-                "grahmos_index_documents",
-                "Documents in the serving release",
-            )?,
-            reloads: counter_vec(
-                k,
-                "grahmos_index_reloads_total",
-                "Index loads by result",
-                &["result"],
-            )?,
+            index_healthy: gauge(k, "grahmos_index_healthy", "1 while the search index can answer")?,
+            index_documents: gauge(k, "grahmos_index_documents", "Documents in the serving release")?,
+            reloads: counter_vec(k, "grahmos_index_reloads_total", "Index loads by result", &["result"])?,
             cert_days: gauge(
                 k,
                 "grahmos_cert_expiry_days",
@@ -148,11 +113,7 @@ impl Infra {
                 "grahmos_cert_not_after_timestamp_seconds",
                 "notAfter of the served TLS certificate, Unix seconds",
             )?,
-            cert_reloads: counter(
-                k,
-                "grahmos_cert_reloads_total",
-                "TLS certificates hot-reloaded since start",
-            )?,
+            cert_reloads: counter(k, "grahmos_cert_reloads_total", "TLS certificates hot-reloaded since start")?,
             handshakes: counter_vec(
                 k,
                 "grahmos_tls_handshakes_total",
@@ -166,23 +127,12 @@ impl Infra {
 impl OwnMetrics {
     /// Registers every series on the kit's registry.
     pub fn new(k: &KitMetrics) -> Result<Self, MetricsError> {
-        let duration = HistogramOpts::new(
-            "grahmos_search_duration_seconds",
-            "Search time, simulated seconds",
-        )
-        .buckets(LATENCY_BUCKETS_S.to_vec());
-        let http = HistogramOpts::new(
-            "http_request_duration_seconds",
-            "Edge API request duration, simulated seconds",
-        )
-        .buckets(LATENCY_BUCKETS_S.to_vec());
+        let duration = HistogramOpts::new("grahmos_search_duration_seconds", "Search time, simulated seconds")
+            .buckets(LATENCY_BUCKETS_S.to_vec());
+        let http = HistogramOpts::new("http_request_duration_seconds", "Edge API request duration, simulated seconds")
+            .buckets(LATENCY_BUCKETS_S.to_vec());
         Ok(Self {
-            searches: counter_vec(
-                k,
-                "grahmos_search_requests_total",
-                "Searches by result",
-                &["result"],
-            )?,
+            searches: counter_vec(k, "grahmos_search_requests_total", "Searches by result", &["result"])?,
             search_duration: register(k.registry(), Histogram::with_opts(duration)?)?,
             hidden_by_acl: int_counter(
                 k,
@@ -200,12 +150,7 @@ impl OwnMetrics {
                 "grahmos_stale_responses_total",
                 "Search answers marked stale (served from cache with the upstream failing)",
             )?,
-            auth: counter_vec(
-                k,
-                "grahmos_auth_requests_total",
-                "Auth endpoint outcomes",
-                &["endpoint", "result"],
-            )?,
+            auth: counter_vec(k, "grahmos_auth_requests_total", "Auth endpoint outcomes", &["endpoint", "result"])?,
             nonces: int_counter(k, "grahmos_dpop_nonces_issued_total", "DPoP nonces issued")?,
             requests: counter_vec(
                 k,
@@ -222,43 +167,23 @@ impl OwnMetrics {
     pub fn observe_index(&self, h: &IndexHealth, reloads: (u64, u64)) {
         self.infra.release.reset();
         if let Some(r) = &h.release {
-            self.infra
-                .release
-                .with_label_values(&[r])
-                .set(if h.healthy { 1.0 } else { 0.0 });
+            self.infra.release.with_label_values(&[r]).set(if h.healthy { 1.0 } else { 0.0 });
         }
-        self.infra
-            .index_healthy
-            .set(if h.healthy { 1.0 } else { 0.0 });
+        self.infra.index_healthy.set(if h.healthy { 1.0 } else { 0.0 });
         self.infra.index_documents.set(h.documents as f64);
         raise(&self.infra.reloads.with_label_values(&["ok"]), reloads.0);
-        raise(
-            &self.infra.reloads.with_label_values(&["failed"]),
-            reloads.1,
-        );
+        raise(&self.infra.reloads.with_label_values(&["failed"]), reloads.1);
     }
 
     /// Copies the backhaul's state into its series.
     pub fn observe_backhaul(&self, b: &Backhaul) {
         let c = &b.counters;
-        raise(
-            &self.infra.upstream.with_label_values(&["ok"]),
-            c.ok.load(Ordering::Relaxed),
-        );
+        raise(&self.infra.upstream.with_label_values(&["ok"]), c.ok.load(Ordering::Relaxed));
         let errors = c.errors.load(Ordering::Relaxed);
         let timeouts = c.timeouts.load(Ordering::Relaxed);
-        raise(
-            &self.infra.upstream.with_label_values(&["timeout"]),
-            timeouts,
-        );
-        raise(
-            &self.infra.upstream.with_label_values(&["error"]),
-            errors.saturating_sub(timeouts),
-        );
-        raise(
-            &self.infra.upstream.with_label_values(&["skipped"]),
-            c.skipped.load(Ordering::Relaxed),
-        );
+        raise(&self.infra.upstream.with_label_values(&["timeout"]), timeouts);
+        raise(&self.infra.upstream.with_label_values(&["error"]), errors.saturating_sub(timeouts));
+        raise(&self.infra.upstream.with_label_values(&["skipped"]), c.skipped.load(Ordering::Relaxed));
         catch_up(&self.infra.upstream_errors, errors as f64);
         let status = b.status();
         self.infra.cache_entries.set(status.cache_entries as f64);
@@ -272,20 +197,11 @@ impl OwnMetrics {
     /// Copies the certificate's dates and handshake counts.
     pub fn observe_tls(&self, tls: &EdgeTls, hs: &HandshakeCounters) {
         self.infra.cert_days.set(tls.days_to_expiry());
-        let not_after = tls
-            .not_after()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let not_after = tls.not_after().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         self.infra.cert_not_after.set(not_after);
         catch_up(&self.infra.cert_reloads, tls.reloads() as f64);
-        raise(
-            &self.infra.handshakes.with_label_values(&["ok"]),
-            hs.ok.load(Ordering::Relaxed),
-        );
-        raise(
-            &self.infra.handshakes.with_label_values(&["failed"]),
-            hs.failed.load(Ordering::Relaxed),
-        );
+        raise(&self.infra.handshakes.with_label_values(&["ok"]), hs.ok.load(Ordering::Relaxed));
+        raise(&self.infra.handshakes.with_label_values(&["failed"]), hs.failed.load(Ordering::Relaxed));
     }
 }
 

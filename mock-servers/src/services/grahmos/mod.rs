@@ -53,8 +53,8 @@ use self::upstream::{Backhaul, BackhaulConfig, UpstreamServer, UpstreamState};
 use super::{Endpoint, MockError, RunningService, ServiceId};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::{
-    bind_loopback, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler, ServiceTime,
-    TimeScale, WorkerPool,
+    bind_loopback, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler, ServiceTime, TimeScale,
+    WorkerPool,
 };
 
 /// The edge API's port with `--ports runbook` (the runbook's nginx serves 443).
@@ -83,10 +83,7 @@ pub struct ServiceTimes {
 impl Default for ServiceTimes {
     fn default() -> Self {
         let ms = Duration::from_millis;
-        Self {
-            search: ServiceTime::lognormal(ms(15), ms(120)),
-            upstream: ServiceTime::lognormal(ms(30), ms(200)),
-        }
+        Self { search: ServiceTime::lognormal(ms(15), ms(120)), upstream: ServiceTime::lognormal(ms(30), ms(200)) }
     }
 }
 
@@ -186,15 +183,10 @@ impl Profile {
             return Err("workers must be at least 1".into());
         }
         if self.nonce_ttl.get() > MAX_NONCE_TTL {
-            return Err(format!(
-                "nonce_ttl {} is longer than the runbook's 120s",
-                self.nonce_ttl.0
-            ));
+            return Err(format!("nonce_ttl {} is longer than the runbook's 120s", self.nonce_ttl.0));
         }
         if self.tenants.is_empty() || self.tenants.iter().any(|t| !corpus::valid_id(t)) {
-            return Err(
-                "tenants must be non-empty names of letters, digits, `-`, `_` or `.`".into(),
-            );
+            return Err("tenants must be non-empty names of letters, digits, `-`, `_` or `.`".into());
         }
         if !(1..=100).contains(&self.default_limit) {
             return Err("default_limit must be 1..=100".into());
@@ -241,22 +233,14 @@ pub fn seed(root: &Path, docs: &[corpus::Document]) -> Result<(), IndexError> {
         return Ok(());
     }
     index::write_source(root, docs)?;
-    let v1: Vec<_> = docs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % 10 != 9)
-        .map(|(_, d)| d.clone())
-        .collect();
+    let v1: Vec<_> = docs.iter().enumerate().filter(|(i, _)| i % 10 != 9).map(|(_, d)| d.clone()).collect();
     index::write_release(root, "v1", &v1)?;
     index::write_release(root, "v2", docs)?;
     index::point_current(root, "v2")
 }
 
 fn bad_profile(message: String) -> MockError {
-    MockError::Profile {
-        service: ServiceId::Grahmos,
-        message,
-    }
+    MockError::Profile { service: ServiceId::Grahmos, message }
 }
 
 /// The index and certificate directories, and the temporary directory holding the
@@ -275,30 +259,15 @@ impl Dirs {
         } else {
             None
         };
-        let under_tmp = |name: &str| {
-            tmp.as_ref()
-                .map(|t| t.path().join(name))
-                .unwrap_or_default()
-        };
-        let index = profile
-            .index_dir
-            .clone()
-            .unwrap_or_else(|| under_tmp("indexes"));
-        let certs = profile
-            .cert_dir
-            .clone()
-            .unwrap_or_else(|| under_tmp("certs"));
-        std::fs::create_dir_all(&index)
-            .map_err(|e| bad_profile(format!("index_dir {}: {e}", index.display())))?;
+        let under_tmp = |name: &str| tmp.as_ref().map(|t| t.path().join(name)).unwrap_or_default();
+        let index = profile.index_dir.clone().unwrap_or_else(|| under_tmp("indexes"));
+        let certs = profile.cert_dir.clone().unwrap_or_else(|| under_tmp("certs"));
+        std::fs::create_dir_all(&index).map_err(|e| bad_profile(format!("index_dir {}: {e}", index.display())))?;
         Ok(Self { index, certs, tmp })
     }
 }
 
-fn backhaul(
-    profile: &Profile,
-    scale: TimeScale,
-    url: Option<String>,
-) -> Result<Option<Backhaul>, MockError> {
+fn backhaul(profile: &Profile, scale: TimeScale, url: Option<String>) -> Result<Option<Backhaul>, MockError> {
     let (true, Some(url)) = (profile.upstream, url) else {
         return Ok(None);
     };
@@ -315,41 +284,20 @@ fn backhaul(
 
 impl State {
     /// Builds the state: index directory (seeded), certificates, keys, pool, metrics.
-    pub fn new(
-        profile: Profile,
-        ctx: &MockContext,
-        upstream_url: Option<String>,
-    ) -> Result<Arc<Self>, MockError> {
+    pub fn new(profile: Profile, ctx: &MockContext, upstream_url: Option<String>) -> Result<Arc<Self>, MockError> {
         profile.validate().map_err(bad_profile)?;
         let dirs = Dirs::prepare(&profile)?;
         let rng = ctx.rng("grahmos");
-        let docs = corpus::generate(
-            &mut upstream::lock(&rng),
-            &profile.tenants,
-            profile.docs_per_tenant,
-        );
+        let docs = corpus::generate(&mut upstream::lock(&rng), &profile.tenants, profile.docs_per_tenant);
         seed(&dirs.index, &docs).map_err(|e| bad_profile(format!("seeding index_dir: {e}")))?;
-        let cert_err = |message: String| MockError::Certificate {
-            service: ServiceId::Grahmos,
-            message,
-        };
+        let cert_err = |message: String| MockError::Certificate { service: ServiceId::Grahmos, message };
         let tls = EdgeTls::new(dirs.certs, profile.cert_lifetime.get()).map_err(cert_err)?;
         let keys = TokenKeys::generate().map_err(cert_err)?;
         let backhaul = backhaul(&profile, ctx.scale, upstream_url)?;
-        let search_time = profile
-            .service_time
-            .search
-            .sampler()
-            .map_err(|e| bad_profile(format!("service_time.search: {e}")))?;
-        let pool = WorkerPool::new(
-            profile.pool_config(),
-            ctx.scale,
-            profile.service_time.search.mean_secs(),
-        );
-        let metrics_err = |source| MockError::Metrics {
-            service: ServiceId::Grahmos,
-            source,
-        };
+        let search_time =
+            profile.service_time.search.sampler().map_err(|e| bad_profile(format!("service_time.search: {e}")))?;
+        let pool = WorkerPool::new(profile.pool_config(), ctx.scale, profile.service_time.search.mean_secs());
+        let metrics_err = |source| MockError::Metrics { service: ServiceId::Grahmos, source };
         let kit = KitMetrics::new(ctx.scale).map_err(metrics_err)?;
         let own = metrics::OwnMetrics::new(&kit).map_err(metrics_err)?;
         Ok(Arc::new(Self {
@@ -379,11 +327,7 @@ impl State {
         tier: Label,
         cnf: Option<serde_json::Value>,
     ) -> Result<(String, u64), String> {
-        let ttl_s = self
-            .scale
-            .to_real(self.profile.token_ttl.get())
-            .as_secs()
-            .max(1);
+        let ttl_s = self.scale.to_real(self.profile.token_ttl.get()).as_secs().max(1);
         let now = i64::try_from(index::unix_ms() / 1000).unwrap_or(i64::MAX);
         let claims = Claims {
             iss: auth::ISSUER.into(),
@@ -407,9 +351,7 @@ pub struct Handle {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle")
-            .field("index_dir", &self.index_dir())
-            .finish_non_exhaustive()
+        f.debug_struct("Handle").field("index_dir", &self.index_dir()).finish_non_exhaustive()
     }
 }
 
@@ -446,113 +388,62 @@ impl Handle {
 
     /// A token for `tenant_ids` with clearance `tier` (what `POST /auth/dpop` issues,
     /// without the proof), for load scripts.
-    pub fn issue_token(
-        &self,
-        sub: &str,
-        tenant_ids: &[&str],
-        tier: Label,
-    ) -> Result<String, String> {
+    pub fn issue_token(&self, sub: &str, tenant_ids: &[&str], tier: Label) -> Result<String, String> {
         let tenants = tenant_ids.iter().map(|t| (*t).to_owned()).collect();
-        self.state
-            .issue_token(sub, tenants, tier, None)
-            .map(|(t, _)| t)
+        self.state.issue_token(sub, tenants, tier, None).map(|(t, _)| t)
     }
 }
 
 fn bind_err(source: crate::kit::BindError) -> MockError {
-    MockError::Bind {
-        service: ServiceId::Grahmos,
-        source,
-    }
+    MockError::Bind { service: ServiceId::Grahmos, source }
 }
 
 async fn bind(ctx: &MockContext, port: u16) -> Result<(TcpListener, SocketAddr), MockError> {
-    let listener = bind_loopback(ctx.host, ctx.port(port))
-        .await
-        .map_err(bind_err)?;
+    let listener = bind_loopback(ctx.host, ctx.port(port)).await.map_err(bind_err)?;
     let addr = listener.local_addr().map_err(|source| MockError::Bind {
         service: ServiceId::Grahmos,
-        source: crate::kit::BindError {
-            addr: SocketAddr::new(ctx.host, port),
-            source,
-        },
+        source: crate::kit::BindError { addr: SocketAddr::new(ctx.host, port), source },
     })?;
     Ok((listener, addr))
 }
 
-async fn start_upstream(
-    profile: &Profile,
-    ctx: &MockContext,
-) -> Result<Option<Arc<UpstreamServer>>, MockError> {
+async fn start_upstream(profile: &Profile, ctx: &MockContext) -> Result<Option<Arc<UpstreamServer>>, MockError> {
     if !profile.upstream || profile.upstream_url.is_some() {
         return Ok(None);
     }
-    let bad = |message: String| MockError::Profile {
-        service: ServiceId::Grahmos,
-        message,
-    };
+    let bad = |message: String| MockError::Profile { service: ServiceId::Grahmos, message };
     let rng = ctx.rng("grahmos-upstream");
-    let docs = corpus::generate_archive(
-        &mut upstream::lock(&rng),
-        &profile.tenants,
-        profile.upstream_docs_per_tenant,
-    );
-    let latency = profile
-        .service_time
-        .upstream
-        .sampler()
-        .map_err(|e| bad(format!("service_time.upstream: {e}")))?;
+    let docs = corpus::generate_archive(&mut upstream::lock(&rng), &profile.tenants, profile.upstream_docs_per_tenant);
+    let latency = profile.service_time.upstream.sampler().map_err(|e| bad(format!("service_time.upstream: {e}")))?;
     let state = UpstreamState::new(docs, latency, rng, ctx.scale);
-    let server = UpstreamServer::start(
-        state,
-        ctx.host,
-        ctx.port(UPSTREAM_PORT),
-        ctx.shutdown.clone(),
-    )
-    .await
-    .map_err(bind_err)?;
+    let server = UpstreamServer::start(state, ctx.host, ctx.port(UPSTREAM_PORT), ctx.shutdown.clone())
+        .await
+        .map_err(bind_err)?;
     Ok(Some(server))
 }
 
 /// Starts the edge, its search engine listener and (unless `upstream_url` is set) the
 /// upstream mock, and returns the handle drills use.
-pub async fn start_with_handle(
-    profile: Profile,
-    ctx: &MockContext,
-) -> Result<(RunningService, Handle), MockError> {
+pub async fn start_with_handle(profile: Profile, ctx: &MockContext) -> Result<(RunningService, Handle), MockError> {
     let upstream = start_upstream(&profile, ctx).await?;
     let own_upstream = upstream.as_ref().map(|u| format!("http://{}", u.addr()));
     let upstream_url = profile.upstream_url.clone().or(own_upstream);
     let state = State::new(profile, ctx, upstream_url)?;
     let (api_listener, api_addr) = bind(ctx, API_PORT).await?;
     let (engine_listener, engine_addr) = bind(ctx, SEARCH_PORT).await?;
-    let handle = Handle {
-        state: Arc::clone(&state),
-        upstream: upstream.clone(),
-    };
+    let handle = Handle { state: Arc::clone(&state), upstream: upstream.clone() };
     let api_task = spawn_api(&state, api_listener, api_addr, ctx)?;
     let shutdown = ctx.shutdown.clone();
-    let engine_task = tokio::spawn(crate::kit::serve(
-        engine_listener,
-        engine::router(handle.clone()),
-        async move { shutdown.cancelled().await },
-    ));
+    let engine_task = tokio::spawn(crate::kit::serve(engine_listener, engine::router(handle.clone()), async move {
+        shutdown.cancelled().await
+    }));
     let mut endpoints = vec![
-        Endpoint {
-            name: "grahmos".into(),
-            addr: api_addr,
-        },
-        Endpoint {
-            name: "grahmos-search".into(),
-            addr: engine_addr,
-        },
+        Endpoint { name: "grahmos".into(), addr: api_addr },
+        Endpoint { name: "grahmos-search".into(), addr: engine_addr },
     ];
     let mut tasks = vec![api_task, engine_task];
     if let Some(up) = upstream {
-        endpoints.push(Endpoint {
-            name: "grahmos-upstream".into(),
-            addr: up.addr(),
-        });
+        endpoints.push(Endpoint { name: "grahmos-upstream".into(), addr: up.addr() });
         let shutdown = ctx.shutdown.clone();
         tasks.push(tokio::spawn(async move {
             shutdown.cancelled().await;
@@ -560,14 +451,7 @@ pub async fn start_with_handle(
             Ok(())
         }));
     }
-    Ok((
-        RunningService {
-            id: ServiceId::Grahmos,
-            endpoints,
-            tasks,
-        },
-        handle,
-    ))
+    Ok((RunningService { id: ServiceId::Grahmos, endpoints, tasks }, handle))
 }
 
 /// Serves the edge API on `listener`: plain HTTP, or TLS per the profile.
@@ -582,36 +466,19 @@ fn spawn_api(
     let stop = async move { shutdown.cancelled().await };
     let mode = state.profile.tls;
     if mode == TlsMode::Off {
-        return Ok(tokio::spawn(async move {
-            axum::serve(listener, api)
-                .with_graceful_shutdown(stop)
-                .await
-        }));
+        return Ok(tokio::spawn(async move { axum::serve(listener, api).with_graceful_shutdown(stop).await }));
     }
     let config = state
         .tls
         .server_config(mode)
-        .map_err(|message| MockError::Certificate {
-            service: ServiceId::Grahmos,
-            message,
-        })?;
+        .map_err(|message| MockError::Certificate { service: ServiceId::Grahmos, message })?;
     let timeout = state.profile.handshake_timeout.get();
-    let tls = TlsListener::new(
-        listener,
-        config,
-        timeout,
-        Arc::clone(&state.handshakes),
-        ctx.shutdown.clone(),
-    )
-    .map_err(|source| bind_err(crate::kit::BindError { addr, source }))?;
-    Ok(tokio::spawn(async move {
-        axum::serve(tls, api).with_graceful_shutdown(stop).await
-    }))
+    let tls = TlsListener::new(listener, config, timeout, Arc::clone(&state.handshakes), ctx.shutdown.clone())
+        .map_err(|source| bind_err(crate::kit::BindError { addr, source }))?;
+    Ok(tokio::spawn(async move { axum::serve(tls, api).with_graceful_shutdown(stop).await }))
 }
 
 /// Starts the service (see [`start_with_handle`]).
 pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService, MockError> {
-    start_with_handle(profile, ctx)
-        .await
-        .map(|(running, _)| running)
+    start_with_handle(profile, ctx).await.map(|(running, _)| running)
 }

@@ -28,10 +28,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
@@ -94,8 +91,7 @@ impl EdgePki {
         let ca_key = KeyPair::generate().map_err(err)?;
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "Grahmos Edge CA (gameday mock)");
+        ca.distinguished_name.push(DnType::CommonName, "Grahmos Edge CA (gameday mock)");
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         ca.not_before = now - time::Duration::days(1);
         ca.not_after = now + time::Duration::days(3650);
@@ -120,8 +116,7 @@ impl EdgePki {
         not_after: SystemTime,
     ) -> Result<IssuedCert, String> {
         let mut p = CertificateParams::new(sans.to_vec()).map_err(err)?;
-        p.distinguished_name
-            .push(DnType::CommonName, "grahmos edge-api");
+        p.distinguished_name.push(DnType::CommonName, "grahmos edge-api");
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.sign(p, not_before, not_after)
     }
@@ -137,8 +132,7 @@ impl EdgePki {
         let mut p = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
         p.distinguished_name.push(DnType::CommonName, subject);
         p.distinguished_name.push(DnType::OrganizationName, tenant);
-        p.distinguished_name
-            .push(DnType::OrganizationalUnitName, tier);
+        p.distinguished_name.push(DnType::OrganizationalUnitName, tier);
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let now = SystemTime::now();
         self.sign(p, now - Duration::from_secs(3600), now + lifetime)
@@ -153,14 +147,8 @@ impl EdgePki {
         p.not_before = OffsetDateTime::from(not_before);
         p.not_after = OffsetDateTime::from(not_after);
         let key = KeyPair::generate().map_err(err)?;
-        let cert = p
-            .signed_by(&key, &self.ca_cert, &self.ca_key)
-            .map_err(err)?;
-        Ok(IssuedCert {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            not_after,
-        })
+        let cert = p.signed_by(&key, &self.ca_cert, &self.ca_key).map_err(err)?;
+        Ok(IssuedCert { cert_pem: cert.pem(), key_pem: key.serialize_pem(), not_after })
     }
 }
 
@@ -172,10 +160,7 @@ pub struct CertResolver {
 
 impl ResolvesServerCert for CertResolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let guard = self
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         Some(Arc::clone(&guard.0))
     }
 }
@@ -196,14 +181,10 @@ fn certified_key(
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("certificate PEM: {e}"))?;
-    let leaf = chain
-        .first()
-        .ok_or("certificate PEM holds no certificate")?;
+    let leaf = chain.first().ok_or("certificate PEM holds no certificate")?;
     let not_after = not_after_of(leaf)?;
-    let key =
-        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("key PEM: {e}"))?;
-    let ck = CertifiedKey::from_der(chain, key, provider)
-        .map_err(|e| format!("certificate and key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("key PEM: {e}"))?;
+    let ck = CertifiedKey::from_der(chain, key, provider).map_err(|e| format!("certificate and key: {e}"))?;
     Ok((ck, not_after))
 }
 
@@ -219,9 +200,7 @@ pub struct EdgeTls {
 
 impl std::fmt::Debug for EdgeTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EdgeTls")
-            .field("cert_dir", &self.cert_dir)
-            .finish_non_exhaustive()
+        f.debug_struct("EdgeTls").field("cert_dir", &self.cert_dir).finish_non_exhaustive()
     }
 }
 
@@ -232,19 +211,13 @@ impl EdgeTls {
         fs::create_dir_all(&cert_dir).map_err(|e| format!("{}: {e}", cert_dir.display()))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let pki = EdgePki::new()?;
-        let sans = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
+        let sans = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
         let now = SystemTime::now();
         let server = pki.issue_server(&sans, now - Duration::from_secs(3600), now + lifetime)?;
         let (ck, not_after) = certified_key(&provider, &server.cert_pem, &server.key_pem)?;
         let client = pki.issue_client("grahmos-probe", "tenant-a", "public", lifetime)?;
         let tls = Self {
-            resolver: Arc::new(CertResolver {
-                current: RwLock::new((Arc::new(ck), not_after)),
-            }),
+            resolver: Arc::new(CertResolver { current: RwLock::new((Arc::new(ck), not_after)) }),
             pki,
             provider,
             cert_dir,
@@ -276,11 +249,7 @@ impl EdgeTls {
 
     /// The served certificate's `notAfter`.
     pub fn not_after(&self) -> SystemTime {
-        self.resolver
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1
+        self.resolver.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).1
     }
 
     /// Days until the served certificate expires (negative once expired).
@@ -300,11 +269,7 @@ impl EdgeTls {
     /// Serves `cert_pem` (leaf first) with `key_pem` from the next handshake on.
     pub fn install_pem(&self, cert_pem: &str, key_pem: &str) -> Result<SystemTime, String> {
         let (ck, not_after) = certified_key(&self.provider, cert_pem, key_pem)?;
-        let mut guard = self
-            .resolver
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.resolver.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = (Arc::new(ck), not_after);
         self.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(not_after)
@@ -322,11 +287,7 @@ impl EdgeTls {
     /// Issues a server certificate valid from `not_before` to `not_after` from the CA,
     /// writes it to `server.crt`/`server.key` and serves it (an already expired one
     /// too, for the expiry drill).
-    pub fn renew_with(
-        &self,
-        not_before: SystemTime,
-        not_after: SystemTime,
-    ) -> Result<SystemTime, String> {
+    pub fn renew_with(&self, not_before: SystemTime, not_after: SystemTime) -> Result<SystemTime, String> {
         let cert = self.pki.issue_server(&self.sans, not_before, not_after)?;
         self.write("server.crt", &cert.cert_pem)?;
         self.write("server.key", &cert.key_pem)?;
@@ -347,19 +308,15 @@ impl EdgeTls {
         let builder = if mode == TlsMode::Mtls {
             let mut roots = RootCertStore::empty();
             roots.add(self.pki.ca_der()).map_err(err)?;
-            let verifier = WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                Arc::clone(&self.provider),
-            )
-            .allow_unauthenticated()
-            .build()
-            .map_err(err)?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&self.provider))
+                .allow_unauthenticated()
+                .build()
+                .map_err(err)?;
             builder.with_client_cert_verifier(verifier)
         } else {
             builder.with_no_client_auth()
         };
-        let mut cfg =
-            builder.with_cert_resolver(Arc::clone(&self.resolver) as Arc<dyn ResolvesServerCert>);
+        let mut cfg = builder.with_cert_resolver(Arc::clone(&self.resolver) as Arc<dyn ResolvesServerCert>);
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }
@@ -405,8 +362,7 @@ impl TlsListener {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let (acceptor, tx, counters) =
-                    (acceptor.clone(), tx.clone(), Arc::clone(&counters));
+                let (acceptor, tx, counters) = (acceptor.clone(), tx.clone(), Arc::clone(&counters));
                 tokio::spawn(async move {
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
@@ -455,21 +411,13 @@ impl Connected<IncomingStream<'_, TlsListener>> for PeerInfo {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
         let (_, conn) = stream.io().get_ref();
         let client_cert = conn.peer_certificates().and_then(|c| c.first().cloned());
-        Self {
-            remote: *stream.remote_addr(),
-            tls: true,
-            client_cert,
-        }
+        Self { remote: *stream.remote_addr(), tls: true, client_cert }
     }
 }
 
 impl Connected<IncomingStream<'_, TcpListener>> for PeerInfo {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Self {
-            remote: *stream.remote_addr(),
-            tls: false,
-            client_cert: None,
-        }
+        Self { remote: *stream.remote_addr(), tls: false, client_cert: None }
     }
 }
 

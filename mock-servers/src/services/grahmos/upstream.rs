@@ -66,12 +66,7 @@ pub struct UpstreamState {
 
 impl UpstreamState {
     /// An upstream serving `docs`, each answer taking a `latency` draw (simulated).
-    pub fn new(
-        docs: Vec<Document>,
-        latency: Sampler,
-        rng: Mutex<StdRng>,
-        scale: TimeScale,
-    ) -> Arc<Self> {
+    pub fn new(docs: Vec<Document>, latency: Sampler, rng: Mutex<StdRng>, scale: TimeScale) -> Arc<Self> {
         let mut postings: HashMap<String, Vec<u32>> = HashMap::new();
         for (i, d) in docs.iter().enumerate() {
             let mut t = terms(&d.title);
@@ -79,20 +74,10 @@ impl UpstreamState {
             t.sort();
             t.dedup();
             for term in t {
-                postings
-                    .entry(term)
-                    .or_default()
-                    .push(u32::try_from(i).unwrap_or(u32::MAX));
+                postings.entry(term).or_default().push(u32::try_from(i).unwrap_or(u32::MAX));
             }
         }
-        Arc::new(Self {
-            docs,
-            postings,
-            latency,
-            rng,
-            scale,
-            requests: AtomicU64::new(0),
-        })
+        Arc::new(Self { docs, postings, latency, rng, scale, requests: AtomicU64::new(0) })
     }
 
     /// Searches answered so far.
@@ -119,43 +104,24 @@ async fn upstream_search(
         return Err(ApiError::bad_request("missing_query", "q is required"));
     }
     let viewer = Viewer {
-        tenant_ids: q
-            .tenant_ids
-            .unwrap_or_default()
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        tenant_ids: q.tenant_ids.unwrap_or_default().split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
         tier: q.tier.unwrap_or(Label::Public),
     };
     let delay = s.latency.sample(&mut *lock(&s.rng));
     tokio::time::sleep(s.scale.to_real(delay)).await;
     s.requests.fetch_add(1, Ordering::Relaxed);
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
-    let (found, total, _) = rank(
-        |i| s.docs.get(i as usize),
-        |t| s.postings.get(t).map(Vec::as_slice),
-        &text,
-        &viewer,
-        limit,
-    );
-    let hits: Vec<Hit> = found
-        .into_iter()
-        .map(|(score, d)| Hit::new(d, score, "upstream"))
-        .collect();
-    Ok(Json(
-        json!({ "hits": hits, "total": total, "generated_unix_ms": unix_ms() }),
-    ))
+    let (found, total, _) =
+        rank(|i| s.docs.get(i as usize), |t| s.postings.get(t).map(Vec::as_slice), &text, &viewer, limit);
+    let hits: Vec<Hit> = found.into_iter().map(|(score, d)| Hit::new(d, score, "upstream")).collect();
+    Ok(Json(json!({ "hits": hits, "total": total, "generated_unix_ms": unix_ms() })))
 }
 
 /// The upstream mock's routes.
 pub fn upstream_router(state: Arc<UpstreamState>) -> Router {
     let routes = Router::new()
         .route("/v1/search", get(upstream_search))
-        .route(
-            "/health",
-            get(|| async { Json(json!({"status": "ok", "service": "grahmos-upstream"})) }),
-        )
+        .route("/health", get(|| async { Json(json!({"status": "ok", "service": "grahmos-upstream"})) }))
         .with_state(state);
     finish_router(routes, 64 * 1024)
 }
@@ -170,9 +136,7 @@ pub struct UpstreamServer {
 
 impl std::fmt::Debug for UpstreamServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamServer")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("UpstreamServer").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -185,16 +149,8 @@ impl UpstreamServer {
         parent: CancellationToken,
     ) -> Result<Arc<Self>, BindError> {
         let listener = bind_loopback(host, port).await?;
-        let addr = listener.local_addr().map_err(|source| BindError {
-            addr: SocketAddr::new(host, port),
-            source,
-        })?;
-        let server = Arc::new(Self {
-            addr,
-            state,
-            parent,
-            running: Mutex::new(None),
-        });
+        let addr = listener.local_addr().map_err(|source| BindError { addr: SocketAddr::new(host, port), source })?;
+        let server = Arc::new(Self { addr, state, parent, running: Mutex::new(None) });
         server.spawn(listener);
         Ok(server)
     }
@@ -202,11 +158,12 @@ impl UpstreamServer {
     fn spawn(&self, listener: tokio::net::TcpListener) {
         let token = self.parent.child_token();
         let stop = token.clone();
-        let task = tokio::spawn(serve(
-            listener,
-            upstream_router(Arc::clone(&self.state)),
-            async move { stop.cancelled().await },
-        ));
+        let task =
+            tokio::spawn(serve(
+                listener,
+                upstream_router(Arc::clone(&self.state)),
+                async move { stop.cancelled().await },
+            ));
         *lock(&self.running) = Some((token, task));
     }
 
@@ -346,8 +303,7 @@ pub struct BackhaulStatus {
 impl Backhaul {
     /// A client for `cfg.url`; the error names the URL.
     pub fn new(cfg: BackhaulConfig) -> Result<Self, String> {
-        let parsed = reqwest::Url::parse(&cfg.url)
-            .map_err(|e| format!("upstream_url `{}`: {e}", cfg.url))?;
+        let parsed = reqwest::Url::parse(&cfg.url).map_err(|e| format!("upstream_url `{}`: {e}", cfg.url))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("upstream_url `{}` must be http or https", cfg.url));
         }
@@ -357,10 +313,7 @@ impl Backhaul {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("upstream client: {e}"))?;
-        let cfg = BackhaulConfig {
-            url: cfg.url.trim_end_matches('/').to_owned(),
-            ..cfg
-        };
+        let cfg = BackhaulConfig { url: cfg.url.trim_end_matches('/').to_owned(), ..cfg };
         Ok(Self {
             cfg,
             client,
@@ -392,11 +345,7 @@ impl Backhaul {
                 self.succeeded();
                 let hits: Vec<Hit> = hits.into_iter().filter(|h| visible(viewer, h)).collect();
                 self.store(key, hits.clone());
-                UpstreamAnswer {
-                    hits,
-                    freshness: Freshness::Fresh,
-                    age_s: 0.0,
-                }
+                UpstreamAnswer { hits, freshness: Freshness::Fresh, age_s: 0.0 }
             }
             Err(e) => {
                 self.failed(e);
@@ -411,17 +360,9 @@ impl Backhaul {
         let age = entry.fetched.elapsed();
         let age_s = self.cfg.scale.to_sim(age).as_secs_f64();
         if age < self.cfg.cache_ttl {
-            Some(UpstreamAnswer {
-                hits: entry.hits.clone(),
-                freshness: Freshness::Cached,
-                age_s,
-            })
+            Some(UpstreamAnswer { hits: entry.hits.clone(), freshness: Freshness::Cached, age_s })
         } else if stale_ok {
-            Some(UpstreamAnswer {
-                hits: entry.hits.clone(),
-                freshness: Freshness::Stale,
-                age_s,
-            })
+            Some(UpstreamAnswer { hits: entry.hits.clone(), freshness: Freshness::Stale, age_s })
         } else {
             None
         }
@@ -438,29 +379,15 @@ impl Backhaul {
     fn store(&self, key: String, hits: Vec<Hit>) {
         let mut cache = lock(&self.cache);
         if cache.len() >= CACHE_CAP && !cache.contains_key(&key) {
-            let oldest = cache
-                .iter()
-                .min_by_key(|(_, e)| e.fetched)
-                .map(|(k, _)| k.clone());
+            let oldest = cache.iter().min_by_key(|(_, e)| e.fetched).map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 cache.remove(&k);
             }
         }
-        cache.insert(
-            key,
-            CacheEntry {
-                hits,
-                fetched: Instant::now(),
-            },
-        );
+        cache.insert(key, CacheEntry { hits, fetched: Instant::now() });
     }
 
-    async fn request(
-        &self,
-        query: &str,
-        viewer: &Viewer,
-        limit: usize,
-    ) -> Result<Vec<Hit>, String> {
+    async fn request(&self, query: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, String> {
         #[derive(Deserialize)]
         struct Answer {
             hits: Vec<Hit>,
@@ -468,20 +395,10 @@ impl Backhaul {
         let url = format!("{}/v1/search", self.cfg.url);
         let tenants = viewer.tenant_ids.join(",");
         let limit = limit.to_string();
-        let params = [
-            ("q", query),
-            ("tenant_ids", &tenants),
-            ("tier", viewer.tier.as_str()),
-            ("limit", &limit),
-        ];
+        let params = [("q", query), ("tenant_ids", &tenants), ("tier", viewer.tier.as_str()), ("limit", &limit)];
         let mut target = reqwest::Url::parse(&url).map_err(|e| format!("{url}: {e}"))?;
         target.query_pairs_mut().extend_pairs(params);
-        let sent = self
-            .client
-            .get(target)
-            .timeout(self.cfg.timeout)
-            .send()
-            .await;
+        let sent = self.client.get(target).timeout(self.cfg.timeout).send().await;
         let resp = sent.map_err(|e| {
             if e.is_timeout() {
                 self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -491,10 +408,7 @@ impl Backhaul {
         if !resp.status().is_success() {
             return Err(format!("{url}: HTTP {}", resp.status()));
         }
-        let answer: Answer = resp
-            .json()
-            .await
-            .map_err(|e| format!("{url}: bad answer: {e}"))?;
+        let answer: Answer = resp.json().await.map_err(|e| format!("{url}: bad answer: {e}"))?;
         Ok(answer.hits)
     }
 
@@ -542,8 +456,7 @@ impl Backhaul {
             url: self.cfg.url.clone(),
             consecutive_failures,
             last_error: lock(&self.last_error).clone(),
-            last_success_age_s: lock(&self.last_success)
-                .map(|t| self.cfg.scale.to_sim(t.elapsed()).as_secs_f64()),
+            last_success_age_s: lock(&self.last_success).map(|t| self.cfg.scale.to_sim(t.elapsed()).as_secs_f64()),
             cache_entries: lock(&self.cache).len(),
         }
     }

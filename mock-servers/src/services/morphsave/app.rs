@@ -54,24 +54,14 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/metrics", get(metrics_text))
         .with_state(Arc::clone(&shared));
     finish_router(routes, shared.profile.max_body_bytes)
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            metrics::track,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&shared.kit),
-            kit_metrics::track,
-        ))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), metrics::track))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared.kit), kit_metrics::track))
 }
 
 /// Accounts `acct-0001`.. with seeded balances (in cents) up to 10 000.00.
 pub(super) fn seed_accounts(n: usize, rng: &Mutex<StdRng>) -> BTreeMap<String, u64> {
-    let mut rng = rng
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    (1..=n)
-        .map(|i| (format!("acct-{i:04}"), rng.gen_range(0..=1_000_000)))
-        .collect()
+    let mut rng = rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    (1..=n).map(|i| (format!("acct-{i:04}"), rng.gen_range(0..=1_000_000))).collect()
 }
 
 fn pool_timeout(s: &Shared) -> ApiError {
@@ -88,41 +78,25 @@ fn pool_timeout(s: &Shared) -> ApiError {
 }
 
 fn rpc_unavailable(f: RpcFailure) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "rpc_unavailable",
-        "neither the primary nor the backup RPC node answered",
-    )
-    .with(
-        "errors",
-        json!({ "primary": f.primary, "backup": f.backup }),
-    )
+    ApiError::new(StatusCode::BAD_GATEWAY, "rpc_unavailable", "neither the primary nor the backup RPC node answered")
+        .with("errors", json!({ "primary": f.primary, "backup": f.backup }))
 }
 
 /// One query through the pool.
 async fn query(s: &Shared, sampler: &Sampler) -> Result<(), ApiError> {
     let service = s.sample(sampler);
-    s.db.query(service, s.real(s.profile.db_pool_timeout.get()))
-        .await
-        .map_err(|_| pool_timeout(s))
+    s.db.query(service, s.real(s.profile.db_pool_timeout.get())).await.map_err(|_| pool_timeout(s))
 }
 
 fn balance(s: &Shared, account: &str) -> Option<u64> {
-    s.accounts
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(account)
-        .copied()
+    s.accounts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(account).copied()
 }
 
 fn units(cents: u64) -> f64 {
     cents as f64 / 100.0
 }
 
-async fn savings(
-    State(s): State<Arc<Shared>>,
-    Path(account): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn savings(State(s): State<Arc<Shared>>, Path(account): Path<String>) -> Result<Json<Value>, ApiError> {
     if balance(&s, &account).is_none() {
         // Nothing cached for an account that does not exist: the database says so.
         query(&s, &s.db_read).await?;
@@ -160,16 +134,9 @@ struct DepositRequest {
 /// most [`MAX_DEPOSIT`]; returns the account and the amount in cents.
 fn check_deposit(s: &Shared, req: DepositRequest) -> Result<(String, u64), ApiError> {
     let Some(Value::String(account)) = req.account_id else {
-        return Err(ApiError::bad_request(
-            "invalid_account",
-            "account_id must be a string such as \"acct-0001\"",
-        ));
+        return Err(ApiError::bad_request("invalid_account", "account_id must be a string such as \"acct-0001\""));
     };
-    let amount = req
-        .amount
-        .as_ref()
-        .and_then(Value::as_f64)
-        .unwrap_or(f64::NAN);
+    let amount = req.amount.as_ref().and_then(Value::as_f64).unwrap_or(f64::NAN);
     if !(amount > 0.0 && amount <= MAX_DEPOSIT) {
         return Err(ApiError::bad_request(
             "invalid_amount",
@@ -178,10 +145,7 @@ fn check_deposit(s: &Shared, req: DepositRequest) -> Result<(String, u64), ApiEr
     }
     let cents = (amount * 100.0).round() as u64;
     if cents == 0 {
-        return Err(ApiError::bad_request(
-            "invalid_amount",
-            "amount rounds to 0.00",
-        ));
+        return Err(ApiError::bad_request("invalid_amount", "amount rounds to 0.00"));
     }
     if balance(s, &account).is_none() {
         return Err(ApiError::new(
@@ -193,27 +157,14 @@ fn check_deposit(s: &Shared, req: DepositRequest) -> Result<(String, u64), ApiEr
     Ok((account, cents))
 }
 
-async fn deposit(
-    State(s): State<Arc<Shared>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+async fn deposit(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let (account, cents) = check_deposit(&s, parse_json(&body?)?)?;
     let n = s.next_deposit.fetch_add(1, Ordering::Relaxed);
-    let raw = format!(
-        "0x{}",
-        hex::encode(format!("morphsave-deposit:{n}:{account}:{cents}"))
-    );
-    let (tx_hash, node) = s
-        .rpc
-        .call("eth_sendRawTransaction", json!([raw]))
-        .await
-        .map_err(rpc_unavailable)?;
+    let raw = format!("0x{}", hex::encode(format!("morphsave-deposit:{n}:{account}:{cents}")));
+    let (tx_hash, node) = s.rpc.call("eth_sendRawTransaction", json!([raw])).await.map_err(rpc_unavailable)?;
     query(&s, &s.db_write).await?;
     let new_balance = {
-        let mut accounts = s
-            .accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut accounts = s.accounts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let b = accounts.entry(account.clone()).or_default();
         *b = b.saturating_add(cents);
         *b
@@ -232,11 +183,7 @@ async fn deposit(
 }
 
 async fn blockchain_status(State(s): State<Arc<Shared>>) -> Result<Json<Value>, ApiError> {
-    let (v, node) = s
-        .rpc
-        .call("eth_blockNumber", json!([]))
-        .await
-        .map_err(rpc_unavailable)?;
+    let (v, node) = s.rpc.call("eth_blockNumber", json!([])).await.map_err(rpc_unavailable)?;
     let Some(block) = parse_block_number(&v) else {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -244,9 +191,7 @@ async fn blockchain_status(State(s): State<Arc<Shared>>) -> Result<Json<Value>, 
             format!("eth_blockNumber answered {v}"),
         ));
     };
-    s.metrics
-        .block_number
-        .set(i64::try_from(block).unwrap_or(i64::MAX));
+    s.metrics.block_number.set(i64::try_from(block).unwrap_or(i64::MAX));
     Ok(Json(json!({
         "block_number": block,
         "block_number_hex": v,
@@ -276,10 +221,7 @@ async fn check_db(s: &Shared, timeout: Duration) -> Check {
 
 async fn check_rpc(s: &Shared, node: RpcNode, timeout: Duration) -> Check {
     let started = Instant::now();
-    let answer = s
-        .rpc
-        .call_one(node, "eth_blockNumber", &json!([]), timeout)
-        .await;
+    let answer = s.rpc.call_one(node, "eth_blockNumber", &json!([]), timeout).await;
     let latency = latency_ms(s, started);
     let mut detail = json!({ "url": s.rpc.url(node) });
     let up = match answer.as_ref().ok().and_then(parse_block_number) {
@@ -361,7 +303,6 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
-    s.metrics
-        .observe(&s.db.snapshot(), &s.cache.counts(), s.cache.is_up());
+    s.metrics.observe(&s.db.snapshot(), &s.cache.counts(), s.cache.is_up());
     kit_metrics::text_response(s.kit.render())
 }

@@ -65,13 +65,7 @@ pub struct Cache {
 
 impl Cache {
     /// A cache that is up; `down_penalty` is simulated time.
-    pub fn new(
-        hit_ratio: f64,
-        time: Sampler,
-        down_penalty: Duration,
-        scale: TimeScale,
-        rng: Mutex<StdRng>,
-    ) -> Self {
+    pub fn new(hit_ratio: f64, time: Sampler, down_penalty: Duration, scale: TimeScale, rng: Mutex<StdRng>) -> Self {
         Self {
             up: AtomicBool::new(true),
             hit_ratio,
@@ -102,10 +96,7 @@ impl Cache {
             return Lookup::Down;
         }
         let hit = {
-            let mut rng = self
-                .rng
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             rng.gen_bool(self.hit_ratio.clamp(0.0, 1.0))
         };
         let counter = if hit { &self.hits } else { &self.misses };
@@ -144,10 +135,7 @@ impl Cache {
             return false;
         }
         let t = {
-            let mut rng = self
-                .rng
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             self.time.sample(&mut *rng)
         };
         tokio::time::sleep(self.scale.to_real(t)).await;
@@ -162,13 +150,7 @@ mod tests {
 
     fn cache(hit_ratio: f64) -> Cache {
         let rng = Mutex::new(StdRng::seed_from_u64(3));
-        Cache::new(
-            hit_ratio,
-            Sampler::Fixed(0.002),
-            Duration::from_millis(50),
-            TimeScale::REAL_TIME,
-            rng,
-        )
+        Cache::new(hit_ratio, Sampler::Fixed(0.002), Duration::from_millis(50), TimeScale::REAL_TIME, rng)
     }
 
     #[tokio::test(start_paused = true)]
@@ -178,11 +160,7 @@ mod tests {
             c.get().await;
         }
         // Binomial(10000, 0.8): sd = sqrt(10000 * 0.8 * 0.2) = 40 hits, so +-1% is 2.5 sd.
-        assert!(
-            (c.counts().hit_ratio() - 0.8).abs() < 0.01,
-            "{:?}",
-            c.counts()
-        );
+        assert!((c.counts().hit_ratio() - 0.8).abs() < 0.01, "{:?}", c.counts());
     }
 
     #[tokio::test(start_paused = true)]
@@ -195,13 +173,6 @@ mod tests {
         let t = tokio::time::Instant::now();
         assert_eq!(c.get().await, Lookup::Down);
         assert_eq!(t.elapsed(), Duration::from_millis(50));
-        assert_eq!(
-            c.counts(),
-            CacheCounts {
-                hits: 1,
-                misses: 1,
-                errors: 1
-            }
-        );
+        assert_eq!(c.counts(), CacheCounts { hits: 1, misses: 1, errors: 1 });
     }
 }

@@ -44,21 +44,14 @@ pub struct Chain {
 impl Chain {
     /// A chain whose head is `genesis_block` now.
     pub fn new(genesis_block: u64, block_time: Duration, chain_id: u64, scale: TimeScale) -> Self {
-        Self {
-            genesis_block,
-            block_time,
-            chain_id,
-            scale,
-            started: Instant::now(),
-        }
+        Self { genesis_block, block_time, chain_id, scale, started: Instant::now() }
     }
 
     /// The head block now.
     pub fn block_number(&self) -> u64 {
         let sim = self.scale.to_sim(self.started.elapsed());
         let blocks = sim.as_nanos() / self.block_time.as_nanos().max(1);
-        self.genesis_block
-            .saturating_add(u64::try_from(blocks).unwrap_or(u64::MAX))
+        self.genesis_block.saturating_add(u64::try_from(blocks).unwrap_or(u64::MAX))
     }
 }
 
@@ -91,40 +84,24 @@ async fn handle(State(node): State<Arc<Node>>, body: Result<Bytes, BytesRejectio
         Err(e) => return ApiError::from(e).into_response(),
     };
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(rpc_error(&Value::Null, -32700, "Parse error")),
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, Json(rpc_error(&Value::Null, -32700, "Parse error"))).into_response();
     };
     let t = {
-        let mut rng = node
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rng = node.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         node.time.sample(&mut *rng)
     };
     tokio::time::sleep(node.chain.scale.to_real(t)).await;
     match request {
-        Value::Array(calls) if !calls.is_empty() => Json(Value::Array(
-            calls.iter().map(|c| answer(&node, c)).collect(),
-        ))
-        .into_response(),
+        Value::Array(calls) if !calls.is_empty() => {
+            Json(Value::Array(calls.iter().map(|c| answer(&node, c)).collect())).into_response()
+        }
         Value::Object(_) => {
             let out = answer(&node, &request);
             let bad = out["error"]["code"] == json!(-32600);
-            let status = if bad {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
+            let status = if bad { StatusCode::BAD_REQUEST } else { StatusCode::OK };
             (status, Json(out)).into_response()
         }
-        _ => (
-            StatusCode::BAD_REQUEST,
-            Json(rpc_error(&Value::Null, -32600, "Invalid Request")),
-        )
-            .into_response(),
+        _ => (StatusCode::BAD_REQUEST, Json(rpc_error(&Value::Null, -32600, "Invalid Request"))).into_response(),
     }
 }
 
@@ -132,27 +109,16 @@ async fn handle(State(node): State<Arc<Node>>, body: Result<Bytes, BytesRejectio
 fn answer(node: &Node, call: &Value) -> Value {
     let id = call.get("id").cloned().unwrap_or(Value::Null);
     let (Some("2.0"), Some(method)) = (call["jsonrpc"].as_str(), call["method"].as_str()) else {
-        return rpc_error(
-            &id,
-            -32600,
-            "Invalid Request: need \"jsonrpc\": \"2.0\" and a \"method\"",
-        );
+        return rpc_error(&id, -32600, "Invalid Request: need \"jsonrpc\": \"2.0\" and a \"method\"");
     };
     let result = match method {
         "eth_blockNumber" => Ok(json!(format!("{:#x}", node.chain.block_number()))),
         "eth_chainId" => Ok(json!(format!("{:#x}", node.chain.chain_id))),
         "net_version" => Ok(json!(node.chain.chain_id.to_string())),
         "eth_sendRawTransaction" => send_raw(&call["params"]),
-        _ => Err((
-            -32601,
-            format!("the method {method} does not exist/is not available"),
-        )),
+        _ => Err((-32601, format!("the method {method} does not exist/is not available"))),
     };
-    let label = if result.as_ref().is_err_and(|(code, _)| *code == -32601) {
-        "unknown"
-    } else {
-        method
-    };
+    let label = if result.as_ref().is_err_and(|(code, _)| *code == -32601) { "unknown" } else { method };
     node.served.with_label_values(&[node.name, label]).inc();
     match result {
         Ok(v) => json!({ "jsonrpc": "2.0", "id": id, "result": v }),
@@ -164,13 +130,8 @@ fn send_raw(params: &Value) -> Result<Value, (i64, String)> {
     let raw = params.get(0).and_then(Value::as_str).unwrap_or_default();
     let hex_part = raw.strip_prefix("0x").unwrap_or(raw);
     match hex::decode(hex_part) {
-        Ok(bytes) if !bytes.is_empty() => {
-            Ok(json!(format!("0x{}", hex::encode(Sha256::digest(&bytes)))))
-        }
-        _ => Err((
-            -32602,
-            "invalid argument 0: expected a 0x-prefixed hex transaction".into(),
-        )),
+        Ok(bytes) if !bytes.is_empty() => Ok(json!(format!("0x{}", hex::encode(Sha256::digest(&bytes))))),
+        _ => Err((-32602, "invalid argument 0: expected a 0x-prefixed hex transaction".into())),
     }
 }
 

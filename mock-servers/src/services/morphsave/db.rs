@@ -129,10 +129,7 @@ mod tests {
         let tasks: Vec<_> = (0..6)
             .map(|_| {
                 let pool = Arc::clone(&pool);
-                tokio::spawn(async move {
-                    pool.query(Duration::from_millis(400), Duration::from_millis(600))
-                        .await
-                })
+                tokio::spawn(async move { pool.query(Duration::from_millis(400), Duration::from_millis(600)).await })
             })
             .collect();
         let mut ok = 0;
@@ -151,10 +148,7 @@ mod tests {
         let pool = DbPool::new(3);
         assert_eq!(pool.hold(5).await, 3, "never more than the pool size");
         assert_eq!(pool.snapshot().in_use, 3);
-        assert_eq!(
-            pool.acquire(Duration::from_secs(1)).await.err(),
-            Some(PoolTimeout)
-        );
+        assert_eq!(pool.acquire(Duration::from_secs(1)).await.err(), Some(PoolTimeout));
         assert_eq!(pool.release_held(), 3);
         assert!(pool.acquire(Duration::from_secs(1)).await.is_ok());
     }

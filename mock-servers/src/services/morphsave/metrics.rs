@@ -20,8 +20,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use tokio::time::Instant;
 
@@ -32,9 +31,7 @@ use super::Shared;
 use crate::kit::metrics::{register, KitMetrics, MetricsError};
 
 /// Response-time buckets (seconds) around the runbook's 200 / 500 / 1000 ms figures.
-pub const DURATION_BUCKETS_S: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+pub const DURATION_BUCKETS_S: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// The metric handles.
 pub(super) struct MorphMetrics {
@@ -71,12 +68,7 @@ impl Reg<'_> {
         register(self.0, Gauge::new(name, help)?)
     }
 
-    fn counters(
-        &self,
-        name: &str,
-        help: &str,
-        labels: &[&str],
-    ) -> Result<IntCounterVec, MetricsError> {
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, MetricsError> {
         register(self.0, IntCounterVec::new(Opts::new(name, help), labels)?)
     }
 
@@ -84,12 +76,7 @@ impl Reg<'_> {
         register(self.0, IntGaugeVec::new(Opts::new(name, help), labels)?)
     }
 
-    fn histogram(
-        &self,
-        name: &str,
-        help: &str,
-        labels: &[&str],
-    ) -> Result<HistogramVec, MetricsError> {
+    fn histogram(&self, name: &str, help: &str, labels: &[&str]) -> Result<HistogramVec, MetricsError> {
         let opts = HistogramOpts::new(name, help).buckets(DURATION_BUCKETS_S.to_vec());
         register(self.0, HistogramVec::new(opts, labels)?)
     }
@@ -108,15 +95,9 @@ impl Reg<'_> {
                 "Failed blockchain RPC calls by endpoint and reason",
                 &["endpoint", "reason"],
             )?,
-            failovers: r.counter(
-                "morphsave_rpc_failovers_total",
-                "Calls answered by the backup after the primary failed",
-            )?,
-            up: r.gauges(
-                "morphsave_rpc_up",
-                "1 if the last call to the endpoint succeeded",
-                &["endpoint"],
-            )?,
+            failovers: r
+                .counter("morphsave_rpc_failovers_total", "Calls answered by the backup after the primary failed")?,
+            up: r.gauges("morphsave_rpc_up", "1 if the last call to the endpoint succeeded", &["endpoint"])?,
         })
     }
 }
@@ -127,37 +108,17 @@ impl MorphMetrics {
         let http = &["route", "method", "status"];
         Ok(Self {
             requests: r.counters("http_requests_total", "HTTP requests answered", http)?,
-            duration: r.histogram(
-                "http_request_duration_seconds",
-                "API response time, simulated seconds",
-                http,
-            )?,
+            duration: r.histogram("http_request_duration_seconds", "API response time, simulated seconds", http)?,
             pool_size: r.gauge("morphsave_db_pool_size", "Configured database connections")?,
-            pool_in_use: r.gauge(
-                "morphsave_db_pool_connections_in_use",
-                "Database connections checked out",
-            )?,
-            pool_waiting: r.gauge(
-                "morphsave_db_pool_connections_waiting",
-                "Requests waiting for a connection",
-            )?,
-            pool_usage: r.ratio(
-                "morphsave_db_pool_usage_ratio",
-                "Connections in use over pool size",
-            )?,
-            pool_timeouts: r.counter(
-                "morphsave_db_pool_timeouts_total",
-                "Requests that timed out waiting for a connection",
-            )?,
+            pool_in_use: r.gauge("morphsave_db_pool_connections_in_use", "Database connections checked out")?,
+            pool_waiting: r.gauge("morphsave_db_pool_connections_waiting", "Requests waiting for a connection")?,
+            pool_usage: r.ratio("morphsave_db_pool_usage_ratio", "Connections in use over pool size")?,
+            pool_timeouts: r
+                .counter("morphsave_db_pool_timeouts_total", "Requests that timed out waiting for a connection")?,
             cache_hits: r.counter("morphsave_cache_hits_total", "Cache lookups that hit")?,
-            cache_misses: r.counter(
-                "morphsave_cache_misses_total",
-                "Cache lookups that missed or found the cache down",
-            )?,
-            cache_errors: r.counter(
-                "morphsave_cache_errors_total",
-                "Cache calls that failed: cache down",
-            )?,
+            cache_misses: r
+                .counter("morphsave_cache_misses_total", "Cache lookups that missed or found the cache down")?,
+            cache_errors: r.counter("morphsave_cache_errors_total", "Cache calls that failed: cache down")?,
             cache_ratio: r.ratio("morphsave_cache_hit_ratio", "Hits over lookups since start")?,
             cache_up: r.gauge("morphsave_cache_up", "1 while the cache answers")?,
             block_number: r.gauge("morphsave_block_number", "Last block number the app read")?,
@@ -175,8 +136,7 @@ impl MorphMetrics {
         self.pool_size.set(as_i64(pool.size as u64));
         self.pool_in_use.set(as_i64(pool.in_use as u64));
         self.pool_waiting.set(as_i64(pool.waiting as u64));
-        self.pool_usage
-            .set(pool.in_use as f64 / pool.size.max(1) as f64);
+        self.pool_usage.set(pool.in_use as f64 / pool.size.max(1) as f64);
         catch_up(&self.pool_timeouts, pool.timeouts);
         catch_up(&self.cache_hits, cache.hits);
         catch_up(&self.cache_misses, cache.misses);
@@ -196,11 +156,7 @@ fn catch_up(c: &IntCounter, total: u64) {
 
 /// Middleware: records `http_requests_total` and `http_request_duration_seconds`.
 pub(super) async fn track(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
@@ -208,10 +164,6 @@ pub(super) async fn track(State(shared): State<Arc<Shared>>, req: Request, next:
     let labels = [route.as_str(), method.as_str(), status.as_str()];
     shared.metrics.requests.with_label_values(&labels).inc();
     let sim_s = shared.scale.to_sim(start.elapsed()).as_secs_f64();
-    shared
-        .metrics
-        .duration
-        .with_label_values(&labels)
-        .observe(sim_s);
+    shared.metrics.duration.with_label_values(&labels).observe(sim_s);
     resp
 }

@@ -41,9 +41,7 @@ use super::{Endpoint, MockError, RunningService, ServiceId};
 use crate::kit::listener::{self, Switch, SwitchError};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::serve::finish_router;
-use crate::kit::{
-    bind_loopback, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale,
-};
+use crate::kit::{bind_loopback, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale};
 
 pub use db::PoolSnapshot;
 pub use rpc_client::RpcNode;
@@ -186,10 +184,7 @@ impl Profile {
             return Err("db_pool_size, accounts and max_body_bytes must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&self.cache_hit_ratio) {
-            return Err(format!(
-                "cache_hit_ratio must be between 0 and 1, got {}",
-                self.cache_hit_ratio
-            ));
+            return Err(format!("cache_hit_ratio must be between 0 and 1, got {}", self.cache_hit_ratio));
         }
         let s = |name: &str, st: &ServiceTime| st.sampler().map_err(|e| format!("{name}: {e}"));
         Ok(Samplers {
@@ -225,10 +220,7 @@ impl Shared {
     }
 
     fn sample(&self, s: &Sampler) -> Duration {
-        let mut rng = self
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.scale.to_real(s.sample(&mut *rng))
     }
 }
@@ -242,9 +234,7 @@ pub struct Control {
 
 impl std::fmt::Debug for Control {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Control")
-            .field("switches", &self.switches)
-            .finish_non_exhaustive()
+        f.debug_struct("Control").field("switches", &self.switches).finish_non_exhaustive()
     }
 }
 
@@ -307,10 +297,7 @@ pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService
 
 /// Starts MorphSave and also hands back the [`Control`] drills use.
 pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, MockError> {
-    let bad = |message: String| MockError::Profile {
-        service: ServiceId::Morphsave,
-        message,
-    };
+    let bad = |message: String| MockError::Profile { service: ServiceId::Morphsave, message };
     let samplers = profile.validate().map_err(bad)?;
     let mut listeners = Vec::with_capacity(3);
     for l in Listener::ALL {
@@ -320,40 +307,17 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
     let rpc_time = samplers.rpc.clone();
     let shared = build_shared(profile, samplers, ctx, &addrs)?;
     let mut routers = vec![app::router(Arc::clone(&shared))];
-    for (name, salt) in [
-        ("primary", "morphsave-rpc"),
-        ("backup", "morphsave-rpc-backup"),
-    ] {
+    for (name, salt) in [("primary", "morphsave-rpc"), ("backup", "morphsave-rpc-backup")] {
         routers.push(node_router(&shared, name, rpc_time.clone(), ctx.rng(salt)));
     }
     let pairs = listeners.into_iter().map(|(l, _)| l).zip(routers).collect();
-    let (switches, tasks) =
-        listener::spawn_all(pairs, &ctx.shutdown).map_err(|source| MockError::Bind {
-            service: ServiceId::Morphsave,
-            source,
-        })?;
-    let switches: [Switch; 3] = switches
-        .try_into()
-        .map_err(|_| bad("expected three listeners".into()))?;
-    let control = Control {
-        switches: Arc::new(switches),
-        shared,
-    };
-    let endpoints = Listener::ALL
-        .iter()
-        .map(|l| Endpoint {
-            name: l.endpoint_name().into(),
-            addr: addrs[l.index()],
-        })
-        .collect();
-    Ok(Launched {
-        service: RunningService {
-            id: ServiceId::Morphsave,
-            endpoints,
-            tasks,
-        },
-        control,
-    })
+    let (switches, tasks) = listener::spawn_all(pairs, &ctx.shutdown)
+        .map_err(|source| MockError::Bind { service: ServiceId::Morphsave, source })?;
+    let switches: [Switch; 3] = switches.try_into().map_err(|_| bad("expected three listeners".into()))?;
+    let control = Control { switches: Arc::new(switches), shared };
+    let endpoints =
+        Listener::ALL.iter().map(|l| Endpoint { name: l.endpoint_name().into(), addr: addrs[l.index()] }).collect();
+    Ok(Launched { service: RunningService { id: ServiceId::Morphsave, endpoints, tasks }, control })
 }
 
 fn build_shared(
@@ -362,17 +326,11 @@ fn build_shared(
     ctx: &MockContext,
     addrs: &[SocketAddr],
 ) -> Result<Arc<Shared>, MockError> {
-    let metrics_err = |source| MockError::Metrics {
-        service: ServiceId::Morphsave,
-        source,
-    };
+    let metrics_err = |source| MockError::Metrics { service: ServiceId::Morphsave, source };
     let kit = KitMetrics::new(ctx.scale).map_err(metrics_err)?;
     let own = metrics::MorphMetrics::new(&kit).map_err(metrics_err)?;
     let scale = ctx.scale;
-    let urls = [
-        format!("http://{}/", addrs[1]),
-        format!("http://{}/", addrs[2]),
-    ];
+    let urls = [format!("http://{}/", addrs[1]), format!("http://{}/", addrs[2])];
     let rpc = rpc_client::RpcClient::new(
         urls,
         scale.to_real(profile.rpc_timeout.get()),
@@ -383,12 +341,7 @@ fn build_shared(
         service: ServiceId::Morphsave,
         message: format!("cannot build the app's RPC client: {e}"),
     })?;
-    let chain = chain::Chain::new(
-        profile.genesis_block,
-        profile.block_time.get(),
-        profile.chain_id,
-        scale,
-    );
+    let chain = chain::Chain::new(profile.genesis_block, profile.block_time.get(), profile.chain_id, scale);
     let cache = cache::Cache::new(
         profile.cache_hit_ratio,
         samplers.cache,
@@ -416,35 +369,19 @@ fn build_shared(
     }))
 }
 
-fn node_router(
-    shared: &Arc<Shared>,
-    name: &'static str,
-    time: Sampler,
-    rng: Mutex<StdRng>,
-) -> Router {
-    let node = chain::Node {
-        name,
-        chain: Arc::clone(&shared.chain),
-        time,
-        rng,
-        served: shared.metrics.node_requests.clone(),
-    };
+fn node_router(shared: &Arc<Shared>, name: &'static str, time: Sampler, rng: Mutex<StdRng>) -> Router {
+    let node =
+        chain::Node { name, chain: Arc::clone(&shared.chain), time, rng, served: shared.metrics.node_requests.clone() };
     finish_router(chain::router(Arc::new(node)), shared.profile.max_body_bytes)
 }
 
 async fn bind(ctx: &MockContext, port: u16) -> Result<(TcpListener, SocketAddr), MockError> {
     let listener = bind_loopback(ctx.host, ctx.port(port))
         .await
-        .map_err(|source| MockError::Bind {
-            service: ServiceId::Morphsave,
-            source,
-        })?;
+        .map_err(|source| MockError::Bind { service: ServiceId::Morphsave, source })?;
     let addr = listener.local_addr().map_err(|source| MockError::Bind {
         service: ServiceId::Morphsave,
-        source: crate::kit::BindError {
-            addr: SocketAddr::new(ctx.host, port),
-            source,
-        },
+        source: crate::kit::BindError { addr: SocketAddr::new(ctx.host, port), source },
     })?;
     Ok((listener, addr))
 }
@@ -456,22 +393,13 @@ mod tests {
     #[test]
     fn profile_checks_ratio_and_sizes() {
         assert!(Profile::default().validate().is_ok());
-        let p = Profile {
-            cache_hit_ratio: 1.5,
-            ..Profile::default()
-        };
+        let p = Profile { cache_hit_ratio: 1.5, ..Profile::default() };
         assert!(p.validate().is_err_and(|e| e.contains("cache_hit_ratio")));
-        let p = Profile {
-            db_pool_size: 0,
-            ..Profile::default()
-        };
+        let p = Profile { db_pool_size: 0, ..Profile::default() };
         assert!(p.validate().is_err_and(|e| e.contains("db_pool_size")));
-        let parsed: Result<Profile, _> =
-            serde_json::from_str(r#"{"db_pool_size": 5, "db_pool_timeout": "250ms"}"#);
+        let parsed: Result<Profile, _> = serde_json::from_str(r#"{"db_pool_size": 5, "db_pool_timeout": "250ms"}"#);
         assert_eq!(
-            parsed
-                .map(|p| (p.db_pool_size, p.db_pool_timeout.get()))
-                .ok(),
+            parsed.map(|p| (p.db_pool_size, p.db_pool_timeout.get())).ok(),
             Some((5, Duration::from_millis(250)))
         );
     }

@@ -84,12 +84,7 @@ pub struct RpcClient {
 
 impl RpcClient {
     /// A client for `urls` (primary, backup); `timeout` and `cooldown` are real time.
-    pub fn new(
-        urls: [String; 2],
-        timeout: Duration,
-        cooldown: Duration,
-        metrics: RpcMetrics,
-    ) -> reqwest::Result<Self> {
+    pub fn new(urls: [String; 2], timeout: Duration, cooldown: Duration, metrics: RpcMetrics) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder().no_proxy().build()?;
         Ok(Self {
             http,
@@ -109,10 +104,7 @@ impl RpcClient {
 
     /// The node calls go to first right now.
     pub fn active(&self) -> RpcNode {
-        let failed_at = *self
-            .primary_failed_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let failed_at = *self.primary_failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match failed_at {
             Some(t) if t.elapsed() < self.cooldown => RpcNode::Backup,
             _ => RpcNode::Primary,
@@ -157,13 +149,7 @@ impl RpcClient {
     ) -> Result<Value, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "method": method, "params": params, "id": id });
-        let sent = self
-            .http
-            .post(self.url(node))
-            .json(&body)
-            .timeout(timeout)
-            .send()
-            .await;
+        let sent = self.http.post(self.url(node)).json(&body).timeout(timeout).send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => return Err("timeout".into()),
@@ -181,10 +167,7 @@ impl RpcClient {
         if answer.get("error").is_some() {
             return Err("rpc_error".into());
         }
-        answer
-            .get("result")
-            .cloned()
-            .ok_or_else(|| "bad_response".into())
+        answer.get("result").cloned().ok_or_else(|| "bad_response".into())
     }
 
     fn record(&self, node: RpcNode, outcome: Result<(), &str>) {
@@ -203,9 +186,7 @@ impl RpcClient {
     }
 
     fn lock_failed(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.primary_failed_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.primary_failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -37,15 +37,8 @@ pub(super) struct CoreState {
 impl CoreState {
     pub(super) fn new(shared: Arc<Shared>, ctx: &MockContext) -> Result<Arc<Self>, String> {
         let p = &shared.profile;
-        let sampler = p
-            .proof_service_time
-            .sampler()
-            .map_err(|e| format!("proof_service_time: {e}"))?;
-        Ok(Arc::new(Self {
-            sampler,
-            rng: ctx.rng("pxl-core"),
-            shared,
-        }))
+        let sampler = p.proof_service_time.sampler().map_err(|e| format!("proof_service_time: {e}"))?;
+        Ok(Arc::new(Self { sampler, rng: ctx.rng("pxl-core"), shared }))
     }
 
     fn service_time(&self, input_bytes: usize) -> Duration {
@@ -88,34 +81,23 @@ struct ProofRequest {
     circuit: Option<String>,
 }
 
-async fn prove(
-    State(c): State<Arc<CoreState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+async fn prove(State(c): State<Arc<CoreState>>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
     let req: ProofRequest = parse_json(&body?)?;
     let input = match req.input {
         None | Some(Value::Null) => {
-            return Err(ApiError::bad_request(
-                "missing_input",
-                "body must be {\"input\": <JSON to prove>}",
-            ));
+            return Err(ApiError::bad_request("missing_input", "body must be {\"input\": <JSON to prove>}"));
         }
         Some(v) => v,
     };
-    let encoded = serde_json::to_vec(&input).map_err(|e| {
-        ApiError::bad_request("invalid_input", format!("input cannot be encoded: {e}"))
-    })?;
+    let encoded = serde_json::to_vec(&input)
+        .map_err(|e| ApiError::bad_request("invalid_input", format!("input cannot be encoded: {e}")))?;
     let started = tokio::time::Instant::now();
     let outcome = c.shared.pool.run(c.service_time(encoded.len())).await;
     let m = &c.shared.metrics;
     let report = match outcome {
         Ok(r) => r,
         Err(e) => {
-            let result = if matches!(e, JobError::QueueFull { .. }) {
-                "queue_full"
-            } else {
-                "timeout"
-            };
+            let result = if matches!(e, JobError::QueueFull { .. }) { "queue_full" } else { "timeout" };
             m.proofs.with_label_values(&[result]).inc();
             return Err(ApiError::from(e));
         }

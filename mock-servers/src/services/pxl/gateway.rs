@@ -38,23 +38,12 @@ pub(super) struct GatewayState {
 
 impl GatewayState {
     /// `addrs` in [`Component::ALL`] order.
-    pub(super) fn new(
-        shared: Arc<Shared>,
-        addrs: &[SocketAddr; 4],
-    ) -> Result<Arc<Self>, reqwest::Error> {
+    pub(super) fn new(shared: Arc<Shared>, addrs: &[SocketAddr; 4]) -> Result<Arc<Self>, reqwest::Error> {
         let client = reqwest::Client::builder().no_proxy().build()?;
         let p = &shared.profile;
-        let limiter = RateLimiter::new(
-            p.rate_limit_requests,
-            shared.scale.to_real(p.rate_limit_window.get()),
-        );
+        let limiter = RateLimiter::new(p.rate_limit_requests, shared.scale.to_real(p.rate_limit_window.get()));
         let urls = addrs.map(|a| format!("http://{a}"));
-        Ok(Arc::new(Self {
-            shared,
-            limiter,
-            client,
-            urls,
-        }))
+        Ok(Arc::new(Self { shared, limiter, client, urls }))
     }
 
     fn url(&self, c: Component, path: &str) -> String {
@@ -72,10 +61,7 @@ pub(super) fn router(state: Arc<GatewayState>) -> Router {
     let api = Router::new()
         .route("/v1/proofs", post(proofs))
         .route("/v1/overlays/{name}", get(overlay_info))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            limits::admit,
-        ));
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), limits::admit));
     let routes = Router::new()
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics_text))
@@ -97,11 +83,7 @@ fn probe_json(up: bool, latency: Duration, error: Option<String>) -> Value {
 }
 
 async fn probe(g: &GatewayState, c: Component) -> (Component, bool, Value) {
-    let path = if c == Component::Core {
-        "/healthz"
-    } else {
-        "/health"
-    };
+    let path = if c == Component::Core { "/healthz" } else { "/health" };
     let started = Instant::now();
     let timeout = g.real(g.shared.profile.health_probe_timeout.get());
     let sent = g.client.get(g.url(c, path)).timeout(timeout).send().await;
@@ -115,11 +97,8 @@ async fn probe(g: &GatewayState, c: Component) -> (Component, bool, Value) {
 }
 
 async fn health(State(g): State<Arc<GatewayState>>) -> Response {
-    let (core, chrono, v4) = tokio::join!(
-        probe(&g, Component::Core),
-        probe(&g, Component::Chrono),
-        probe(&g, Component::V4)
-    );
+    let (core, chrono, v4) =
+        tokio::join!(probe(&g, Component::Core), probe(&g, Component::Chrono), probe(&g, Component::V4));
     let mut components = Map::new();
     let mut degraded = Vec::new();
     for (c, up, v) in [core.clone(), chrono, v4] {
@@ -144,10 +123,7 @@ async fn health(State(g): State<Arc<GatewayState>>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn proofs(
-    State(g): State<Arc<GatewayState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+async fn proofs(State(g): State<Arc<GatewayState>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let body = body?;
     let timeout = g.real(g.shared.profile.core_timeout.get());
     let sent = g
@@ -163,10 +139,7 @@ async fn proofs(
         Err(e) if e.is_timeout() => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "core_timeout",
-            format!(
-                "the proof core did not answer within {}",
-                g.shared.profile.core_timeout.0
-            ),
+            format!("the proof core did not answer within {}", g.shared.profile.core_timeout.0),
         )),
         Err(e) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -179,11 +152,7 @@ async fn proofs(
 /// Hands an upstream answer back: status, JSON body, `Retry-After`.
 async fn relay(resp: reqwest::Response) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bytes = resp.bytes().await.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -193,24 +162,15 @@ async fn relay(resp: reqwest::Response) -> Result<Response, ApiError> {
     })?;
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = status;
-    out.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
         out.headers_mut().insert(header::RETRY_AFTER, v);
     }
     Ok(out)
 }
 
-async fn overlay_info(
-    State(g): State<Arc<GatewayState>>,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let Some(overlay) = Component::OVERLAYS
-        .into_iter()
-        .find(|c| c.overlay_name() == Some(name.as_str()))
-    else {
+async fn overlay_info(State(g): State<Arc<GatewayState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let Some(overlay) = Component::OVERLAYS.into_iter().find(|c| c.overlay_name() == Some(name.as_str())) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_overlay",
@@ -218,13 +178,7 @@ async fn overlay_info(
         ));
     };
     let timeout = g.real(g.shared.profile.health_probe_timeout.get());
-    match g
-        .client
-        .get(g.url(overlay, "/v1/info"))
-        .timeout(timeout)
-        .send()
-        .await
-    {
+    match g.client.get(g.url(overlay, "/v1/info")).timeout(timeout).send().await {
         Ok(resp) => relay(resp).await,
         Err(e) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -66,15 +66,8 @@ struct Clients {
 impl RateLimiter {
     /// `limit` requests per `window_real` (already converted from simulated time).
     pub fn new(limit: u32, window_real: Duration) -> Self {
-        let clients = Clients {
-            windows: HashMap::new(),
-            pruned: Instant::now(),
-        };
-        Self {
-            limit,
-            window_real,
-            clients: Mutex::new(clients),
-        }
+        let clients = Clients { windows: HashMap::new(), pruned: Instant::now() };
+        Self { limit, window_real, clients: Mutex::new(clients) }
     }
 
     /// The configured requests per window.
@@ -91,30 +84,18 @@ impl RateLimiter {
         // Prune at most once per window, so many live clients do not make every check O(n).
         let window = self.window_real;
         if clients.windows.len() >= PRUNE_AT && now.duration_since(clients.pruned) >= window {
-            clients
-                .windows
-                .retain(|_, w| now.duration_since(w.opened) < window);
+            clients.windows.retain(|_, w| now.duration_since(w.opened) < window);
             clients.pruned = now;
         }
-        let w = clients.windows.entry(client.to_owned()).or_insert(Window {
-            opened: now,
-            count: 0,
-        });
+        let w = clients.windows.entry(client.to_owned()).or_insert(Window { opened: now, count: 0 });
         if now.duration_since(w.opened) >= self.window_real {
-            *w = Window {
-                opened: now,
-                count: 0,
-            };
+            *w = Window { opened: now, count: 0 };
         }
         if w.count < self.limit {
             w.count += 1;
-            Decision::Allowed {
-                remaining: self.limit - w.count,
-            }
+            Decision::Allowed { remaining: self.limit - w.count }
         } else {
-            Decision::Limited {
-                retry_after: (w.opened + self.window_real).saturating_duration_since(now),
-            }
+            Decision::Limited { retry_after: (w.opened + self.window_real).saturating_duration_since(now) }
         }
     }
 }
@@ -126,27 +107,16 @@ fn client_key(req: &Request, header: &str) -> String {
     }
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(
-            || "ip:unknown".to_owned(),
-            |ConnectInfo(addr)| format!("ip:{}", addr.ip()),
-        )
+        .map_or_else(|| "ip:unknown".to_owned(), |ConnectInfo(addr)| format!("ip:{}", addr.ip()))
 }
 
 /// Middleware on the gateway's API routes: rate limit first, then a session slot held for
 /// the whole request.
-pub(super) async fn admit(
-    State(g): State<Arc<GatewayState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(super) async fn admit(State(g): State<Arc<GatewayState>>, req: Request, next: Next) -> Response {
     let shared = &g.shared;
     let client = client_key(&req, &shared.profile.client_key_header);
     if let Decision::Limited { retry_after } = g.limiter.check(&client, Instant::now()) {
-        shared
-            .metrics
-            .rejected
-            .with_label_values(&["rate_limited"])
-            .inc();
+        shared.metrics.rejected.with_label_values(&["rate_limited"]).inc();
         let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -162,18 +132,11 @@ pub(super) async fn admit(
         .into_response();
     }
     let Ok(_session) = Arc::clone(&shared.sessions).try_acquire_owned() else {
-        shared
-            .metrics
-            .rejected
-            .with_label_values(&["session_limit"])
-            .inc();
+        shared.metrics.rejected.with_label_values(&["session_limit"]).inc();
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "session_limit",
-            format!(
-                "{} sessions are already active",
-                shared.profile.max_sessions
-            ),
+            format!("{} sessions are already active", shared.profile.max_sessions),
         )
         .with("max_sessions", shared.profile.max_sessions)
         .retry_after(1)
@@ -191,29 +154,18 @@ mod tests {
         let limiter = RateLimiter::new(1000, Duration::from_secs(60));
         let opened = Instant::now();
         for i in 0..1000u32 {
-            assert_eq!(
-                limiter.check("a", opened),
-                Decision::Allowed { remaining: 999 - i }
-            );
+            assert_eq!(limiter.check("a", opened), Decision::Allowed { remaining: 999 - i });
         }
         tokio::time::advance(Duration::from_secs(15)).await;
         // Hand computation: the window opened 15 s ago and lasts 60 s, so 45 s remain.
-        assert_eq!(
-            limiter.check("a", Instant::now()),
-            Decision::Limited {
-                retry_after: Duration::from_secs(45)
-            }
-        );
+        assert_eq!(limiter.check("a", Instant::now()), Decision::Limited { retry_after: Duration::from_secs(45) });
         assert_eq!(
             limiter.check("b", Instant::now()),
             Decision::Allowed { remaining: 999 },
             "other clients unaffected"
         );
         tokio::time::advance(Duration::from_secs(45)).await;
-        assert_eq!(
-            limiter.check("a", Instant::now()),
-            Decision::Allowed { remaining: 999 }
-        );
+        assert_eq!(limiter.check("a", Instant::now()), Decision::Allowed { remaining: 999 });
     }
 
     #[tokio::test(start_paused = true)]

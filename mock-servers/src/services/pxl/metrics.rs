@@ -22,9 +22,8 @@ use super::{Component, Shared};
 use crate::kit::metrics::{register, KitMetrics, MetricsError};
 
 /// Request-duration buckets (seconds) around the runbook's latency thresholds.
-pub const DURATION_BUCKETS_S: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+pub const DURATION_BUCKETS_S: &[f64] =
+    &[0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// The metric handles.
 pub(super) struct PxlMetrics {
@@ -40,43 +39,25 @@ pub(super) struct PxlMetrics {
 impl PxlMetrics {
     pub(super) fn new(kit: &KitMetrics) -> Result<Self, MetricsError> {
         let r = kit.registry();
-        let counters =
-            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
-                register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
-            };
-        let gauge = |name: &str, help: &str| -> Result<Gauge, MetricsError> {
-            register(r, Gauge::new(name, help)?)
+        let counters = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
+            register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
         };
+        let gauge = |name: &str, help: &str| -> Result<Gauge, MetricsError> { register(r, Gauge::new(name, help)?) };
         let labels = &["component", "route", "method", "status"];
-        let duration = HistogramOpts::new(
-            "http_request_duration_seconds",
-            "Time to answer a request, simulated seconds",
-        )
-        .buckets(DURATION_BUCKETS_S.to_vec());
+        let duration =
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer a request, simulated seconds")
+                .buckets(DURATION_BUCKETS_S.to_vec());
         Ok(Self {
             requests: counters("http_requests_total", "HTTP requests answered", labels)?,
             duration: register(r, HistogramVec::new(duration, labels)?)?,
-            queue_length: gauge(
-                "proof_queue_length",
-                "Proof requests waiting for a core worker",
-            )?,
+            queue_length: gauge("proof_queue_length", "Proof requests waiting for a core worker")?,
             proofs: counters("pxl_proofs_total", "Proofs by result", &["result"])?,
-            sessions: gauge(
-                "pxl_active_sessions",
-                "Requests in flight through the gateway API",
-            )?,
-            rejected: counters(
-                "pxl_requests_rejected_total",
-                "Gateway requests refused by a limit",
-                &["reason"],
-            )?,
+            sessions: gauge("pxl_active_sessions", "Requests in flight through the gateway API")?,
+            rejected: counters("pxl_requests_rejected_total", "Gateway requests refused by a limit", &["reason"])?,
             component_up: register(
                 r,
                 GaugeVec::new(
-                    Opts::new(
-                        "pxl_component_up",
-                        "1 while the component's listener serves",
-                    ),
+                    Opts::new("pxl_component_up", "1 while the component's listener serves"),
                     &["component"],
                 )?,
             )?,
@@ -93,10 +74,7 @@ impl Shared {
         self.metrics.sessions.set(self.sessions_in_use() as f64);
         for c in Component::ALL {
             let up = if self.is_up(c) { 1.0 } else { 0.0 };
-            self.metrics
-                .component_up
-                .with_label_values(&[c.label()])
-                .set(up);
+            self.metrics.component_up.with_label_values(&[c.label()]).set(up);
         }
         self.kit.render()
     }
@@ -109,27 +87,14 @@ pub(super) async fn track(
     req: Request,
     next: Next,
 ) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status();
-    let labels = [
-        component.label(),
-        route.as_str(),
-        method.as_str(),
-        status.as_str(),
-    ];
+    let labels = [component.label(), route.as_str(), method.as_str(), status.as_str()];
     shared.metrics.requests.with_label_values(&labels).inc();
     let sim_s = shared.scale.to_sim(start.elapsed()).as_secs_f64();
-    shared
-        .metrics
-        .duration
-        .with_label_values(&labels)
-        .observe(sim_s);
+    shared.metrics.duration.with_label_values(&labels).observe(sim_s);
     resp
 }

@@ -42,8 +42,7 @@ use crate::kit::listener::{self, Switch, SwitchError};
 use crate::kit::metrics::{self as kit_metrics, KitMetrics};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceTime,
-    TimeScale, WorkerPool,
+    bind_loopback, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceTime, TimeScale, WorkerPool,
 };
 
 /// The runbook's gateway port: `http://localhost/v1/health` is plain HTTP on port 80.
@@ -71,12 +70,7 @@ pub enum Component {
 
 impl Component {
     /// All four, main one first (the order of the endpoints).
-    pub const ALL: [Component; 4] = [
-        Component::Gateway,
-        Component::Core,
-        Component::Chrono,
-        Component::V4,
-    ];
+    pub const ALL: [Component; 4] = [Component::Gateway, Component::Core, Component::Chrono, Component::V4];
     /// The two overlays.
     pub const OVERLAYS: [Component; 2] = [Component::Chrono, Component::V4];
 
@@ -173,10 +167,7 @@ impl Default for Profile {
             // Median 80 ms, P99 250 ms: at nominal load (the runbook's 1000 req/min) the
             // 8 workers are ~20% busy, so P95 ~180 ms and P99 ~260 ms stay inside the
             // SLO (P95 < 300 ms, P99 < 500 ms) with room for queueing and the hop.
-            proof_service_time: ServiceTime::lognormal(
-                Duration::from_millis(80),
-                Duration::from_millis(250),
-            ),
+            proof_service_time: ServiceTime::lognormal(Duration::from_millis(80), Duration::from_millis(250)),
             proof_time_per_mib: HumanDuration(Duration::from_millis(20)),
             health_probe_timeout: secs(2),
             core_timeout: secs(15),
@@ -205,15 +196,9 @@ impl Profile {
             return Err(format!("{name} must be at least 1"));
         }
         if axum::http::HeaderName::from_bytes(self.client_key_header.as_bytes()).is_err() {
-            return Err(format!(
-                "client_key_header `{}` is not a valid header name",
-                self.client_key_header
-            ));
+            return Err(format!("client_key_header `{}` is not a valid header name", self.client_key_header));
         }
-        self.proof_service_time
-            .sampler()
-            .map(|_| ())
-            .map_err(|e| format!("proof_service_time: {e}"))
+        self.proof_service_time.sampler().map(|_| ()).map_err(|e| format!("proof_service_time: {e}"))
     }
 }
 
@@ -233,13 +218,11 @@ struct Shared {
 
 impl Shared {
     fn is_up(&self, c: Component) -> bool {
-        self.control.get().map_or(true, |ctl| ctl.is_up(c))
+        self.control.get().is_none_or(|ctl| ctl.is_up(c))
     }
 
     fn sessions_in_use(&self) -> usize {
-        self.profile
-            .max_sessions
-            .saturating_sub(self.sessions.available_permits())
+        self.profile.max_sessions.saturating_sub(self.sessions.available_permits())
     }
 }
 
@@ -247,14 +230,8 @@ impl Shared {
 /// and the kit's.
 fn finish(shared: &Arc<Shared>, component: Component, routes: Router) -> Router {
     finish_router(routes, shared.profile.max_body_bytes)
-        .layer(middleware::from_fn_with_state(
-            (Arc::clone(shared), component),
-            metrics::track,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&shared.kit),
-            kit_metrics::track,
-        ))
+        .layer(middleware::from_fn_with_state((Arc::clone(shared), component), metrics::track))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared.kit), kit_metrics::track))
 }
 
 /// The fault hooks: take a component's listener down (connections refused, as when its
@@ -302,10 +279,7 @@ pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService
 
 /// Starts PXL and also hands back the [`Control`] that drills use to inject faults.
 pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, MockError> {
-    let bad = |message: String| MockError::Profile {
-        service: ServiceId::Pxl,
-        message,
-    };
+    let bad = |message: String| MockError::Profile { service: ServiceId::Pxl, message };
     profile.validate().map_err(bad)?;
     let listeners = bind_all(&profile, ctx).await?;
     let addrs = listeners.each_ref().map(|(_, addr)| *addr);
@@ -320,39 +294,20 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
         overlay::router(Arc::clone(&shared), Component::V4),
     ];
     let pairs = listeners.into_iter().map(|(l, _)| l).zip(routers).collect();
-    let (switches, tasks) =
-        listener::spawn_all(pairs, &ctx.shutdown).map_err(|source| MockError::Bind {
-            service: ServiceId::Pxl,
-            source,
-        })?;
-    let switches: [Switch; 4] = switches
-        .try_into()
-        .map_err(|_| bad("expected four listeners".into()))?;
-    let control = Control {
-        switches: Arc::new(switches),
-    };
+    let (switches, tasks) = listener::spawn_all(pairs, &ctx.shutdown)
+        .map_err(|source| MockError::Bind { service: ServiceId::Pxl, source })?;
+    let switches: [Switch; 4] = switches.try_into().map_err(|_| bad("expected four listeners".into()))?;
+    let control = Control { switches: Arc::new(switches) };
     let _ = shared.control.set(control.clone());
-    let endpoints = Component::ALL
-        .iter()
-        .map(|c| Endpoint {
-            name: c.endpoint_name().into(),
-            addr: addrs[c.index()],
-        })
-        .collect();
-    let service = RunningService {
-        id: ServiceId::Pxl,
-        endpoints,
-        tasks,
-    };
+    let endpoints =
+        Component::ALL.iter().map(|c| Endpoint { name: c.endpoint_name().into(), addr: addrs[c.index()] }).collect();
+    let service = RunningService { id: ServiceId::Pxl, endpoints, tasks };
     Ok(Launched { service, control })
 }
 
 /// The state every listener shares: metrics, the proof pool, the session permits.
 fn build_shared(profile: Profile, ctx: &MockContext) -> Result<Arc<Shared>, MockError> {
-    let metrics_err = |source| MockError::Metrics {
-        service: ServiceId::Pxl,
-        source,
-    };
+    let metrics_err = |source| MockError::Metrics { service: ServiceId::Pxl, source };
     let kit = KitMetrics::new(ctx.scale).map_err(metrics_err)?;
     let own = metrics::PxlMetrics::new(&kit).map_err(metrics_err)?;
     let mean_s = profile.proof_service_time.mean_secs();
@@ -371,43 +326,25 @@ fn build_shared(profile: Profile, ctx: &MockContext) -> Result<Arc<Shared>, Mock
 
 /// Binds the four listeners (gateway, core, chrono, v4) before anything serves, so a
 /// busy port is reported before any of them starts.
-async fn bind_all(
-    profile: &Profile,
-    ctx: &MockContext,
-) -> Result<[(TcpListener, SocketAddr); 4], MockError> {
-    let ports = [
-        profile.gateway_runbook_port,
-        CORE_RUNBOOK_PORT,
-        CHRONO_RUNBOOK_PORT,
-        V4_RUNBOOK_PORT,
-    ];
+async fn bind_all(profile: &Profile, ctx: &MockContext) -> Result<[(TcpListener, SocketAddr); 4], MockError> {
+    let ports = [profile.gateway_runbook_port, CORE_RUNBOOK_PORT, CHRONO_RUNBOOK_PORT, V4_RUNBOOK_PORT];
     let mut out = Vec::with_capacity(4);
     for port in ports {
         let listener = bind_loopback(ctx.host, ctx.port(port))
             .await
-            .map_err(|source| MockError::Bind {
-                service: ServiceId::Pxl,
-                source,
-            })?;
+            .map_err(|source| MockError::Bind { service: ServiceId::Pxl, source })?;
         let addr = listener.local_addr().map_err(|source| MockError::Bind {
             service: ServiceId::Pxl,
-            source: crate::kit::BindError {
-                addr: SocketAddr::new(ctx.host, port),
-                source,
-            },
+            source: crate::kit::BindError { addr: SocketAddr::new(ctx.host, port), source },
         })?;
         out.push((listener, addr));
     }
-    out.try_into().map_err(|_| MockError::Profile {
-        service: ServiceId::Pxl,
-        message: "expected four listeners".into(),
-    })
+    out.try_into()
+        .map_err(|_| MockError::Profile { service: ServiceId::Pxl, message: "expected four listeners".into() })
 }
 
 fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -426,17 +363,11 @@ mod tests {
 
     #[test]
     fn profile_rejects_zero_limits_and_unknown_fields() {
-        let p = Profile {
-            max_sessions: 0,
-            ..Profile::default()
-        };
+        let p = Profile { max_sessions: 0, ..Profile::default() };
         assert!(p.validate().is_err_and(|e| e.contains("max_sessions")));
         let parsed: Result<Profile, _> = serde_json::from_str(r#"{"max_session": 5}"#);
         assert!(parsed.is_err());
         let parsed: Result<Profile, _> = serde_json::from_str(r#"{"rate_limit_window": "30s"}"#);
-        assert_eq!(
-            parsed.map(|p| p.rate_limit_window.get()).ok(),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(parsed.map(|p| p.rate_limit_window.get()).ok(), Some(Duration::from_secs(30)));
     }
 }

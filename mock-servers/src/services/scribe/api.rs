@@ -45,12 +45,7 @@ pub(super) fn router(guard: Guard) -> Router {
         .route("/admin/resume-writes", post(|s, h| set_paused(s, h, false)))
         .route("/admin/compact", post(compact))
         .route("/verify/{key}", get(kv::verify))
-        .route(
-            "/{key}",
-            get(kv::get_value)
-                .put(kv::put_value)
-                .delete(kv::delete_value),
-        )
+        .route("/{key}", get(kv::get_value).put(kv::put_value).delete(kv::delete_value))
         .with_state(node);
     finish_router(routes, max_body)
         .layer(middleware::from_fn_with_state(guard, node::guard))
@@ -72,17 +67,10 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         "members": v.members,
     });
     let problem = match v.role {
-        Role::Learner => Some((
-            "not_a_member",
-            format!("node {} is not a member of the cluster", node.id),
-        )),
-        _ if !v.quorum => Some((
-            "no_quorum",
-            format!(
-                "{} of {} nodes healthy, {} needed",
-                v.healthy, v.members, v.needed
-            ),
-        )),
+        Role::Learner => Some(("not_a_member", format!("node {} is not a member of the cluster", node.id))),
+        _ if !v.quorum => {
+            Some(("no_quorum", format!("{} of {} nodes healthy, {} needed", v.healthy, v.members, v.needed)))
+        }
         _ if v.leader.is_none() => Some(("no_leader", "an election is in progress".to_owned())),
         _ => None,
     };
@@ -204,14 +192,9 @@ async fn add_node(
     authorize(&node, &headers, Access::Admin)?;
     let req: AddNode = parse_json(&body?)?;
     if req.node_id == 0 || req.address.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_node",
-            "node_id must be at least 1 and address must not be empty",
-        ));
+        return Err(ApiError::bad_request("invalid_node", "node_id must be at least 1 and address must not be empty"));
     }
-    let (address, members) = change_membership(&node, |r, now| {
-        r.add_voter(req.node_id, req.address.trim(), now)
-    })?;
+    let (address, members) = change_membership(&node, |r, now| r.add_voter(req.node_id, req.address.trim(), now))?;
     Ok(Json(json!({
         "status": "ok",
         "message": format!("node {} added to the cluster", req.node_id),
@@ -239,34 +222,17 @@ async fn remove_node(
 }
 
 /// `POST /admin/pause-writes` and `/admin/resume-writes` (admin): cluster-wide.
-async fn set_paused(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    paused: bool,
-) -> Result<Json<Value>, ApiError> {
+async fn set_paused(State(node): State<Arc<Node>>, headers: HeaderMap, paused: bool) -> Result<Json<Value>, ApiError> {
     authorize(&node, &headers, Access::Admin)?;
     node.shared.raft().set_writes_paused(paused);
-    let message = if paused {
-        "writes paused"
-    } else {
-        "writes resumed"
-    };
-    Ok(Json(
-        json!({ "status": "ok", "message": message, "writes_paused": paused, "node_id": node.id }),
-    ))
+    let message = if paused { "writes paused" } else { "writes resumed" };
+    Ok(Json(json!({ "status": "ok", "message": message, "writes_paused": paused, "node_id": node.id })))
 }
 
 /// `POST /admin/compact` (admin): compacts this node's storage on its worker pool.
-async fn compact(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+async fn compact(State(node): State<Arc<Node>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     authorize(&node, &headers, Access::Admin)?;
-    let report = node
-        .shared
-        .pool(node.id)
-        .run(node.shared.sample(Work::Compact))
-        .await?;
+    let report = node.shared.pool(node.id).run(node.shared.sample(Work::Compact)).await?;
     let reclaimed = node.shared.store_mut().compact(node.id);
     let (keys, bytes) = node.shared.storage(node.id);
     Ok(Json(json!({
@@ -287,10 +253,8 @@ async fn metrics_text(State(node): State<Arc<Node>>) -> Response {
 /// `GET /metrics`: Prometheus text, or the real node's JSON summary to
 /// `Accept: application/json`.
 async fn metrics_any(State(node): State<Arc<Node>>, headers: HeaderMap) -> Response {
-    let json_wanted = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"));
+    let json_wanted =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
     if !json_wanted {
         return metrics::text_response(node.render_metrics());
     }

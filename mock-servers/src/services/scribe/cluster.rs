@@ -17,9 +17,7 @@ use super::node::{self, Command, Node};
 use super::raft::{NodeId, Raft, View};
 use super::store::Store;
 use super::{endpoint_name, profile_error, Profile, RUNBOOK_BASE_PORT};
-use crate::kit::{
-    bind_loopback, BindError, MockContext, PoolConfig, Sampler, ServiceTime, TimeScale, WorkerPool,
-};
+use crate::kit::{bind_loopback, BindError, MockContext, PoolConfig, Sampler, ServiceTime, TimeScale, WorkerPool};
 use crate::services::{Endpoint, MockError, RunningService, ServiceId};
 
 /// The request kinds with a service time.
@@ -68,15 +66,9 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn new(
-        profile: Profile,
-        ctx: &MockContext,
-        nodes: Vec<(NodeId, String)>,
-    ) -> Result<Arc<Self>, MockError> {
-        let sampler = |name: &str, st: &ServiceTime| {
-            st.sampler()
-                .map_err(|e| profile_error(format!("service_time.{name}: {e}")))
-        };
+    fn new(profile: Profile, ctx: &MockContext, nodes: Vec<(NodeId, String)>) -> Result<Arc<Self>, MockError> {
+        let sampler =
+            |name: &str, st: &ServiceTime| st.sampler().map_err(|e| profile_error(format!("service_time.{name}: {e}")));
         let st = &profile.service_time;
         let samplers = Samplers {
             read: sampler("read", &st.read)?,
@@ -234,18 +226,13 @@ pub struct ScribeCluster {
 
 impl std::fmt::Debug for ScribeCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScribeCluster")
-            .field("nodes", &self.nodes.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("ScribeCluster").field("nodes", &self.nodes.keys().collect::<Vec<_>>()).finish()
     }
 }
 
 impl ScribeCluster {
     fn handle(&self, id: NodeId) -> Result<&NodeHandle, FaultError> {
-        self.nodes.get(&id).ok_or_else(|| FaultError::UnknownNode {
-            node: id,
-            known: self.node_ids(),
-        })
+        self.nodes.get(&id).ok_or_else(|| FaultError::UnknownNode { node: id, known: self.node_ids() })
     }
 
     /// Ids of the nodes with a listener, ascending.
@@ -297,10 +284,7 @@ impl ScribeCluster {
             let _ = r.set_stopped(id, true, now);
         });
         let (tx, rx) = oneshot::channel();
-        h.commands
-            .send(Command::Stop(tx))
-            .await
-            .map_err(|_| FaultError::ShuttingDown(id))?;
+        h.commands.send(Command::Stop(tx)).await.map_err(|_| FaultError::ShuttingDown(id))?;
         rx.await.map_err(|_| FaultError::ShuttingDown(id))
     }
 
@@ -308,10 +292,7 @@ impl ScribeCluster {
     pub async fn start_node(&self, id: NodeId) -> Result<(), FaultError> {
         let h = self.handle(id)?;
         let (tx, rx) = oneshot::channel();
-        h.commands
-            .send(Command::Start(tx))
-            .await
-            .map_err(|_| FaultError::ShuttingDown(id))?;
+        h.commands.send(Command::Start(tx)).await.map_err(|_| FaultError::ShuttingDown(id))?;
         let bound = rx.await.map_err(|_| FaultError::ShuttingDown(id))?;
         bound.map_err(|source| FaultError::Bind { node: id, source })?;
         self.set_raft(|r, now| {
@@ -380,24 +361,15 @@ impl ScribeCluster {
 }
 
 /// Binds every node's listener: node `i` on `RUNBOOK_BASE_PORT + i` with runbook ports.
-async fn bind_nodes(
-    nodes: usize,
-    ctx: &MockContext,
-) -> Result<Vec<(NodeId, TcpListener, SocketAddr)>, MockError> {
-    let bind_error = |source| MockError::Bind {
-        service: ServiceId::Scribe,
-        source,
-    };
+async fn bind_nodes(nodes: usize, ctx: &MockContext) -> Result<Vec<(NodeId, TcpListener, SocketAddr)>, MockError> {
+    let bind_error = |source| MockError::Bind { service: ServiceId::Scribe, source };
     let mut bound = Vec::new();
     for id in 1..=nodes as NodeId {
         let port = ctx.port(RUNBOOK_BASE_PORT + u16::try_from(id).unwrap_or(0));
         let listener = bind_loopback(ctx.host, port).await.map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(|source| {
-            bind_error(BindError {
-                addr: SocketAddr::new(ctx.host, port),
-                source,
-            })
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| bind_error(BindError { addr: SocketAddr::new(ctx.host, port), source }))?;
         bound.push((id, listener, addr));
     }
     Ok(bound)
@@ -405,48 +377,20 @@ async fn bind_nodes(
 
 /// Starts the cluster and returns, besides the running service, the handle drills use.
 /// Every listener is bound before any node serves, so a busy port fails the whole start.
-pub async fn start_cluster(
-    profile: Profile,
-    ctx: &MockContext,
-) -> Result<(RunningService, ScribeCluster), MockError> {
+pub async fn start_cluster(profile: Profile, ctx: &MockContext) -> Result<(RunningService, ScribeCluster), MockError> {
     profile.validate().map_err(profile_error)?;
     let bound = bind_nodes(profile.nodes, ctx).await?;
-    let members = bound
-        .iter()
-        .map(|(id, _, addr)| (*id, addr.to_string()))
-        .collect();
+    let members = bound.iter().map(|(id, _, addr)| (*id, addr.to_string())).collect();
     let shared = Shared::new(profile, ctx, members)?;
     let (mut endpoints, mut tasks, mut handles) = (Vec::new(), Vec::new(), BTreeMap::new());
     for (id, listener, addr) in bound {
-        let node = Node::new(id, addr, Arc::clone(&shared), ctx.scale).map_err(|source| {
-            MockError::Metrics {
-                service: ServiceId::Scribe,
-                source,
-            }
-        })?;
+        let node = Node::new(id, addr, Arc::clone(&shared), ctx.scale)
+            .map_err(|source| MockError::Metrics { service: ServiceId::Scribe, source })?;
         let (commands, rx) = mpsc::channel(4);
-        tasks.push(tokio::spawn(node::supervise(
-            Arc::clone(&node),
-            listener,
-            rx,
-            ctx.shutdown.clone(),
-        )));
-        endpoints.push(Endpoint {
-            name: endpoint_name(id),
-            addr,
-        });
+        tasks.push(tokio::spawn(node::supervise(Arc::clone(&node), listener, rx, ctx.shutdown.clone())));
+        endpoints.push(Endpoint { name: endpoint_name(id), addr });
         handles.insert(id, NodeHandle { node, commands });
     }
-    let cluster = ScribeCluster {
-        shared,
-        nodes: Arc::new(handles),
-    };
-    Ok((
-        RunningService {
-            id: ServiceId::Scribe,
-            endpoints,
-            tasks,
-        },
-        cluster,
-    ))
+    let cluster = ScribeCluster { shared, nodes: Arc::new(handles) };
+    Ok((RunningService { id: ServiceId::Scribe, endpoints, tasks }, cluster))
 }

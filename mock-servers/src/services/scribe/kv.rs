@@ -27,11 +27,7 @@ use super::ReadsWithoutQuorum;
 use crate::kit::errors::{parse_json, ApiError};
 
 /// Checks the request's API key (`X-API-Key` or `Authorization: Bearer`) against `need`.
-pub(super) fn authorize(
-    node: &Node,
-    headers: &HeaderMap,
-    need: Access,
-) -> Result<Access, ApiError> {
+pub(super) fn authorize(node: &Node, headers: &HeaderMap, need: Access) -> Result<Access, ApiError> {
     let presented = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -59,11 +55,7 @@ pub(super) fn authorize(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!(
-                "insufficient permissions: this key has role `{}`, `{}` is required",
-                role.as_str(),
-                need.as_str()
-            ),
+            format!("insufficient permissions: this key has role `{}`, `{}` is required", role.as_str(), need.as_str()),
         )
         .with("role", role.as_str())
         .with("required_role", need.as_str()));
@@ -77,11 +69,7 @@ pub(super) fn refusal(e: WriteRefusal) -> ApiError {
     match &e {
         WriteRefusal::NotMember(node) => unavailable("not_a_member").with("node_id", *node),
         WriteRefusal::Paused => unavailable("writes_paused"),
-        WriteRefusal::NoQuorum {
-            healthy,
-            members,
-            needed,
-        } => unavailable("no_quorum")
+        WriteRefusal::NoQuorum { healthy, members, needed } => unavailable("no_quorum")
             .with("healthy_nodes", *healthy)
             .with("members", *members)
             .with("quorum_size", *needed),
@@ -93,33 +81,22 @@ pub(super) fn refusal(e: WriteRefusal) -> ApiError {
 
 /// The 503 a refused read gets without quorum.
 fn no_quorum(view: &View) -> ApiError {
-    refusal(WriteRefusal::NoQuorum {
-        healthy: view.healthy,
-        members: view.members,
-        needed: view.needed,
-    })
+    refusal(WriteRefusal::NoQuorum { healthy: view.healthy, members: view.members, needed: view.needed })
 }
 
 fn key_from(node: &Node, path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(key) = path.map_err(|r| ApiError::bad_request("invalid_key", r.body_text()))?;
     let max = node.shared.profile.max_key_bytes;
     if key.len() > max {
-        return Err(ApiError::bad_request(
-            "key_too_long",
-            format!("keys are at most {max} bytes, got {}", key.len()),
-        ));
+        return Err(ApiError::bad_request("key_too_long", format!("keys are at most {max} bytes, got {}", key.len())));
     }
     Ok(key)
 }
 
 fn not_found(key: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "key_not_found",
-        format!("no key `{key}`"),
-    )
-    .with("key", key)
-    .with("value", Value::Null)
+    ApiError::new(StatusCode::NOT_FOUND, "key_not_found", format!("no key `{key}`"))
+        .with("key", key)
+        .with("value", Value::Null)
 }
 
 /// Counts one key/value operation and its latency, and turns the result into a response.
@@ -161,10 +138,7 @@ async fn read(
     if !view.quorum && node.shared.profile.reads_without_quorum == ReadsWithoutQuorum::Refuse {
         return Err(no_quorum(&view));
     }
-    node.shared
-        .pool(node.id)
-        .run(node.shared.sample(Work::Read))
-        .await?;
+    node.shared.pool(node.id).run(node.shared.sample(Work::Read)).await?;
     let value = node.shared.store().get(node.id, &key).map(<[u8]>::to_vec);
     let value = value.ok_or_else(|| not_found(&key))?;
     let stale = !view.quorum || view.role == Role::Learner;
@@ -175,10 +149,7 @@ async fn read(
     if wants_bytes {
         let headers = [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (
-                header::HeaderName::from_static("x-scribe-stale"),
-                stale.to_string(),
-            ),
+            (header::HeaderName::from_static("x-scribe-stale"), stale.to_string()),
         ];
         return Ok((headers, value).into_response());
     }
@@ -198,10 +169,7 @@ struct PutBody {
     value: String,
 }
 
-fn value_from(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Vec<u8>, ApiError> {
+fn value_from(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, ApiError> {
     let body = body?;
     let raw = headers
         .get(header::CONTENT_TYPE)
@@ -333,12 +301,7 @@ async fn commit(node: &Node, key: &str, change: Change) -> Result<Committed, Api
         Change::Delete => shared.store_mut().delete(key, &nodes),
     };
     let index = raft.commit();
-    Ok(Committed {
-        leader,
-        term: raft.term(),
-        index,
-        created,
-    })
+    Ok(Committed { leader, term: raft.term(), index, created })
 }
 
 /// `GET /verify/{key}` (open): this node's Merkle proof for `key` against the committed
@@ -355,9 +318,7 @@ pub(super) async fn verify(
     let count = |result: &str| node.own.verifications.with_label_values(&[result]).inc();
     let Some(proof) = proof else {
         count("not_found");
-        return Err(not_found(&key)
-            .with("verified", false)
-            .with("proof", Value::Null));
+        return Err(not_found(&key).with("verified", false).with("proof", Value::Null));
     };
     let verified = proof.root_hash == proof.computed_root;
     let proof_json = serde_json::to_value(&proof).unwrap_or(Value::Null);
@@ -371,10 +332,7 @@ pub(super) async fn verify(
     Err(ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "merkle_mismatch",
-        format!(
-            "node {}'s copy of the data does not match the committed Merkle root",
-            node.id
-        ),
+        format!("node {}'s copy of the data does not match the committed Merkle root", node.id),
     )
     .with("key", key)
     .with("verified", false)

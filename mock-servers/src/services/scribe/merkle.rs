@@ -126,9 +126,7 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf_hash(format!("k{i:03}").as_bytes(), b"v"))
-            .collect()
+        (0..n).map(|i| leaf_hash(format!("k{i:03}").as_bytes(), b"v")).collect()
     }
 
     #[test]

@@ -79,11 +79,7 @@ pub struct ApiKeys {
 
 impl Default for ApiKeys {
     fn default() -> Self {
-        Self {
-            admin: vec!["admin-key".into()],
-            write: vec!["write-key".into()],
-            read: vec!["read-key".into()],
-        }
+        Self { admin: vec!["admin-key".into()], write: vec!["write-key".into()], read: vec!["read-key".into()] }
     }
 }
 
@@ -189,37 +185,19 @@ impl Default for Profile {
 impl Profile {
     fn validate(&self) -> Result<(), String> {
         if !(1..=64).contains(&self.nodes) {
-            return Err(format!(
-                "nodes must be between 1 and 64, got {}",
-                self.nodes
-            ));
+            return Err(format!("nodes must be between 1 and 64, got {}", self.nodes));
         }
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
         }
         if (self.seed_data.len() as u64) > self.max_keys {
-            return Err(format!(
-                "seed_data has {} keys, more than max_keys ({})",
-                self.seed_data.len(),
-                self.max_keys
-            ));
+            return Err(format!("seed_data has {} keys, more than max_keys ({})", self.seed_data.len(), self.max_keys));
         }
-        if let Some(k) = self
-            .seed_data
-            .keys()
-            .find(|k| k.is_empty() || k.len() > self.max_key_bytes)
-        {
-            return Err(format!(
-                "seed_data key `{k}` is empty or longer than max_key_bytes"
-            ));
+        if let Some(k) = self.seed_data.keys().find(|k| k.is_empty() || k.len() > self.max_key_bytes) {
+            return Err(format!("seed_data key `{k}` is empty or longer than max_key_bytes"));
         }
         let keys = &self.api_keys;
-        let all: Vec<&String> = keys
-            .admin
-            .iter()
-            .chain(&keys.write)
-            .chain(&keys.read)
-            .collect();
+        let all: Vec<&String> = keys.admin.iter().chain(&keys.write).chain(&keys.read).collect();
         if all.iter().any(|k| k.is_empty()) {
             return Err("api_keys: a key must not be empty".into());
         }
@@ -233,14 +211,9 @@ impl Profile {
 
 /// Starts the cluster; see [`start_cluster`] for the handle drills use to inject faults.
 pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService, MockError> {
-    start_cluster(profile, ctx)
-        .await
-        .map(|(service, _cluster)| service)
+    start_cluster(profile, ctx).await.map(|(service, _cluster)| service)
 }
 
 fn profile_error(message: String) -> MockError {
-    MockError::Profile {
-        service: ServiceId::Scribe,
-        message,
-    }
+    MockError::Profile { service: ServiceId::Scribe, message }
 }

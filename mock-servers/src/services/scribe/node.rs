@@ -61,21 +61,26 @@ pub(super) struct NodeMetrics {
 impl NodeMetrics {
     fn new(kit: &KitMetrics) -> Result<Self, MetricsError> {
         let r = kit.registry();
-        let int = |name: &str, help: &str| -> Result<IntGauge, MetricsError> {
-            register(r, IntGauge::new(name, help)?)
+        let int =
+            |name: &str, help: &str| -> Result<IntGauge, MetricsError> { register(r, IntGauge::new(name, help)?) };
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
+            register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
         };
-        let counter_vec =
-            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
-                register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
-            };
         Ok(Self {
             ops: register(r, IntCounter::new("scribe_ops_total", "Key/value operations received (get, put, delete)")?)?,
-            requests: counter_vec("scribe_kv_requests_total", "Key/value operations by kind and result", &["op", "result"])?,
+            requests: counter_vec(
+                "scribe_kv_requests_total",
+                "Key/value operations by kind and result",
+                &["op", "result"],
+            )?,
             errors: register(r, IntCounter::new("scribe_errors_total", "Requests this node answered with a 5xx")?)?,
-            latency_p99_ms: register(r, Gauge::new(
-                "scribe_request_latency_p99",
-                "P99 latency of key/value operations over the latency window, in simulated milliseconds",
-            )?)?,
+            latency_p99_ms: register(
+                r,
+                Gauge::new(
+                    "scribe_request_latency_p99",
+                    "P99 latency of key/value operations over the latency window, in simulated milliseconds",
+                )?,
+            )?,
             storage_keys: int("scribe_storage_keys_total", "Keys stored")?,
             storage_bytes: int("scribe_storage_size_bytes", "Bytes stored on this node: keys, values and tombstones")?,
             capacity: int("scribe_storage_capacity_keys", "Storage capacity in keys")?,
@@ -87,7 +92,11 @@ impl NodeMetrics {
             members: int("scribe_cluster_members", "Voting members")?,
             quorum: int("scribe_cluster_quorum", "1 while a majority of members is healthy")?,
             writes_paused: int("scribe_writes_paused", "1 while writes are paused by an operator")?,
-            verifications: counter_vec("scribe_merkle_verifications_total", "GET /verify answers by result", &["result"])?,
+            verifications: counter_vec(
+                "scribe_merkle_verifications_total",
+                "GET /verify answers by result",
+                &["result"],
+            )?,
         })
     }
 }
@@ -100,16 +109,11 @@ pub(super) struct LatencyWindow {
 
 impl LatencyWindow {
     fn new(window_real: Duration) -> Self {
-        Self {
-            window: window_real,
-            samples: Mutex::new(VecDeque::new()),
-        }
+        Self { window: window_real, samples: Mutex::new(VecDeque::new()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, f64)>> {
-        self.samples
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records one latency in simulated milliseconds.
@@ -125,10 +129,7 @@ impl LatencyWindow {
     pub fn p99_ms(&self) -> f64 {
         let mut s = self.lock();
         let now = Instant::now();
-        while s
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) > self.window)
-        {
+        while s.front().is_some_and(|(t, _)| now.duration_since(*t) > self.window) {
             s.pop_front();
         }
         let mut v: Vec<f64> = s.iter().map(|(_, ms)| *ms).collect();
@@ -155,25 +156,12 @@ pub(super) struct Node {
 }
 
 impl Node {
-    pub fn new(
-        id: NodeId,
-        addr: SocketAddr,
-        shared: Arc<Shared>,
-        scale: TimeScale,
-    ) -> Result<Arc<Self>, MetricsError> {
+    pub fn new(id: NodeId, addr: SocketAddr, shared: Arc<Shared>, scale: TimeScale) -> Result<Arc<Self>, MetricsError> {
         let kit = KitMetrics::new(scale)?;
         let own = NodeMetrics::new(&kit)?;
         let latency = LatencyWindow::new(scale.to_real(shared.profile.latency_window.get()));
         let (partitioned, _) = watch::channel(false);
-        Ok(Arc::new(Self {
-            id,
-            addr,
-            shared,
-            kit,
-            own,
-            latency,
-            partitioned,
-        }))
+        Ok(Arc::new(Self { id, addr, shared, kit, own, latency, partitioned }))
     }
 
     /// Refreshes every gauge and renders the registry.
@@ -194,8 +182,7 @@ impl Node {
         o.members.set(as_i64(view.members as u64));
         o.quorum.set(i64::from(view.quorum));
         o.writes_paused.set(i64::from(view.writes_paused));
-        self.kit
-            .observe_pool("node", &self.shared.pool(self.id).stats());
+        self.kit.observe_pool("node", &self.shared.pool(self.id).stats());
         self.kit.render()
     }
 }
@@ -235,12 +222,7 @@ pub(super) async fn guard(State(g): State<Guard>, req: Request, next: Next) -> R
 
 // Never reaches the client: the connection's stream fails once the node is killed.
 fn killed() -> Response {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "node_stopped",
-        "the node was stopped",
-    )
-    .into_response()
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "node_stopped", "the node was stopped").into_response()
 }
 
 /// A TCP stream that fails every read and write once its node is killed.
@@ -252,21 +234,14 @@ pub(super) struct KillableStream {
 impl KillableStream {
     fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         match self.killed.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                "scribe node stopped",
-            )),
+            Poll::Ready(()) => Err(io::Error::new(io::ErrorKind::ConnectionReset, "scribe node stopped")),
             Poll::Pending => Ok(()),
         }
     }
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check(cx)?;
         Pin::new(&mut this.io).poll_read(cx, buf)
@@ -274,11 +249,7 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check(cx)?;
         Pin::new(&mut this.io).poll_write(cx, buf)
@@ -308,13 +279,7 @@ impl axum::serve::Listener for KillableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         let _ = io.set_nodelay(true);
-        (
-            KillableStream {
-                io,
-                killed: Box::pin(self.kill.clone().cancelled_owned()),
-            },
-            addr,
-        )
+        (KillableStream { io, killed: Box::pin(self.kill.clone().cancelled_owned()) }, addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -374,17 +339,9 @@ async fn serve_until_stopped(
 ) -> io::Result<bool> {
     let kill = CancellationToken::new();
     let stop = shutdown.child_token();
-    let router = super::api::router(Guard {
-        node: Arc::clone(node),
-        kill: kill.clone(),
-        stop: stop.clone(),
-    });
-    let listener = KillableListener {
-        inner: listener,
-        kill: kill.clone(),
-    };
-    let serving =
-        axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let router = super::api::router(Guard { node: Arc::clone(node), kill: kill.clone(), stop: stop.clone() });
+    let listener = KillableListener { inner: listener, kill: kill.clone() };
+    let serving = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
     let serving = std::future::IntoFuture::into_future(serving);
     tokio::pin!(serving);
     let mut commands_open = true;

@@ -158,17 +158,7 @@ impl Raft {
         let leader = nodes.first().map(|(id, _)| *id);
         let nodes = nodes
             .into_iter()
-            .map(|(id, address)| {
-                (
-                    id,
-                    NodeInfo {
-                        address,
-                        voter: true,
-                        stopped: false,
-                        partitioned: false,
-                    },
-                )
-            })
+            .map(|(id, address)| (id, NodeInfo { address, voter: true, stopped: false, partitioned: false }))
             .collect();
         Self {
             nodes,
@@ -183,18 +173,12 @@ impl Raft {
     }
 
     fn healthy(&self, id: NodeId) -> bool {
-        self.nodes
-            .get(&id)
-            .is_some_and(|n| n.voter && !n.stopped && !n.partitioned)
+        self.nodes.get(&id).is_some_and(|n| n.voter && !n.stopped && !n.partitioned)
     }
 
     fn counts(&self) -> (usize, usize, usize) {
         let members = self.nodes.values().filter(|n| n.voter).count();
-        let healthy = self
-            .nodes
-            .iter()
-            .filter(|(id, _)| self.healthy(**id))
-            .count();
+        let healthy = self.nodes.iter().filter(|(id, _)| self.healthy(**id)).count();
         (healthy, members, members / 2 + 1)
     }
 
@@ -238,42 +222,25 @@ impl Raft {
     }
 
     fn node_mut(&mut self, id: NodeId) -> Result<&mut NodeInfo, MembershipError> {
-        self.nodes
-            .get_mut(&id)
-            .ok_or(MembershipError::UnknownNode(id))
+        self.nodes.get_mut(&id).ok_or(MembershipError::UnknownNode(id))
     }
 
     /// Marks a node's process stopped or running.
-    pub fn set_stopped(
-        &mut self,
-        id: NodeId,
-        stopped: bool,
-        now: Instant,
-    ) -> Result<(), MembershipError> {
+    pub fn set_stopped(&mut self, id: NodeId, stopped: bool, now: Instant) -> Result<(), MembershipError> {
         self.node_mut(id)?.stopped = stopped;
         self.refresh(now);
         Ok(())
     }
 
     /// Cuts a node off from the others, or heals it.
-    pub fn set_partitioned(
-        &mut self,
-        id: NodeId,
-        partitioned: bool,
-        now: Instant,
-    ) -> Result<(), MembershipError> {
+    pub fn set_partitioned(&mut self, id: NodeId, partitioned: bool, now: Instant) -> Result<(), MembershipError> {
         self.node_mut(id)?.partitioned = partitioned;
         self.refresh(now);
         Ok(())
     }
 
     /// Adds a voter (a known non-voter rejoins at its own address). Returns its address.
-    pub fn add_voter(
-        &mut self,
-        id: NodeId,
-        address: &str,
-        now: Instant,
-    ) -> Result<String, MembershipError> {
+    pub fn add_voter(&mut self, id: NodeId, address: &str, now: Instant) -> Result<String, MembershipError> {
         let node = self.nodes.entry(id).or_insert_with(|| NodeInfo {
             address: address.to_owned(),
             voter: false,
@@ -293,11 +260,7 @@ impl Raft {
     /// Removes a voter; a removed leader steps down and the rest elect a new one.
     pub fn remove_voter(&mut self, id: NodeId, now: Instant) -> Result<(), MembershipError> {
         let voters = self.nodes.values().filter(|n| n.voter).count();
-        let node = self
-            .nodes
-            .get_mut(&id)
-            .filter(|n| n.voter)
-            .ok_or(MembershipError::UnknownNode(id))?;
+        let node = self.nodes.get_mut(&id).filter(|n| n.voter).ok_or(MembershipError::UnknownNode(id))?;
         if voters <= 1 {
             return Err(MembershipError::LastMember(id));
         }
@@ -315,16 +278,10 @@ impl Raft {
         }
         let (healthy, members, needed) = self.counts();
         if healthy < needed {
-            return Err(WriteRefusal::NoQuorum {
-                healthy,
-                members,
-                needed,
-            });
+            return Err(WriteRefusal::NoQuorum { healthy, members, needed });
         }
         let leader = self.leader.ok_or_else(|| WriteRefusal::NoLeader {
-            retry_in: self.election_due.map_or(self.election_timeout, |due| {
-                due.saturating_duration_since(now)
-            }),
+            retry_in: self.election_due.map_or(self.election_timeout, |due| due.saturating_duration_since(now)),
         })?;
         if self.writes_paused {
             return Err(WriteRefusal::Paused);
@@ -360,11 +317,7 @@ impl Raft {
 
     /// Voting member ids.
     pub fn voter_ids(&self) -> Vec<NodeId> {
-        self.nodes
-            .iter()
-            .filter(|(_, n)| n.voter)
-            .map(|(id, _)| *id)
-            .collect()
+        self.nodes.iter().filter(|(_, n)| n.voter).map(|(id, _)| *id).collect()
     }
 
     /// A node's role.
@@ -387,10 +340,7 @@ impl Raft {
             role: self.role(node),
             term: self.term,
             leader: self.leader,
-            leader_address: self
-                .leader
-                .and_then(|l| self.nodes.get(&l))
-                .map(|n| n.address.clone()),
+            leader_address: self.leader.and_then(|l| self.nodes.get(&l)).map(|n| n.address.clone()),
             quorum: healthy >= needed,
             healthy,
             members,
@@ -427,10 +377,7 @@ mod tests {
     const TIMEOUT: Duration = Duration::from_secs(5);
 
     fn three() -> Raft {
-        Raft::bootstrap(
-            (1..=3).map(|i| (i, format!("127.0.0.1:800{i}"))).collect(),
-            TIMEOUT,
-        )
+        Raft::bootstrap((1..=3).map(|i| (i, format!("127.0.0.1:800{i}"))).collect(), TIMEOUT)
     }
 
     #[tokio::test(start_paused = true)]
@@ -450,11 +397,7 @@ mod tests {
         assert_eq!((r.leader(), r.term()), (Some(2), 2));
         assert_eq!(r.write_gate(3, Instant::now()), Ok(2));
         r.set_stopped(1, false, Instant::now()).ok();
-        assert_eq!(
-            (r.role(1), r.leader()),
-            (Role::Follower, Some(2)),
-            "a returning node does not take over"
-        );
+        assert_eq!((r.role(1), r.leader()), (Role::Follower, Some(2)), "a returning node does not take over");
     }
 
     #[tokio::test(start_paused = true)]
@@ -462,11 +405,7 @@ mod tests {
         let mut r = three();
         r.set_stopped(2, true, Instant::now()).ok();
         r.set_partitioned(3, true, Instant::now()).ok();
-        let refusal = WriteRefusal::NoQuorum {
-            healthy: 1,
-            members: 3,
-            needed: 2,
-        };
+        let refusal = WriteRefusal::NoQuorum { healthy: 1, members: 3, needed: 2 };
         assert_eq!(r.write_gate(1, Instant::now()), Err(refusal));
         assert_eq!(r.role(1), Role::Candidate);
         tokio::time::advance(TIMEOUT * 10).await;
@@ -482,14 +421,8 @@ mod tests {
     async fn membership_changes_move_the_majority() {
         let mut r = three();
         let now = Instant::now();
-        assert_eq!(
-            r.add_voter(4, "10.0.1.13:8004", now),
-            Ok("10.0.1.13:8004".into())
-        );
-        assert_eq!(
-            r.add_voter(4, "x", now),
-            Err(MembershipError::AlreadyMember(4))
-        );
+        assert_eq!(r.add_voter(4, "10.0.1.13:8004", now), Ok("10.0.1.13:8004".into()));
+        assert_eq!(r.add_voter(4, "x", now), Err(MembershipError::AlreadyMember(4)));
         assert_eq!(r.view(1).needed, 3);
         r.set_stopped(2, true, now).ok();
         r.set_stopped(3, true, now).ok();
@@ -510,9 +443,6 @@ mod tests {
         tokio::time::advance(TIMEOUT).await;
         r.refresh(Instant::now());
         assert_eq!((r.leader(), r.term()), (Some(2), 2));
-        assert_eq!(
-            r.write_gate(1, Instant::now()),
-            Err(WriteRefusal::NotMember(1))
-        );
+        assert_eq!(r.write_gate(1, Instant::now()), Err(WriteRefusal::NotMember(1)));
     }
 }

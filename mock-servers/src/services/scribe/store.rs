@@ -68,10 +68,7 @@ struct Entry {
 
 impl Entry {
     fn new(key: &str, value: Vec<u8>) -> Self {
-        Self {
-            leaf: merkle::leaf_hash(key.as_bytes(), &value),
-            value,
-        }
+        Self { leaf: merkle::leaf_hash(key.as_bytes(), &value), value }
     }
 }
 
@@ -112,9 +109,7 @@ impl Store {
     /// The value `node` returns for `key` (its rotten copy if it is corrupted).
     pub fn get(&self, node: NodeId, key: &str) -> Option<&[u8]> {
         let rotten = self.rotten.get(&node).and_then(|m| m.get(key));
-        rotten
-            .or_else(|| self.data.get(key))
-            .map(|e| e.value.as_slice())
+        rotten.or_else(|| self.data.get(key)).map(|e| e.value.as_slice())
     }
 
     /// Commits `key = value` on every node; true if the key is new.
@@ -193,22 +188,10 @@ impl Store {
         self.data.get(key)?;
         let committed = || self.data.values().map(|e| e.leaf).collect::<Vec<_>>();
         match self.rotten.get(&node).filter(|m| !m.is_empty()) {
-            None => Some(ProofInput {
-                index,
-                leaves: committed(),
-                committed: None,
-            }),
+            None => Some(ProofInput { index, leaves: committed(), committed: None }),
             Some(rotten) => {
-                let own = self
-                    .data
-                    .iter()
-                    .map(|(k, e)| rotten.get(k).unwrap_or(e).leaf)
-                    .collect();
-                Some(ProofInput {
-                    index,
-                    leaves: own,
-                    committed: Some(committed()),
-                })
+                let own = self.data.iter().map(|(k, e)| rotten.get(k).unwrap_or(e).leaf).collect();
+                Some(ProofInput { index, leaves: own, committed: Some(committed()) })
             }
         }
     }
@@ -233,13 +216,7 @@ impl ProofInput {
             leaf_index: self.index,
             tree_size: self.leaves.len(),
             siblings: steps.iter().map(|s| hex::encode(s.hash)).collect(),
-            path: steps
-                .iter()
-                .map(|s| PathStep {
-                    hash: hex::encode(s.hash),
-                    side: s.side,
-                })
-                .collect(),
+            path: steps.iter().map(|s| PathStep { hash: hex::encode(s.hash), side: s.side }).collect(),
             root_hash: hex::encode(committed),
             computed_root: hex::encode(computed),
         })
