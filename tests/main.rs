@@ -10,4 +10,5 @@ mod grahmos;
 mod midnight;
 mod morphsave;
 mod pxl;
+mod scenarios;
 mod scribe;

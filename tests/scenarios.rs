@@ -1,0 +1,1 @@
+//! The shipped scenarios run and pass against the embedded mocks.
