@@ -122,7 +122,14 @@ fn non_loopback_targets_are_refused_without_allow_remote() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "s.toml", &scenario("p95 < 2s", ""));
     let out = dir.path().join("out");
-    let o = run(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--target", "midnight=http://192.0.2.1:6300"]);
+    let o = run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--target",
+        "midnight=http://192.0.2.1:6300",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--allow-remote"), "{}", text(&o));
     assert!(!out.exists());

@@ -9,7 +9,6 @@
 
 mod attestation;
 mod metrics;
-mod prom_text;
 mod queue;
 mod runbook;
 

@@ -13,8 +13,8 @@ use gameday_mocks::TimeScale;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 
+pub(crate) use crate::prom;
 pub use crate::pxl::json;
-pub use crate::pxl::prom;
 
 /// A running MorphSave mock with its hooks; shut down on drop.
 pub struct Morph {

@@ -5,7 +5,7 @@
 mod health;
 mod limits;
 mod metrics;
-pub mod prom;
+pub(crate) use crate::prom;
 
 use std::time::Duration;
 

@@ -4,33 +4,19 @@
 use super::*;
 
 /// GETs `/metrics`, checks the content type, and parses it strictly.
-pub(super) async fn scrape(client: &Client, url: &str) -> prom_text::Exposition {
+pub(super) async fn scrape(client: &Client, url: &str) -> crate::prom::Exposition {
     let resp = get(client, format!("{url}/metrics")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let ctype = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned());
     assert!(ctype.as_deref().is_some_and(|c| c.starts_with("text/plain")), "content type {ctype:?}");
     let text = resp.text().await.unwrap();
-    prom_text::parse(&text).unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{text}"))
+    crate::prom::parse(&text).unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{text}"))
 }
 
-/// `promtool check metrics` on the text (skipped, with a message, without promtool).
+/// `promtool check metrics` on the served text (skipped, with a message, without promtool).
 async fn promtool_accepts(client: &Client, url: &str) {
-    if !on_path("promtool") {
-        eprintln!("SKIPPED promtool check metrics: `promtool` is not on PATH (Debian package `prometheus`)");
-        return;
-    }
     let text = get(client, format!("{url}/metrics")).await.text().await.unwrap();
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
+    crate::prom::promtool_accepts(&text);
 }
 
 /// The requests the metrics test sends: method, path, route label, body.

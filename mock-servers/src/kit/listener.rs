@@ -307,3 +307,50 @@ mod tests {
         Ok(())
     }
 }
+
+/// Names one listener of a service that has several (PXL's components, MorphSave's app
+/// and RPC nodes), so fault hooks address listeners by name rather than by number.
+pub trait ListenerKey: Copy {
+    /// The listener's position in the service's switchboard.
+    fn index(self) -> usize;
+}
+
+/// A service's listeners, stopped and restarted by key: the fault hooks drills use.
+#[derive(Debug)]
+pub struct Switchboard<K> {
+    switches: Arc<[Switch]>,
+    key: std::marker::PhantomData<fn(K)>,
+}
+
+impl<K> Clone for Switchboard<K> {
+    fn clone(&self) -> Self {
+        Self { switches: Arc::clone(&self.switches), key: std::marker::PhantomData }
+    }
+}
+
+impl<K: ListenerKey> Switchboard<K> {
+    /// A switchboard over `switches`, which must hold exactly `count` listeners in key order.
+    pub fn new(switches: Vec<Switch>, count: usize) -> Option<Self> {
+        (switches.len() == count).then(|| Self { switches: switches.into(), key: std::marker::PhantomData })
+    }
+
+    /// Stops a listener; returns once its port refuses connections.
+    pub async fn take_down(&self, k: K) -> Result<(), SwitchError> {
+        self.switches[k.index()].stop().await
+    }
+
+    /// Restarts a listener on the same port; returns once it accepts connections.
+    pub async fn bring_up(&self, k: K) -> Result<(), SwitchError> {
+        self.switches[k.index()].start().await
+    }
+
+    /// Whether a listener is serving.
+    pub fn is_up(&self, k: K) -> bool {
+        self.switches[k.index()].is_up()
+    }
+
+    /// Where a listener listens.
+    pub fn addr(&self, k: K) -> SocketAddr {
+        self.switches[k.index()].addr()
+    }
+}

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 use super::{Endpoint, MockError, RunningService, ServiceId};
-use crate::kit::listener::{self, Switch, SwitchError};
+use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::serve::finish_router;
 use crate::kit::{bind_loopback, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale};
@@ -76,7 +76,9 @@ impl Listener {
             Self::RpcBackup => "morphsave-rpc-backup",
         }
     }
+}
 
+impl ListenerKey for Listener {
     fn index(self) -> usize {
         match self {
             Self::App => 0,
@@ -84,7 +86,9 @@ impl Listener {
             Self::RpcBackup => 2,
         }
     }
+}
 
+impl Listener {
     fn runbook_port(self) -> u16 {
         match self {
             Self::App => APP_PORT,
@@ -228,7 +232,7 @@ impl Shared {
 /// The fault hooks.
 #[derive(Clone)]
 pub struct Control {
-    switches: Arc<[Switch; 3]>,
+    switches: Switchboard<Listener>,
     shared: Arc<Shared>,
 }
 
@@ -238,27 +242,16 @@ impl std::fmt::Debug for Control {
     }
 }
 
+impl std::ops::Deref for Control {
+    type Target = Switchboard<Listener>;
+
+    /// The listener hooks: `take_down`, `bring_up`, `is_up`, `addr`.
+    fn deref(&self) -> &Self::Target {
+        &self.switches
+    }
+}
+
 impl Control {
-    /// Stops a listener (connections refused); returns once its port is closed.
-    pub async fn take_down(&self, l: Listener) -> Result<(), SwitchError> {
-        self.switches[l.index()].stop().await
-    }
-
-    /// Restarts a listener on the same port.
-    pub async fn bring_up(&self, l: Listener) -> Result<(), SwitchError> {
-        self.switches[l.index()].start().await
-    }
-
-    /// Whether a listener serves.
-    pub fn is_up(&self, l: Listener) -> bool {
-        self.switches[l.index()].is_up()
-    }
-
-    /// Where a listener listens.
-    pub fn addr(&self, l: Listener) -> SocketAddr {
-        self.switches[l.index()].addr()
-    }
-
     /// Takes the cache down (`false`) or brings it back (`true`).
     pub fn set_cache_up(&self, up: bool) {
         self.shared.cache.set_up(up);
@@ -313,8 +306,8 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
     let pairs = listeners.into_iter().map(|(l, _)| l).zip(routers).collect();
     let (switches, tasks) = listener::spawn_all(pairs, &ctx.shutdown)
         .map_err(|source| MockError::Bind { service: ServiceId::Morphsave, source })?;
-    let switches: [Switch; 3] = switches.try_into().map_err(|_| bad("expected three listeners".into()))?;
-    let control = Control { switches: Arc::new(switches), shared };
+    let switches = Switchboard::new(switches, 3).ok_or_else(|| bad("expected three listeners".into()))?;
+    let control = Control { switches, shared };
     let endpoints =
         Listener::ALL.iter().map(|l| Endpoint { name: l.endpoint_name().into(), addr: addrs[l.index()] }).collect();
     Ok(Launched { service: RunningService { id: ServiceId::Morphsave, endpoints, tasks }, control })

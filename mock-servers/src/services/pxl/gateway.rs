@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::limits::{self, RateLimiter};
 use super::{finish, unix_ms, Component, Shared};
+use crate::kit::listener::ListenerKey;
 use crate::kit::{metrics, ApiError};
 
 /// The gateway's state: where the others listen, the HTTP client, the rate limiter.

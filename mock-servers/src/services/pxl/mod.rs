@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::{Endpoint, MockError, RunningService, ServiceId};
-use crate::kit::listener::{self, Switch, SwitchError};
+use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::{self as kit_metrics, KitMetrics};
 use crate::kit::serve::finish_router;
 use crate::kit::{
@@ -102,7 +102,9 @@ impl Component {
             Self::Gateway | Self::Core => None,
         }
     }
+}
 
+impl ListenerKey for Component {
     fn index(self) -> usize {
         match self {
             Self::Gateway => 0,
@@ -236,32 +238,7 @@ fn finish(shared: &Arc<Shared>, component: Component, routes: Router) -> Router 
 
 /// The fault hooks: take a component's listener down (connections refused, as when its
 /// container stops) and bring it back on the same port.
-#[derive(Clone, Debug)]
-pub struct Control {
-    switches: Arc<[Switch; 4]>,
-}
-
-impl Control {
-    /// Stops `c`'s listener; returns once its port refuses connections.
-    pub async fn take_down(&self, c: Component) -> Result<(), SwitchError> {
-        self.switches[c.index()].stop().await
-    }
-
-    /// Restarts `c`'s listener on the same port; returns once it accepts connections.
-    pub async fn bring_up(&self, c: Component) -> Result<(), SwitchError> {
-        self.switches[c.index()].start().await
-    }
-
-    /// Whether `c`'s listener is serving.
-    pub fn is_up(&self, c: Component) -> bool {
-        self.switches[c.index()].is_up()
-    }
-
-    /// Where `c` listens.
-    pub fn addr(&self, c: Component) -> SocketAddr {
-        self.switches[c.index()].addr()
-    }
-}
+pub type Control = Switchboard<Component>;
 
 /// A started PXL mock with its fault hooks.
 #[derive(Debug)]
@@ -296,8 +273,7 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
     let pairs = listeners.into_iter().map(|(l, _)| l).zip(routers).collect();
     let (switches, tasks) = listener::spawn_all(pairs, &ctx.shutdown)
         .map_err(|source| MockError::Bind { service: ServiceId::Pxl, source })?;
-    let switches: [Switch; 4] = switches.try_into().map_err(|_| bad("expected four listeners".into()))?;
-    let control = Control { switches: Arc::new(switches) };
+    let control = Switchboard::new(switches, 4).ok_or_else(|| bad("expected four listeners".into()))?;
     let _ = shared.control.set(control.clone());
     let endpoints =
         Component::ALL.iter().map(|c| Endpoint { name: c.endpoint_name().into(), addr: addrs[c.index()] }).collect();

@@ -31,6 +31,11 @@ pub struct Exposition {
 }
 
 impl Exposition {
+    /// Whether any sample is named `name` with all of `labels`.
+    pub fn has(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.find(name, labels).next().is_some()
+    }
+
     /// Samples named `name` whose labels include every pair in `labels`.
     pub fn find<'a>(&'a self, name: &'a str, labels: &'a [(&str, &str)]) -> impl Iterator<Item = &'a Sample> + 'a {
         self.samples.iter().filter(move |s| {
@@ -283,4 +288,25 @@ fn the_reader_rejects_what_the_format_forbids() {
     for text in bad {
         assert!(parse(text).is_err(), "accepted {text:?}");
     }
+}
+
+/// Runs `promtool check metrics` on `text` and asserts it reports nothing; skipped (with a
+/// printed note) when promtool is absent.
+pub fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("SKIPPED promtool check metrics: `promtool` is not on PATH (Debian package `prometheus`)");
+        return;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
 }
