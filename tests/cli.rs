@@ -236,3 +236,25 @@ fn the_smoke_scenario_passes() {
     let o = run(&["run", smoke.to_str().unwrap(), "--out", dir.path().to_str().unwrap(), "--quiet"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+#[test]
+fn ctrl_c_keeps_partial_results_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "long.toml", &scenario("p95 < 2s", "").replace("\"30s\"", "\"600s\""));
+    let out = dir.path().join("out");
+    let child = gameday()
+        .args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["partial"], true);
+    assert_eq!(results["verdict"], "invalid");
+    assert!(results["requests"][0]["count"].as_u64().unwrap() > 0, "measured data kept");
+}
