@@ -258,3 +258,29 @@ fn ctrl_c_keeps_partial_results_and_exits_3() {
     assert_eq!(results["verdict"], "invalid");
     assert!(results["requests"][0]["count"].as_u64().unwrap() > 0, "measured data kept");
 }
+
+#[test]
+fn path_templates_are_expanded_per_request() {
+    // MorphSave seeds accounts acct-0001..acct-1000; user 0's `acct-100{{user}}` is
+    // acct-1000 (200), while the unexpanded literal path would be a 404 on every request.
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+name = "path-template"
+time_scale = 5.0
+[load]
+users = 1
+duration = "10s"
+think_time = "100ms"
+[[load.request]]
+name = "savings"
+target = "morphsave"
+path = "/api/savings/acct-100{{user}}"
+[[slo]]
+name = "no errors"
+objective = "error_ratio < 0.1%"
+"#;
+    let file = write(dir.path(), "t.toml", body);
+    let out = dir.path().join("out");
+    let o = run(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

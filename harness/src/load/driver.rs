@@ -169,11 +169,12 @@ async fn send_one(user: &mut GooseUser, mix: &Mix, scale: f64, timeout_us: u64) 
     state.seq += 1;
     let Some(kind) = mix.kinds.get(k) else { return Ok(()) };
     let (n, seq) = (state.user, state.seq);
+    let url = expand(&kind.url, &mut state.rng, n, seq);
     let body = kind.body.as_ref().map(|t| expand(t, &mut state.rng, n, seq));
     let headers: Vec<(String, String)> =
         kind.headers.iter().map(|(h, v)| (h.clone(), expand(v, &mut state.rng, n, seq))).collect();
     let method = goose_method(kind.method);
-    let mut rb = user.get_request_builder(&method, &kind.url)?;
+    let mut rb = user.get_request_builder(&method, &url)?;
     if let Some(b) = body {
         rb = rb.body(b);
     }
@@ -182,7 +183,7 @@ async fn send_one(user: &mut GooseUser, mix: &Mix, scale: f64, timeout_us: u64) 
     }
     let req = GooseRequest::builder()
         .method(method)
-        .path(kind.url.as_str())
+        .path(url.as_str())
         .name(kind.name.as_str())
         .set_request_builder(rb)
         .build();

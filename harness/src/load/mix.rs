@@ -2,7 +2,8 @@
 //!
 //! A [`Mix`] is built once from the scenario: each kind's absolute URL, method, headers
 //! and body template, and a weighted index over the kinds. Users pick a kind with their
-//! own seeded RNG, so the mix is reproducible for a seed. Templates: `{{nonce}}` (32
+//! own seeded RNG, so the mix is reproducible for a seed. Templates (in the path, body
+//! and header values): `{{nonce}}` (32
 //! random bytes as hex, fresh per request), `{{seq}}` (the user's request number),
 //! `{{user}}` (the user's number).
 
@@ -22,7 +23,7 @@ use crate::Error;
 pub struct Kind {
     /// Name (SLOs and reports refer to it).
     pub name: String,
-    /// Absolute URL.
+    /// Absolute URL template (the path may use the templates).
     pub url: String,
     /// Method.
     pub method: Method,
