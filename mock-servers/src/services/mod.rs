@@ -194,6 +194,15 @@ impl RunningService {
     }
 }
 
+/// A started service together with the handle drills use to inject its faults.
+#[derive(Debug)]
+pub struct Launched<C> {
+    /// The endpoints and serving tasks.
+    pub service: RunningService,
+    /// The fault hooks.
+    pub control: C,
+}
+
 /// Starts one service with its profile.
 pub async fn start(profile: ServiceProfile, ctx: &MockContext) -> Result<RunningService, MockError> {
     match profile {

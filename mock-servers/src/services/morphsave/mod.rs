@@ -275,13 +275,7 @@ impl Control {
 }
 
 /// A started MorphSave mock with its fault hooks.
-#[derive(Debug)]
-pub struct Launched {
-    /// The endpoints (`morphsave`, `morphsave-rpc`, `morphsave-rpc-backup`) and tasks.
-    pub service: RunningService,
-    /// The fault hooks.
-    pub control: Control,
-}
+pub type Launched = super::Launched<Control>;
 
 /// Starts MorphSave (app and two RPC nodes) and serves until `ctx.shutdown`.
 pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService, MockError> {

@@ -241,13 +241,7 @@ fn finish(shared: &Arc<Shared>, component: Component, routes: Router) -> Router 
 pub type Control = Switchboard<Component>;
 
 /// A started PXL mock with its fault hooks.
-#[derive(Debug)]
-pub struct Launched {
-    /// The endpoints (`pxl`, `pxl-core`, `pxl-chrono`, `pxl-v4`) and serving tasks.
-    pub service: RunningService,
-    /// Take components down and up.
-    pub control: Control,
-}
+pub type Launched = super::Launched<Control>;
 
 /// Starts PXL (four listeners) and serves until `ctx.shutdown`.
 pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService, MockError> {
