@@ -28,14 +28,9 @@ impl Clock {
         self.scale
     }
 
-    /// Simulated time since the start.
-    pub fn now_sim(&self) -> Duration {
-        self.scale.to_sim(self.start.elapsed())
-    }
-
-    /// The real instant at which `sim` simulated time will have passed.
-    pub fn real_instant(&self, sim: Duration) -> Instant {
-        self.start + self.scale.to_real(sim)
+    /// The real instant the clock started.
+    pub fn started(&self) -> Instant {
+        self.start
     }
 
     /// The real duration a simulated one takes.

@@ -116,7 +116,7 @@ fn plan_for(s: &Scenario) -> Plan {
         think_time: scale.to_real(s.load.think_time.get()),
         request_timeout: scale.to_real(s.load.request_timeout.get()),
         interval: real_interval,
-        scale: scale.factor(),
+        scale,
         seed: s.seed,
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use gameday_mocks::{MockContext, RunningService, ServiceId, ServiceProfile};
+use gameday_mocks::{MockContext, RunningService, ServiceId};
 use reqwest::Url;
 use serde::Serialize;
 
@@ -57,31 +57,6 @@ pub fn used_services(s: &Scenario) -> Vec<ServiceId> {
     ids
 }
 
-/// The URL a scenario gives for a service, if any.
-fn scenario_url(s: &Scenario, id: ServiceId) -> Option<String> {
-    let t = &s.targets;
-    let url = match id {
-        ServiceId::Midnight => t.midnight.as_ref().and_then(|x| x.url.clone()),
-        ServiceId::Scribe => t.scribe.as_ref().and_then(|x| x.url.clone()),
-        ServiceId::Grahmos => t.grahmos.as_ref().and_then(|x| x.url.clone()),
-        ServiceId::Pxl => t.pxl.as_ref().and_then(|x| x.url.clone()),
-        ServiceId::Morphsave => t.morphsave.as_ref().and_then(|x| x.url.clone()),
-    };
-    url.map(|u| u.into_inner())
-}
-
-/// The embedded mock's profile for a service, with the scenario's overrides.
-pub fn profile(s: &Scenario, id: ServiceId) -> ServiceProfile {
-    let t = &s.targets;
-    match id {
-        ServiceId::Midnight => ServiceProfile::Midnight(t.midnight.clone().map(|x| x.profile).unwrap_or_default()),
-        ServiceId::Scribe => ServiceProfile::Scribe(t.scribe.clone().map(|x| x.profile).unwrap_or_default()),
-        ServiceId::Grahmos => ServiceProfile::Grahmos(t.grahmos.clone().map(|x| x.profile).unwrap_or_default()),
-        ServiceId::Pxl => ServiceProfile::Pxl(t.pxl.clone().map(|x| x.profile).unwrap_or_default()),
-        ServiceId::Morphsave => ServiceProfile::Morphsave(t.morphsave.clone().map(|x| x.profile).unwrap_or_default()),
-    }
-}
-
 /// Decides every used service's URL (flag > scenario > embedded) and checks loopback.
 /// Returns the remote/explicit targets; services missing from the map are embedded.
 pub fn resolve_urls(
@@ -92,7 +67,7 @@ pub fn resolve_urls(
     let mut out = BTreeMap::new();
     for id in used_services(s) {
         let flag = overrides.iter().rev().find(|(o, _)| *o == id).map(|(_, u)| u.clone());
-        let url = flag.or_else(|| scenario_url(s, id));
+        let url = flag.or_else(|| s.targets.get(id).0);
         if let Some(u) = &url {
             check_loopback(id, u, allow_remote)?;
         }
@@ -118,7 +93,7 @@ pub async fn start(
         let resolved = match url {
             Some(url) => Resolved { url: url.trim_end_matches('/').to_owned(), embedded: false },
             None => {
-                let svc = gameday_mocks::start(profile(s, id), ctx).await?;
+                let svc = gameday_mocks::start(s.targets.get(id).1, ctx).await?;
                 let r = Resolved { url: svc.url(), embedded: true };
                 running.push(svc);
                 r

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gameday_mocks::TimeScale;
 use goose::config::GooseConfiguration;
 use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario as GooseScenario, Transaction, TransactionResult};
 use goose::GooseAttack;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mix::{expand, Mix};
 use super::record::{Batch, Collector, Outcome, Recording, UserRecorder};
+use crate::clock::Clock;
 use crate::scenario::Method;
 use crate::Error;
 
@@ -38,7 +40,7 @@ pub struct Plan {
     /// Length of a recording interval.
     pub interval: Duration,
     /// Simulated seconds per real second, applied to recorded latencies.
-    pub scale: f64,
+    pub scale: TimeScale,
     /// Seed of the users' RNGs.
     pub seed: u64,
 }
@@ -64,7 +66,7 @@ struct UserState {
 /// What a clone of a user's session starts from (never another user's samples).
 struct Template {
     kinds: usize,
-    start: Instant,
+    clock: Clock,
     interval: Duration,
     tx: tokio::sync::mpsc::UnboundedSender<Batch>,
     seed: u64,
@@ -74,7 +76,7 @@ impl Template {
     fn state(self: &Arc<Self>, user: usize) -> UserState {
         UserState {
             rng: StdRng::seed_from_u64(self.seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            rec: UserRecorder::new(self.kinds, self.start, self.interval, self.tx.clone()),
+            rec: UserRecorder::new(self.kinds, self.clock.started(), self.interval, self.tx.clone()),
             user,
             seq: 0,
             template: Arc::clone(self),
@@ -93,14 +95,13 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan) -> Result<Outcomes, Error> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     let collector = tokio::spawn(Collector::new(mix.kinds.len(), rx).run(stop.clone()));
-    let start = Instant::now();
-    let template = Arc::new(Template { kinds: mix.kinds.len(), start, interval: plan.interval, tx, seed: plan.seed });
+    let clock = Clock::start(plan.scale);
+    let template = Arc::new(Template { kinds: mix.kinds.len(), clock, interval: plan.interval, tx, seed: plan.seed });
     let attack = build_attack(Arc::clone(&mix), plan, template)?;
     let bound = plan.ramp + plan.run_time + plan.request_timeout + Duration::from_secs(30);
     let executed = tokio::time::timeout(bound, attack.execute()).await;
-    let wall = start.elapsed();
-    // Users flush on drop; give the channel a moment, then stop the collector.
-    tokio::task::yield_now().await;
+    let wall = clock.started().elapsed();
+    // Users flushed into the channel when goose dropped them; the collector drains it.
     stop.cancel();
     let recording = collector.await.map_err(|e| Error::RunFailed(format!("collector failed: {e}")))?;
     match executed {
@@ -114,6 +115,8 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>) -> Result<G
     let goose_err = |e: goose::GooseError| Error::RunFailed(format!("goose: {e}"));
     let host = mix.kinds.first().map(|k| k.url.clone()).unwrap_or_default();
     let attack = GooseAttack::initialize_with_config(configuration(plan, host)).map_err(goose_err)?;
+    let clock = template.clock;
+    let timeout_us = sim_micros(clock.to_sim(plan.request_timeout));
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let state = template.state(user.weighted_users_index);
         Box::pin(async move {
@@ -122,11 +125,9 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>) -> Result<G
         })
     }))
     .set_on_start();
-    let scale = plan.scale;
-    let timeout_us = (plan.request_timeout.as_secs_f64() * scale * 1e6) as u64;
     let send = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let mix = Arc::clone(&mix);
-        Box::pin(async move { send_one(user, &mix, scale, timeout_us).await })
+        Box::pin(async move { send_one(user, &mix, clock, timeout_us).await })
     }))
     .set_name("mix");
     let mut scenario = GooseScenario::new("gameday").register_transaction(on_start).register_transaction(send);
@@ -163,7 +164,7 @@ fn goose_method(m: Method) -> GooseMethod {
 }
 
 /// Sends one request of the mix and records it.
-async fn send_one(user: &mut GooseUser, mix: &Mix, scale: f64, timeout_us: u64) -> TransactionResult {
+async fn send_one(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout_us: u64) -> TransactionResult {
     let Some(state) = user.get_session_data_mut::<UserState>() else { return Ok(()) };
     let k = mix.pick(&mut state.rng);
     state.seq += 1;
@@ -198,13 +199,18 @@ async fn send_one(user: &mut GooseUser, mix: &Mix, scale: f64, timeout_us: u64) 
     let ended = Instant::now();
     let latency_us = match outcome {
         Outcome::Timeout => timeout_us,
-        _ => ((ended - started).as_secs_f64() * scale * 1e6) as u64,
+        _ => sim_micros(clock.to_sim(ended - started)),
     };
     if let Some(state) = user.get_session_data_mut::<UserState>() {
         let err = error.as_ref().map(|e| e as &dyn std::fmt::Display);
         state.rec.record(ended, k, latency_us, outcome, err);
     }
     Ok(())
+}
+
+/// A simulated duration in whole microseconds, the unit the histograms record.
+fn sim_micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Reads the whole body (latency ends at the last byte) and classifies the status.

@@ -10,7 +10,7 @@ use std::num::NonZeroU32;
 
 use gameday_mocks::kit::{HumanDuration, PositiveDuration, TimeScale};
 use gameday_mocks::services::{grahmos, midnight, morphsave, pxl, scribe};
-use gameday_mocks::ServiceId;
+use gameday_mocks::{ServiceId, ServiceProfile};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -60,6 +60,27 @@ pub struct Targets {
     pub pxl: Option<Target<pxl::Profile>>,
     /// MorphSave app.
     pub morphsave: Option<Target<morphsave::Profile>>,
+}
+
+impl Targets {
+    /// A service's URL, when the scenario gives one, and its embedded mock's profile
+    /// (the defaults with the scenario's overrides).
+    pub fn get(&self, id: ServiceId) -> (Option<String>, ServiceProfile) {
+        match id {
+            ServiceId::Midnight => split(&self.midnight, ServiceProfile::Midnight),
+            ServiceId::Scribe => split(&self.scribe, ServiceProfile::Scribe),
+            ServiceId::Grahmos => split(&self.grahmos, ServiceProfile::Grahmos),
+            ServiceId::Pxl => split(&self.pxl, ServiceProfile::Pxl),
+            ServiceId::Morphsave => split(&self.morphsave, ServiceProfile::Morphsave),
+        }
+    }
+}
+
+fn split<P: Clone + Default>(t: &Option<Target<P>>, wrap: fn(P) -> ServiceProfile) -> (Option<String>, ServiceProfile) {
+    match t {
+        Some(t) => (t.url.clone().map(Spanned::into_inner), wrap(t.profile.clone())),
+        None => (None, wrap(P::default())),
+    }
 }
 
 /// One service's target: a URL of a running instance, or the embedded mock's profile.

@@ -19,8 +19,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Counter, CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Counter, CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use tokio::time::Instant;
 
@@ -174,11 +174,6 @@ pub fn catch_up(counter: &Counter, total: f64) {
     if delta > 0.0 {
         counter.inc_by(delta);
     }
-}
-
-/// Sets a gauge (a helper so services need not import prometheus types for one call).
-pub fn set_gauge(g: &Gauge, v: f64) {
-    g.set(v);
 }
 
 /// Middleware: counts every request and observes its latency under its matched route.
