@@ -6,6 +6,7 @@
 //! - [`scenario`]: the scenario file model, parsing and validation;
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
 //! - [`load`]: the goose driver, the request mix and HDR latency recording;
+//! - [`observe`]: the run's time series (client-side and scraped);
 //! - [`rules`]: SLO evaluation;
 //! - [`report`]: `results.json` (written atomically) and the terminal table;
 //! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod fleet;
 pub mod load;
+pub mod observe;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -110,7 +110,7 @@ fn plan_for(s: &Scenario) -> Plan {
     let scale = s.time_scale;
     let real_interval = scale.to_real(Duration::from_secs(1)).max(Duration::from_millis(100));
     Plan {
-        users: s.load.users.get() as usize,
+        users: s.load.users.unwrap_or(s.load.max_users).get() as usize,
         ramp: scale.to_real(s.load.ramp.get()),
         run_time: scale.to_real(s.load.duration.get()),
         think_time: scale.to_real(s.load.think_time.get()),

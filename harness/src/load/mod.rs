@@ -4,6 +4,7 @@
 //! - [`driver`]: goose users sending the mix (closed model), timed by gameday;
 //! - [`record`]: per-user HDR histograms, no lock on the hot path, merged per interval.
 
+pub mod arrival;
 pub mod driver;
 pub mod mix;
 pub mod record;

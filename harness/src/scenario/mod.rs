@@ -12,7 +12,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-pub use model::{Load, Method, RequestSpec, Scenario, Slo, Target, Targets};
+pub use model::{Load, Method, Model, Ratio, RequestSpec, Scenario, Slo, Target, Targets};
 pub use objective::{Indicator, Objective, Op};
 
 /// A scenario that cannot be used, with where and why.
@@ -81,6 +81,7 @@ type Invalid = (Option<Range<usize>>, String, String);
 
 /// Cross-field checks that serde cannot express.
 fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
+    s.load.model().map_err(|m| (None, "load".to_owned(), m))?;
     if s.load.requests.is_empty() {
         return Err((None, "load.request".into(), "the load has no [[load.request]] entries".into()));
     }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::objective::Objective;
+use crate::load::arrival::{Process, RateCurve};
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -94,18 +95,37 @@ pub struct Target<P> {
     pub profile: P,
 }
 
-/// The load: closed-model users sending a weighted mix of requests.
+/// The load: an open model (an arrival `rate`) or a closed one (`users`), sending a
+/// weighted mix of requests.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
-    /// Concurrent users (closed model: each sends, waits for the answer, thinks, repeats).
-    pub users: NonZeroU32,
+    /// Open model: the arrival rate (`"2/s"`, `"1000/day"`) or a rate curve.
+    #[serde(default)]
+    pub rate: Option<RateCurve>,
+    /// Open model: how arrivals are spaced around the rate (default Poisson).
+    #[serde(default)]
+    pub arrivals: Process,
+    /// Open model: most users (concurrent requests) the generator may start.
+    #[serde(default = "default_max_users")]
+    pub max_users: NonZeroU32,
+    /// Open model: a send later than this behind its intended time counts as late
+    /// (simulated; default 10 ms of real time at the run's scale).
+    #[serde(default)]
+    pub late_after: Option<PositiveDuration>,
+    /// Open model: the share of late sends past which the generator is saturated and the
+    /// run is invalid (a ratio `0.01` or a percentage `"1%"`).
+    #[serde(default = "default_max_late")]
+    pub max_late: Ratio,
+    /// Closed model: concurrent users (each sends, waits for the answer, thinks, repeats).
+    #[serde(default)]
+    pub users: Option<NonZeroU32>,
     /// How long the load runs (simulated time).
     pub duration: PositiveDuration,
-    /// Time over which users are started (simulated); 0 starts them all at once.
+    /// Closed model: time over which users are started (simulated); 0 starts them all at once.
     #[serde(default)]
     pub ramp: HumanDuration,
-    /// Pause between a user's requests (simulated).
+    /// Closed model: pause between a user's requests (simulated).
     #[serde(default)]
     pub think_time: HumanDuration,
     /// A request not answered within this is a timeout error, counted at this latency.
@@ -114,6 +134,62 @@ pub struct Load {
     /// The request mix.
     #[serde(rename = "request")]
     pub requests: Vec<RequestSpec>,
+}
+
+/// Which load model a [`Load`] asks for.
+#[derive(Clone, Debug)]
+pub enum Model<'a> {
+    /// Arrivals at a rate, latency measured from the intended send time.
+    Open(&'a RateCurve),
+    /// A fixed number of users in a send-wait-think loop.
+    Closed(NonZeroU32),
+}
+
+impl Load {
+    /// The model, or why the table is ambiguous (both or neither of `rate` and `users`).
+    pub fn model(&self) -> Result<Model<'_>, String> {
+        match (&self.rate, self.users) {
+            (Some(r), None) => Ok(Model::Open(r)),
+            (None, Some(u)) => Ok(Model::Closed(u)),
+            (Some(_), Some(_)) => Err("give either `rate` (open model) or `users` (closed model), not both".into()),
+            (None, None) => Err("give `rate` (open model, e.g. \"2/s\") or `users` (closed model)".into()),
+        }
+    }
+}
+
+fn default_max_users() -> NonZeroU32 {
+    NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN)
+}
+
+fn default_max_late() -> Ratio {
+    Ratio(0.01)
+}
+
+/// A ratio in `[0, 1]`, written as a number (`0.01`) or a percentage (`"1%"`).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize)]
+pub struct Ratio(pub f64);
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let v = match Raw::deserialize(d)? {
+            Raw::Number(v) => v,
+            Raw::Text(t) => match t.trim().strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
+                Some(Ok(p)) => p / 100.0,
+                _ => return Err(serde::de::Error::custom(format!("`{t}` is not a ratio like 0.01 or \"1%\""))),
+            },
+        };
+        if (0.0..=1.0).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(serde::de::Error::custom(format!("ratio {v} is outside 0..=1 (0%..=100%)")))
+        }
+    }
 }
 
 fn default_request_timeout() -> PositiveDuration {
