@@ -23,6 +23,11 @@ impl Clock {
         Self { scale, start: Instant::now() }
     }
 
+    /// A clock whose time zero is `start` (e.g. a moment after the users are up).
+    pub fn starting_at(scale: TimeScale, start: Instant) -> Self {
+        Self { scale, start }
+    }
+
     /// The scale.
     pub fn scale(&self) -> TimeScale {
         self.scale

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use gameday_mocks::{MockContext, ServiceId, TimeScale};
 
-use crate::load::{self, Mix, Plan};
+use crate::load::{self, LateBound, Mix, Pace, Plan};
 use crate::report::{self, RequestSummary, Results, RunVerdict};
 use crate::rules;
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Model, Scenario};
 use crate::targets::{self, Resolved};
 use crate::{Error, Exit};
 
@@ -80,7 +80,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     report::prepare_out_dir(&settings.out)?;
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
     let (resolved, running) = targets::start(s, urls, &ctx).await?;
-    let plan = plan_for(s);
+    let plan = plan_for(s, !opts.quiet);
     if !opts.quiet {
         eprintln!("{}", header(s, &plan, &resolved));
     }
@@ -106,19 +106,46 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
 }
 
 /// The load plan in real time.
-fn plan_for(s: &Scenario) -> Plan {
+fn plan_for(s: &Scenario, progress: bool) -> Plan {
     let scale = s.time_scale;
     let real_interval = scale.to_real(Duration::from_secs(1)).max(Duration::from_millis(100));
+    let l = &s.load;
+    let pace = match l.model() {
+        Ok(Model::Open(curve)) => Pace::Open {
+            curve: curve.clone(),
+            process: l.arrivals,
+            users: open_users(curve.peak_per_second(), l.request_timeout.get(), l.max_users.get()),
+            late: LateBound {
+                late_after: l.late_after.map_or(DEFAULT_LATE_AFTER, |d| scale.to_real(d.get())),
+                max_late_ratio: l.max_late.0,
+            },
+        },
+        // `validate` refused a load that is neither; closed with `max_users` is its fallback.
+        Ok(Model::Closed(_)) | Err(_) => Pace::Closed {
+            users: l.users.unwrap_or(l.max_users).get() as usize,
+            ramp: scale.to_real(l.ramp.get()),
+            think_time: scale.to_real(l.think_time.get()),
+        },
+    };
     Plan {
-        users: s.load.users.unwrap_or(s.load.max_users).get() as usize,
-        ramp: scale.to_real(s.load.ramp.get()),
-        run_time: scale.to_real(s.load.duration.get()),
-        think_time: scale.to_real(s.load.think_time.get()),
-        request_timeout: scale.to_real(s.load.request_timeout.get()),
+        pace,
+        run_time: scale.to_real(l.duration.get()),
+        request_timeout: scale.to_real(l.request_timeout.get()),
         interval: real_interval,
         scale,
         seed: s.seed,
+        progress,
     }
+}
+
+/// A send more than this late (real time) is late, unless the scenario says otherwise.
+pub const DEFAULT_LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// Users for the open model by Little's law: enough concurrent requests to carry the
+/// peak rate even if every request took the whole timeout, capped at `max_users`.
+pub fn open_users(peak_per_s: f64, request_timeout: Duration, max_users: u32) -> usize {
+    let needed = (peak_per_s * request_timeout.as_secs_f64()).ceil() + 1.0;
+    needed.clamp(4.0, f64::from(max_users.max(1))) as usize
 }
 
 /// Real-time resolution below which scaled latencies are not trustworthy: tokio's timer
@@ -146,12 +173,21 @@ pub fn floor_warning(s: &Scenario) -> Option<String> {
 }
 
 fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<ServiceId, Resolved>) -> String {
+    let load = match (&plan.pace, s.load.model()) {
+        (Pace::Open { users, .. }, Ok(Model::Open(curve))) => {
+            format!(
+                "open model, {:?} arrivals peaking at {:.3} req/s, up to {users} users",
+                s.load.arrivals,
+                curve.peak_per_second()
+            )
+        }
+        (pace, _) => format!("closed model, {} users", pace.users()),
+    };
     let mut h = format!(
-        "gameday run `{}`: seed {}, time scale {}x, {} users for {} simulated ({:.1}s real)",
+        "gameday run `{}`: seed {}, time scale {}x, {load} for {} simulated ({:.1}s real)",
         s.name,
         s.seed,
         s.time_scale.factor(),
-        plan.users,
         s.load.duration.0,
         plan.run_time.as_secs_f64(),
     );
@@ -174,8 +210,12 @@ fn judge(
     let rec = &outcome.recording;
     let slos = rules::evaluate(&s.slos, mix, rec);
     let all = rec.merged(None);
-    let expected = plan.ramp + plan.run_time;
+    let expected = match plan.pace {
+        Pace::Closed { ramp, .. } => ramp + plan.run_time,
+        Pace::Open { .. } => plan.run_time,
+    };
     let partial = outcome.wall + Duration::from_secs(1) < expected;
+    let saturated = outcome.health.as_ref().filter(|h| h.saturated);
     let mut reasons: Vec<String> = slos
         .iter()
         .filter(|v| !v.pass)
@@ -186,6 +226,9 @@ fn judge(
     let verdict = if all.ok() == 0 {
         let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
         reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
+        RunVerdict::Invalid
+    } else if let Some(h) = saturated {
+        reasons.insert(0, format!("invalid: {}", h.reason()));
         RunVerdict::Invalid
     } else if partial {
         reasons.insert(
@@ -218,6 +261,7 @@ fn judge(
         verdict,
         reasons,
         partial,
+        generator: outcome.health,
     }
 }
 

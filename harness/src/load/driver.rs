@@ -1,10 +1,19 @@
-//! The goose driver: closed-model users sending the mix, timed by us, recorded in HDR.
+//! The goose driver: users sending the mix, timed by us, recorded in HDR.
 //!
-//! goose owns the users (start-up ramp, run time, think time, the HTTP client); gameday
-//! owns what goose does not get right for SLO work: a seeded request mix, latency
-//! including the body read, errors counted by kind and kept in the latency data (a
-//! timeout counts at its timeout), and per-user HDR histograms merged by one collector.
-//! goose's own metrics are switched off: they would be a second, coarser source of truth.
+//! goose owns the users and their HTTP clients. Two models:
+//! - **open** ([`Pace::Open`]): goose starts enough users to carry rate x latency (up to
+//!   `max_users`), each running one paced loop: take the next intended time from the
+//!   shared [`Pacer`], sleep until it, send, and record latency *from the intended time*
+//!   plus how late the send was (the generator's health). The loop ends with the
+//!   schedule, so the run ends when the last scheduled request is answered;
+//! - **closed** ([`Pace::Closed`]): goose's own plan (users, ramp, hold for the run
+//!   time, think time); latency is measured from the send.
+//!
+//! gameday owns what goose does not get right for SLO work: a seeded request mix,
+//! latency including the body read, errors counted by kind and kept in the latency
+//! data (a timeout counts at its timeout), and per-user HDR histograms merged by one
+//! collector. goose's own metrics are switched off: they would be a second, coarser
+//! source of truth.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,31 +27,66 @@ use rand::SeedableRng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::arrival::{Process, RateCurve, Schedule};
 use super::mix::{expand, Mix};
-use super::record::{Batch, Collector, Outcome, Recording, UserRecorder};
+use super::pacing::{Gate, Health, LateBound, Pacer, Started};
+use super::progress::Progress;
+use super::record::{Batch, Collector, Live, Outcome, Recording, UserRecorder};
 use crate::clock::Clock;
 use crate::scenario::Method;
 use crate::Error;
 
+/// How users pace their requests.
+#[derive(Clone, Debug)]
+pub enum Pace {
+    /// Arrivals on a seeded schedule; latency from the intended send time.
+    Open {
+        /// The arrival rate over the run.
+        curve: RateCurve,
+        /// How arrivals are spaced.
+        process: Process,
+        /// Users (concurrent requests) to start.
+        users: usize,
+        /// When the generator counts as saturated.
+        late: LateBound,
+    },
+    /// A fixed set of users in a send-wait-think loop.
+    Closed {
+        /// Concurrent users.
+        users: usize,
+        /// Time over which users start (real).
+        ramp: Duration,
+        /// Pause between a user's requests (real).
+        think_time: Duration,
+    },
+}
+
+impl Pace {
+    /// Users goose starts.
+    pub fn users(&self) -> usize {
+        match self {
+            Self::Open { users, .. } | Self::Closed { users, .. } => *users,
+        }
+    }
+}
+
 /// How to drive the load, in real time (the run converts from simulated time).
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// Concurrent users.
-    pub users: usize,
-    /// Time over which users start.
-    pub ramp: Duration,
-    /// How long the load runs after start-up.
+    /// Open or closed model.
+    pub pace: Pace,
+    /// How long the load runs after start-up (real).
     pub run_time: Duration,
-    /// Pause between a user's requests.
-    pub think_time: Duration,
     /// Client-side request timeout.
     pub request_timeout: Duration,
     /// Length of a recording interval.
     pub interval: Duration,
     /// Simulated seconds per real second, applied to recorded latencies.
     pub scale: TimeScale,
-    /// Seed of the users' RNGs.
+    /// Seed of the users' RNGs and the arrival schedule.
     pub seed: u64,
+    /// Show a progress line on the terminal.
+    pub progress: bool,
 }
 
 /// What a load run produced.
@@ -50,35 +94,38 @@ pub struct Plan {
 pub struct Outcomes {
     /// The merged recording.
     pub recording: Recording,
-    /// Real time the load took.
+    /// Real time the load took (from the clock's start).
     pub wall: Duration,
+    /// Open model: how well the generator kept to the schedule.
+    pub health: Option<Health>,
 }
 
-/// A user's session: its RNG, its recorder, its counters.
+/// A user's session: its RNG, its recorder, its counters, the run it belongs to.
 struct UserState {
     rng: StdRng,
     rec: UserRecorder,
     user: usize,
     seq: u64,
+    started: Started,
     template: Arc<Template>,
 }
 
 /// What a clone of a user's session starts from (never another user's samples).
 struct Template {
     kinds: usize,
-    clock: Clock,
     interval: Duration,
     tx: tokio::sync::mpsc::UnboundedSender<Batch>,
     seed: u64,
 }
 
 impl Template {
-    fn state(self: &Arc<Self>, user: usize) -> UserState {
+    fn state(self: &Arc<Self>, user: usize, started: Started) -> UserState {
         UserState {
             rng: StdRng::seed_from_u64(self.seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            rec: UserRecorder::new(self.kinds, self.clock.started(), self.interval, self.tx.clone()),
+            rec: UserRecorder::new(self.kinds, started.clock.started(), self.interval, self.tx.clone()),
             user,
             seq: 0,
+            started,
             template: Arc::clone(self),
         }
     }
@@ -86,64 +133,144 @@ impl Template {
 
 impl Clone for UserState {
     fn clone(&self) -> Self {
-        self.template.state(self.user)
+        self.template.state(self.user, self.started.clone())
     }
 }
 
 /// Runs the load and returns the merged recording.
 pub async fn run(mix: Arc<Mix>, plan: &Plan) -> Result<Outcomes, Error> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (live_tx, live_rx) = tokio::sync::watch::channel(Live::default());
     let stop = CancellationToken::new();
-    let collector = tokio::spawn(Collector::new(mix.kinds.len(), rx).run(stop.clone()));
-    let clock = Clock::start(plan.scale);
-    let template = Arc::new(Template { kinds: mix.kinds.len(), clock, interval: plan.interval, tx, seed: plan.seed });
-    let attack = build_attack(Arc::clone(&mix), plan, template)?;
-    let bound = plan.ramp + plan.run_time + plan.request_timeout + Duration::from_secs(30);
+    let collector = tokio::spawn(Collector::new(mix.kinds.len(), rx).with_live(live_tx).run(stop.clone()));
+    let gate = Arc::new(gate(plan));
+    let progress = plan.progress.then(|| {
+        let (gate, plan) = (Arc::clone(&gate), plan.clone());
+        tokio::spawn(async move {
+            let started = gate.started().await.ok()?;
+            Some(Progress::start(&plan, started.clock, started.pacer, live_rx))
+        })
+    });
+    let template = Arc::new(Template { kinds: mix.kinds.len(), interval: plan.interval, tx, seed: plan.seed });
+    let attack = build_attack(Arc::clone(&mix), plan, template, Arc::clone(&gate))?;
+    let bound = gate_patience(plan) + plan.run_time + plan.request_timeout + Duration::from_secs(30);
     let executed = tokio::time::timeout(bound, attack.execute()).await;
-    let wall = clock.started().elapsed();
     // Users flushed into the channel when goose dropped them; the collector drains it.
     stop.cancel();
     let recording = collector.await.map_err(|e| Error::RunFailed(format!("collector failed: {e}")))?;
+    finish_progress(progress).await;
+    let started = gate.get().unwrap_or_else(|| Err("no user started".into())).map_err(Error::RunFailed)?;
+    let wall = started.clock.started().elapsed();
+    let health = health(plan, &recording, &started);
     match executed {
         Err(_) => Err(Error::RunFailed(format!("load did not stop within {bound:?}"))),
         Ok(Err(e)) => Err(Error::RunFailed(format!("goose: {e}"))),
-        Ok(Ok(_)) => Ok(Outcomes { recording, wall }),
+        Ok(Ok(_)) => Ok(Outcomes { recording, wall, health }),
     }
 }
 
-fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>) -> Result<GooseAttack, Error> {
+/// The start gate: closed runs start at once; open runs when every user is up.
+fn gate(plan: &Plan) -> Gate {
+    let scale = plan.scale;
+    match &plan.pace {
+        Pace::Closed { .. } => Gate::already(Started { clock: Clock::start(scale), pacer: None }),
+        Pace::Open { curve, process, users, .. } => {
+            let (curve, process, seed, users) = (curve.clone(), *process, plan.seed, *users);
+            let horizon = scale.to_sim(plan.run_time);
+            Gate::new(
+                users,
+                gate_patience(plan),
+                Box::new(move || {
+                    let clock = Clock::start(scale);
+                    let schedule = Schedule::new(curve, process, seed, horizon);
+                    let pacer = Pacer::start(schedule, clock, users * 4)
+                        .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
+                    Ok(Started { clock, pacer: Some(Arc::new(pacer)) })
+                }),
+            )
+        }
+    }
+}
+
+/// How long the open model waits for goose to launch every user before it starts anyway.
+fn gate_patience(plan: &Plan) -> Duration {
+    Duration::from_secs(5) + Duration::from_millis(5) * plan.pace.users() as u32
+}
+
+async fn finish_progress(progress: Option<tokio::task::JoinHandle<Option<Progress>>>) {
+    let Some(task) = progress else { return };
+    if task.is_finished() {
+        if let Ok(Some(p)) = task.await {
+            p.finish();
+        }
+    } else {
+        task.abort();
+    }
+}
+
+fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
+    let (Pace::Open { late, .. }, Some(pacer)) = (&plan.pace, &started.pacer) else { return None };
+    let clock = started.clock;
+    let duration_sim_s = clock.to_sim(plan.run_time).as_secs_f64();
+    let sending_sim_s = clock.to_sim(pacer.sending_span()).as_secs_f64();
+    Some(Health::judge(&rec.lag, *late, pacer.issued(), duration_sim_s, sending_sim_s))
+}
+
+fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<Gate>) -> Result<GooseAttack, Error> {
     let goose_err = |e: goose::GooseError| Error::RunFailed(format!("goose: {e}"));
     let host = mix.kinds.first().map(|k| k.url.clone()).unwrap_or_default();
     let attack = GooseAttack::initialize_with_config(configuration(plan, host)).map_err(goose_err)?;
-    let clock = template.clock;
-    let timeout_us = sim_micros(clock.to_sim(plan.request_timeout));
+    let timeout = plan.request_timeout;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
-        let state = template.state(user.weighted_users_index);
+        let (template, gate) = (Arc::clone(&template), Arc::clone(&gate));
         Box::pin(async move {
-            user.set_session_data(state);
+            if let Ok(started) = gate.arrive().await {
+                user.set_session_data(template.state(user.weighted_users_index, started));
+            }
             Ok(())
         })
     }))
     .set_on_start();
     let send = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let mix = Arc::clone(&mix);
-        Box::pin(async move { send_one(user, &mix, clock, timeout_us).await })
+        Box::pin(async move { send_transaction(user, &mix, timeout).await })
     }))
     .set_name("mix");
     let mut scenario = GooseScenario::new("gameday").register_transaction(on_start).register_transaction(send);
-    if !plan.think_time.is_zero() {
-        scenario = scenario.set_wait_time(plan.think_time, plan.think_time).map_err(goose_err)?;
+    if let Pace::Closed { think_time, .. } = plan.pace {
+        if !think_time.is_zero() {
+            scenario = scenario.set_wait_time(think_time, think_time).map_err(goose_err)?;
+        }
     }
     Ok(attack.register_scenario(scenario))
+}
+
+/// The one transaction: the paced loop (open model) or one request (closed).
+async fn send_transaction(user: &mut GooseUser, mix: &Mix, timeout: Duration) -> TransactionResult {
+    let Some(started) = user.get_session_data::<UserState>().map(|s| s.started.clone()) else { return Ok(()) };
+    match started.pacer {
+        Some(pacer) => paced_loop(user, mix, &pacer, started.clock).await,
+        None => send_and_record(user, mix, started.clock, timeout).await,
+    }
 }
 
 fn configuration(plan: &Plan, host: String) -> GooseConfiguration {
     let mut c = GooseConfiguration::default();
     c.host = Some(host);
-    c.users = Some(plan.users);
-    let ramp_s = plan.ramp.as_secs_f64().max(0.001);
-    c.increase_rate = Some(format!("{:.3}", plan.users as f64 / ramp_s));
-    c.run_time = Some(plan.run_time.as_secs().max(1).to_string());
+    c.users = Some(plan.pace.users());
+    match plan.pace {
+        Pace::Open { .. } => {
+            // As fast as goose launches users; every user runs one paced loop that ends
+            // with the schedule, and the gate starts the clock once all are up.
+            c.increase_rate = Some("1000000".into());
+            c.iterations = Some(1);
+        }
+        Pace::Closed { users, ramp, .. } => {
+            let ramp_s = ramp.as_secs_f64().max(0.001);
+            c.increase_rate = Some(format!("{:.3}", users as f64 / ramp_s));
+            c.run_time = Some(plan.run_time.as_secs().max(1).to_string());
+        }
+    }
     c.timeout = Some(format!("{:.3}", plan.request_timeout.as_secs_f64()));
     c.no_metrics = true;
     c.no_print_metrics = true;
@@ -163,49 +290,92 @@ fn goose_method(m: Method) -> GooseMethod {
     }
 }
 
-/// Sends one request of the mix and records it.
-async fn send_one(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout_us: u64) -> TransactionResult {
-    let Some(state) = user.get_session_data_mut::<UserState>() else { return Ok(()) };
+/// Closed model: sends one request of the mix and records its latency from the send.
+async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout: Duration) -> TransactionResult {
+    let timeout_us = sim_micros(clock.to_sim(timeout));
+    let started = Instant::now();
+    let Some(sent) = send_one(user, mix).await else { return Ok(()) };
+    let latency_us = match sent.outcome {
+        Outcome::Timeout => timeout_us,
+        _ => sim_micros(clock.to_sim(sent.ended - started)),
+    };
+    if let Some(state) = user.get_session_data_mut::<UserState>() {
+        let err = sent.error.as_ref().map(|e| e as &dyn std::fmt::Display);
+        state.rec.record(sent.ended, sent.kind, latency_us, sent.outcome, err);
+    }
+    Ok(())
+}
+
+/// Open model: one user's loop over the shared schedule until it ends (or Ctrl-C).
+async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock) -> TransactionResult {
+    while let Some(intended) = pacer.next().await {
+        if goose::is_killswitch_triggered() {
+            break;
+        }
+        // Slots come a few microseconds early; tokio's timer would round up to 1 ms.
+        while Instant::now() < intended {
+            tokio::task::yield_now().await;
+        }
+        let now = Instant::now();
+        pacer.sent(now);
+        let lag = now.saturating_duration_since(intended);
+        let Some(sent) = send_one(user, mix).await else { break };
+        // Latency from the intended send time: a stalled server's backlog counts.
+        let latency_us = sim_micros(clock.to_sim(sent.ended - intended));
+        if let Some(state) = user.get_session_data_mut::<UserState>() {
+            let err = sent.error.as_ref().map(|e| e as &dyn std::fmt::Display);
+            state.rec.record_lag(lag);
+            state.rec.record(sent.ended, sent.kind, latency_us, sent.outcome, err);
+        }
+    }
+    Ok(())
+}
+
+/// One answered (or failed) request.
+struct Sent {
+    kind: usize,
+    outcome: Outcome,
+    error: Option<String>,
+    ended: Instant,
+}
+
+/// Picks a kind, expands its templates, sends it and reads the whole answer.
+async fn send_one(user: &mut GooseUser, mix: &Mix) -> Option<Sent> {
+    let state = user.get_session_data_mut::<UserState>()?;
     let k = mix.pick(&mut state.rng);
     state.seq += 1;
-    let Some(kind) = mix.kinds.get(k) else { return Ok(()) };
+    let kind = mix.kinds.get(k)?;
     let (n, seq) = (state.user, state.seq);
     let url = expand(&kind.url, &mut state.rng, n, seq);
     let body = kind.body.as_ref().map(|t| expand(t, &mut state.rng, n, seq));
     let headers: Vec<(String, String)> =
         kind.headers.iter().map(|(h, v)| (h.clone(), expand(v, &mut state.rng, n, seq))).collect();
     let method = goose_method(kind.method);
-    let mut rb = user.get_request_builder(&method, &url)?;
-    if let Some(b) = body {
-        rb = rb.body(b);
-    }
-    for (h, v) in headers {
-        rb = rb.header(h, v);
-    }
-    let req = GooseRequest::builder()
-        .method(method)
-        .path(url.as_str())
-        .name(kind.name.as_str())
-        .set_request_builder(rb)
-        .build();
-    let started = Instant::now();
-    let (outcome, error) = match user.request(req).await {
-        Ok(r) => match r.response {
-            Ok(resp) => read_answer(resp).await,
-            Err(e) => classify(&e),
-        },
+    let (outcome, error) = match user.get_request_builder(&method, &url) {
+        Ok(mut rb) => {
+            if let Some(b) = body {
+                rb = rb.body(b);
+            }
+            for (h, v) in headers {
+                rb = rb.header(h, v);
+            }
+            let req = GooseRequest::builder()
+                .method(method)
+                .path(url.as_str())
+                .name(kind.name.as_str())
+                .set_request_builder(rb)
+                .build();
+            match user.request(req).await {
+                Ok(r) => match r.response {
+                    Ok(resp) => read_answer(resp).await,
+                    Err(e) => classify(&e),
+                },
+                Err(e) => (Outcome::Other, Some(e.to_string())),
+            }
+        }
         Err(e) => (Outcome::Other, Some(e.to_string())),
     };
-    let ended = Instant::now();
-    let latency_us = match outcome {
-        Outcome::Timeout => timeout_us,
-        _ => sim_micros(clock.to_sim(ended - started)),
-    };
-    if let Some(state) = user.get_session_data_mut::<UserState>() {
-        let err = error.as_ref().map(|e| e as &dyn std::fmt::Display);
-        state.rec.record(ended, k, latency_us, outcome, err);
-    }
-    Ok(())
+    Some(Sent { kind: k, outcome, error, ended: Instant::now() })
 }
 
 /// A simulated duration in whole microseconds, the unit the histograms record.

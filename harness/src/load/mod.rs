@@ -1,14 +1,20 @@
 //! Load generation: the request mix, the goose driver and HDR latency recording.
 //!
 //! - [`mix`]: weighted request kinds with templated bodies (a fresh nonce per request);
-//! - [`driver`]: goose users sending the mix (closed model), timed by gameday;
+//! - [`arrival`]: seeded arrival schedules (open model) over rate curves;
+//! - [`pacing`]: intended send times shared by the users, and the generator's health;
+//! - [`driver`]: goose users sending the mix (open or closed model), timed by gameday;
+//! - [`progress`]: the terminal progress line;
 //! - [`record`]: per-user HDR histograms, no lock on the hot path, merged per interval.
 
 pub mod arrival;
 pub mod driver;
 pub mod mix;
+pub mod pacing;
+pub mod progress;
 pub mod record;
 
-pub use driver::{run, Outcomes, Plan};
+pub use driver::{run, Outcomes, Pace, Plan};
 pub use mix::Mix;
+pub use pacing::{Health, LateBound};
 pub use record::{KindStats, Outcome, Recording};

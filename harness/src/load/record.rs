@@ -165,6 +165,8 @@ pub struct Batch {
     pub interval: u64,
     /// Stats per request kind (index = position in the mix).
     pub kinds: Vec<KindStats>,
+    /// Open model: how late each send was behind its intended time, real microseconds.
+    pub lag: Histogram<u64>,
 }
 
 /// A user's recorder: its own histograms, flushed per interval.
@@ -174,13 +176,22 @@ pub struct UserRecorder {
     interval: Duration,
     current: u64,
     kinds: Vec<KindStats>,
+    lag: Histogram<u64>,
     tx: UnboundedSender<Batch>,
 }
 
 impl UserRecorder {
     /// A recorder for `kinds` request kinds, intervals of `interval` real time from `start`.
     pub fn new(kinds: usize, start: Instant, interval: Duration, tx: UnboundedSender<Batch>) -> Self {
-        Self { start, interval, current: 0, kinds: vec![KindStats::default(); kinds], tx }
+        Self { start, interval, current: 0, kinds: vec![KindStats::default(); kinds], lag: new_histogram(), tx }
+    }
+
+    /// Records how late a send was behind its intended time (open model).
+    pub fn record_lag(&mut self, lag: Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1);
+        if self.lag.record(us).is_err() {
+            self.lag.saturating_record(us);
+        }
     }
 
     /// Records one request that ended at `at`; the hot path: no lock, no allocation.
@@ -204,12 +215,13 @@ impl UserRecorder {
 
     /// Sends the current interval to the collector, if it holds anything.
     pub fn flush(&mut self) {
-        if self.kinds.iter().all(|k| k.total() == 0) {
+        if self.lag.is_empty() && self.kinds.iter().all(|k| k.total() == 0) {
             return;
         }
         let fresh = vec![KindStats::default(); self.kinds.len()];
         let kinds = std::mem::replace(&mut self.kinds, fresh);
-        let _ = self.tx.send(Batch { interval: self.current, kinds });
+        let lag = std::mem::replace(&mut self.lag, new_histogram());
+        let _ = self.tx.send(Batch { interval: self.current, kinds, lag });
     }
 }
 
@@ -220,12 +232,20 @@ impl Drop for UserRecorder {
 }
 
 /// The merged recording of a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Recording {
     /// Whole-run stats per request kind.
     pub total: Vec<KindStats>,
     /// Per-interval stats per request kind.
     pub intervals: BTreeMap<u64, Vec<KindStats>>,
+    /// Open model: send lag behind the schedule, real microseconds (empty when closed).
+    pub lag: Histogram<u64>,
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Self { total: Vec::new(), intervals: BTreeMap::new(), lag: new_histogram() }
+    }
 }
 
 impl Recording {
@@ -241,20 +261,58 @@ impl Recording {
     }
 }
 
+/// What the collector has merged so far, for the progress line.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    /// Requests merged.
+    pub completed: u64,
+    /// Failed requests merged.
+    pub errors: u64,
+    /// p95 latency of the latest interval that has data, simulated seconds.
+    pub recent_p95_s: Option<f64>,
+}
+
 /// Receives batches and merges them.
 #[derive(Debug)]
 pub struct Collector {
     rx: UnboundedReceiver<Batch>,
     recording: Recording,
+    live: Option<tokio::sync::watch::Sender<Live>>,
 }
 
 impl Collector {
     /// A collector for `kinds` request kinds.
     pub fn new(kinds: usize, rx: UnboundedReceiver<Batch>) -> Self {
-        Self { rx, recording: Recording { total: vec![KindStats::default(); kinds], intervals: BTreeMap::new() } }
+        let recording = Recording { total: vec![KindStats::default(); kinds], ..Recording::default() };
+        Self { rx, recording, live: None }
+    }
+
+    /// Publishes a [`Live`] snapshot a few times a second while merging.
+    pub fn with_live(mut self, live: tokio::sync::watch::Sender<Live>) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    fn publish(&self) {
+        let Some(tx) = &self.live else { return };
+        let (mut completed, mut errors) = (0, 0);
+        for k in &self.recording.total {
+            completed += k.total();
+            errors += k.errors();
+        }
+        let recent = self.recording.intervals.values().rev().find(|ks| ks.iter().any(|k| k.total() > 0));
+        let recent_p95_s = recent.map(|ks| {
+            let mut all = KindStats::default();
+            ks.iter().for_each(|k| all.merge(k));
+            all.latency.value_at_quantile(0.95) as f64 / 1e6
+        });
+        tx.send_replace(Live { completed, errors, recent_p95_s });
     }
 
     fn merge(&mut self, b: Batch) {
+        if !b.lag.is_empty() {
+            let _ = self.recording.lag.add(&b.lag);
+        }
         let n = self.recording.total.len();
         let slot = self.recording.intervals.entry(b.interval).or_insert_with(|| vec![KindStats::default(); n]);
         for (i, k) in b.kinds.iter().enumerate() {
@@ -267,12 +325,15 @@ impl Collector {
 
     /// Merges batches until `stop` is cancelled, then drains what is left.
     pub async fn run(mut self, stop: tokio_util::sync::CancellationToken) -> Recording {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 b = self.rx.recv() => match b {
                     Some(b) => self.merge(b),
                     None => break,
                 },
+                _ = tick.tick(), if self.live.is_some() => self.publish(),
                 () = stop.cancelled() => break,
             }
         }

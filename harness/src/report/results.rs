@@ -115,4 +115,6 @@ pub struct Results {
     pub reasons: Vec<String>,
     /// Whether the run was cut short (Ctrl-C) and holds partial data.
     pub partial: bool,
+    /// Open model: how well the generator kept to the schedule (absent when closed).
+    pub generator: Option<crate::load::Health>,
 }

@@ -1,0 +1,324 @@
+//! Open-model pacing: one seeded schedule hands intended send times to every user.
+//!
+//! The [`Pacer`] runs the arrival [`Schedule`] on its own OS thread, which sleeps with
+//! the kernel's precision (timer slack set to 1 us; tokio's timer wheel would round
+//! every send up to the next millisecond) and releases each intended send time into a
+//! channel at that time. Idle users wait on the channel; the first free one takes the
+//! slot and sends at once, and latency is measured *from the intended time*, as wrk2
+//! does: when the server stalls and every user is stuck, the slots queue up, the sends
+//! that should have happened are late, and their lateness is part of the latency they
+//! report (no coordinated omission). The channel is bounded, so a generator that cannot
+//! keep up holds the schedule back instead of growing memory; that shows up as lag.
+//!
+//! How late each send was is the generator's health: [`Health`] judges the lag the
+//! users recorded against the scenario's bound (default: more than 1% of sends over
+//! 10 ms of real time late = saturated), and a saturated run is invalid, never a pass.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::arrival::Schedule;
+use crate::clock::Clock;
+
+/// Slots are released this long before their time; the user's send is then the
+/// remaining wait plus the wake-up, both well under the lateness bound.
+const EARLY: Duration = Duration::from_micros(20);
+
+/// The longest single sleep, so a cancelled run stops promptly.
+const MAX_SLEEP: Duration = Duration::from_millis(50);
+
+/// Hands out intended send times.
+#[derive(Debug)]
+pub struct Pacer {
+    rx: flume::Receiver<Instant>,
+    clock: Clock,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    issued: AtomicU64,
+    last_send_us: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Pacer {
+    /// Starts releasing `schedule` (offsets from the clock's start) on a pacing thread;
+    /// at most `backlog` released slots wait for a user.
+    pub fn start(schedule: Schedule, clock: Clock, backlog: usize) -> Result<Self, std::io::Error> {
+        let (tx, rx) = flume::bounded(backlog.max(1));
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("gameday-pacer".into())
+            .spawn(move || release(schedule, clock, &tx, &thread_shared))?;
+        Ok(Self { rx, clock, shared })
+    }
+
+    /// The next intended send instant, or `None` once the schedule is over.
+    pub async fn next(&self) -> Option<Instant> {
+        self.rx.recv_async().await.ok()
+    }
+
+    /// Stops releasing slots (Ctrl-C); users then drain and stop.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that a request went out at `at` (for the rate the generator sustained).
+    pub fn sent(&self, at: Instant) {
+        let us = u64::try_from(at.saturating_duration_since(self.clock.started()).as_micros()).unwrap_or(u64::MAX);
+        self.shared.last_send_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// Real time from the start to the last send.
+    pub fn sending_span(&self) -> Duration {
+        Duration::from_micros(self.shared.last_send_us.load(Ordering::Relaxed))
+    }
+
+    /// Slots released so far.
+    pub fn issued(&self) -> u64 {
+        self.shared.issued.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The pacing thread: sleeps until each slot is due, then releases it.
+fn release(schedule: Schedule, clock: Clock, tx: &flume::Sender<Instant>, shared: &Shared) {
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_timerslack(1_000);
+    let start = clock.started().into_std();
+    for offset in schedule {
+        let due = start + clock.to_real(offset);
+        loop {
+            if shared.stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered() {
+                return;
+            }
+            let now = std::time::Instant::now();
+            if now + EARLY >= due {
+                break;
+            }
+            std::thread::sleep((due - now - EARLY).min(MAX_SLEEP));
+        }
+        if tx.send(Instant::from_std(due)).is_err() {
+            return;
+        }
+        shared.issued.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What a user needs once the run has started: the clock, and the pacer when open.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// The run's clock; time zero is when the schedule began.
+    pub clock: Clock,
+    /// Open model: the shared pacer.
+    pub pacer: Option<Arc<Pacer>>,
+}
+
+type Opener = Box<dyn FnOnce() -> Result<Started, String> + Send>;
+
+/// Starts the run's clock once every user is up, so the first slots are not late
+/// because goose was still launching users (it starts one per millisecond at best).
+pub struct Gate {
+    expected: usize,
+    ready: AtomicUsize,
+    patience: Duration,
+    opener: Mutex<Option<Opener>>,
+    tx: watch::Sender<Option<Result<Started, String>>>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").field("expected", &self.expected).field("ready", &self.ready).finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    /// A gate that calls `open` when `expected` users have arrived, or after `patience`.
+    pub fn new(expected: usize, patience: Duration, open: Opener) -> Self {
+        let (tx, _) = watch::channel(None);
+        Self { expected, ready: AtomicUsize::new(0), patience, opener: Mutex::new(Some(open)), tx }
+    }
+
+    /// A gate that is already open (closed model: users start as goose launches them).
+    pub fn already(started: Started) -> Self {
+        let (tx, _) = watch::channel(Some(Ok(started)));
+        Self { expected: 0, ready: AtomicUsize::new(0), patience: Duration::ZERO, opener: Mutex::new(None), tx }
+    }
+
+    /// A user is up; waits until the run starts.
+    pub async fn arrive(&self) -> Result<Started, String> {
+        if self.ready.fetch_add(1, Ordering::AcqRel) + 1 >= self.expected {
+            self.open();
+        }
+        self.started().await
+    }
+
+    /// Waits until the run starts (opening the gate after `patience` regardless).
+    pub async fn started(&self) -> Result<Started, String> {
+        let mut rx = self.tx.subscribe();
+        if tokio::time::timeout(self.patience, rx.wait_for(Option::is_some)).await.is_err() {
+            self.open();
+        }
+        let opened = self.tx.borrow().clone();
+        opened.unwrap_or_else(|| Err("the run never started".into()))
+    }
+
+    /// The start, if it happened.
+    pub fn get(&self) -> Option<Result<Started, String>> {
+        self.tx.borrow().clone()
+    }
+
+    fn open(&self) {
+        let opener = match self.opener.lock() {
+            Ok(mut o) => o.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(open) = opener {
+            self.tx.send_replace(Some(open()));
+        }
+    }
+}
+
+/// The bound past which the generator is saturated.
+#[derive(Clone, Copy, Debug)]
+pub struct LateBound {
+    /// A send later than this (real time) behind its intended time is late.
+    pub late_after: Duration,
+    /// The share of late sends the run tolerates.
+    pub max_late_ratio: f64,
+}
+
+/// How well the generator kept to the schedule.
+#[derive(Clone, Debug, Serialize)]
+pub struct Health {
+    /// Requests sent on the open-model schedule.
+    pub sent: u64,
+    /// Sends later than the bound.
+    pub late: u64,
+    /// `late / sent`.
+    pub late_ratio: f64,
+    /// The bound, real milliseconds.
+    pub late_after_ms: f64,
+    /// The tolerated late ratio.
+    pub max_late_ratio: f64,
+    /// Send lag percentiles, real milliseconds.
+    pub lag_p50_ms: f64,
+    /// 99th percentile send lag, real milliseconds.
+    pub lag_p99_ms: f64,
+    /// Largest send lag, real milliseconds.
+    pub lag_max_ms: f64,
+    /// Scheduled rate, requests per simulated second (mean over the run).
+    pub scheduled_rate: f64,
+    /// Rate the generator actually sent at, requests per simulated second.
+    pub achieved_rate: f64,
+    /// Whether the generator fell behind past the bound.
+    pub saturated: bool,
+}
+
+impl Health {
+    /// Judges the recorded send lag (real microseconds) of `sent` requests, sent over
+    /// `sending_sim_s` simulated seconds for a schedule of `scheduled` over `duration_sim_s`.
+    pub fn judge(
+        lag_us: &Histogram<u64>,
+        bound: LateBound,
+        scheduled: u64,
+        duration_sim_s: f64,
+        sending_sim_s: f64,
+    ) -> Self {
+        let sent = lag_us.len();
+        let late_us = u64::try_from(bound.late_after.as_micros()).unwrap_or(u64::MAX);
+        let late = sent - lag_us.count_between(0, late_us).min(sent);
+        let late_ratio = if sent == 0 { 0.0 } else { late as f64 / sent as f64 };
+        let ms = |us: u64| us as f64 / 1e3;
+        Self {
+            sent,
+            late,
+            late_ratio,
+            late_after_ms: bound.late_after.as_secs_f64() * 1e3,
+            max_late_ratio: bound.max_late_ratio,
+            lag_p50_ms: ms(lag_us.value_at_quantile(0.5)),
+            lag_p99_ms: ms(lag_us.value_at_quantile(0.99)),
+            lag_max_ms: ms(lag_us.max()),
+            scheduled_rate: scheduled as f64 / duration_sim_s.max(f64::MIN_POSITIVE),
+            achieved_rate: sent as f64 / sending_sim_s.max(f64::MIN_POSITIVE),
+            saturated: late_ratio > bound.max_late_ratio,
+        }
+    }
+
+    /// The one-line reason of a saturated run.
+    pub fn reason(&self) -> String {
+        format!(
+            "generator saturated: {:.1}% of {} sends were more than {:.0} ms late (bound {:.1}%); lag p99 {:.0} ms, max {:.0} ms; it sustained {:.1} req/s of the {:.1} req/s scheduled",
+            self.late_ratio * 100.0,
+            self.sent,
+            self.late_after_ms,
+            self.max_late_ratio * 100.0,
+            self.lag_p99_ms,
+            self.lag_max_ms,
+            self.achieved_rate,
+            self.scheduled_rate,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::arrival::{Process, RateCurve};
+    use crate::load::record::new_histogram;
+    use gameday_mocks::TimeScale;
+
+    #[tokio::test]
+    async fn slots_are_released_at_their_time_on_the_scaled_clock() {
+        // A constant 10/s schedule over 1 s simulated at 2x: slots 50 ms real apart, each
+        // released no earlier than EARLY before its time. (How many fit in the horizon
+        // is the schedule's business, tested in `arrival`.)
+        let curve: RateCurve = toml::Value::String("10/s".into()).try_into().unwrap();
+        let clock = Clock::start(TimeScale::new(2.0).unwrap());
+        let schedule = Schedule::new(curve, Process::Constant, 1, Duration::from_secs(1));
+        let pacer = Pacer::start(schedule, clock, 4).unwrap();
+        let mut slots = Vec::new();
+        while let Some(at) = pacer.next().await {
+            let now = Instant::now();
+            assert!(now + EARLY + Duration::from_micros(5) >= at, "released {:?} early", at - now);
+            slots.push((at, now));
+        }
+        assert!(slots.len() >= 9, "{} slots", slots.len());
+        assert_eq!(pacer.issued(), slots.len() as u64);
+        let first = slots[0].0 - clock.started();
+        for (i, (at, _)) in slots.iter().enumerate() {
+            let expected = first + Duration::from_millis(50 * i as u64);
+            let got = *at - clock.started();
+            assert!(got.abs_diff(expected) < Duration::from_micros(2), "slot {i}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn health_counts_sends_past_the_bound() {
+        // 990 sends 1 ms late and 10 sends 50 ms late: 1% late at a 10 ms bound.
+        let mut lag = new_histogram();
+        lag.record_n(1_000, 990).unwrap();
+        lag.record_n(50_000, 10).unwrap();
+        let bound = LateBound { late_after: Duration::from_millis(10), max_late_ratio: 0.01 };
+        let h = Health::judge(&lag, bound, 1000, 100.0, 100.0);
+        assert_eq!((h.sent, h.late), (1000, 10));
+        assert!(!h.saturated, "exactly at the bound is not past it");
+        lag.record(50_000).unwrap();
+        let h = Health::judge(&lag, bound, 1000, 100.0, 100.0);
+        assert!(h.saturated);
+        assert!(h.reason().contains("generator saturated"), "{}", h.reason());
+    }
+}
