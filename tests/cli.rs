@@ -1,20 +1,13 @@
 //! Integration tests for the `gameday` binary: exit codes, messages, outputs, the mock fleet.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-fn gameday() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gameday"))
-}
-
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
+use crate::common::{gameday, repo_file, run, text, wait_manifest, write};
 
 /// A short scenario on the embedded Midnight mock: 3 real seconds of attestations.
 fn scenario(objective: &str, extra: &str) -> String {
@@ -43,20 +36,6 @@ request = "attestation"
 objective = "{objective}"
 "#
     )
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn run(args: &[&str]) -> Output {
-    gameday().args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[test]
@@ -164,20 +143,6 @@ fn unwritable_out_dir_exits_3_before_any_load() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("not-a-dir"));
     assert!(started.elapsed() < Duration::from_secs(2), "load ran before the out dir was checked");
-}
-
-/// Waits for a manifest file to appear and parse.
-fn wait_manifest(path: &Path) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(bytes) = std::fs::read(path) {
-            if let Ok(v) = serde_json::from_slice(&bytes) {
-                return v;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no manifest at {}", path.display());
 }
 
 #[test]

@@ -1,4 +1,9 @@
-//! Helpers shared by the integration tests: start one mock on an ephemeral loopback port.
+//! Helpers shared by the integration tests: start one mock on an ephemeral loopback port,
+//! run the real `gameday` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use gameday_mocks::kit::MockContext;
 use gameday_mocks::{start, RunningService, ServiceProfile, TimeScale};
@@ -30,3 +35,40 @@ impl Drop for Mock {
         self.ctx.shutdown.cancel();
     }
 }
+
+pub fn gameday() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+}
+
+pub fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+pub fn run(args: &[&str]) -> Output {
+    gameday().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Waits for a manifest file to appear and parse.
+pub fn wait_manifest(path: &Path) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(bytes) = std::fs::read(path) {
+            if let Ok(v) = serde_json::from_slice(&bytes) {
+                return v;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no manifest at {}", path.display());
+}
+

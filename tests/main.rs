@@ -7,6 +7,7 @@
 mod cli;
 mod common;
 mod grahmos;
+mod load;
 mod midnight;
 mod morphsave;
 mod prom;

@@ -7,6 +7,7 @@
 //! - [`metrics`]: Prometheus text exposition with the standard set plus the service's own;
 //! - [`errors`]: JSON error bodies and the 404/405/413 fallbacks;
 //! - [`listener`]: a listener that fault hooks really stop and restart on the same port;
+//! - [`timer`]: sub-millisecond sleeps for modelled service times;
 //! - [`units`]: human durations and the time scale (simulated seconds per real second).
 
 pub mod certs;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod pool;
 pub mod serve;
 pub mod service_time;
+pub mod timer;
 pub mod units;
 
 use std::net::{IpAddr, Ipv4Addr};

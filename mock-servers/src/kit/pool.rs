@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
-use tokio::time::{sleep, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use super::cpu::CpuMeter;
 use super::units::{HumanDuration, PositiveDuration, TimeScale};
@@ -173,7 +173,7 @@ impl WorkerPool {
         self.processing.fetch_add(1, Ordering::SeqCst);
         let served = {
             let _busy = self.cpu.busy();
-            timeout_at(deadline, sleep(self.scale.to_real(service))).await
+            timeout_at(deadline, super::timer::sleep(self.scale.to_real(service))).await
         };
         self.processing.fetch_sub(1, Ordering::SeqCst);
         match served {

@@ -454,7 +454,7 @@ async fn attestation(AxumState(s): AxumState<Arc<State>>, body: Body) -> Result<
         }
     };
     let service = s.sample(&s.samplers.attestation);
-    tokio::time::sleep(s.scale().to_real(service)).await;
+    crate::kit::timer::sleep(s.scale().to_real(service)).await;
     s.own.attestations.with_label_values(&["ok"]).inc();
     Ok(Json(json!({
         "nonce": nonce,
