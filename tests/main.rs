@@ -9,6 +9,7 @@ mod common;
 mod grahmos;
 mod midnight;
 mod morphsave;
+mod observe;
 mod prom;
 mod pxl;
 mod scenarios;
