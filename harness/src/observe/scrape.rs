@@ -119,6 +119,9 @@ pub struct Scraped {
 
 /// Starts scraping `targets` every `interval` (real time) until `stop` is cancelled;
 /// the handle yields everything kept. `want = None` keeps every gauge and counter.
+///
+/// The HTTP client is built before this returns (tens of milliseconds: it loads the
+/// system's root certificates), so the first scrape goes out as soon as the task runs.
 pub fn spawn(
     targets: Vec<ScrapeTarget>,
     want: Option<Want>,
@@ -126,10 +129,10 @@ pub fn spawn(
     clock: Clock,
     stop: CancellationToken,
 ) -> JoinHandle<Scraped> {
+    let interval = interval.max(Duration::from_millis(1));
+    let client = client(request_timeout(interval));
     tokio::spawn(async move {
-        let interval = interval.max(Duration::from_millis(1));
-        let timeout = request_timeout(interval);
-        let client = match client(timeout) {
+        let client = match client {
             Ok(c) => c,
             Err(e) => {
                 let problems = vec![format!("metrics were not scraped: cannot build an HTTP client: {e}")];
