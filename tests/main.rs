@@ -10,6 +10,7 @@ mod grahmos;
 mod load;
 mod midnight;
 mod morphsave;
+mod observe;
 mod prom;
 mod pxl;
 mod scenarios;

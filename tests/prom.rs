@@ -293,6 +293,13 @@ fn the_reader_rejects_what_the_format_forbids() {
 /// Runs `promtool check metrics` on `text` and asserts it reports nothing; skipped (with a
 /// printed note) when promtool is absent.
 pub fn promtool_accepts(text: &str) {
+    let Some((ok, report)) = promtool_check(text) else { return };
+    assert!(ok && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
+}
+
+/// Runs `promtool check metrics` on `text`: whether it passed, and what it printed;
+/// `None` (with a printed note) when promtool is absent.
+pub fn promtool_check(text: &str) -> Option<(bool, String)> {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let child = Command::new("promtool")
@@ -303,10 +310,10 @@ pub fn promtool_accepts(text: &str) {
         .spawn();
     let Ok(mut child) = child else {
         eprintln!("SKIPPED promtool check metrics: `promtool` is not on PATH (Debian package `prometheus`)");
-        return;
+        return None;
     };
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
+    Some((out.status.success(), report))
 }

@@ -1,8 +1,26 @@
 //! Time series of a run on the virtual clock: client-side samples and scraped metrics.
 //!
-//! (Interface stub: the types rules evaluate over; the scraper lands with issue 5.)
+//! - [`text`]: a parser of the Prometheus text exposition format (classic 0.0.4);
+//! - [`scrape`]: the scraper task, GETting each target's `/metrics` at an interval and
+//!   keeping gauges and counters as [`Series`] on the run's simulated clock;
+//! - [`targets`]: which endpoints are scraped (every embedded mock listener that serves
+//!   its own `/metrics`; an external target's `metrics` URL, unless `scrape = false`);
+//! - [`catalog`]: the metric and label names a service exposes, so a rule on an unknown
+//!   metric or label is refused before a run.
+//!
+//! [`RunData`] is everything rules read about a finished run. A metric that could not be
+//! observed is a line in [`RunData::problems`], never a series of zeros.
 
-use std::collections::{BTreeMap, BTreeSet};
+pub mod catalog;
+pub mod scrape;
+pub mod targets;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+pub use catalog::{discover, discover_with, Catalog};
+pub use scrape::{spawn, ScrapeTarget, Scraped, TargetReport, Want};
+pub use targets::scrape_targets;
 
 use crate::load::KindStats;
 
@@ -17,6 +35,28 @@ pub struct Series {
     pub samples: Vec<(f64, f64)>,
 }
 
+impl Series {
+    /// The samples with `t0 < t <= t1`: a Prometheus range selector ending at `t1`
+    /// (left-open, right-closed). Binary search; `samples` must be in time order.
+    pub fn window(&self, t0: f64, t1: f64) -> &[(f64, f64)] {
+        let start = self.samples.partition_point(|&(t, _)| t <= t0);
+        let end = self.samples.partition_point(|&(t, _)| t <= t1).max(start);
+        &self.samples[start..end]
+    }
+
+    /// The last sample at or before `t`, if any (an instant lookup without staleness).
+    pub fn at(&self, t: f64) -> Option<(f64, f64)> {
+        let end = self.samples.partition_point(|&(s, _)| s <= t);
+        end.checked_sub(1).map(|i| self.samples[i])
+    }
+
+    /// Whether every label in `matchers` has the given value; an empty value matches an
+    /// absent label, as in PromQL.
+    pub fn matches(&self, matchers: &[(&str, &str)]) -> bool {
+        matchers.iter().all(|(k, v)| self.labels.get(*k).map_or("", String::as_str) == *v)
+    }
+}
+
 /// Everything rules can read about a run.
 #[derive(Clone, Debug, Default)]
 pub struct RunData {
@@ -28,15 +68,80 @@ pub struct RunData {
     pub requests: Vec<String>,
     /// Client-side stats per interval (interval `i` covers `[i*step_s, (i+1)*step_s)`).
     pub intervals: BTreeMap<u64, Vec<KindStats>>,
-    /// Scraped series.
+    /// Scraped series, ordered by name, then labels.
     pub series: Vec<Series>,
     /// What could not be observed (a target without `/metrics`, a metric it lacks).
     pub problems: Vec<String>,
 }
 
-/// Metric names a target exposes, with the label names seen on each.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Catalog {
-    /// Metric name -> label names.
-    pub metrics: BTreeMap<String, BTreeSet<String>>,
+impl RunData {
+    /// A run's data from the recording's intervals and what the scraper kept.
+    pub fn new(
+        step_s: f64,
+        duration_s: f64,
+        requests: Vec<String>,
+        intervals: BTreeMap<u64, Vec<KindStats>>,
+        scraped: Scraped,
+    ) -> Self {
+        let mut series = scraped.series;
+        series.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
+        Self { step_s, duration_s, requests, intervals, series, problems: scraped.problems }
+    }
+
+    /// The series named `name` whose labels equal every `(label, value)` in `matchers`
+    /// (an empty value matches an absent label). No match is an empty list, never a zero.
+    pub fn select(&self, name: &str, matchers: &[(&str, &str)]) -> Vec<&Series> {
+        self.select_by(name, |s| s.matches(matchers))
+    }
+
+    /// The series named `name` that `keep` accepts (for `!=` and regex matchers).
+    pub fn select_by(&self, name: &str, keep: impl Fn(&Series) -> bool) -> Vec<&Series> {
+        let start = self.series.partition_point(|s| s.name.as_str() < name);
+        self.series[start..].iter().take_while(|s| s.name == name).filter(|s| keep(s)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(name: &str, labels: &[(&str, &str)], samples: &[(f64, f64)]) -> Series {
+        Series {
+            name: name.into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            samples: samples.to_vec(),
+        }
+    }
+
+    #[test]
+    fn window_is_left_open_and_right_closed() {
+        let s = series("q", &[], &[(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]);
+        assert_eq!(s.window(1.0, 3.0), &[(2.0, 3.0), (3.0, 4.0)]);
+        assert_eq!(s.window(-1.0, 0.0), &[(0.0, 1.0)]);
+        assert_eq!(s.window(0.5, 0.9), &[] as &[(f64, f64)]);
+        assert_eq!(s.window(3.0, 10.0), &[] as &[(f64, f64)]);
+        assert_eq!(s.window(5.0, 1.0), &[] as &[(f64, f64)], "an empty range, not a panic");
+        assert_eq!(s.at(2.5), Some((2.0, 3.0)));
+        assert_eq!(s.at(-0.1), None);
+    }
+
+    #[test]
+    fn select_matches_labels_and_absent_labels() {
+        let scraped = Scraped {
+            series: vec![
+                series("b", &[("pool", "proof")], &[]),
+                series("a", &[("service", "midnight")], &[]),
+                series("b", &[("pool", "proof"), ("service", "pxl")], &[]),
+                series("b", &[("pool", "ingest")], &[]),
+            ],
+            ..Scraped::default()
+        };
+        let data = RunData::new(1.0, 10.0, vec![], BTreeMap::new(), scraped);
+        assert_eq!(data.series[0].name, "a", "sorted by name");
+        assert_eq!(data.select("b", &[("pool", "proof")]).len(), 2);
+        assert_eq!(data.select("b", &[("pool", "proof"), ("service", "")]).len(), 1);
+        assert_eq!(data.select("b", &[]).len(), 3);
+        assert!(data.select("c", &[]).is_empty());
+        assert_eq!(data.select_by("b", |s| s.labels.get("pool").is_some_and(|p| p != "proof")).len(), 1);
+    }
 }

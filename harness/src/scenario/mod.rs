@@ -97,6 +97,7 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
             return Err((Some(r.name.span()), format!("{field}.path"), msg));
         }
     }
+    check_scrape_settings(s)?;
     for (i, slo) in s.slos.iter().enumerate() {
         if let Some(req) = &slo.request {
             if !names.contains(req.get_ref().as_str()) {
@@ -104,6 +105,25 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
                 let msg = format!("unknown request `{}` (the load has: {})", req.get_ref(), known.join(", "));
                 return Err((Some(req.span()), format!("slo[{i}].request"), msg));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `metrics` is a path or an http(s) URL, and not given together with `scrape = false`.
+fn check_scrape_settings(s: &Scenario) -> Result<(), Invalid> {
+    for &id in gameday_mocks::ServiceId::ALL {
+        let Some(metrics) = s.targets.scrape(id).metrics else { continue };
+        let field = format!("targets.{id}.metrics");
+        let m = metrics.get_ref();
+        if !s.targets.scrape(id).enabled {
+            let msg = "`metrics` is set but `scrape = false`; drop one of them".to_owned();
+            return Err((Some(metrics.span()), field, msg));
+        }
+        let is_url = url::Url::parse(m).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !m.starts_with('/') && !is_url {
+            let msg = format!("`{m}` is neither a path starting with `/` nor an http(s) URL");
+            return Err((Some(metrics.span()), field, msg));
         }
     }
     Ok(())
@@ -188,6 +208,31 @@ objective = "p95 < 500ms"
         let e = err(&GOOD.replace("request = \"att\"", "request = \"prove\""));
         assert_eq!(e.position.map(|p| p.0), Some(14), "{e}");
         assert_eq!(e.field.as_deref(), Some("slo[0].request"));
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let target = |body: &str| format!("{GOOD}\n[targets.midnight]\nurl = \"http://127.0.0.1:1\"\n{body}\n");
+        let s = parse(Path::new("s.toml"), &target("metrics = \"/prometheus\"")).unwrap();
+        let setting = s.targets.scrape(gameday_mocks::ServiceId::Midnight);
+        assert!(setting.enabled);
+        assert_eq!(setting.metrics.map(|m| m.into_inner()).as_deref(), Some("/prometheus"));
+        assert!(parse(Path::new("s.toml"), &target("metrics = \"http://127.0.0.1:9100/metrics\"")).is_ok());
+        assert!(
+            !parse(Path::new("s.toml"), &target("scrape = false"))
+                .unwrap()
+                .targets
+                .scrape(gameday_mocks::ServiceId::Midnight)
+                .enabled
+        );
+        assert!(parse(Path::new("s.toml"), GOOD).unwrap().targets.scrape(gameday_mocks::ServiceId::Scribe).enabled);
+        let e = err(&target("metrics = \"prometheus\""));
+        assert_eq!(e.field.as_deref(), Some("targets.midnight.metrics"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(19), "{e}");
+        let e = err(&target("metrics = \"/m\"\nscrape = false"));
+        assert!(e.message.contains("scrape = false"), "{e}");
+        let e = err(&target("scrape = \"no\""));
+        assert!(e.message.contains("bool"), "{e}");
     }
 
     #[test]

@@ -77,6 +77,20 @@ impl Targets {
     }
 }
 
+impl Targets {
+    /// How a service's metrics are scraped (default: scraped, at `/metrics`).
+    pub fn scrape(&self, id: ServiceId) -> ScrapeSetting {
+        let setting = match id {
+            ServiceId::Midnight => self.midnight.as_ref().map(Target::scrape_setting),
+            ServiceId::Scribe => self.scribe.as_ref().map(Target::scrape_setting),
+            ServiceId::Grahmos => self.grahmos.as_ref().map(Target::scrape_setting),
+            ServiceId::Pxl => self.pxl.as_ref().map(Target::scrape_setting),
+            ServiceId::Morphsave => self.morphsave.as_ref().map(Target::scrape_setting),
+        };
+        setting.unwrap_or(ScrapeSetting { enabled: true, metrics: None })
+    }
+}
+
 fn split<P: Clone + Default>(t: &Option<Target<P>>, wrap: fn(P) -> ServiceProfile) -> (Option<String>, ServiceProfile) {
     match t {
         Some(t) => (t.url.clone().map(Spanned::into_inner), wrap(t.profile.clone())),
@@ -85,14 +99,47 @@ fn split<P: Clone + Default>(t: &Option<Target<P>>, wrap: fn(P) -> ServiceProfil
 }
 
 /// One service's target: a URL of a running instance, or the embedded mock's profile.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target<P> {
     /// Base URL of a running instance; absent = start the embedded mock.
     pub url: Option<Spanned<String>>,
+    /// Where an external instance serves Prometheus metrics: a full URL, or a path on
+    /// `url`; absent = `<url>/metrics`. Ignored for the embedded mock.
+    #[serde(default)]
+    pub metrics: Option<Spanned<String>>,
+    /// Whether the run scrapes this service's metrics at all (default `true`). A target
+    /// without metrics is only reported, never a failed run; `false` silences that.
+    #[serde(default = "yes")]
+    pub scrape: bool,
     /// Overrides of the embedded mock's profile (ignored when `url` is set).
     #[serde(default)]
     pub profile: P,
+}
+
+impl<P: Default> Default for Target<P> {
+    fn default() -> Self {
+        Self { url: None, metrics: None, scrape: true, profile: P::default() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How one service's metrics are scraped (from its `[targets.<service>]` entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScrapeSetting {
+    /// `scrape`: whether to scrape at all.
+    pub enabled: bool,
+    /// `metrics`: a full URL or a path on the target's URL; `None` = `/metrics`.
+    pub metrics: Option<Spanned<String>>,
+}
+
+impl<P> Target<P> {
+    fn scrape_setting(&self) -> ScrapeSetting {
+        ScrapeSetting { enabled: self.scrape, metrics: self.metrics.clone() }
+    }
 }
 
 /// The load: an open model (an arrival `rate`) or a closed one (`users`), sending a

@@ -1,0 +1,139 @@
+//! The metric and label names a service exposes, for validating rules before a run.
+//!
+//! [`discover`] starts a service's embedded mock in-process on ephemeral loopback ports,
+//! scrapes each endpoint the run would scrape once, and stops the mock. For an external
+//! target, [`Catalog::from_scrape`] reads a `/metrics` text fetched by the caller.
+//!
+//! Names: every family name (a family declared by `# HELP` / `# TYPE` without samples
+//! still counts) and every sample name, so a histogram is listed under its base name and
+//! as `_bucket`, `_sum` and `_count`. Labels: those seen on samples, plus `service` and
+//! `instance`, which the scraper adds to every series (an exposed label of that name is
+//! listed as `exported_service` / `exported_instance`, as the scraper renames it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use gameday_mocks::services::Endpoint;
+use gameday_mocks::{MockContext, ServiceId, ServiceProfile, TimeScale};
+
+use super::scrape::{self, scrape_labels};
+use super::text::{self, Family, ParseError};
+use crate::Error;
+
+/// Metric names a target exposes, with the label names seen on each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Catalog {
+    /// Metric name -> label names.
+    pub metrics: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// How long one discovery scrape may take (real time).
+const DISCOVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Catalog {
+    /// The catalog of one `/metrics` text, as a scrape of `service` would label it.
+    pub fn from_scrape(text: &str, service: ServiceId) -> Result<Self, ParseError> {
+        let mut c = Self::default();
+        c.add_families(&text::parse(text)?, service);
+        Ok(c)
+    }
+
+    /// Adds every name and label of `families`.
+    fn add_families(&mut self, families: &[Family], service: ServiceId) {
+        let no_labels = scrape_labels(&BTreeMap::new(), service, "");
+        for f in families {
+            let entry = self.metrics.entry(f.name.clone()).or_default();
+            entry.extend(no_labels.keys().cloned());
+            for s in &f.samples {
+                let names: Vec<String> = scrape_labels(&s.labels, service, "").into_keys().collect();
+                if s.name != f.name {
+                    self.metrics.entry(f.name.clone()).or_default().extend(names.iter().cloned());
+                }
+                self.metrics.entry(s.name.clone()).or_default().extend(names);
+            }
+        }
+    }
+
+    /// Adds everything in `other`.
+    pub fn merge(&mut self, other: Catalog) {
+        for (name, labels) in other.metrics {
+            self.metrics.entry(name).or_default().extend(labels);
+        }
+    }
+
+    /// Whether `name` is a known metric.
+    pub fn has_metric(&self, name: &str) -> bool {
+        self.metrics.contains_key(name)
+    }
+
+    /// The label names seen on `name`, if it is known.
+    pub fn labels(&self, name: &str) -> Option<&BTreeSet<String>> {
+        self.metrics.get(name)
+    }
+}
+
+/// Starts `profile`'s embedded mock on ephemeral loopback ports, scrapes every endpoint
+/// a run would scrape, stops the mock, and returns what they expose. An endpoint that
+/// does not answer with Prometheus text is an error naming its URL.
+///
+/// A fresh mock exposes only families that already have a series: a labelled family
+/// (`midnight_proofs_total{proof_type,result}`) appears once a request created one.
+/// Each endpoint is scraped twice, so the kit's per-request families (created by the
+/// first scrape) are seen; for the rest, use [`discover_with`] and send some traffic.
+pub async fn discover(profile: ServiceProfile) -> Result<Catalog, Error> {
+    discover_with(profile, TimeScale::REAL_TIME, |_| async {}).await
+}
+
+/// [`discover`], with the mock at `scale` and `warmup` run against its endpoints before
+/// the scrapes (for example one request of each kind a scenario sends, at a large scale
+/// so service times pass quickly), so the families that traffic creates are listed too.
+pub async fn discover_with<F, Fut>(profile: ServiceProfile, scale: TimeScale, warmup: F) -> Result<Catalog, Error>
+where
+    F: FnOnce(Vec<Endpoint>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let id = profile.id();
+    let ctx = MockContext { scale, ..MockContext::default() };
+    let svc = gameday_mocks::start(profile, &ctx).await?;
+    warmup(svc.endpoints.clone()).await;
+    let result = scrape_all(id, &super::targets::embedded(&svc)).await;
+    ctx.shutdown.cancel();
+    svc.join().await;
+    result
+}
+
+async fn scrape_all(id: ServiceId, targets: &[super::ScrapeTarget]) -> Result<Catalog, Error> {
+    let client = scrape::client(DISCOVER_TIMEOUT)
+        .map_err(|e| Error::RunFailed(format!("discovering {id}'s metrics: cannot build an HTTP client: {e}")))?;
+    let mut catalog = Catalog::default();
+    for t in targets.iter().chain(targets) {
+        let families = scrape::fetch(&client, &t.url)
+            .await
+            .map_err(|e| Error::RunFailed(format!("discovering {id}'s metrics: {}: {e}", t.url)))?;
+        catalog.add_families(&families, id);
+    }
+    Ok(catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels_of_a_text() {
+        let text = "# HELP d_seconds Latency.\n# TYPE d_seconds histogram\n\
+                    d_seconds_bucket{route=\"/a\",le=\"+Inf\"} 1\nd_seconds_sum{route=\"/a\"} 1\n\
+                    d_seconds_count{route=\"/a\"} 1\n# HELP idle_total Never seen.\n# TYPE idle_total counter\n\
+                    up{instance=\"x\"} 1\n";
+        let c = Catalog::from_scrape(text, ServiceId::Pxl).unwrap();
+        let names: Vec<&str> = c.metrics.keys().map(String::as_str).collect();
+        assert_eq!(names, ["d_seconds", "d_seconds_bucket", "d_seconds_count", "d_seconds_sum", "idle_total", "up"]);
+        let labels = |n: &str| c.labels(n).unwrap().iter().map(String::as_str).collect::<Vec<_>>();
+        assert_eq!(labels("d_seconds"), ["instance", "le", "route", "service"]);
+        assert_eq!(labels("d_seconds_sum"), ["instance", "route", "service"]);
+        assert_eq!(labels("idle_total"), ["instance", "service"]);
+        assert_eq!(labels("up"), ["exported_instance", "instance", "service"]);
+        assert!(Catalog::from_scrape("<html>", ServiceId::Pxl).is_err());
+    }
+}
