@@ -72,3 +72,10 @@ pub fn wait_manifest(path: &Path) -> serde_json::Value {
     panic!("no manifest at {}", path.display());
 }
 
+/// Serialises the tests that drive sustained load and measure timing (scenario runs,
+/// load-engine accuracy): on a small shared machine two of them at once would each
+/// measure the other.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

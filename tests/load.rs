@@ -16,7 +16,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::common::{gameday, run, text, wait_manifest, write};
+use crate::common::{gameday, heavy, run, text, wait_manifest, write};
 
 /// A scenario of one request kind at time scale 1.
 fn one_request(load: &str, path: &str, extra: &str) -> String {
@@ -131,6 +131,7 @@ impl Drop for StallingMock {
 
 #[test]
 fn open_model_latency_shows_server_stalls_that_a_closed_model_hides() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let mut mock = StallingMock::start(dir.path());
     let target = format!("midnight={}", mock.url);
@@ -164,6 +165,7 @@ fn open_model_latency_shows_server_stalls_that_a_closed_model_hides() {
 
 #[test]
 fn reported_latency_matches_known_service_time_distributions() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let fixed = one_request(
         "rate = \"100/s\"\nduration = \"15s\"",
@@ -191,6 +193,7 @@ fn reported_latency_matches_known_service_time_distributions() {
 
 #[test]
 fn asking_for_more_than_the_generator_can_send_is_invalid_not_a_pass() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let s = one_request("rate = \"200000/s\"\nmax_users = 8\nduration = \"3s\"", "/health", "");
     let (code, out, r) = run_scenario(dir.path(), "saturated", &s, &[]);

@@ -7,10 +7,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, PoisonError};
 
 /// Serialises the load runs (see the module docs).
-static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -31,7 +29,7 @@ fn runs_and_passes(file: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = {
-        let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let _turn = crate::common::heavy();
         gameday(&["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
     };
     assert_eq!(o.status.code(), Some(0), "{file}: {}", text(&o));

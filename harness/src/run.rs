@@ -11,7 +11,12 @@ use std::time::Duration;
 
 use gameday_mocks::{MockContext, ServiceId, TimeScale};
 
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
 use crate::load::{self, LateBound, Mix, Pace, Plan};
+use crate::observe::{self, RunData, ScrapeTarget, Scraped};
 use crate::report::{self, RequestSummary, Results, RunVerdict};
 use crate::rules;
 use crate::scenario::{self, Model, Scenario};
@@ -89,13 +94,23 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     }
     let started_at = now_rfc3339();
     let mix = Arc::new(Mix::new(s, &resolved)?);
-    let outcome = load::run(Arc::clone(&mix), &plan).await;
+    let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
+    let (on_start, observer) = observe_when_started(scrape_targets, plan.interval);
+    let outcome = load::run(Arc::clone(&mix), &plan, Some(on_start)).await;
+    let scraped = observer.finish().await;
     ctx.shutdown.cancel();
     for svc in running {
         svc.join().await;
     }
     let outcome = outcome?;
-    let results = judge(s, opts, &mix, &plan, outcome, resolved, started_at);
+    let data = RunData::new(
+        s.time_scale.to_sim(plan.interval).as_secs_f64(),
+        s.load.duration.get().as_secs_f64(),
+        mix.kinds.iter().map(|k| k.name.clone()).collect(),
+        outcome.recording.intervals.clone(),
+        scraped,
+    );
+    let results = judge(s, opts, &mix, &plan, outcome, &data, resolved, started_at);
     let results_path = report::write_results(&settings.out, &results)?;
     let exit = match results.verdict {
         RunVerdict::Pass => Exit::Pass,
@@ -103,6 +118,34 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
         RunVerdict::Invalid => Exit::RunFailed,
     };
     Ok(RunReport { results, results_path, exit })
+}
+
+/// The scraper of a run: started with the load's clock, stopped after the load.
+struct Observer {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Option<Scraped>>,
+}
+
+impl Observer {
+    async fn finish(self) -> Scraped {
+        self.stop.cancel();
+        self.task.await.ok().flatten().unwrap_or_default()
+    }
+}
+
+/// Scrapes `targets` every `interval` (real) from the moment the load's clock starts.
+fn observe_when_started(targets: Vec<ScrapeTarget>, interval: Duration) -> (oneshot::Sender<Clock>, Observer) {
+    let (tx, rx) = oneshot::channel::<Clock>();
+    let stop = CancellationToken::new();
+    let inner = stop.clone();
+    let task = tokio::spawn(async move {
+        let clock = tokio::select! {
+            c = rx => c.ok()?,
+            () = inner.cancelled() => return None,
+        };
+        observe::spawn(targets, None, interval, clock, inner).await.ok()
+    });
+    (tx, Observer { stop, task })
 }
 
 /// The load plan in real time.
@@ -204,6 +247,7 @@ fn judge(
     mix: &Mix,
     plan: &Plan,
     outcome: load::Outcomes,
+    data: &RunData,
     resolved: std::collections::BTreeMap<ServiceId, Resolved>,
     started_at: String,
 ) -> Results {
@@ -262,6 +306,7 @@ fn judge(
         reasons,
         partial,
         generator: outcome.health,
+        observation_problems: data.problems.clone(),
     }
 }
 

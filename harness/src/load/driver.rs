@@ -24,6 +24,7 @@ use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario as GooseScenar
 use goose::GooseAttack;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -137,8 +138,9 @@ impl Clone for UserState {
     }
 }
 
-/// Runs the load and returns the merged recording.
-pub async fn run(mix: Arc<Mix>, plan: &Plan) -> Result<Outcomes, Error> {
+/// Runs the load and returns the merged recording. `on_start` receives the run's clock
+/// when the load starts (observers put their samples on the same clock).
+pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Clock>>) -> Result<Outcomes, Error> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (live_tx, live_rx) = tokio::sync::watch::channel(Live::default());
     let stop = CancellationToken::new();
@@ -151,9 +153,18 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan) -> Result<Outcomes, Error> {
             Some(Progress::start(&plan, started.clock, started.pacer, live_rx))
         })
     });
+    if let Some(tell) = on_start {
+        let gate = Arc::clone(&gate);
+        tokio::spawn(async move {
+            if let Ok(started) = gate.started().await {
+                let _ = tell.send(started.clock);
+            }
+        });
+    }
     let template = Arc::new(Template { kinds: mix.kinds.len(), interval: plan.interval, tx, seed: plan.seed });
     let attack = build_attack(Arc::clone(&mix), plan, template, Arc::clone(&gate))?;
-    let bound = gate_patience(plan) + plan.run_time + plan.request_timeout + Duration::from_secs(30);
+    let launch = Duration::from_millis(5) * plan.pace.users() as u32;
+    let bound = gate_patience(plan) + launch + plan.run_time + plan.request_timeout + Duration::from_secs(30);
     let executed = tokio::time::timeout(bound, attack.execute()).await;
     // Users flushed into the channel when goose dropped them; the collector drains it.
     stop.cancel();
@@ -169,7 +180,7 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan) -> Result<Outcomes, Error> {
     }
 }
 
-/// The start gate: closed runs start at once; open runs when every user is up.
+/// The start gate: closed runs start at once; open runs when the first users are up.
 fn gate(plan: &Plan) -> Gate {
     let scale = plan.scale;
     match &plan.pace {
@@ -178,7 +189,7 @@ fn gate(plan: &Plan) -> Gate {
             let (curve, process, seed, users) = (curve.clone(), *process, plan.seed, *users);
             let horizon = scale.to_sim(plan.run_time);
             Gate::new(
-                users,
+                users.min(GATE_USERS),
                 gate_patience(plan),
                 Box::new(move || {
                     let clock = Clock::start(scale);
@@ -192,9 +203,13 @@ fn gate(plan: &Plan) -> Gate {
     }
 }
 
-/// How long the open model waits for goose to launch every user before it starts anyway.
+/// Users that must be up before the open-model schedule starts; goose launches the
+/// rest (about one per millisecond) while the first ones already carry the load.
+const GATE_USERS: usize = 32;
+
+/// How long the open model waits for the first users before it starts anyway.
 fn gate_patience(plan: &Plan) -> Duration {
-    Duration::from_secs(5) + Duration::from_millis(5) * plan.pace.users() as u32
+    Duration::from_secs(5) + Duration::from_millis(5) * plan.pace.users().min(GATE_USERS) as u32
 }
 
 async fn finish_progress(progress: Option<tokio::task::JoinHandle<Option<Progress>>>) {
@@ -261,7 +276,7 @@ fn configuration(plan: &Plan, host: String) -> GooseConfiguration {
     match plan.pace {
         Pace::Open { .. } => {
             // As fast as goose launches users; every user runs one paced loop that ends
-            // with the schedule, and the gate starts the clock once all are up.
+            // with the schedule, and the gate starts the clock once the first are up.
             c.increase_rate = Some("1000000".into());
             c.iterations = Some(1);
         }

@@ -117,4 +117,7 @@ pub struct Results {
     pub partial: bool,
     /// Open model: how well the generator kept to the schedule (absent when closed).
     pub generator: Option<crate::load::Health>,
+    /// What could not be observed (a target without `/metrics`, a metric it lacks):
+    /// missing data, never zeros.
+    pub observation_problems: Vec<String>,
 }
