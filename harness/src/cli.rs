@@ -32,6 +32,21 @@ enum Command {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// Work with a scenario's rules (SLOs, alerts, triggers).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Write the scenario's SLOs, alerts and triggers as a Prometheus rule file.
+    Export {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Write the rule file here (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,6 +136,7 @@ async fn dispatch(command: Command) -> Exit {
         Command::Run(args) => run_cmd(args).await,
         Command::Mocks(args) => mocks_cmd(args).await,
         Command::Validate { scenario } => validate_cmd(&scenario),
+        Command::Rules(RulesCommand::Export { scenario, out }) => rules_export_cmd(&scenario, out.as_deref()),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
@@ -162,11 +178,26 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
 fn validate_cmd(path: &std::path::Path) -> Result<Exit, Error> {
     let s = scenario::load(path)?;
     println!(
-        "{}: ok: scenario `{}`, {} request kinds, {} SLOs",
+        "{}: ok: scenario `{}`, {} request kinds, {} SLOs, {} alerts, {} triggers",
         path.display(),
         s.name,
         s.load.requests.len(),
-        s.slos.len()
+        s.slos.len(),
+        s.alerts.len(),
+        s.triggers.len()
     );
+    Ok(Exit::Pass)
+}
+
+fn rules_export_cmd(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<Exit, Error> {
+    let s = scenario::load(path)?;
+    let export = crate::rules::export::export(&s);
+    for w in &export.warnings {
+        eprintln!("warning: {w}");
+    }
+    match out {
+        Some(file) => crate::report::write_atomic(file, export.yaml.as_bytes())?,
+        None => print!("{}", export.yaml),
+    }
     Ok(Exit::Pass)
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use gameday_mocks::{MockContext, ServiceId, TimeScale};
 
 use crate::load::{self, Mix, Plan};
+use crate::observe::RunData;
 use crate::report::{self, RequestSummary, Results, RunVerdict};
 use crate::rules;
 use crate::scenario::{self, Scenario};
@@ -172,17 +173,11 @@ fn judge(
     started_at: String,
 ) -> Results {
     let rec = &outcome.recording;
-    let slos = rules::evaluate(&s.slos, mix, rec);
+    let rules = rules::judge(s, &run_data(s, mix, plan, rec));
     let all = rec.merged(None);
     let expected = plan.ramp + plan.run_time;
     let partial = outcome.wall + Duration::from_secs(1) < expected;
-    let mut reasons: Vec<String> = slos
-        .iter()
-        .filter(|v| !v.pass)
-        .map(|v| {
-            format!("SLO `{}` failed: {} observed {} over {} requests", v.name, v.objective, v.observed_text, v.samples)
-        })
-        .collect();
+    let mut reasons: Vec<String> = rules.failures();
     let verdict = if all.ok() == 0 {
         let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
         reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
@@ -214,10 +209,24 @@ fn judge(
         simulated_s: s.time_scale.to_sim(outcome.wall).as_secs_f64(),
         targets: resolved.into_iter().map(|(id, r)| (id.to_string(), r)).collect(),
         requests: mix.kinds.iter().zip(&rec.total).map(|(k, st)| RequestSummary::new(&k.name, st)).collect(),
-        slos,
+        slos: rules.slos,
+        alerts: rules.alerts,
+        triggers: rules.triggers,
+        rule_step_s: rules.step_s,
         verdict,
         reasons,
         partial,
+    }
+}
+
+/// What the rules read: the recording on the simulated clock (scraped series: none yet).
+fn run_data(s: &Scenario, mix: &Mix, plan: &Plan, rec: &load::Recording) -> RunData {
+    RunData {
+        step_s: plan.scale.to_sim(plan.interval).as_secs_f64(),
+        duration_s: (s.load.ramp.get() + s.load.duration.get()).as_secs_f64(),
+        requests: mix.kinds.iter().map(|k| k.name.clone()).collect(),
+        intervals: rec.intervals.clone(),
+        ..RunData::default()
     }
 }
 
