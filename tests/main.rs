@@ -11,5 +11,6 @@ mod midnight;
 mod morphsave;
 mod prom;
 mod pxl;
+mod rules;
 mod scenarios;
 mod scribe;

@@ -54,12 +54,14 @@ struct Item {
 
 struct Ctx<'a> {
     s: &'a Scenario,
+    /// The rule being translated, for warnings.
+    current: String,
     warnings: Vec<String>,
 }
 
 /// Writes the scenario's rules as a Prometheus rule file.
 pub fn export(s: &Scenario) -> Export {
-    let mut ctx = Ctx { s, warnings: Vec::new() };
+    let mut ctx = Ctx { s, current: String::new(), warnings: Vec::new() };
     let mut yaml = format!(
         "# Prometheus rules for gameday scenario \"{}\", written by `gameday rules export`.\n\
          # Thresholds are the scenario's; windows are real time in production.\n",
@@ -69,6 +71,7 @@ pub fn export(s: &Scenario) -> Export {
     let mut slo_items = Vec::new();
     let mut slo_skipped = Vec::new();
     for slo in &s.slos {
+        ctx.current = format!("slo `{}`", slo.name);
         match slo_rules(&mut ctx, slo) {
             Ok(items) => slo_items.extend(items),
             Err(e) => slo_skipped.push(ctx.skip("slo", &slo.name, &e)),
@@ -78,6 +81,7 @@ pub fn export(s: &Scenario) -> Export {
     for (table, list) in [("alert", &s.alerts), ("trigger", &s.triggers)] {
         let (mut items, mut skipped) = (Vec::new(), Vec::new());
         for a in list.iter() {
+            ctx.current = format!("{table} `{}`", a.name);
             match alert_rule(&mut ctx, a, table) {
                 Ok(item) => items.push(item),
                 Err(e) => skipped.push(ctx.skip(table, &a.name, &e)),
@@ -101,6 +105,13 @@ pub fn export(s: &Scenario) -> Export {
 }
 
 impl Ctx<'_> {
+    fn warn(&mut self, what: &str) {
+        let line = format!("{}: {what}", self.current);
+        if !self.warnings.contains(&line) {
+            self.warnings.push(line);
+        }
+    }
+
     fn skip(&mut self, table: &str, name: &str, why: &str) -> String {
         let line = format!("{table} `{name}` not exported: {why}");
         self.warnings.push(line.clone());
@@ -216,8 +227,10 @@ fn alert_rule(ctx: &mut Ctx<'_>, a: &AlertRule, table: &str) -> Result<Item, Str
     })
 }
 
+/// A number for PromQL, rounded to 12 significant digits (`14.4 * 0.05` -> `0.72`).
 fn number(v: f64) -> String {
-    format!("{v}")
+    let rounded: f64 = format!("{v:.11e}").parse().unwrap_or(v);
+    format!("{rounded}")
 }
 
 fn slo_rules(ctx: &mut Ctx<'_>, slo: &Slo) -> Result<Vec<Item>, String> {
@@ -280,10 +293,7 @@ fn bad_ratio(ctx: &mut Ctx<'_>, slo: &Slo, secs: f64) -> Result<String, String> 
                 return Err(format!("threshold {t}s is above the largest latency bucket"));
             };
             if (le - t).abs() > 1e-12 {
-                ctx.warnings.push(format!(
-                    "slo `{}`: {t}s is not a latency bucket bound; the burn-rate rules count requests over {le}s",
-                    slo.name
-                ));
+                ctx.warn(&format!("{t}s is not a latency bucket bound; the burn-rate rules count requests over {le}s"));
             }
             let bucket = selector(
                 &format!("{DURATION}_bucket"),
@@ -358,8 +368,11 @@ fn statuses(ctx: &mut Ctx<'_>, matchers: &[Matcher], errors_only: bool) -> Resul
             "it counts only client-side failures (timeout, connect, other), which server metrics do not see".into()
         );
     }
-    if visible.len() < chosen.len() {
-        ctx.warnings.push("client-side failures (timeout, connect, other) have no server metric; exported rules count HTTP statuses only".into());
+    let explicit = errors_only || matchers.iter().any(|m| m.label == "kind");
+    if explicit && visible.len() < chosen.len() {
+        ctx.warn(
+            "client-side failures (timeout, connect, other) have no server metric; the exported rule counts HTTP statuses only",
+        );
     }
     Ok(match visible.len() {
         4 => None,
@@ -377,7 +390,7 @@ fn range(window: Window) -> Result<String, String> {
 
 /// An expression in PromQL.
 pub fn promql_of(s: &Scenario, e: &Expr) -> Result<String, String> {
-    promql(&mut Ctx { s, warnings: Vec::new() }, e)
+    promql(&mut Ctx { s, current: String::new(), warnings: Vec::new() }, e)
 }
 
 fn promql(ctx: &mut Ctx<'_>, e: &Expr) -> Result<String, String> {
