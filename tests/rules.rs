@@ -129,39 +129,45 @@ fn firing_matches_prometheus_at_every_evaluation() {
     test.push_str("    alert_rule_test:\n");
     let mut firing_checks = 0;
     for v in &verdicts {
-        let rule = s.alerts.iter().chain(&s.triggers).find(|a| a.name == v.name).unwrap();
-        for minute in 0..=40 {
-            let t = minute as f64 * 60.0;
-            let _ = writeln!(test, "      - eval_time: {minute}m\n        alertname: {}\n        exp_alerts:", v.name);
-            let firing: Vec<&BTreeMap<String, String>> =
-                v.series.iter().filter(|sv| sv.firing.iter().any(|f| f.contains(t))).map(|sv| &sv.labels).collect();
-            if firing.is_empty() {
-                test.truncate(test.len() - 1);
-                test.push_str(" []\n");
-            }
-            for labels in firing {
-                firing_checks += 1;
-                let _ = writeln!(test, "          - exp_labels:");
-                for (k, val) in labels {
-                    let _ = writeln!(test, "              {k}: \"{val}\"");
-                }
-                if let Some(sev) = &rule.severity {
-                    let _ = writeln!(test, "              severity: \"{sev}\"");
-                }
-                if s.triggers.iter().any(|t| t.name == v.name) {
-                    let _ = writeln!(test, "              gameday_rule: \"scaling_trigger\"");
-                }
-                let summary =
-                    format!("{}: {}", rule.name, rule.expr.get_ref()).replace('\\', "\\\\").replace('"', "\\\"");
-                let _ = writeln!(test, "            exp_annotations:\n              summary: \"{summary}\"");
-            }
-        }
+        firing_checks += expected_alerts(&mut test, &s, v);
     }
     assert!(firing_checks > 40, "only {firing_checks} firing checks");
     let test_file = dir.path().join("test.yml");
     std::fs::write(&test_file, &test).unwrap();
     let Some(out) = promtool(&["test", "rules", test_file.to_str().unwrap()]) else { return };
     assert!(out.status.success(), "promtool disagrees:\n{}\n--- test file ---\n{test}", text(&out));
+}
+
+/// Appends promtool `alert_rule_test` entries for one rule at every minute: the alerts
+/// gameday says are firing then (labels and annotations as exported). Returns how many
+/// firing alerts it expects in all.
+fn expected_alerts(test: &mut String, s: &scenario::Scenario, v: &rules::RuleVerdict) -> usize {
+    let rule = s.alerts.iter().chain(&s.triggers).find(|a| a.name == v.name).unwrap();
+    let trigger = s.triggers.iter().any(|t| t.name == v.name);
+    let mut count = 0;
+    for minute in 0..=40 {
+        let t = minute as f64 * 60.0;
+        let _ = write!(test, "      - eval_time: {minute}m\n        alertname: {}\n        exp_alerts:", v.name);
+        let firing: Vec<&BTreeMap<String, String>> =
+            v.series.iter().filter(|sv| sv.firing.iter().any(|f| f.contains(t))).map(|sv| &sv.labels).collect();
+        test.push_str(if firing.is_empty() { " []\n" } else { "\n" });
+        for labels in firing {
+            count += 1;
+            let _ = writeln!(test, "          - exp_labels:");
+            for (k, val) in labels {
+                let _ = writeln!(test, "              {k}: \"{val}\"");
+            }
+            if let Some(sev) = &rule.severity {
+                let _ = writeln!(test, "              severity: \"{sev}\"");
+            }
+            if trigger {
+                let _ = writeln!(test, "              gameday_rule: \"scaling_trigger\"");
+            }
+            let summary = format!("{}: {}", rule.name, rule.expr.get_ref()).replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(test, "            exp_annotations:\n              summary: \"{summary}\"");
+        }
+    }
+    count
 }
 
 #[test]

@@ -154,6 +154,7 @@ pub fn alerts(slo: &Slo, ev: &Evaluator<'_>, data: &ClientData) -> Vec<BurnVerdi
                 ),
                 op: Op::Gt,
                 threshold: pair.factor,
+                threshold_text: pair.factor.to_string(),
                 unit: None,
             };
             let name = format!("{}: burn rate {}x", slo.name, pair.factor);

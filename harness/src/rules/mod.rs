@@ -62,8 +62,7 @@ impl RulesReport {
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
         for v in self.slos.iter().filter(|v| !v.pass) {
-            let whole = v.observed.is_none_or(|_| v.window.as_ref().is_none_or(|w| w.pass));
-            if whole || v.observed.is_none() {
+            if !v.whole_run_pass {
                 out.push(format!(
                     "SLO `{}` failed: {} observed {} over {} requests",
                     v.name, v.objective, v.observed_text, v.samples
@@ -73,12 +72,10 @@ impl RulesReport {
                 let at = w
                     .first_breach_s
                     .map_or(String::new(), |t| format!(", first in the window ending at {}", format_sim_time(t)));
+                let win = format_window(w.window_s);
                 out.push(format!(
-                    "SLO `{}` failed over {} windows: {} worst {}{at}",
-                    v.name,
-                    format_window(w.window_s),
-                    v.objective,
-                    w.worst_text
+                    "SLO `{}` failed over {win} windows: {} worst {}{at}",
+                    v.name, v.objective, w.worst_text
                 ));
             }
         }

@@ -32,6 +32,8 @@ pub struct Verdict {
     pub samples: u64,
     /// Whether the SLO held: over the whole run and, with a window, over every window.
     pub pass: bool,
+    /// Whether the objective held over the whole run.
+    pub whole_run_pass: bool,
     /// The rolling-window check, when the SLO has a `window`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowVerdict>,
@@ -120,6 +122,7 @@ pub fn judge(slo: &Slo, ev: &Evaluator<'_>) -> Verdict {
         observed,
         samples,
         pass: whole && window.as_ref().is_none_or(|w| w.pass),
+        whole_run_pass: whole,
         window,
         budget,
         burn_alerts,

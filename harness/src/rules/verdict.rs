@@ -51,6 +51,8 @@ pub struct RuleVerdict {
     pub severity: Option<String>,
     /// The threshold (seconds, ratio or number).
     pub threshold: f64,
+    /// The threshold as written.
+    pub threshold_text: String,
     /// The worst value over the run (largest for `>`/`>=`, smallest for `<`/`<=`).
     pub observed: Option<f64>,
     /// `observed` formatted in the expression's unit, or "no data".
@@ -81,8 +83,26 @@ pub fn format_value(v: f64, unit: Option<Unit>) -> String {
     match unit {
         Some(Unit::Seconds) => format_seconds(v),
         Some(Unit::Ratio) => format!("{:.3}%", v * 100.0),
-        Some(Unit::PerSecond) => format!("{v:.4}/s"),
-        _ => format!("{v:.4}"),
+        Some(Unit::PerSecond) => format!("{}/s", significant(v)),
+        _ => significant(v),
+    }
+}
+
+/// Four significant digits, without trailing zeros (`0.0001667`, `2.9`, `1.235e9`).
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-4..9).contains(&magnitude) {
+        return format!("{v:.3e}");
+    }
+    let decimals = (3 - magnitude).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
     }
 }
 
@@ -95,13 +115,21 @@ pub struct Check {
     pub op: Op,
     /// The threshold.
     pub threshold: f64,
+    /// The threshold as written.
+    pub threshold_text: String,
     /// The unit of the values.
     pub unit: Option<Unit>,
 }
 
 impl From<&Rule> for Check {
     fn from(r: &Rule) -> Self {
-        Self { text: r.as_written().to_owned(), op: r.op, threshold: r.threshold.value, unit: r.expr.unit() }
+        Self {
+            text: r.as_written().to_owned(),
+            op: r.op,
+            threshold: r.threshold.value,
+            threshold_text: r.threshold.text.clone(),
+            unit: r.expr.unit(),
+        }
     }
 }
 
@@ -141,6 +169,7 @@ pub fn verdict(name: &str, kind: RuleKind, rule: &Check, tracks: &[Track], times
         keep_firing_for_s: hold.keep_firing_for_s,
         severity: None,
         threshold: rule.threshold,
+        threshold_text: rule.threshold_text.clone(),
         observed,
         observed_text: observed.map_or_else(|| "no data".into(), |v| format_value(v, rule.unit)),
         value_at_first_firing: first.and_then(|f| f.1),
@@ -194,5 +223,20 @@ fn expectation_failure(v: &RuleVerdict, expect: Expect, within: Option<(f64, f64
             let (from, to) = w.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
             v.firing.iter().find(|s| s.overlaps(from, to)).map(|s| format!("fired at {}", at(s.start_s.max(from))))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_formatted_in_their_unit() {
+        assert_eq!(format_value(0.0001666666, Some(Unit::PerSecond)), "0.0001667/s");
+        assert_eq!(format_value(2.9, None), "2.9");
+        assert_eq!(format_value(1234.5678, None), "1235");
+        assert_eq!(format_value(1.5e10, None), "1.500e10");
+        assert_eq!(format_value(0.25, Some(Unit::Seconds)), "250.0ms");
+        assert_eq!(format_value(0.0123, Some(Unit::Ratio)), "1.230%");
     }
 }
