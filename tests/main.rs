@@ -13,5 +13,6 @@ mod morphsave;
 mod observe;
 mod prom;
 mod pxl;
+mod rules;
 mod scenarios;
 mod scribe;

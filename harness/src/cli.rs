@@ -32,6 +32,21 @@ enum Command {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// Work with a scenario's rules (SLOs, alerts, triggers).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Write the scenario's SLOs, alerts and triggers as a Prometheus rule file.
+    Export {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Write the rule file here (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,7 +135,8 @@ async fn dispatch(command: Command) -> Exit {
     let result = match command {
         Command::Run(args) => run_cmd(args).await,
         Command::Mocks(args) => mocks_cmd(args).await,
-        Command::Validate { scenario } => validate_cmd(&scenario),
+        Command::Validate { scenario } => validate_cmd(&scenario).await,
+        Command::Rules(RulesCommand::Export { scenario, out }) => rules_export_cmd(&scenario, out.as_deref()),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
@@ -159,14 +175,37 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
     Ok(Exit::Pass)
 }
 
-fn validate_cmd(path: &std::path::Path) -> Result<Exit, Error> {
+async fn validate_cmd(path: &std::path::Path) -> Result<Exit, Error> {
     let s = scenario::load(path)?;
+    // The scenario's own URLs (no flags here); remote ones are checked only if reachable.
+    let urls = crate::targets::used_services(&s)
+        .into_iter()
+        .map(|id| (id, s.targets.get(id).0.map(|u| u.trim_end_matches('/').to_owned())))
+        .collect();
+    for w in crate::run::check_rule_metrics(&s, &urls).await? {
+        eprintln!("warning: {w}");
+    }
     println!(
-        "{}: ok: scenario `{}`, {} request kinds, {} SLOs",
+        "{}: ok: scenario `{}`, {} request kinds, {} SLOs, {} alerts, {} triggers",
         path.display(),
         s.name,
         s.load.requests.len(),
-        s.slos.len()
+        s.slos.len(),
+        s.alerts.len(),
+        s.triggers.len()
     );
+    Ok(Exit::Pass)
+}
+
+fn rules_export_cmd(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<Exit, Error> {
+    let s = scenario::load(path)?;
+    let export = crate::rules::export::export(&s);
+    for w in &export.warnings {
+        eprintln!("warning: {w}");
+    }
+    match out {
+        Some(file) => crate::report::write_atomic(file, export.yaml.as_bytes())?,
+        None => print!("{}", export.yaml),
+    }
     Ok(Exit::Pass)
 }

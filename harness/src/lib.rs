@@ -7,7 +7,7 @@
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
 //! - [`load`]: the goose driver, the request mix and HDR latency recording;
 //! - [`observe`]: the run's time series (client-side and scraped);
-//! - [`rules`]: SLO evaluation;
+//! - [`rules`]: SLOs, alerts and scaling triggers over the run (Prometheus semantics), and their export;
 //! - [`report`]: `results.json` (written atomically) and the terminal table;
 //! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
 //! - [`run`]: `gameday run`, tying the above together.

@@ -82,6 +82,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     let settings = Settings::resolve(opts)?;
     let s = &settings.scenario;
     let urls = targets::resolve_urls(s, &opts.targets, opts.allow_remote)?;
+    for w in check_rule_metrics(s, &urls).await? {
+        eprintln!("warning: {w}");
+    }
     report::prepare_out_dir(&settings.out)?;
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
     let (resolved, running) = targets::start(s, urls, &ctx).await?;
@@ -102,15 +105,21 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     for svc in running {
         svc.join().await;
     }
-    let outcome = outcome?;
+    let mut outcome = outcome?;
+    // What the rules read: the recording's intervals and the scraped series, one clock.
+    let span = match plan.pace {
+        Pace::Closed { .. } => s.load.ramp.get() + s.load.duration.get(),
+        Pace::Open { .. } => s.load.duration.get(),
+    };
     let data = RunData::new(
         s.time_scale.to_sim(plan.interval).as_secs_f64(),
-        s.load.duration.get().as_secs_f64(),
+        span.as_secs_f64(),
         mix.kinds.iter().map(|k| k.name.clone()).collect(),
-        outcome.recording.intervals.clone(),
+        std::mem::take(&mut outcome.recording.intervals),
         scraped,
     );
-    let results = judge(s, opts, &mix, &plan, outcome, &data, resolved, started_at);
+    let measured = Measured { outcome, data, resolved, started_at };
+    let results = judge(s, opts, &mix, &plan, measured);
     let results_path = report::write_results(&settings.out, &results)?;
     let exit = match results.verdict {
         RunVerdict::Pass => Exit::Pass,
@@ -118,6 +127,25 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
         RunVerdict::Invalid => Exit::RunFailed,
     };
     Ok(RunReport { results, results_path, exit })
+}
+
+/// Checks that every scraped metric and label the alerts and triggers name exists on
+/// the targets (exit 2 otherwise, naming the rule's line). Returns warnings for
+/// targets whose metrics could not be listed.
+pub async fn check_rule_metrics(
+    s: &Scenario,
+    urls: &std::collections::BTreeMap<ServiceId, Option<String>>,
+) -> Result<Vec<String>, Error> {
+    if s.alerts.is_empty() && s.triggers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (catalogs, unchecked) = observe::catalog::for_scenario(s, urls).await?;
+    if !unchecked.is_empty() {
+        let list = unchecked.join(", ");
+        return Ok(vec![format!("the metrics rules name could not be checked on: {list}")]);
+    }
+    rules::check_metrics(s, &catalogs)?;
+    Ok(Vec::new())
 }
 
 /// The scraper of a run: started with the load's clock, stopped after the load.
@@ -241,18 +269,19 @@ fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<Servic
     h
 }
 
-fn judge(
-    s: &Scenario,
-    opts: &RunOptions,
-    mix: &Mix,
-    plan: &Plan,
+/// What a run measured, ready to be judged.
+struct Measured {
     outcome: load::Outcomes,
-    data: &RunData,
+    data: RunData,
     resolved: std::collections::BTreeMap<ServiceId, Resolved>,
     started_at: String,
-) -> Results {
+}
+
+fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -> Results {
+    let Measured { outcome, data, resolved, started_at } = m;
+    let data = &data;
     let rec = &outcome.recording;
-    let slos = rules::evaluate(&s.slos, mix, rec);
+    let rules = rules::judge(s, data);
     let all = rec.merged(None);
     let expected = match plan.pace {
         Pace::Closed { ramp, .. } => ramp + plan.run_time,
@@ -260,13 +289,7 @@ fn judge(
     };
     let partial = outcome.wall + Duration::from_secs(1) < expected;
     let saturated = outcome.health.as_ref().filter(|h| h.saturated);
-    let mut reasons: Vec<String> = slos
-        .iter()
-        .filter(|v| !v.pass)
-        .map(|v| {
-            format!("SLO `{}` failed: {} observed {} over {} requests", v.name, v.objective, v.observed_text, v.samples)
-        })
-        .collect();
+    let mut reasons: Vec<String> = rules.failures();
     let verdict = if all.ok() == 0 {
         let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
         reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
@@ -301,7 +324,10 @@ fn judge(
         simulated_s: s.time_scale.to_sim(outcome.wall).as_secs_f64(),
         targets: resolved.into_iter().map(|(id, r)| (id.to_string(), r)).collect(),
         requests: mix.kinds.iter().zip(&rec.total).map(|(k, st)| RequestSummary::new(&k.name, st)).collect(),
-        slos,
+        slos: rules.slos,
+        alerts: rules.alerts,
+        triggers: rules.triggers,
+        rule_step_s: rules.step_s,
         verdict,
         reasons,
         partial,

@@ -19,6 +19,7 @@ use gameday_mocks::{MockContext, ServiceId, ServiceProfile, TimeScale};
 
 use super::scrape::{self, scrape_labels};
 use super::text::{self, Family, ParseError};
+use crate::scenario::Scenario;
 use crate::Error;
 
 /// Metric names a target exposes, with the label names seen on each.
@@ -114,6 +115,86 @@ async fn scrape_all(id: ServiceId, targets: &[super::ScrapeTarget]) -> Result<Ca
         catalog.add_families(&families, id);
     }
     Ok(catalog)
+}
+
+/// The catalogs a scenario's rules are checked against: each embedded service the
+/// scenario uses, discovered at a large time scale after one request of each kind the
+/// scenario sends it (so the families that traffic creates are listed too). External
+/// targets are scraped once; one that cannot be scraped is left out and named in the
+/// second value, and its metrics cannot be checked.
+pub async fn for_scenario(
+    s: &Scenario,
+    urls: &BTreeMap<ServiceId, Option<String>>,
+) -> Result<(BTreeMap<ServiceId, Catalog>, Vec<String>), Error> {
+    let mut catalogs = BTreeMap::new();
+    let mut unchecked = Vec::new();
+    for (&id, url) in urls {
+        match url {
+            None => {
+                let warm = warm_requests(s, id);
+                let c = discover_with(s.targets.get(id).1, warmup_scale(), |eps| warmup(eps, warm)).await?;
+                catalogs.insert(id, c);
+            }
+            Some(url) => match scrape_external(id, url).await {
+                Some(c) => {
+                    catalogs.insert(id, c);
+                }
+                None => unchecked.push(format!("{id} ({url}/metrics did not answer with Prometheus text)")),
+            },
+        }
+    }
+    Ok((catalogs, unchecked))
+}
+
+/// Simulated seconds per real second while discovering (a 12 s proof takes 12 ms).
+fn warmup_scale() -> TimeScale {
+    TimeScale::new(1000.0).unwrap_or(TimeScale::REAL_TIME)
+}
+
+/// A request to send while warming up: method, path, body, headers.
+type WarmRequest = (reqwest::Method, String, Option<String>, Vec<(String, String)>);
+
+/// One request per kind the scenario sends to `id`: (method, path, body, headers).
+fn warm_requests(s: &Scenario, id: ServiceId) -> Vec<WarmRequest> {
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(s.seed);
+    s.load
+        .requests
+        .iter()
+        .filter(|r| r.target == id)
+        .map(|r| {
+            let method = reqwest::Method::from_bytes(format!("{:?}", r.method).to_uppercase().as_bytes())
+                .unwrap_or(reqwest::Method::GET);
+            let path = crate::load::mix::expand(&r.path, &mut rng, 0, 1);
+            let body = r.body.as_ref().map(|b| crate::load::mix::expand(b, &mut rng, 0, 1));
+            let headers =
+                r.headers.iter().map(|(k, v)| (k.clone(), crate::load::mix::expand(v, &mut rng, 0, 1))).collect();
+            (method, path, body, headers)
+        })
+        .collect()
+}
+
+async fn warmup(endpoints: Vec<Endpoint>, requests: Vec<WarmRequest>) {
+    let (Some(main), Ok(client)) = (endpoints.first(), scrape::client(DISCOVER_TIMEOUT)) else { return };
+    let base = format!("http://{}", main.addr);
+    for (method, path, body, headers) in requests {
+        let mut rb = client.request(method, format!("{base}{path}"));
+        if let Some(b) = body {
+            rb = rb.body(b);
+        }
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        // Bounded by the client's timeout; an error answer still creates its families.
+        let _ = rb.send().await;
+    }
+}
+
+async fn scrape_external(id: ServiceId, url: &str) -> Option<Catalog> {
+    let client = scrape::client(DISCOVER_TIMEOUT).ok()?;
+    let families = scrape::fetch(&client, &format!("{url}/metrics")).await.ok()?;
+    let mut c = Catalog::default();
+    c.add_families(&families, id);
+    Some(c)
 }
 
 #[cfg(test)]

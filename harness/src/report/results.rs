@@ -11,7 +11,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::Serialize;
 
 use crate::load::{KindStats, Outcome};
-use crate::rules::Verdict;
+use crate::rules::{RuleVerdict, Verdict};
 use crate::targets::Resolved;
 
 /// The results file's schema version.
@@ -109,6 +109,12 @@ pub struct Results {
     pub requests: Vec<RequestSummary>,
     /// Every SLO's verdict.
     pub slos: Vec<Verdict>,
+    /// Every alert's verdict.
+    pub alerts: Vec<RuleVerdict>,
+    /// Every scaling trigger's verdict.
+    pub triggers: Vec<RuleVerdict>,
+    /// Rule evaluation step, simulated seconds.
+    pub rule_step_s: f64,
     /// The overall verdict.
     pub verdict: RunVerdict,
     /// Why, in one line per failure.

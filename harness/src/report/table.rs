@@ -27,9 +27,25 @@ pub fn render(r: &Results) -> String {
     let mut rows = vec![row(&["slo", "request", "objective", "observed", "samples", "verdict"])];
     for v in &r.slos {
         let verdict = if v.pass { "PASS" } else { "FAIL" };
-        rows.push(row(&[&v.name, &v.request, &v.objective, &v.observed_text, &v.samples.to_string(), verdict]));
+        let (objective, observed) = match &v.window {
+            Some(w) => {
+                let win = crate::rules::format_window(w.window_s);
+                (
+                    format!("{} (and per {win})", v.objective),
+                    format!("{}; worst {win}: {}", v.observed_text, w.worst_text),
+                )
+            }
+            None => (v.objective.clone(), v.observed_text.clone()),
+        };
+        rows.push(row(&[&v.name, &v.request, &objective, &observed, &v.samples.to_string(), verdict]));
     }
     out.push_str(&align(&rows));
+    for (title, list) in [("alerts", &r.alerts), ("scaling triggers", &r.triggers)] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "\n{title} (simulated time)");
+            out.push_str(&align(&rule_rows(list)));
+        }
+    }
     let verdict = match r.verdict {
         RunVerdict::Pass => "PASS",
         RunVerdict::Fail => "FAIL",
@@ -40,6 +56,21 @@ pub fn render(r: &Results) -> String {
         let _ = writeln!(out, "  - {reason}");
     }
     out
+}
+
+fn rule_rows(list: &[crate::rules::RuleVerdict]) -> Vec<Vec<String>> {
+    let mut rows = vec![row(&["rule", "expr", "worst", "first fired", "expected", "verdict"])];
+    for v in list {
+        let fired = v.first_firing_s.map_or_else(|| "never".into(), crate::rules::format_sim_time);
+        let verdict = match v.pass {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "info",
+        };
+        let expected = v.expectation.as_deref().unwrap_or("-");
+        rows.push(row(&[&v.name, &v.expr, &v.observed_text, &fired, expected, verdict]));
+    }
+    rows
 }
 
 fn row(cells: &[&str]) -> Vec<String> {

@@ -12,7 +12,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-pub use model::{Load, Method, Model, Ratio, RequestSpec, Scenario, Slo, Target, Targets};
+pub use model::{AlertRule, Expect, Load, Method, Model, Origin, Ratio, RequestSpec, Scenario, Slo, Target, Targets};
 pub use objective::{Indicator, Objective, Op};
 
 /// A scenario that cannot be used, with where and why.
@@ -58,7 +58,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and validates scenario text; `path` is used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let de = toml::Deserializer::new(text);
-    let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = Some(e.path().to_string()).filter(|p| p != "." && !p.is_empty());
         let inner = e.into_inner();
         ScenarioError {
@@ -74,6 +74,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         field: Some(field),
         message,
     })?;
+    scenario.origin = Origin { file: path.to_path_buf(), text: text.into() };
     Ok(scenario)
 }
 
@@ -106,6 +107,43 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
                 return Err((Some(req.span()), format!("slo[{i}].request"), msg));
             }
         }
+        if let Some(w) = &slo.window {
+            if w.get_ref().get() > s.load.duration.get() {
+                let msg = format!(
+                    "window {} is longer than the load ({}): no full window to check",
+                    w.get_ref().0,
+                    s.load.duration.0
+                );
+                return Err((Some(w.span()), format!("slo[{i}].window"), msg));
+            }
+        }
+    }
+    let requests: Vec<&str> = names.into_iter().collect();
+    validate_rules(s, &requests)
+}
+
+/// Checks `[[alert]]` and `[[trigger]]` tables: rule text against the mix, unique
+/// names, and expectations that make sense.
+fn validate_rules(s: &Scenario, requests: &[&str]) -> Result<(), Invalid> {
+    for (table, list) in [("alert", &s.alerts), ("trigger", &s.triggers)] {
+        let mut seen = BTreeSet::new();
+        for (i, a) in list.iter().enumerate() {
+            let at = Some(a.expr.span());
+            if !seen.insert(a.name.as_str()) {
+                return Err((at, format!("{table}[{i}].name"), format!("{table} name `{}` is used twice", a.name)));
+            }
+            crate::rules::static_check(a.expr.get_ref(), requests)
+                .map_err(|m| (at.clone(), format!("{table}[{i}].expr"), format!("rule `{}`: {m}", a.expr.get_ref())))?;
+            let Some(w) = &a.fires_within else { continue };
+            let field = format!("{table}[{i}].fires_within");
+            let [from, to] = w.get_ref();
+            if a.expect.is_none() {
+                return Err((Some(w.span()), field, "`fires_within` needs `expect = \"fires\"` or `\"never\"`".into()));
+            }
+            if from > to {
+                return Err((Some(w.span()), field, format!("the range [{from}, {to}] ends before it starts")));
+            }
+        }
     }
     Ok(())
 }
@@ -130,7 +168,7 @@ fn check_scrape_settings(s: &Scenario) -> Result<(), Invalid> {
 }
 
 /// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let upto = &text[..offset.min(text.len())];
     let line = upto.matches('\n').count() + 1;
     let col = upto.rfind('\n').map_or(upto.len(), |nl| upto.len() - nl - 1) + 1;

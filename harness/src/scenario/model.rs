@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use super::objective::Objective;
 use crate::load::arrival::{Process, RateCurve};
+use crate::rules::Rule;
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -40,6 +41,34 @@ pub struct Scenario {
     /// Service level objectives checked over the run.
     #[serde(default, rename = "slo")]
     pub slos: Vec<Slo>,
+    /// How often rules are evaluated (simulated time); default the recording interval.
+    #[serde(default)]
+    pub evaluation_interval: Option<PositiveDuration>,
+    /// Alerts: reported, and failing the run only when they carry an expectation.
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<AlertRule>,
+    /// Scaling triggers: rules whose verdict is when they fired.
+    #[serde(default, rename = "trigger")]
+    pub triggers: Vec<AlertRule>,
+    /// Where the scenario was read from, for errors found after parsing.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// The file a scenario came from and its text, so checks that run after parsing (such as
+/// [`crate::rules::check_metrics`]) can still name a line.
+#[derive(Clone, Default)]
+pub struct Origin {
+    /// The scenario file.
+    pub file: std::path::PathBuf,
+    /// Its text.
+    pub text: std::sync::Arc<str>,
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Origin({})", self.file.display())
+    }
 }
 
 fn default_seed() -> u64 {
@@ -280,6 +309,11 @@ pub struct RequestSpec {
     /// Relative frequency in the mix.
     #[serde(default = "one")]
     pub weight: NonZeroU32,
+    /// The server's `route` label for this request in exported rules (`gameday rules
+    /// export`); default the path without its query. Set it when the server labels a
+    /// route pattern (`/v1/overlays/{name}`) rather than the path.
+    #[serde(default)]
+    pub route: Option<String>,
 }
 
 fn one() -> NonZeroU32 {
@@ -297,4 +331,59 @@ pub struct Slo {
     pub request: Option<Spanned<String>>,
     /// The objective, e.g. `"p95 < 500ms"`, `"error_ratio < 0.1%"`, `"availability >= 99.9%"`.
     pub objective: Objective,
+    /// Rolling window: the objective must also hold over every full window of this
+    /// length (a 10-minute breach inside a long run fails).
+    #[serde(default)]
+    pub window: Option<Spanned<PositiveDuration>>,
+    /// The SLO period the error budget refers to; burn-rate windows are scaled by the
+    /// run's length over it (default 30 days).
+    #[serde(default = "default_period")]
+    pub period: PositiveDuration,
+    /// Whether to evaluate the multi-window burn-rate alerts (default true).
+    #[serde(default = "yes")]
+    pub burn_alerts: bool,
+}
+
+fn default_period() -> PositiveDuration {
+    PositiveDuration(HumanDuration(std::time::Duration::from_secs(30 * 86_400)))
+}
+
+/// An `[[alert]]` or `[[trigger]]`: a rule with Prometheus `for` semantics, and
+/// optionally what the run expects of it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// Name shown in reports and exported as the alert name.
+    pub name: String,
+    /// The rule: `"<expr> <op> <threshold>"` (see `scenarios/README.md`, "Rules").
+    pub expr: Spanned<Rule>,
+    /// How long the rule must be true before it fires (simulated; default 0).
+    #[serde(default)]
+    pub r#for: HumanDuration,
+    /// How long a firing rule keeps firing after it turns false (simulated; default 0).
+    #[serde(default)]
+    pub keep_firing_for: HumanDuration,
+    /// `severity` label (exported; shown in reports).
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// What the rule means, for people (exported as an annotation).
+    #[serde(default)]
+    pub description: String,
+    /// What the run expects: `fires` or `never`; absent = informational.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    /// `[from, to]` (simulated, since the run's start): with `fires`, the first firing
+    /// must fall in it; with `never`, no firing may overlap it.
+    #[serde(default)]
+    pub fires_within: Option<Spanned<[HumanDuration; 2]>>,
+}
+
+/// What a scenario expects of an alert or trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// It fires (within `fires_within`, when given).
+    Fires,
+    /// It never fires (within `fires_within`, when given).
+    Never,
 }
