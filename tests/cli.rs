@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::common::{gameday, repo_file, run, text, wait_manifest, write};
+use crate::common::{gameday, heavy, repo_file, run, text, wait_manifest, write};
 
 /// A short scenario on the embedded Midnight mock: 3 real seconds of attestations.
 fn scenario(objective: &str, extra: &str) -> String {
@@ -196,6 +196,7 @@ fn a_busy_runbook_port_is_named() {
 
 #[test]
 fn the_smoke_scenario_passes() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let smoke = repo_file("scenarios/smoke.toml");
     let o = run(&["run", smoke.to_str().unwrap(), "--out", dir.path().to_str().unwrap(), "--quiet"]);
