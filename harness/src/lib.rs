@@ -2,6 +2,7 @@
 //!
 //! The library does the work; `cli` only turns flags into calls and errors into exit
 //! codes. Modules, one per concern (see ARCHITECTURE.md):
+//! - [`capacity`]: the discrete-event simulator of a service's worker pool and queueing theory;
 //! - [`clock`]: the virtual clock (simulated <-> real time);
 //! - [`scenario`]: the scenario file model, parsing and validation;
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
@@ -12,6 +13,7 @@
 //! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
 //! - [`run`]: `gameday run`, tying the above together.
 
+pub mod capacity;
 pub mod cli;
 pub mod clock;
 pub mod fleet;

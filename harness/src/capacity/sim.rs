@@ -1,0 +1,325 @@
+//! The discrete-event simulator of a mock's worker pool, in simulated time.
+//!
+//! It executes the model `gameday_mocks::kit::pool::WorkerPool` executes live:
+//! - `workers` identical workers behind one FIFO queue;
+//! - a job that finds a worker free (and so the queue empty) starts at once and never
+//!   takes a queue slot; otherwise it waits, and is refused (503 `queue_full`) if
+//!   `job_capacity` jobs already wait (0 = unbounded);
+//! - `job_timeout` counts from admission: a job not done by then fails (504) *and frees
+//!   its worker at the deadline* (the live pool drops the permit when `timeout_at` fires),
+//!   so the worker is busy only up to the deadline;
+//! - the service time is drawn per request from the kind's [`Sampler`], with one seeded
+//!   `StdRng`, drawn in arrival order whether or not the job is admitted (as the mock
+//!   draws before submitting);
+//! - "CPU" is worker busy time over worker capacity, as the mock's `CpuMeter` counts it;
+//! - kinds on [`Route::Direct`] (Midnight's attestation) bypass the pool: latency is their
+//!   service time, they never queue and add no CPU.
+//!
+//! # How it runs fast
+//! FIFO with identical workers needs no general event calendar: jobs start in admission
+//! order, so processing arrivals in order with a min-heap of the workers' next-free
+//! times gives each job its start (`max(arrival, earliest free)`) and end at once
+//! (Kiefer-Wolfowitz). Queue departures are then non-decreasing in arrival order, so the
+//! waiting jobs are a `VecDeque` of start times, popped as the clock passes them. Each
+//! event costs O(log workers). A job never has to leave the queue by its deadline:
+//! every job ahead of it ends (or is cut) by its own, earlier deadline, so a worker frees
+//! in time (a tie leaves it starting exactly at its deadline, cut at once: the same 504).
+//!
+//! # What it leaves out
+//! Network and HTTP overhead (loopback latency, connection limits), the generator's own
+//! limits, client-side timeouts and retries (a refused request is not resent), and the
+//! live meter's 1% interpolation error; refusals are recorded at zero latency where the
+//! live recorder sees a loopback round trip. Time is whole nanoseconds.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Duration;
+
+use gameday_mocks::kit::{PoolConfig, Sampler};
+use gameday_mocks::services::midnight;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::tally::{ns, Recorder, SimOutcome, SimReport, Window};
+
+/// How a request kind reaches its service time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Through the worker pool (queue, capacity, timeout, CPU).
+    Pool,
+    /// Straight to its service time, in parallel with everything (no queue, no CPU).
+    Direct,
+}
+
+/// One request kind of the model.
+#[derive(Clone, Debug)]
+pub struct KindModel {
+    /// Name (the mock's kind label, e.g. `prove-tx`).
+    pub name: String,
+    /// Service-time distribution (simulated seconds).
+    pub service: Sampler,
+    /// Pool or direct.
+    pub route: Route,
+}
+
+/// The service model: one pool and the request kinds.
+#[derive(Clone, Debug)]
+pub struct SimModel {
+    /// The pool's knobs, exactly as the mock's profile gives them.
+    pub pool: PoolConfig,
+    /// Request kinds; an arrival's kind is an index into this.
+    pub kinds: Vec<KindModel>,
+}
+
+impl SimModel {
+    /// Midnight's model from the mock's own profile: `check`, `prove`, `prove-tx` through
+    /// the pool, `attestation` direct (kinds in that order).
+    pub fn midnight(profile: &midnight::Profile) -> Result<Self, SimError> {
+        let st = &profile.service_time;
+        let kind = |name: &str, service: &gameday_mocks::kit::ServiceTime, route| {
+            let service =
+                service.sampler().map_err(|message| SimError::ServiceTime { kind: name.to_owned(), message })?;
+            Ok(KindModel { name: name.to_owned(), service, route })
+        };
+        Ok(Self {
+            pool: profile.pool_config(),
+            kinds: vec![
+                kind("check", &st.check, Route::Pool)?,
+                kind("prove", &st.prove, Route::Pool)?,
+                kind("prove-tx", &st.prove_tx, Route::Pool)?,
+                kind("attestation", &st.attestation, Route::Direct)?,
+            ],
+        })
+    }
+
+    /// The index of a kind by name.
+    pub fn kind_index(&self, name: &str) -> Option<usize> {
+        self.kinds.iter().position(|k| k.name == name)
+    }
+}
+
+/// How to run and what to keep.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Seed of the service-time draws.
+    pub seed: u64,
+    /// Length of one interval of the time series.
+    pub interval: Duration,
+    /// Spans that get their own per-kind latency histograms.
+    pub windows: Vec<Window>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self { seed: 1, interval: Duration::from_secs(60), windows: Vec::new() }
+    }
+}
+
+/// Why a simulation could not run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// An arrival names a kind the model does not have.
+    #[error("arrival {index} has kind {kind}, but the model has {kinds} kinds")]
+    UnknownKind {
+        /// Position of the arrival.
+        index: u64,
+        /// The kind it named.
+        kind: usize,
+        /// Kinds in the model.
+        kinds: usize,
+    },
+    /// Arrivals went back in time.
+    #[error("arrival {index} at {at:?} comes before the previous one at {previous:?}; arrivals must be in time order")]
+    OutOfOrder {
+        /// Position of the arrival.
+        index: u64,
+        /// Its time.
+        at: Duration,
+        /// The previous arrival's time.
+        previous: Duration,
+    },
+    /// The series interval is zero.
+    #[error("interval must be greater than zero")]
+    ZeroInterval,
+    /// A window ends at or before its start.
+    #[error("window {index}: end {end:?} is not after start {start:?}")]
+    EmptyWindow {
+        /// Position of the window.
+        index: usize,
+        /// Its start.
+        start: Duration,
+        /// Its end.
+        end: Duration,
+    },
+    /// A kind's service-time parameters are unusable.
+    #[error("service_time.{kind}: {message}")]
+    ServiceTime {
+        /// The kind.
+        kind: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The run is too long for the series interval.
+    #[error(
+        "an arrival at {at:?} would need more than {MAX_INTERVALS} intervals of {interval:?}; use a longer interval"
+    )]
+    TooManyIntervals {
+        /// The arrival's time.
+        at: Duration,
+        /// The interval.
+        interval: Duration,
+    },
+    /// Request-kind weights are unusable.
+    #[error("kind weights: {0}")]
+    Weights(String),
+}
+
+/// The most intervals a series may have (4 weeks of 1 s intervals fit in 2.5 million).
+pub const MAX_INTERVALS: u64 = 10_000_000;
+
+/// Runs `arrivals` (simulated arrival time, kind index; in time order) through `model`.
+pub fn simulate<I>(model: &SimModel, arrivals: I, options: &SimOptions) -> Result<SimReport, SimError>
+where
+    I: IntoIterator<Item = (Duration, usize)>,
+{
+    check_options(options)?;
+    let mut engine = Engine::new(model, options);
+    let mut previous = 0;
+    for (index, (at, kind)) in (0u64..).zip(arrivals) {
+        let at_ns = ns(at);
+        if at_ns < previous {
+            return Err(SimError::OutOfOrder { index, at, previous: Duration::from_nanos(previous) });
+        }
+        if kind >= model.kinds.len() {
+            return Err(SimError::UnknownKind { index, kind, kinds: model.kinds.len() });
+        }
+        if at_ns / engine.interval_ns >= MAX_INTERVALS {
+            return Err(SimError::TooManyIntervals { at, interval: options.interval });
+        }
+        previous = at_ns;
+        engine.arrive(at_ns, kind);
+    }
+    Ok(engine.finish())
+}
+
+fn check_options(options: &SimOptions) -> Result<(), SimError> {
+    if ns(options.interval) == 0 {
+        return Err(SimError::ZeroInterval);
+    }
+    match options.windows.iter().position(Window::is_empty) {
+        Some(index) => {
+            let w = options.windows[index];
+            Err(SimError::EmptyWindow { index, start: w.start, end: w.end })
+        }
+        None => Ok(()),
+    }
+}
+
+/// The simulator's state between arrivals.
+struct Engine<'m> {
+    model: &'m SimModel,
+    rng: StdRng,
+    /// Each worker's next-free time (ns); the top is the earliest.
+    free_at: BinaryHeap<Reverse<u64>>,
+    /// Start times of the jobs waiting for a worker, non-decreasing.
+    waiting: VecDeque<u64>,
+    capacity: usize,
+    timeout_ns: u64,
+    interval_ns: u64,
+    /// Start of the next interval whose queue depth is still to be sampled.
+    next_sample_ns: u64,
+    rec: Recorder,
+}
+
+impl<'m> Engine<'m> {
+    fn new(model: &'m SimModel, options: &SimOptions) -> Self {
+        let workers = model.pool.workers.max(1);
+        let interval_ns = ns(options.interval);
+        Self {
+            model,
+            rng: StdRng::seed_from_u64(options.seed),
+            free_at: std::iter::repeat_n(Reverse(0), workers).collect(),
+            waiting: VecDeque::new(),
+            capacity: model.pool.job_capacity,
+            timeout_ns: ns(model.pool.job_timeout.get()),
+            interval_ns,
+            next_sample_ns: 0,
+            rec: Recorder::new(model.kinds.len(), interval_ns, &options.windows),
+        }
+    }
+
+    fn arrive(&mut self, at_ns: u64, kind: usize) {
+        self.sample_queue_until(at_ns);
+        self.leave_queue_until(at_ns);
+        self.rec.arrival(kind, at_ns);
+        let k = &self.model.kinds[kind];
+        let service_ns = secs_to_ns(k.service.sample_secs(&mut self.rng));
+        match k.route {
+            Route::Direct => self.rec.ended(kind, at_ns, at_ns.saturating_add(service_ns), SimOutcome::Ok, None),
+            Route::Pool => self.admit(at_ns, kind, service_ns),
+        }
+    }
+
+    /// The pool: take a free worker, else wait (or be refused), then serve until done or
+    /// until the deadline, whichever comes first.
+    fn admit(&mut self, at_ns: u64, kind: usize, service_ns: u64) {
+        let Some(mut top) = self.free_at.peek_mut() else { return };
+        let free_ns = top.0;
+        if free_ns > at_ns && self.capacity > 0 && self.waiting.len() >= self.capacity {
+            drop(top);
+            self.rec.ended(kind, at_ns, at_ns, SimOutcome::Rejected, None);
+            return;
+        }
+        let start = free_ns.max(at_ns);
+        let deadline = at_ns.saturating_add(self.timeout_ns);
+        let done = start.saturating_add(service_ns);
+        let end = done.min(deadline).max(start);
+        top.0 = end;
+        drop(top);
+        if start > at_ns {
+            self.waiting.push_back(start);
+            self.rec.queued(at_ns, start);
+            self.rec.queue_depth(at_ns, self.waiting.len() as u64);
+        }
+        self.rec.busy(start, end);
+        let outcome = if done <= deadline { SimOutcome::Ok } else { SimOutcome::TimedOut };
+        self.rec.ended(kind, at_ns, end, outcome, Some(start - at_ns));
+    }
+
+    /// Drops the waiting jobs that have started by `t_ns`.
+    fn leave_queue_until(&mut self, t_ns: u64) {
+        while self.waiting.front().is_some_and(|&s| s <= t_ns) {
+            self.waiting.pop_front();
+        }
+    }
+
+    /// Samples the queue depth at every interval start up to `t_ns`.
+    fn sample_queue_until(&mut self, t_ns: u64) {
+        while self.next_sample_ns <= t_ns && self.next_sample_ns < u64::MAX {
+            self.leave_queue_until(self.next_sample_ns);
+            self.rec.queue_sample(self.next_sample_ns, self.waiting.len() as u64);
+            self.next_sample_ns = self.next_sample_ns.saturating_add(self.interval_ns);
+        }
+    }
+
+    fn finish(mut self) -> SimReport {
+        let last = self.rec.span_ns();
+        self.sample_queue_until(last);
+        let names = self.model.kinds.iter().map(|k| k.name.clone()).collect();
+        let workers = self.model.pool.workers.max(1);
+        self.rec.finish(names, workers, self.model.pool.cpu_window.get())
+    }
+}
+
+/// Simulated seconds to whole nanoseconds (negative and NaN to zero, huge saturating).
+fn secs_to_ns(s: f64) -> u64 {
+    let n = (s * 1e9).round();
+    if n > 0.0 {
+        n as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests;
