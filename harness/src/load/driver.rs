@@ -188,13 +188,15 @@ fn gate(plan: &Plan) -> Gate {
         Pace::Open { curve, process, users, .. } => {
             let (curve, process, seed, users) = (curve.clone(), *process, plan.seed, *users);
             let horizon = scale.to_sim(plan.run_time);
+            // Behind by more than a tenth of the run (at least 5 s): stop and say so.
+            let give_up = plan.run_time + (plan.run_time / 10).max(Duration::from_secs(5));
             Gate::new(
                 users.min(GATE_USERS),
                 gate_patience(plan),
                 Box::new(move || {
                     let clock = Clock::start(scale);
                     let schedule = Schedule::new(curve, process, seed, horizon);
-                    let pacer = Pacer::start(schedule, clock, users * 4)
+                    let pacer = Pacer::start(schedule, clock, users * 4, give_up)
                         .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
                     Ok(Started { clock, pacer: Some(Arc::new(pacer)) })
                 }),
@@ -228,7 +230,13 @@ fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
     let clock = started.clock;
     let duration_sim_s = clock.to_sim(plan.run_time).as_secs_f64();
     let sending_sim_s = clock.to_sim(pacer.sending_span()).as_secs_f64();
-    Some(Health::judge(&rec.lag, *late, pacer.issued(), duration_sim_s, sending_sim_s))
+    let scheduled = if pacer.abandoned() {
+        let (Pace::Open { curve, .. }, horizon) = (&plan.pace, clock.to_sim(plan.run_time)) else { return None };
+        curve.expected_count(Duration::ZERO, horizon).round() as u64
+    } else {
+        pacer.issued()
+    };
+    Some(Health::judge(&rec.lag, *late, scheduled, pacer.abandoned(), duration_sim_s, sending_sim_s))
 }
 
 fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<Gate>) -> Result<GooseAttack, Error> {

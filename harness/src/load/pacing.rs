@@ -46,18 +46,22 @@ struct Shared {
     issued: AtomicU64,
     last_send_us: AtomicU64,
     stop: AtomicBool,
+    abandoned: AtomicBool,
 }
 
 impl Pacer {
     /// Starts releasing `schedule` (offsets from the clock's start) on a pacing thread;
-    /// at most `backlog` released slots wait for a user.
-    pub fn start(schedule: Schedule, clock: Clock, backlog: usize) -> Result<Self, std::io::Error> {
+    /// at most `backlog` released slots wait for a user. A generator still behind the
+    /// schedule `give_up` (real time) after the start abandons the rest, so a saturated
+    /// run ends on time and says how much it could not send.
+    pub fn start(schedule: Schedule, clock: Clock, backlog: usize, give_up: Duration) -> Result<Self, std::io::Error> {
         let (tx, rx) = flume::bounded(backlog.max(1));
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
+        let give_up_at = clock.started().into_std() + give_up;
         std::thread::Builder::new()
             .name("gameday-pacer".into())
-            .spawn(move || release(schedule, clock, &tx, &thread_shared))?;
+            .spawn(move || release(schedule, clock, give_up_at, &tx, &thread_shared))?;
         Ok(Self { rx, clock, shared })
     }
 
@@ -82,6 +86,11 @@ impl Pacer {
         Duration::from_micros(self.shared.last_send_us.load(Ordering::Relaxed))
     }
 
+    /// Whether the generator fell so far behind that it abandoned part of the schedule.
+    pub fn abandoned(&self) -> bool {
+        self.shared.abandoned.load(Ordering::Relaxed)
+    }
+
     /// Slots released so far.
     pub fn issued(&self) -> u64 {
         self.shared.issued.load(Ordering::Relaxed)
@@ -95,7 +104,13 @@ impl Drop for Pacer {
 }
 
 /// The pacing thread: sleeps until each slot is due, then releases it.
-fn release(schedule: Schedule, clock: Clock, tx: &flume::Sender<Instant>, shared: &Shared) {
+fn release(
+    schedule: Schedule,
+    clock: Clock,
+    give_up_at: std::time::Instant,
+    tx: &flume::Sender<Instant>,
+    shared: &Shared,
+) {
     #[cfg(target_os = "linux")]
     let _ = nix::sys::prctl::set_timerslack(1_000);
     let start = clock.started().into_std();
@@ -110,6 +125,10 @@ fn release(schedule: Schedule, clock: Clock, tx: &flume::Sender<Instant>, shared
                 break;
             }
             std::thread::sleep((due - now - EARLY).min(MAX_SLEEP));
+        }
+        if std::time::Instant::now() > give_up_at {
+            shared.abandoned.store(true, Ordering::Relaxed);
+            return;
         }
         if tx.send(Instant::from_std(due)).is_err() {
             return;
@@ -206,6 +225,8 @@ pub struct LateBound {
 pub struct Health {
     /// Requests sent on the open-model schedule.
     pub sent: u64,
+    /// Requests the schedule held (its expected count over the run).
+    pub scheduled: u64,
     /// Sends later than the bound.
     pub late: u64,
     /// `late / sent`.
@@ -224,17 +245,21 @@ pub struct Health {
     pub scheduled_rate: f64,
     /// Rate the generator actually sent at, requests per simulated second.
     pub achieved_rate: f64,
+    /// Whether the generator fell so far behind that it gave up on the rest of the schedule.
+    pub abandoned: bool,
     /// Whether the generator fell behind past the bound.
     pub saturated: bool,
 }
 
 impl Health {
-    /// Judges the recorded send lag (real microseconds) of `sent` requests, sent over
-    /// `sending_sim_s` simulated seconds for a schedule of `scheduled` over `duration_sim_s`.
+    /// Judges the recorded send lag (real microseconds) of the sends, made over
+    /// `sending_sim_s` simulated seconds, against a schedule of `scheduled` requests over
+    /// `duration_sim_s`; `abandoned` when the generator gave up on part of it.
     pub fn judge(
         lag_us: &Histogram<u64>,
         bound: LateBound,
         scheduled: u64,
+        abandoned: bool,
         duration_sim_s: f64,
         sending_sim_s: f64,
     ) -> Self {
@@ -245,6 +270,7 @@ impl Health {
         let ms = |us: u64| us as f64 / 1e3;
         Self {
             sent,
+            scheduled,
             late,
             late_ratio,
             late_after_ms: bound.late_after.as_secs_f64() * 1e3,
@@ -254,14 +280,16 @@ impl Health {
             lag_max_ms: ms(lag_us.max()),
             scheduled_rate: scheduled as f64 / duration_sim_s.max(f64::MIN_POSITIVE),
             achieved_rate: sent as f64 / sending_sim_s.max(f64::MIN_POSITIVE),
-            saturated: late_ratio > bound.max_late_ratio,
+            abandoned,
+            saturated: abandoned || late_ratio > bound.max_late_ratio,
         }
     }
 
     /// The one-line reason of a saturated run.
     pub fn reason(&self) -> String {
         format!(
-            "generator saturated: {:.1}% of {} sends were more than {:.0} ms late (bound {:.1}%); lag p99 {:.0} ms, max {:.0} ms; it sustained {:.1} req/s of the {:.1} req/s scheduled",
+            "generator saturated: {}{:.1}% of {} sends were more than {:.0} ms late (bound {:.1}%); lag p99 {:.0} ms, max {:.0} ms; it sustained {:.1} req/s of the {:.1} req/s scheduled",
+            if self.abandoned { format!("it sent {} of {} scheduled requests and gave up on the rest; ", self.sent, self.scheduled) } else { String::new() },
             self.late_ratio * 100.0,
             self.sent,
             self.late_after_ms,
@@ -289,7 +317,7 @@ mod tests {
         let curve: RateCurve = toml::Value::String("10/s".into()).try_into().unwrap();
         let clock = Clock::start(TimeScale::new(2.0).unwrap());
         let schedule = Schedule::new(curve, Process::Constant, 1, Duration::from_secs(1));
-        let pacer = Pacer::start(schedule, clock, 4).unwrap();
+        let pacer = Pacer::start(schedule, clock, 4, Duration::from_secs(60)).unwrap();
         let mut slots = Vec::new();
         while let Some(at) = pacer.next().await {
             let now = Instant::now();
@@ -313,11 +341,11 @@ mod tests {
         lag.record_n(1_000, 990).unwrap();
         lag.record_n(50_000, 10).unwrap();
         let bound = LateBound { late_after: Duration::from_millis(10), max_late_ratio: 0.01 };
-        let h = Health::judge(&lag, bound, 1000, 100.0, 100.0);
+        let h = Health::judge(&lag, bound, 1000, false, 100.0, 100.0);
         assert_eq!((h.sent, h.late), (1000, 10));
         assert!(!h.saturated, "exactly at the bound is not past it");
         lag.record(50_000).unwrap();
-        let h = Health::judge(&lag, bound, 1000, 100.0, 100.0);
+        let h = Health::judge(&lag, bound, 1000, false, 100.0, 100.0);
         assert!(h.saturated);
         assert!(h.reason().contains("generator saturated"), "{}", h.reason());
     }

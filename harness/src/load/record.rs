@@ -175,6 +175,10 @@ pub struct UserRecorder {
     start: Instant,
     interval: Duration,
     current: u64,
+    /// The current interval is `[current_start, current_end)`: most samples fall in it,
+    /// and two comparisons tell (no division on the hot path).
+    current_start: Instant,
+    current_end: Instant,
     kinds: Vec<KindStats>,
     lag: Histogram<u64>,
     tx: UnboundedSender<Batch>,
@@ -183,7 +187,17 @@ pub struct UserRecorder {
 impl UserRecorder {
     /// A recorder for `kinds` request kinds, intervals of `interval` real time from `start`.
     pub fn new(kinds: usize, start: Instant, interval: Duration, tx: UnboundedSender<Batch>) -> Self {
-        Self { start, interval, current: 0, kinds: vec![KindStats::default(); kinds], lag: new_histogram(), tx }
+        let interval = interval.max(Duration::from_micros(1));
+        Self {
+            start,
+            interval,
+            current: 0,
+            current_start: start,
+            current_end: start + interval,
+            kinds: vec![KindStats::default(); kinds],
+            lag: new_histogram(),
+            tx,
+        }
     }
 
     /// Records how late a send was behind its intended time (open model).
@@ -203,14 +217,23 @@ impl UserRecorder {
         outcome: Outcome,
         error: Option<&dyn fmt::Display>,
     ) {
-        let idx = (at.saturating_duration_since(self.start).as_nanos() / self.interval.as_nanos().max(1)) as u64;
-        if idx != self.current {
-            self.flush();
-            self.current = idx;
+        if at >= self.current_end || at < self.current_start {
+            self.rotate(at);
         }
         if let Some(k) = self.kinds.get_mut(kind) {
             k.record(latency_us, outcome, error);
         }
+    }
+
+    /// Moves to the interval holding `at`, sending the finished one.
+    #[cold]
+    fn rotate(&mut self, at: Instant) {
+        let idx = (at.saturating_duration_since(self.start).as_nanos() / self.interval.as_nanos()) as u64;
+        self.flush();
+        self.current = idx;
+        let offset = u32::try_from(idx).map_or(Duration::MAX, |i| self.interval.saturating_mul(i));
+        self.current_start = self.start.checked_add(offset).unwrap_or(at);
+        self.current_end = self.current_start.checked_add(self.interval).unwrap_or(at);
     }
 
     /// Sends the current interval to the collector, if it holds anything.
