@@ -27,10 +27,13 @@ pub fn latencies_us(n: usize, seed: u64) -> Vec<u64> {
 /// bad minute of a real run does.
 pub fn batch(interval: u64, requests: usize, seed: u64, timeouts: bool) -> Batch {
     let mut kinds = vec![KindStats::default(); KINDS];
+    // Open model: every send's lag behind its intended time, tens to hundreds of us.
+    let mut lag = gameday::load::record::new_histogram();
     for (i, latency_us) in latencies_us(requests, seed).into_iter().enumerate() {
         let (latency_us, outcome) =
             if timeouts && i % 100 == 99 { (60_000_000, Outcome::Timeout) } else { (latency_us, Outcome::Ok) };
         kinds[i % KINDS].record(latency_us, outcome, None);
+        lag.saturating_record(50 + (i as u64 * 37) % 400);
     }
-    Batch { interval, kinds }
+    Batch { interval, kinds, lag }
 }
