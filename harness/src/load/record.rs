@@ -43,6 +43,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in index order (the order of `KindStats::outcomes`).
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Ok,
+        Outcome::Status429,
+        Outcome::Status4xx,
+        Outcome::Status5xx,
+        Outcome::Timeout,
+        Outcome::Connect,
+        Outcome::Other,
+    ];
+
     /// Every error kind, in report order.
     pub const ERRORS: [Outcome; 6] = [
         Outcome::Status429,

@@ -42,15 +42,7 @@ pub const ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Outcome names the `kind` label accepts, in [`Outcome`] order.
-pub const OUTCOMES: [Outcome; 7] = [
-    Outcome::Ok,
-    Outcome::Status429,
-    Outcome::Status4xx,
-    Outcome::Status5xx,
-    Outcome::Timeout,
-    Outcome::Connect,
-    Outcome::Other,
-];
+pub const OUTCOMES: [Outcome; 7] = Outcome::ALL;
 
 /// A parsed rule: an expression, a comparison and a threshold.
 #[derive(Clone, Debug, PartialEq)]
