@@ -19,7 +19,7 @@ fn second_of_batches(timeouts: bool) -> Vec<Batch> {
 }
 
 fn merge(c: &mut Criterion) {
-    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(rt) => rt,
         Err(e) => panic!("cannot start a tokio runtime for the bench: {e}"),
     };
