@@ -87,7 +87,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     }
     report::prepare_out_dir(&settings.out)?;
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
-    let (resolved, running) = targets::start(s, urls, &ctx).await?;
+    let mocks = MockRuntime::new()?;
+    let (resolved, running) = mocks.start(s, urls, &ctx).await?;
     let plan = plan_for(s, !opts.quiet);
     if !opts.quiet {
         eprintln!("{}", header(s, &plan, &resolved));
@@ -146,6 +147,48 @@ pub async fn check_rule_metrics(
     }
     rules::check_metrics(s, &catalogs)?;
     Ok(Vec::new())
+}
+
+/// The embedded mocks' own runtime, on their own threads: their request handling never
+/// sits in the generator's task queues (a mock is another machine; the OS, not tokio's
+/// cooperative scheduling, shares the CPU between them).
+struct MockRuntime {
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl MockRuntime {
+    fn new() -> Result<Self, Error> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("gameday-mock")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::RunFailed(format!("cannot start the mocks' runtime: {e}")))?;
+        Ok(Self { rt: Some(rt) })
+    }
+
+    /// Starts the scenario's targets with every mock task on this runtime.
+    async fn start(
+        &self,
+        s: &Scenario,
+        urls: std::collections::BTreeMap<ServiceId, Option<String>>,
+        ctx: &MockContext,
+    ) -> Result<(std::collections::BTreeMap<ServiceId, Resolved>, Vec<gameday_mocks::RunningService>), Error> {
+        let Some(rt) = &self.rt else { return Err(Error::RunFailed("the mocks' runtime is gone".into())) };
+        let (s, ctx) = (s.clone(), ctx.clone());
+        rt.spawn(async move { targets::start(&s, urls, &ctx).await })
+            .await
+            .map_err(|e| Error::RunFailed(format!("starting the mocks failed: {e}")))?
+    }
+}
+
+impl Drop for MockRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one must not block.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// The scraper of a run: started with the load's clock, stopped after the load.

@@ -114,13 +114,17 @@ pub struct KindStats {
     pub latency: Histogram<u64>,
     /// Count per [`Outcome`].
     pub outcomes: [u64; 7],
+    /// Latency of the failed requests per [`Outcome`] (index = outcome), allocated on an
+    /// outcome's first request; the successes' latency is `latency` minus these (see
+    /// [`KindStats::latency_of`]), so a success costs no second record.
+    pub failed_latency: [Option<Box<Histogram<u64>>>; 7],
     /// The first error message seen, for the report.
     pub first_error: Option<String>,
 }
 
 impl Default for KindStats {
     fn default() -> Self {
-        Self { latency: new_histogram(), outcomes: [0; 7], first_error: None }
+        Self { latency: new_histogram(), outcomes: [0; 7], failed_latency: Default::default(), first_error: None }
     }
 }
 
@@ -132,9 +136,35 @@ impl KindStats {
             self.latency.saturating_record(v);
         }
         self.outcomes[outcome.index()] += 1;
+        if outcome != Outcome::Ok {
+            self.record_failed(v, outcome, error);
+        }
+    }
+
+    #[cold]
+    fn record_failed(&mut self, v: u64, outcome: Outcome, error: Option<&dyn fmt::Display>) {
+        let h = self.failed_latency[outcome.index()].get_or_insert_with(|| Box::new(new_histogram()));
+        if h.record(v).is_err() {
+            h.saturating_record(v);
+        }
         if let (None, Some(e)) = (&self.first_error, error) {
             self.first_error = Some(e.to_string());
         }
+    }
+
+    /// The latency histogram of one outcome's requests (`None` when there were none).
+    pub fn latency_of(&self, o: Outcome) -> Option<Histogram<u64>> {
+        if self.count(o) == 0 {
+            return None;
+        }
+        if o != Outcome::Ok {
+            return self.failed_latency[o.index()].as_deref().cloned();
+        }
+        let mut ok = self.latency.clone();
+        for h in self.failed_latency.iter().flatten() {
+            let _ = ok.subtract(h.as_ref());
+        }
+        Some(ok)
     }
 
     /// Adds another kind's data (exact: HDR histograms merge without loss).
@@ -142,6 +172,11 @@ impl KindStats {
         let _ = self.latency.add(&other.latency);
         for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
             *a += b;
+        }
+        for (mine, theirs) in self.failed_latency.iter_mut().zip(&other.failed_latency) {
+            if let Some(t) = theirs {
+                let _ = mine.get_or_insert_with(|| Box::new(new_histogram())).add(t.as_ref());
+            }
         }
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
@@ -412,5 +447,30 @@ mod tests {
         assert_eq!(rec.intervals[&1][1].count(Outcome::Timeout), 1);
         assert_eq!(rec.merged(None).errors(), 1);
         assert!(rec.merged(Some(1)).latency.max() >= 60_000_000 - 60_000);
+    }
+
+    #[test]
+    fn latency_is_kept_per_status_class() {
+        // 98 successes at 10 ms, one 5xx at 3 ms and one timeout at 2 s, merged from two
+        // halves: each class reads back its own values.
+        let (mut a, mut b) = (KindStats::default(), KindStats::default());
+        for i in 0..98 {
+            let half = if i % 2 == 0 { &mut a } else { &mut b };
+            half.record(10_000, Outcome::Ok, None);
+        }
+        a.record(3_000, Outcome::Status5xx, Some(&"HTTP 500"));
+        b.record(2_000_000, Outcome::Timeout, None);
+        a.merge(&b);
+        let within =
+            |h: &Histogram<u64>, us: u64| h.min().abs_diff(us) <= us / 1000 && h.max().abs_diff(us) <= us / 1000;
+        let ok = a.latency_of(Outcome::Ok).unwrap();
+        assert_eq!(ok.len(), 98);
+        assert!(within(&ok, 10_000), "ok {}..{}", ok.min(), ok.max());
+        let fivexx = a.latency_of(Outcome::Status5xx).unwrap();
+        assert_eq!(fivexx.len(), 1);
+        assert!(within(&fivexx, 3_000));
+        assert!(a.latency_of(Outcome::Timeout).unwrap().min() >= 1_998_000);
+        assert!(a.latency_of(Outcome::Connect).is_none());
+        assert_eq!(a.latency.len(), 100);
     }
 }

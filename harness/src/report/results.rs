@@ -44,6 +44,8 @@ pub struct RequestSummary {
     pub first_error: Option<String>,
     /// Latency percentiles in simulated milliseconds (p50, p90, p95, p99, p99.9, max, mean).
     pub latency_ms: BTreeMap<String, f64>,
+    /// The same percentiles per outcome (`ok`, `http_5xx`, `timeout`, ...) that occurred.
+    pub latency_by_outcome_ms: BTreeMap<String, BTreeMap<String, f64>>,
     /// The whole-run latency histogram (simulated microseconds), V2 deflate, base64.
     pub hdr: String,
 }
@@ -51,15 +53,11 @@ pub struct RequestSummary {
 impl RequestSummary {
     /// Summarises one kind's stats.
     pub fn new(name: &str, s: &KindStats) -> Self {
-        let ms = |us: f64| (us / 1e3 * 1e3).round() / 1e3;
-        let mut latency_ms = BTreeMap::new();
-        if s.total() > 0 {
-            for (label, q) in [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)] {
-                latency_ms.insert(label.to_owned(), ms(s.latency.value_at_quantile(q) as f64));
-            }
-            latency_ms.insert("max".into(), ms(s.latency.max() as f64));
-            latency_ms.insert("mean".into(), ms(s.latency.mean()));
-        }
+        let latency_ms = if s.total() > 0 { percentiles_ms(&s.latency) } else { BTreeMap::new() };
+        let latency_by_outcome_ms = Outcome::ALL
+            .iter()
+            .filter_map(|o| s.latency_of(*o).map(|h| (o.as_str().to_owned(), percentiles_ms(&h))))
+            .collect();
         let errors =
             Outcome::ERRORS.iter().filter(|o| s.count(**o) > 0).map(|o| (o.as_str().to_owned(), s.count(*o))).collect();
         Self {
@@ -69,9 +67,23 @@ impl RequestSummary {
             errors,
             first_error: s.first_error.clone(),
             latency_ms,
+            latency_by_outcome_ms,
             hdr: encode_hdr(s),
         }
     }
+}
+
+/// p50, p90, p95, p99, p99.9, max and mean of a histogram of microseconds, in
+/// milliseconds (to the microsecond).
+fn percentiles_ms(h: &hdrhistogram::Histogram<u64>) -> BTreeMap<String, f64> {
+    let ms = |us: f64| us.round() / 1e3;
+    let mut out = BTreeMap::new();
+    for (label, q) in [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)] {
+        out.insert(label.to_owned(), ms(h.value_at_quantile(q) as f64));
+    }
+    out.insert("max".into(), ms(h.max() as f64));
+    out.insert("mean".into(), ms(h.mean()));
+    out
 }
 
 fn encode_hdr(s: &KindStats) -> String {
