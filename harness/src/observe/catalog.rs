@@ -162,8 +162,7 @@ fn warm_requests(s: &Scenario, id: ServiceId) -> Vec<WarmRequest> {
         .iter()
         .filter(|r| r.target == id)
         .map(|r| {
-            let method = reqwest::Method::from_bytes(format!("{:?}", r.method).to_uppercase().as_bytes())
-                .unwrap_or(reqwest::Method::GET);
+            let method = r.method.as_http();
             let path = crate::load::mix::expand(&r.path, &mut rng, 0, 1);
             let body = r.body.as_ref().map(|b| crate::load::mix::expand(b, &mut rng, 0, 1));
             let headers =

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use gameday_mocks::ServiceId;
 
-use super::expr::{Expr, Matcher, Rule, Selector, Unit, OUTCOMES};
+use super::expr::{Expr, Matcher, Rule, Selector, Unit};
+use crate::load::Outcome;
 use crate::observe::Catalog;
 use crate::scenario::{Scenario, ScenarioError};
 
@@ -46,8 +47,8 @@ fn check_client(e: &Expr, requests: &[&str]) -> Result<(), String> {
                     requests.join(", ")
                 ));
             }
-            "kind" if kinds && !OUTCOMES.iter().any(|o| o.as_str() == m.value) => {
-                let known: Vec<&str> = OUTCOMES.iter().map(|o| o.as_str()).collect();
+            "kind" if kinds && !Outcome::ALL.iter().any(|o| o.as_str() == m.value) => {
+                let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
                 return Err(format!("`{metric}`: unknown kind `{}` (known: {})", m.value, known.join(", ")));
             }
             "request" | "kind" if m.label == "request" || kinds => {}

@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use super::client::{ClientData, Slide};
-use super::expr::{Expr, LatencyStat, Matcher, RangeFn, RatioMetric, Selector, Window, OUTCOMES};
+use super::expr::{Expr, LatencyStat, Matcher, RangeFn, RatioMetric, Selector, Window};
 use super::range;
+use crate::load::Outcome;
 use crate::observe::RunData;
 
 /// Tolerance when turning float times into interval counts.
@@ -158,7 +159,7 @@ impl<'a> Evaluator<'a> {
 /// Which outcomes `kind` matchers select; `errors_only` drops `ok`.
 pub fn pick_outcomes(matchers: &[Matcher], errors_only: bool) -> [bool; 7] {
     let mut out = [false; 7];
-    for (slot, o) in out.iter_mut().zip(OUTCOMES) {
+    for (slot, o) in out.iter_mut().zip(Outcome::ALL) {
         *slot = !(errors_only && o == crate::load::Outcome::Ok)
             && matchers.iter().filter(|m| m.label == "kind").all(|m| m.matches(Some(o.as_str())));
     }

@@ -21,7 +21,7 @@ use gameday_mocks::kit::metrics::LATENCY_BUCKETS_S;
 
 use super::burn::{allowed_ratio, PAIRS};
 use super::eval::pick_outcomes;
-use super::expr::{Expr, LatencyStat, Matcher, RangeFn, RatioMetric, Selector, Window, OUTCOMES};
+use super::expr::{Expr, LatencyStat, Matcher, RangeFn, RatioMetric, Selector, Window};
 use super::format_window;
 use super::slo::{indicator_expr, request_matchers};
 use crate::load::Outcome;
@@ -361,7 +361,7 @@ fn status_regex(o: Outcome) -> Option<&'static str> {
 /// The `status` matcher of the outcomes `kind` matchers select.
 fn statuses(ctx: &mut Ctx<'_>, matchers: &[Matcher], errors_only: bool) -> Result<Option<String>, String> {
     let pick = pick_outcomes(matchers, errors_only);
-    let chosen: Vec<Outcome> = OUTCOMES.iter().zip(pick).filter(|(_, p)| *p).map(|(o, _)| *o).collect();
+    let chosen: Vec<Outcome> = Outcome::ALL.iter().zip(pick).filter(|(_, p)| *p).map(|(o, _)| *o).collect();
     let visible: Vec<&str> = chosen.iter().filter_map(|o| status_regex(*o)).collect();
     if visible.is_empty() {
         return Err(

@@ -30,7 +30,7 @@ use gameday_mocks::kit::HumanDuration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::syntax::{is_metric_name, parse_op, Node, Parser};
-use crate::load::Outcome;
+
 use crate::scenario::Op;
 
 /// Scraped-metric aliases: short name -> the mocks' metric name.
@@ -40,9 +40,6 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("in_flight", "gameday_jobs_in_flight"),
     ("workers", "gameday_workers"),
 ];
-
-/// Outcome names the `kind` label accepts, in [`Outcome`] order.
-pub const OUTCOMES: [Outcome; 7] = Outcome::ALL;
 
 /// A parsed rule: an expression, a comparison and a threshold.
 #[derive(Clone, Debug, PartialEq)]

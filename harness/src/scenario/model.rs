@@ -287,6 +287,18 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    /// The HTTP method.
+    pub fn as_http(self) -> reqwest::Method {
+        match self {
+            Self::Get => reqwest::Method::GET,
+            Self::Post => reqwest::Method::POST,
+            Self::Put => reqwest::Method::PUT,
+            Self::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
 /// One kind of request in the mix.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
