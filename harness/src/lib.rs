@@ -3,6 +3,7 @@
 //! The library does the work; `cli` only turns flags into calls and errors into exit
 //! codes. Modules, one per concern (see ARCHITECTURE.md):
 //! - [`capacity`]: the discrete-event simulator of a service's worker pool and queueing theory;
+//! - [`chaos`]: drills: faults (one file each), the drill runner and its rollback guard;
 //! - [`clock`]: the virtual clock (simulated <-> real time);
 //! - [`scenario`]: the scenario file model, parsing and validation;
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
@@ -14,6 +15,7 @@
 //! - [`run`]: `gameday run`, tying the above together.
 
 pub mod capacity;
+pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod fleet;

@@ -1,0 +1,1 @@
+//! One module per fault, all of the same shape (see [`super::fault`]).

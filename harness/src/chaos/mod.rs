@@ -1,0 +1,19 @@
+//! Chaos drills: real faults injected under load, detection and recovery measured, and
+//! every fault always rolled back.
+//!
+//! A drill is data (`[[drill]]` in a scenario, see [`drill`]): a target, a fault, when to
+//! inject it, how detection is observed (a rule or a probe), the recovery action, the
+//! verification and the exit criteria. The [`runner`] checks steady state, injects,
+//! watches for detection, recovers, verifies, and rolls back through the [`guard`] on
+//! every path (success, failure, dead-man timeout, panic, Ctrl-C).
+//!
+//! - [`fault`]: the seam between the runner and the faults: [`fault::FaultSpec`] (one
+//!   variant per fault, one file each under [`faults`]), [`fault::Rollback`];
+//! - [`env`]: the targets a drill can reach (embedded mocks with their fault hooks, a
+//!   supervised mock process, or a remote URL in staging);
+//! - [`probe`]: active checks (HTTP, the runbook's canary query, attestation, TLS);
+//! - [`faults`]: one module per fault, all of the same shape.
+
+pub mod env;
+pub mod fault;
+pub mod faults;
