@@ -12,12 +12,16 @@
 //! - `pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>`:
 //!   does it, and returns the undo.
 //!
-//! (`DrillEnv` is [`super::env::DrillEnv`].) [`FaultSpec`] is the tagged enum of all of them (`fault = "enclave-crash"`, ...) and
-//! dispatches to the module (`FaultSpec` is added by the runner's owner; each fault owner adds its variant).
+//! [`FaultSpec`] is the tagged enum of all of them (`fault = "enclave-crash"`, ...) and
+//! dispatches to the module.
 
 use std::future::Future;
 use std::pin::Pin;
 
+use serde::{Deserialize, Serialize};
+
+use super::env::DrillEnv;
+use super::faults;
 
 /// A boxed future, as the rollbacks return (object-safe async).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -47,10 +51,7 @@ pub struct Injected {
 
 impl std::fmt::Debug for Injected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Injected")
-            .field("description", &self.description)
-            .field("undo", &self.undo.describe())
-            .finish()
+        f.debug_struct("Injected").field("description", &self.description).field("undo", &self.undo.describe()).finish()
     }
 }
 
@@ -87,4 +88,191 @@ pub enum FaultError {
     /// Anything else, with its explanation.
     #[error("{0}")]
     Failed(String),
+}
+
+/// Every fault a drill can inject (`[drill.fault] kind = "..."`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FaultSpec {
+    /// The Grahmos edge's upstream link drops (fault proxy or netns backend).
+    BackhaulLoss(faults::backhaul_loss::Spec),
+    /// A real TLS certificate's notAfter passes during the drill.
+    CertExpiry(faults::cert_expiry::Spec),
+    /// Staging: inject and roll back with commands the scenario names.
+    Command(faults::command::Spec),
+    /// MorphSave's database pool held until exhausted.
+    DbPoolExhaustion(faults::db_pool_exhaustion::Spec),
+    /// The Midnight proof server process killed with SIGKILL.
+    EnclaveCrash(faults::enclave_crash::Spec),
+    /// A target process frozen with SIGSTOP (SIGCONT to undo).
+    Freeze(faults::freeze::Spec),
+    /// The Grahmos index's `current/*` deleted or garbled on disk.
+    IndexCorruption(faults::index_corruption::Spec),
+    /// Latency (and jitter) added by a fault proxy in front of a target.
+    Latency(faults::latency::Spec),
+    /// A Scribe node (the leader by default) stopped.
+    NodeFailure(faults::node_failure::Spec),
+    /// A PXL overlay taken down (the gateway degrades).
+    OverlayDown(faults::overlay_down::Spec),
+    /// Two of Scribe's three nodes stopped: writes refused.
+    QuorumLoss(faults::quorum_loss::Spec),
+    /// MorphSave's primary blockchain RPC fails.
+    RpcFailure(faults::rpc_failure::Spec),
+}
+
+impl FaultSpec {
+    /// The fault's tag as the scenario writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultSpec::BackhaulLoss(_) => "backhaul-loss",
+            FaultSpec::CertExpiry(_) => "cert-expiry",
+            FaultSpec::Command(_) => "command",
+            FaultSpec::DbPoolExhaustion(_) => "db-pool-exhaustion",
+            FaultSpec::EnclaveCrash(_) => "enclave-crash",
+            FaultSpec::Freeze(_) => "freeze",
+            FaultSpec::IndexCorruption(_) => "index-corruption",
+            FaultSpec::Latency(_) => "latency",
+            FaultSpec::NodeFailure(_) => "node-failure",
+            FaultSpec::OverlayDown(_) => "overlay-down",
+            FaultSpec::QuorumLoss(_) => "quorum-loss",
+            FaultSpec::RpcFailure(_) => "rpc-failure",
+        }
+    }
+
+    /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
+    pub fn plan(&self) -> Vec<String> {
+        match self {
+            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::plan(s),
+            FaultSpec::CertExpiry(s) => faults::cert_expiry::plan(s),
+            FaultSpec::Command(s) => faults::command::plan(s),
+            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::plan(s),
+            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::plan(s),
+            FaultSpec::Freeze(s) => faults::freeze::plan(s),
+            FaultSpec::IndexCorruption(s) => faults::index_corruption::plan(s),
+            FaultSpec::Latency(s) => faults::latency::plan(s),
+            FaultSpec::NodeFailure(s) => faults::node_failure::plan(s),
+            FaultSpec::OverlayDown(s) => faults::overlay_down::plan(s),
+            FaultSpec::QuorumLoss(s) => faults::quorum_loss::plan(s),
+            FaultSpec::RpcFailure(s) => faults::rpc_failure::plan(s),
+        }
+    }
+
+    /// Whether the target must run as its own process (so it can be killed or frozen).
+    pub fn needs_process(&self) -> bool {
+        match self {
+            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::needs_process(s),
+            FaultSpec::CertExpiry(s) => faults::cert_expiry::needs_process(s),
+            FaultSpec::Command(s) => faults::command::needs_process(s),
+            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::needs_process(s),
+            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::needs_process(s),
+            FaultSpec::Freeze(s) => faults::freeze::needs_process(s),
+            FaultSpec::IndexCorruption(s) => faults::index_corruption::needs_process(s),
+            FaultSpec::Latency(s) => faults::latency::needs_process(s),
+            FaultSpec::NodeFailure(s) => faults::node_failure::needs_process(s),
+            FaultSpec::OverlayDown(s) => faults::overlay_down::needs_process(s),
+            FaultSpec::QuorumLoss(s) => faults::quorum_loss::needs_process(s),
+            FaultSpec::RpcFailure(s) => faults::rpc_failure::needs_process(s),
+        }
+    }
+
+    /// Checks that the target exists before anything is injected.
+    pub async fn preflight(&self, env: &DrillEnv) -> Result<(), FaultError> {
+        match self {
+            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::preflight(s, env).await,
+            FaultSpec::CertExpiry(s) => faults::cert_expiry::preflight(s, env).await,
+            FaultSpec::Command(s) => faults::command::preflight(s, env).await,
+            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::preflight(s, env).await,
+            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::preflight(s, env).await,
+            FaultSpec::Freeze(s) => faults::freeze::preflight(s, env).await,
+            FaultSpec::IndexCorruption(s) => faults::index_corruption::preflight(s, env).await,
+            FaultSpec::Latency(s) => faults::latency::preflight(s, env).await,
+            FaultSpec::NodeFailure(s) => faults::node_failure::preflight(s, env).await,
+            FaultSpec::OverlayDown(s) => faults::overlay_down::preflight(s, env).await,
+            FaultSpec::QuorumLoss(s) => faults::quorum_loss::preflight(s, env).await,
+            FaultSpec::RpcFailure(s) => faults::rpc_failure::preflight(s, env).await,
+        }
+    }
+
+    /// Injects the fault and returns its undo.
+    pub async fn inject(&self, env: &DrillEnv) -> Result<Injected, FaultError> {
+        match self {
+            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::inject(s, env).await,
+            FaultSpec::CertExpiry(s) => faults::cert_expiry::inject(s, env).await,
+            FaultSpec::Command(s) => faults::command::inject(s, env).await,
+            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::inject(s, env).await,
+            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::inject(s, env).await,
+            FaultSpec::Freeze(s) => faults::freeze::inject(s, env).await,
+            FaultSpec::IndexCorruption(s) => faults::index_corruption::inject(s, env).await,
+            FaultSpec::Latency(s) => faults::latency::inject(s, env).await,
+            FaultSpec::NodeFailure(s) => faults::node_failure::inject(s, env).await,
+            FaultSpec::OverlayDown(s) => faults::overlay_down::inject(s, env).await,
+            FaultSpec::QuorumLoss(s) => faults::quorum_loss::inject(s, env).await,
+            FaultSpec::RpcFailure(s) => faults::rpc_failure::inject(s, env).await,
+        }
+    }
+
+    /// Runs a built-in recovery action for this fault.
+    pub async fn recover(&self, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
+        match self {
+            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::recover(s, action, env).await,
+            FaultSpec::CertExpiry(s) => faults::cert_expiry::recover(s, action, env).await,
+            FaultSpec::Command(s) => faults::command::recover(s, action, env).await,
+            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::recover(s, action, env).await,
+            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::recover(s, action, env).await,
+            FaultSpec::Freeze(s) => faults::freeze::recover(s, action, env).await,
+            FaultSpec::IndexCorruption(s) => faults::index_corruption::recover(s, action, env).await,
+            FaultSpec::Latency(s) => faults::latency::recover(s, action, env).await,
+            FaultSpec::NodeFailure(s) => faults::node_failure::recover(s, action, env).await,
+            FaultSpec::OverlayDown(s) => faults::overlay_down::recover(s, action, env).await,
+            FaultSpec::QuorumLoss(s) => faults::quorum_loss::recover(s, action, env).await,
+            FaultSpec::RpcFailure(s) => faults::rpc_failure::recover(s, action, env).await,
+        }
+    }
+}
+
+/// A drill's recovery step (`[drill.recover] action = "..."`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecoveryAction {
+    /// Undo the fault (restore the link, SIGCONT, restart what was stopped).
+    Rollback,
+    /// Restart the killed process (a supervisor's `Restart=`).
+    Restart,
+    /// Point the index's `current` back at the previous release.
+    IndexRollback,
+    /// Rebuild the index from the source documents.
+    IndexRebuild,
+    /// Install a renewed certificate and hot-reload it without dropping the listener.
+    RenewCertificate,
+    /// Switch to the backup RPC endpoint.
+    RpcFailover,
+    /// Start the stopped node(s) again.
+    RestartNode,
+    /// Bring the overlay back.
+    RestoreOverlay,
+    /// Release the held database connections.
+    ReleasePool,
+    /// Run the scenario's `command` (staging).
+    Command,
+    /// Wait for someone else's recovery (staging): only verify.
+    External,
+}
+
+impl RecoveryAction {
+    /// The action's name as the scenario writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RecoveryAction::Rollback => "rollback",
+            RecoveryAction::Restart => "restart",
+            RecoveryAction::IndexRollback => "index-rollback",
+            RecoveryAction::IndexRebuild => "index-rebuild",
+            RecoveryAction::RenewCertificate => "renew-certificate",
+            RecoveryAction::RpcFailover => "rpc-failover",
+            RecoveryAction::RestartNode => "restart-node",
+            RecoveryAction::RestoreOverlay => "restore-overlay",
+            RecoveryAction::ReleasePool => "release-pool",
+            RecoveryAction::Command => "command",
+            RecoveryAction::External => "external",
+        }
+    }
 }

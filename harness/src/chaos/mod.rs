@@ -12,8 +12,10 @@
 //! - [`env`]: the targets a drill can reach (embedded mocks with their fault hooks, a
 //!   supervised mock process, or a remote URL in staging);
 //! - [`probe`]: active checks (HTTP, the runbook's canary query, attestation, TLS);
-//! - [`faults`]: one module per fault, all of the same shape.
+//! - [`faults`] / [`probes`]: one module per fault / probe, all of the same shape.
 
 pub mod env;
 pub mod fault;
 pub mod faults;
+pub mod probe;
+pub mod probes;

@@ -1,1 +1,14 @@
 //! One module per fault, all of the same shape (see [`super::fault`]).
+
+pub mod backhaul_loss;
+pub mod cert_expiry;
+pub mod command;
+pub mod db_pool_exhaustion;
+pub mod enclave_crash;
+pub mod freeze;
+pub mod index_corruption;
+pub mod latency;
+pub mod node_failure;
+pub mod overlay_down;
+pub mod quorum_loss;
+pub mod rpc_failure;

@@ -1,0 +1,90 @@
+//! Active checks a drill uses to detect a fault and to verify recovery: one module per
+//! probe under [`super::probes`], all with `pub struct Spec` (with the common
+//! fields `target` and `timeout`) and `pub async fn check(&Spec, target, &DrillEnv) -> Result<ProbeOutcome, FaultError>`.
+//! An `Err` means the probe could not run at all (bad target); a probe that ran and saw a
+//! failure is `Ok(ProbeOutcome { ok: false, .. })`.
+
+use serde::{Deserialize, Serialize};
+
+use super::env::DrillEnv;
+use super::fault::FaultError;
+use super::probes;
+
+/// What one probe saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeOutcome {
+    /// Whether the check passed.
+    pub ok: bool,
+    /// One line: what was checked and what was seen.
+    pub detail: String,
+}
+
+/// Every probe (`kind = "..."`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProbeSpec {
+    /// A Grahmos tenant's query never returns another tenant's documents.
+    Acl(probes::acl::Spec),
+    /// Midnight attestation re-verified: fresh nonce echoed, PCRs as published, debug off, chain valid, timestamp fresh.
+    Attestation(probes::attestation::Spec),
+    /// The Grahmos runbook's canary query returns the canary document.
+    Canary(probes::canary::Spec),
+    /// An HTTP request gets the expected status (and body).
+    Http(probes::http::Spec),
+    /// A write to the Scribe cluster's leader succeeds.
+    ScribeWrite(probes::scribe_write::Spec),
+    /// A TLS handshake against the target succeeds and the served certificate is valid long enough.
+    Tls(probes::tls::Spec),
+}
+
+impl ProbeSpec {
+    /// The probe's tag.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeSpec::Acl(_) => "acl",
+            ProbeSpec::Attestation(_) => "attestation",
+            ProbeSpec::Canary(_) => "canary",
+            ProbeSpec::Http(_) => "http",
+            ProbeSpec::ScribeWrite(_) => "scribe-write",
+            ProbeSpec::Tls(_) => "tls",
+        }
+    }
+
+    /// The target it names, if any (default: the drill's).
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            ProbeSpec::Acl(s) => s.target.as_deref(),
+            ProbeSpec::Attestation(s) => s.target.as_deref(),
+            ProbeSpec::Canary(s) => s.target.as_deref(),
+            ProbeSpec::Http(s) => s.target.as_deref(),
+            ProbeSpec::ScribeWrite(s) => s.target.as_deref(),
+            ProbeSpec::Tls(s) => s.target.as_deref(),
+        }
+    }
+
+    /// How long one check may take (default 5s).
+    pub fn timeout(&self) -> std::time::Duration {
+        let t = match self {
+            ProbeSpec::Acl(s) => s.timeout,
+            ProbeSpec::Attestation(s) => s.timeout,
+            ProbeSpec::Canary(s) => s.timeout,
+            ProbeSpec::Http(s) => s.timeout,
+            ProbeSpec::ScribeWrite(s) => s.timeout,
+            ProbeSpec::Tls(s) => s.timeout,
+        };
+        t.map_or(std::time::Duration::from_secs(5), |d| d.0)
+    }
+
+    /// Runs the probe once against `target` (the drill's target unless the probe names one).
+    pub async fn check(&self, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
+        let target = self.target().unwrap_or(target);
+        match self {
+            ProbeSpec::Acl(s) => probes::acl::check(s, target, env).await,
+            ProbeSpec::Attestation(s) => probes::attestation::check(s, target, env).await,
+            ProbeSpec::Canary(s) => probes::canary::check(s, target, env).await,
+            ProbeSpec::Http(s) => probes::http::check(s, target, env).await,
+            ProbeSpec::ScribeWrite(s) => probes::scribe_write::check(s, target, env).await,
+            ProbeSpec::Tls(s) => probes::tls::check(s, target, env).await,
+        }
+    }
+}
