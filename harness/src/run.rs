@@ -75,11 +75,19 @@ pub struct RunReport {
     pub results_path: PathBuf,
     /// The exit code the run deserves.
     pub exit: Exit,
+    /// What the rules read: the recording's intervals and the scraped series.
+    pub data: RunData,
 }
 
 /// Runs a scenario end to end.
 pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     let settings = Settings::resolve(opts)?;
+    run_settings(&settings, opts).await
+}
+
+/// Runs an already resolved scenario (e.g. one window of a growth plan built in memory);
+/// `opts` supplies the target overrides, `--allow-remote` and `--quiet`.
+pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunReport, Error> {
     let s = &settings.scenario;
     let urls = targets::resolve_urls(s, &opts.targets, opts.allow_remote)?;
     for w in check_rule_metrics(s, &urls).await? {
@@ -120,14 +128,14 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
         scraped,
     );
     let measured = Measured { outcome, data, resolved, started_at };
-    let results = judge(s, opts, &mix, &plan, measured);
+    let (results, data) = judge(s, opts, &mix, &plan, measured);
     let results_path = report::write_results(&settings.out, &results)?;
     let exit = match results.verdict {
         RunVerdict::Pass => Exit::Pass,
         RunVerdict::Fail => Exit::Failed,
         RunVerdict::Invalid => Exit::RunFailed,
     };
-    Ok(RunReport { results, results_path, exit })
+    Ok(RunReport { results, results_path, exit, data })
 }
 
 /// Checks that every scraped metric and label the alerts and triggers name exists on
@@ -320,11 +328,10 @@ struct Measured {
     started_at: String,
 }
 
-fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -> Results {
+fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -> (Results, RunData) {
     let Measured { outcome, data, resolved, started_at } = m;
-    let data = &data;
     let rec = &outcome.recording;
-    let rules = rules::judge(s, data);
+    let rules = rules::judge(s, &data);
     let all = rec.merged(None);
     let expected = match plan.pace {
         Pace::Closed { ramp, .. } => ramp + plan.run_time,
@@ -355,7 +362,7 @@ fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -
     } else {
         RunVerdict::Fail
     };
-    Results {
+    let results = Results {
         schema_version: report::results::SCHEMA_VERSION,
         gameday_version: env!("CARGO_PKG_VERSION").to_owned(),
         scenario: s.name.clone(),
@@ -376,7 +383,8 @@ fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -
         partial,
         generator: outcome.health,
         observation_problems: data.problems.clone(),
-    }
+    };
+    (results, data)
 }
 
 fn now_rfc3339() -> String {
