@@ -35,6 +35,30 @@ enum Command {
     /// Work with a scenario's rules (SLOs, alerts, triggers).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Plan capacity for a growth curve: which week breaks which SLO, when each trigger
+    /// fires, what size fixes it (exit 0 fixable, 1 not within the scenario's limits).
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PlanArgs {
+    /// The growth scenario file (TOML with a [growth] table).
+    scenario: PathBuf,
+    /// Directory for plan.json, plan.svg and the live windows' results (default: out/<name>-plan).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Simulator only: skip the live peak-hour replays and the confirmation run.
+    #[arg(long)]
+    no_live: bool,
+    /// Fit the profile's cost parameters to a table of observed weeks (CSV) and print the residuals.
+    #[arg(long, value_name = "TABLE")]
+    calibrate: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No progress output.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +161,7 @@ async fn dispatch(command: Command) -> Exit {
         Command::Mocks(args) => mocks_cmd(args).await,
         Command::Validate { scenario } => validate_cmd(&scenario).await,
         Command::Rules(RulesCommand::Export { scenario, out }) => rules_export_cmd(&scenario, out.as_deref()),
+        Command::Plan(args) => plan_cmd(args).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
@@ -158,6 +183,33 @@ async fn run_cmd(a: RunArgs) -> Result<Exit, Error> {
     println!("{}", crate::report::table::render(&report.results));
     println!("results: {}", report.results_path.display());
     Ok(report.exit)
+}
+
+async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
+    use crate::capacity::plan::{self, PlanError, PlanOptions};
+    let mut s = scenario::load(&a.scenario)?;
+    if let Some(seed) = a.seed {
+        s.seed = seed;
+    }
+    let out = a.out.unwrap_or_else(|| std::path::Path::new("out").join(format!("{}-plan", s.name)));
+    crate::report::prepare_out_dir(&out)?;
+    if let Some(table) = a.calibrate {
+        return calibrate_cmd(&s, &table, &out);
+    }
+    let opts = PlanOptions { out: out.clone(), no_live: a.no_live, quiet: a.quiet };
+    let as_error = |e: PlanError| match e {
+        PlanError::Usage(m) => Error::Usage(m),
+        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
+    };
+    let report = plan::plan(&s, &opts).await.map_err(as_error)?;
+    print!("{}", plan::output::render(&report));
+    let path = plan::write(&out, &report).map_err(as_error)?;
+    println!("plan: {}", path.display());
+    Ok(if report.feasible { Exit::Pass } else { Exit::Failed })
+}
+
+fn calibrate_cmd(_s: &scenario::Scenario, table: &std::path::Path, _out: &std::path::Path) -> Result<Exit, Error> {
+    Err(Error::Usage(format!("{}: calibration is not wired yet", table.display())))
 }
 
 async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {

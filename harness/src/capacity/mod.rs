@@ -13,6 +13,8 @@
 //!
 //! The growth curves, live replay, calibration and `gameday plan` build on these.
 
+pub mod growth;
+pub mod plan;
 pub mod queueing;
 pub mod sim;
 pub mod stream;

@@ -114,6 +114,9 @@ pub fn check_metrics(scenario: &Scenario, catalogs: &BTreeMap<ServiceId, Catalog
 }
 
 fn check_selector(sel: &Selector, catalogs: &BTreeMap<ServiceId, Catalog>) -> Result<(), String> {
+    if sel.name.starts_with(crate::capacity::plan::triggers::PLAN_METRIC_PREFIX) {
+        return Ok(()); // synthesised by `gameday plan`, never scraped
+    }
     let service = sel.matchers.iter().find(|m| m.label == "service" && !m.negate).map(|m| m.value.as_str());
     let candidates: Vec<(&ServiceId, &Catalog)> =
         catalogs.iter().filter(|(id, _)| service.is_none_or(|s| id.to_string() == s)).collect();

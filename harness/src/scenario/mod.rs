@@ -68,6 +68,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             message: inner.message().trim().to_owned(),
         }
     })?;
+    growth_rate(&mut scenario).map_err(|(field, message)| ScenarioError {
+        file: path.to_path_buf(),
+        position: None,
+        field: Some(field),
+        message,
+    })?;
     validate(&scenario, text).map_err(|(span, field, message)| ScenarioError {
         file: path.to_path_buf(),
         position: span.map(|s| line_col(text, s.start)),
@@ -79,6 +85,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
+
+/// Checks `[growth]` and `[plan]`; a growth scenario without its own `load.rate` or
+/// `load.users` runs its growth curve (so `gameday run` replays it too).
+fn growth_rate(s: &mut Scenario) -> Result<(), (String, String)> {
+    check_plan(&s.plan)?;
+    let Some(spec) = &s.growth else { return Ok(()) };
+    let growth = crate::capacity::growth::Growth::new(spec, &s.load.requests).map_err(|e| (format!("growth.{}", e.field), e.message))?;
+    if s.plan.live_weeks.iter().flatten().any(|&w| w == 0 || w as usize > growth.weeks.len()) {
+        return Err(("plan.live_weeks".into(), format!("weeks are numbered 1..={}", growth.weeks.len())));
+    }
+    if s.load.rate.is_none() && s.load.users.is_none() {
+        s.load.rate = Some(growth.curve().map_err(|e| ("growth".to_owned(), e.to_string()))?);
+    }
+    Ok(())
+}
+
+fn check_plan(p: &crate::capacity::plan::PlanSpec) -> Result<(), (String, String)> {
+    if !(p.headroom >= 1.0 && p.headroom <= 100.0) {
+        return Err(("plan.headroom".into(), format!("must be in [1, 100], found {}", p.headroom)));
+    }
+    if let Some(c) = p.target_cpu.filter(|c| !(*c > 0.0 && *c <= 1.0)) {
+        return Err(("plan.target_cpu".into(), format!("must be in (0, 1], found {c}")));
+    }
+    if p.min_size == 0 || p.min_size > p.max_size {
+        let msg = format!("need 1 <= min_size <= max_size, found {} and {}", p.min_size, p.max_size);
+        return Err(("plan.min_size".into(), msg));
+    }
+    Ok(())
+}
 
 /// Cross-field checks that serde cannot express.
 fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {

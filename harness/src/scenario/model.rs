@@ -50,6 +50,12 @@ pub struct Scenario {
     /// Scaling triggers: rules whose verdict is when they fired.
     #[serde(default, rename = "trigger")]
     pub triggers: Vec<AlertRule>,
+    /// A growth curve for `gameday plan` (see `capacity::growth`).
+    #[serde(default)]
+    pub growth: Option<crate::capacity::growth::GrowthSpec>,
+    /// How `gameday plan` sizes the service.
+    #[serde(default)]
+    pub plan: crate::capacity::plan::PlanSpec,
     /// Where the scenario was read from, for errors found after parsing.
     #[serde(skip)]
     pub origin: Origin,

@@ -1,0 +1,140 @@
+//! Live replay: one week's peak hour of the growth curve against the embedded mock,
+//! time-compressed with the scenario's `time_scale`, measured like any `gameday run`.
+//!
+//! The window is the peak hour preceded by a warm-up (`[plan] warmup`, default 15m) on
+//! the same daily wave, so the pool meets the peak as warm as in the simulation; only
+//! the hour itself is measured. Spikes are not replayed live (the simulator has them).
+//! A window the generator cannot drive is reported as not measured, never as a result.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::capacity::growth::Growth;
+use crate::load::arrival::{Diurnal, DiurnalMean, Rate, RateCurve, DAY};
+use crate::observe::RunData;
+use crate::report::RunVerdict;
+use crate::run::{self, RunOptions, Settings};
+use crate::scenario::Scenario;
+
+use super::model::Service;
+use super::weeks::Figures;
+use super::{PlanError, PlanSpec};
+
+/// One live window's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveWeek {
+    /// The week (1-based).
+    pub week: u32,
+    /// Workers the mock ran with.
+    pub size: usize,
+    /// Figures over the peak hour, when the window was measured.
+    pub figures: Option<Figures>,
+    /// Why it was not measured (generator saturated, run failed), when it was not.
+    pub not_measured: Option<String>,
+    /// Where the window's `results.json` is.
+    pub results_dir: String,
+}
+
+/// Replays week `week`'s peak hour at `size` workers; results under `out`.
+pub async fn replay(
+    s: &Scenario,
+    svc: &Service,
+    growth: &Growth,
+    spec: &PlanSpec,
+    week: u32,
+    size: usize,
+    out: &Path,
+    quiet: bool,
+) -> Result<LiveWeek, PlanError> {
+    let scenario = window_scenario(s, svc, growth, spec, week, size)?;
+    let dir = out.join(format!("live-week{week}-size{size}"));
+    let settings = Settings { scenario, out: dir.clone() };
+    let opts = RunOptions { scenario: s.origin.file.clone(), quiet, ..RunOptions::default() };
+    let results_dir = dir.display().to_string();
+    let report = match run::run_settings(&settings, &opts).await {
+        Ok(r) => r,
+        Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::Usage(e.to_string())),
+        Err(e) => return Ok(LiveWeek { week, size, figures: None, not_measured: Some(e.to_string()), results_dir }),
+    };
+    if report.results.verdict == RunVerdict::Invalid {
+        let why = report.results.reasons.first().cloned().unwrap_or_else(|| "invalid run".into());
+        return Ok(LiveWeek { week, size, figures: None, not_measured: Some(why), results_dir });
+    }
+    let figures = measured(s, growth, &report.data, spec.warmup.0, svc.base_cpu);
+    Ok(LiveWeek { week, size, figures: Some(figures), not_measured: None, results_dir })
+}
+
+/// The scenario of one live window: the peak hour's wave after a warm-up, the mock at
+/// `size` workers, no rules (the plan judges the window itself).
+fn window_scenario(
+    s: &Scenario,
+    svc: &Service,
+    growth: &Growth,
+    spec: &PlanSpec,
+    week: u32,
+    size: usize,
+) -> Result<Scenario, PlanError> {
+    let w = &growth.weeks[week as usize - 1];
+    let mean = Rate::per_second_checked(w.mean_rate_per_s).map_err(|m| PlanError::Usage(format!("growth: {m}")))?;
+    let peak_at = spec.warmup.0 + Duration::from_secs(1800);
+    let wave = Diurnal::new(DiurnalMean::Constant(mean), growth.peak_to_average, peak_at, DAY)
+        .map_err(|e| PlanError::Usage(format!("growth: {e}")))?;
+    let mut out = s.clone();
+    out.name = format!("{}-week{week}-size{size}", s.name);
+    out.load.rate = Some(RateCurve::Diurnal(wave));
+    out.load.users = None;
+    out.load.duration = gameday_mocks::kit::PositiveDuration(gameday_mocks::kit::HumanDuration(peak_at + Duration::from_secs(1800)));
+    out.slos.clear();
+    out.alerts.clear();
+    out.triggers.clear();
+    out.time_scale = spec.live_time_scale.unwrap_or(s.time_scale);
+    super::model::set_size(&mut out, svc.id, size);
+    Ok(out)
+}
+
+/// Figures over the measured hour `[warmup, warmup + 1h)` of a live window.
+fn measured(s: &Scenario, growth: &Growth, data: &RunData, warmup: Duration, base_cpu: f64) -> Figures {
+    let (a, b) = (warmup.as_secs_f64(), warmup.as_secs_f64() + 3600.0);
+    let kinds = super::weeks::headline_kinds(s, &growth.unit);
+    let mut head = crate::load::record::KindStats::default();
+    let mut all = crate::load::record::KindStats::default();
+    for (&i, stats) in &data.intervals {
+        let t = i as f64 * data.step_s;
+        if t < a || t >= b {
+            continue;
+        }
+        for (k, st) in stats.iter().enumerate() {
+            all.merge(st);
+            if kinds.contains(&k) {
+                head.merge(st);
+            }
+        }
+    }
+    let q = |p: f64| head.latency.value_at_quantile(p) as f64 / 1e6;
+    let avg = |name: &str| {
+        let v: Vec<f64> =
+            data.series.iter().filter(|x| x.name == name).flat_map(|x| x.window(a, b).iter().map(|p| p.1)).collect();
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    let max = |name: &str| {
+        data.series.iter().filter(|x| x.name == name).flat_map(|x| x.window(a, b).iter().map(|p| p.1)).fold(0.0, f64::max)
+    };
+    let cpu = avg("gameday_cpu_utilisation_ratio");
+    Figures {
+        cpu,
+        utilisation: if base_cpu < 1.0 { ((cpu - base_cpu) / (1.0 - base_cpu)).max(0.0) } else { 0.0 },
+        p50_s: q(0.5),
+        p95_s: q(0.95),
+        p99_s: q(0.99),
+        queue_mean: avg("gameday_queue_depth"),
+        queue_max: max("gameday_queue_depth") as u64,
+        error_ratio: if all.total() == 0 { 0.0 } else { all.errors() as f64 / all.total() as f64 },
+        requests: all.total(),
+    }
+}

@@ -1,0 +1,194 @@
+//! `gameday plan`: replay a growth curve through the simulator (the whole horizon) and
+//! against the live mock (each week's peak hour), and answer the planning questions:
+//! per week the load, CPU, latency, queue and each SLO's verdict; when each scaling
+//! trigger first fires; the first week that breaches each SLO; and the size that keeps
+//! every SLO with the scenario's headroom, confirmed by one live run.
+//!
+//! - [`model`]: the sized service's simulator model and the arrival stream;
+//! - [`weeks`]: one week's figures and SLO verdicts;
+//! - [`triggers`]: the scenario's triggers over the simulated horizon (rules engine);
+//! - [`recommend`]: the size search;
+//! - [`live`]: live replay of a week's peak hour;
+//! - [`output`]: `plan.json` and the terminal table.
+
+pub mod live;
+pub mod model;
+pub mod output;
+pub mod recommend;
+pub mod triggers;
+pub mod weeks;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gameday_mocks::kit::HumanDuration;
+use gameday_mocks::TimeScale;
+use serde::{Deserialize, Serialize};
+
+use crate::capacity::growth::Growth;
+use crate::capacity::sim::{simulate, SimOptions};
+use crate::scenario::Scenario;
+
+use self::output::{PlanReport, WeekRow};
+use self::weeks::SimWeek;
+
+/// `[plan]`: how the plan sizes the service.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanSpec {
+    /// The fewest workers the search may recommend (default 1).
+    pub min_size: usize,
+    /// The most workers the scenario allows (default 64): a week that needs more cannot
+    /// be fixed (exit 1).
+    pub max_size: usize,
+    /// The recommended size must hold every SLO at this multiple of the week's load
+    /// (Scribe's runbook: 2).
+    pub headroom: f64,
+    /// And keep the weekly CPU at or under this (e.g. 0.7, the runbooks' scale-out line).
+    pub target_cpu: Option<f64>,
+    /// Replay weeks live (default true).
+    pub live: bool,
+    /// Which weeks to replay live (default: every week).
+    pub live_weeks: Option<Vec<u32>>,
+    /// Time scale of the live windows (default: the scenario's).
+    pub live_time_scale: Option<TimeScale>,
+    /// Warm-up before each live peak hour (simulated; default 15m).
+    pub warmup: HumanDuration,
+}
+
+impl Default for PlanSpec {
+    fn default() -> Self {
+        Self {
+            min_size: 1,
+            max_size: 64,
+            headroom: 1.0,
+            target_cpu: None,
+            live: true,
+            live_weeks: None,
+            live_time_scale: None,
+            warmup: HumanDuration(Duration::from_secs(900)),
+        }
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The scenario cannot be planned (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The simulator refused its input.
+    #[error("simulation failed: {0}")]
+    Sim(String),
+    /// Output could not be written.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What `gameday plan` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Skip the live windows.
+    pub no_live: bool,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// Makes the plan for a growth scenario.
+pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<PlanReport, PlanError> {
+    let spec = s.plan.clone();
+    let growth = growth_of(s)?;
+    let svc = model::service(s)?;
+    let started = Instant::now();
+    let (sim_weeks, report_events) = simulate_horizon(s, &svc, &growth)?;
+    let report = &report_events;
+    let (triggers, alerts) = triggers::judge(s, svc.id, &growth, report, &sim_weeks, svc.base_cpu);
+    let sim_wall = started.elapsed();
+    let mut rows: Vec<WeekRow> = sim_weeks.into_iter().map(WeekRow::from_sim).collect();
+    for row in &mut rows {
+        row.recommended = Some(recommend::recommend(s, &svc, &growth, &spec, &row.sim)?);
+    }
+    if spec.live && !opts.no_live {
+        live_weeks(s, &svc, &growth, &spec, opts, &mut rows).await?;
+    }
+    let confirmation = confirm(s, &svc, &growth, &spec, opts, &rows).await?;
+    Ok(PlanReport::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall))
+}
+
+/// The validated growth curve of a scenario.
+pub fn growth_of(s: &Scenario) -> Result<Growth, PlanError> {
+    let spec = s.growth.as_ref().ok_or_else(|| {
+        PlanError::Usage(format!("{}: no [growth] table; `gameday plan` needs a growth curve", s.origin.file.display()))
+    })?;
+    Growth::new(spec, &s.load.requests).map_err(|e| PlanError::Usage(e.to_string()))
+}
+
+/// The whole horizon at the scenario's size: one [`SimWeek`] per week.
+fn simulate_horizon(
+    s: &Scenario,
+    svc: &model::Service,
+    growth: &Growth,
+) -> Result<(Vec<SimWeek>, crate::capacity::SimReport), PlanError> {
+    let all: Vec<u32> = growth.weeks.iter().map(|w| w.week).collect();
+    let windows = weeks::windows(growth, &all, Duration::ZERO);
+    let options = SimOptions { seed: s.seed, interval: Duration::from_secs(60), windows };
+    let keep = model::simulated_kinds(s, svc, &growth.unit, false);
+    let arrivals = model::arrivals(s, growth, (Duration::ZERO, growth.horizon()), 1.0, &keep)?;
+    let report = simulate(&svc.model, arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
+    let weeks = all
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| weeks::sim_week(s, growth, &report, i * weeks::WINDOWS_PER_WEEK, w, svc.base_cpu))
+        .collect();
+    Ok((weeks, report))
+}
+
+async fn live_weeks(
+    s: &Scenario,
+    svc: &model::Service,
+    growth: &Growth,
+    spec: &PlanSpec,
+    opts: &PlanOptions,
+    rows: &mut [WeekRow],
+) -> Result<(), PlanError> {
+    let chosen: Vec<u32> = spec.live_weeks.clone().unwrap_or_else(|| growth.weeks.iter().map(|w| w.week).collect());
+    for row in rows.iter_mut().filter(|r| chosen.contains(&r.sim.load.week)) {
+        let week = row.sim.load.week;
+        if !opts.quiet {
+            eprintln!("plan: live replay of week {week}'s peak hour at {} workers", svc.size());
+        }
+        row.live = Some(live::replay(s, svc, growth, spec, week, svc.size(), &opts.out, opts.quiet).await?);
+    }
+    Ok(())
+}
+
+/// One live run at the recommended size of the last week that needed one.
+async fn confirm(
+    s: &Scenario,
+    svc: &model::Service,
+    growth: &Growth,
+    spec: &PlanSpec,
+    opts: &PlanOptions,
+    rows: &[WeekRow],
+) -> Result<Option<live::LiveWeek>, PlanError> {
+    if !spec.live || opts.no_live {
+        return Ok(None);
+    }
+    let Some((week, size)) = rows.iter().rev().find_map(|r| Some((r.sim.load.week, r.recommended.as_ref()?.size?))) else {
+        return Ok(None);
+    };
+    if !opts.quiet {
+        eprintln!("plan: confirming week {week} live at the recommended {size} workers");
+    }
+    live::replay(s, svc, growth, spec, week, size, &opts.out, opts.quiet).await.map(Some)
+}
+
+/// Writes `plan.json` into `dir` atomically.
+pub fn write(dir: &Path, report: &PlanReport) -> Result<PathBuf, PlanError> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| PlanError::Io(format!("plan.json: {e}")))?;
+    let path = dir.join("plan.json");
+    crate::report::write_atomic(&path, text.as_bytes()).map_err(|e| PlanError::Io(e.to_string()))?;
+    Ok(path)
+}
