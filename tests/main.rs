@@ -11,6 +11,7 @@ mod load;
 mod midnight;
 mod morphsave;
 mod observe;
+mod plan;
 mod prom;
 mod pxl;
 mod rules;
