@@ -50,6 +50,9 @@ pub struct Scenario {
     /// Scaling triggers: rules whose verdict is when they fired.
     #[serde(default, rename = "trigger")]
     pub triggers: Vec<AlertRule>,
+    /// Chaos drills run under the load (`gameday drill`; see [`crate::chaos::drill`]).
+    #[serde(default, rename = "drill")]
+    pub drills: Vec<crate::chaos::drill::Drill>,
     /// Where the scenario was read from, for errors found after parsing.
     #[serde(skip)]
     pub origin: Origin,
