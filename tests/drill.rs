@@ -73,8 +73,10 @@ fn options(file: &Path, out: &Path) -> DrillOptions {
     DrillOptions { scenario: file.into(), out: Some(out.into()), quiet: true, ..DrillOptions::default() }
 }
 
-async fn run_drill(opts: &DrillOptions) -> runner::DrillOutcome {
-    match runner::drill(opts, std::future::pending()).await.expect("the drill runs") {
+/// Runs the drill in-process on its own runtime (as the CLI does), never interrupted.
+fn run_drill(opts: &DrillOptions) -> runner::DrillOutcome {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    match rt.block_on(runner::drill(opts, std::future::pending())).expect("the drill runs") {
         DrillRun::Ran(o) => *o,
         DrillRun::Plan(p) => panic!("expected a run, got a plan: {p}"),
     }
@@ -115,7 +117,11 @@ fn bad_drills_exit_2_naming_file_line_and_field() {
     let bad = write(
         dir.path(),
         "bad.toml",
-        &text.replacen("probe = { kind = \"http\", path = \"/v1/no-such-route\", expect_status = 200 }", "rule = \"Nope\"", 1),
+        &text.replacen(
+            "probe = { kind = \"http\", path = \"/v1/no-such-route\", expect_status = 200 }",
+            "rule = \"Nope\"",
+            1,
+        ),
     );
     let out = gameday().args(["drill", bad.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -154,12 +160,13 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     assert!(!dir.path().join("injected").exists());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_passing_drill_is_rolled_back_and_measured() {
+#[test]
+fn a_passing_drill_is_rolled_back_and_measured() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 6, "", &format!("{RECOVER_BY_ROLLBACK}\n[drill.expect]\nmttd = \"2s\"\nrto = \"3s\"\n"));
-    let o = run_drill(&options(&file, &dir.path().join("out"))).await;
+    let file =
+        scenario(dir.path(), 6, "", &format!("{RECOVER_BY_ROLLBACK}\n[drill.expect]\nmttd = \"2s\"\nrto = \"3s\"\n"));
+    let o = run_drill(&options(&file, &dir.path().join("out")));
     assert_rolled_back(dir.path());
     let d = drill_json(&o);
     assert_eq!(d["status"], "passed", "{d:#}");
@@ -182,13 +189,13 @@ async fn a_passing_drill_is_rolled_back_and_measured() {
     assert_eq!(file["partial"], false);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_criterion_fails_the_drill_and_still_rolls_back() {
+#[test]
+fn a_failing_criterion_fails_the_drill_and_still_rolls_back() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     // No request to the mock is answered within a microsecond.
     let file = scenario(dir.path(), 6, "", &format!("{RECOVER_BY_ROLLBACK}\n[drill.expect]\np95 = \"1us\"\n"));
-    let o = run_drill(&options(&file, &dir.path().join("out"))).await;
+    let o = run_drill(&options(&file, &dir.path().join("out")));
     assert_rolled_back(dir.path());
     let d = drill_json(&o);
     assert_eq!(d["status"], "failed", "{d:#}");
@@ -198,13 +205,14 @@ async fn a_failing_criterion_fails_the_drill_and_still_rolls_back() {
     assert_eq!(o.exit, Exit::Failed);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dead_man_rolls_back_at_the_timeout_when_recovery_never_verifies() {
+#[test]
+fn the_dead_man_rolls_back_at_the_timeout_when_recovery_never_verifies() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
-    let never = "\n[drill.recover]\naction = \"external\"\n\n[[drill.verify]]\nkind = \"http\"\npath = \"/v1/no-such-route\"\n";
+    let never =
+        "\n[drill.recover]\naction = \"external\"\n\n[[drill.verify]]\nkind = \"http\"\npath = \"/v1/no-such-route\"\n";
     let file = scenario(dir.path(), 8, "", never);
-    let o = run_drill(&options(&file, &dir.path().join("out"))).await;
+    let o = run_drill(&options(&file, &dir.path().join("out")));
     assert_rolled_back(dir.path());
     let d = drill_json(&o);
     assert_eq!(d["status"], "failed", "{d:#}");
@@ -218,14 +226,14 @@ async fn the_dead_man_rolls_back_at_the_timeout_when_recovery_never_verifies() {
     assert_eq!(o.exit, Exit::Failed);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_panic_in_the_drill_task_is_rolled_back_by_the_guard() {
+#[test]
+fn a_panic_in_the_drill_task_is_rolled_back_by_the_guard() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 6, "", RECOVER_BY_ROLLBACK);
     let mut opts = options(&file, &dir.path().join("out"));
     opts.panic_after_inject = Some("marker".into());
-    let o = run_drill(&opts).await;
+    let o = run_drill(&opts);
     assert_rolled_back(dir.path());
     let d = drill_json(&o);
     assert_eq!(d["status"], "error", "{d:#}");
@@ -237,15 +245,18 @@ async fn a_panic_in_the_drill_task_is_rolled_back_by_the_guard() {
     assert_eq!(o.exit, Exit::RunFailed);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn steady_state_that_does_not_hold_refuses_to_inject() {
+#[test]
+fn steady_state_that_does_not_hold_refuses_to_inject() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 5, "", RECOVER_BY_ROLLBACK);
     let text = std::fs::read_to_string(&file).unwrap().replace("error_ratio < 50%", "p99 < 1us");
     let file = write(dir.path(), "drill.toml", &text);
-    let o = run_drill(&options(&file, &dir.path().join("out"))).await;
-    assert!(!dir.path().join("injected").exists() && !dir.path().join("rolled-back").exists(), "something was injected");
+    let o = run_drill(&options(&file, &dir.path().join("out")));
+    assert!(
+        !dir.path().join("injected").exists() && !dir.path().join("rolled-back").exists(),
+        "something was injected"
+    );
     let d = drill_json(&o);
     assert_eq!(d["status"], "refused", "{d:#}");
     assert_eq!(d["timeline"]["steady_state_ok"], false);
@@ -259,7 +270,8 @@ async fn steady_state_that_does_not_hold_refuses_to_inject() {
 fn ctrl_c_rolls_back_writes_partial_results_and_exits_3() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
-    let never = "\n[drill.recover]\naction = \"external\"\n\n[[drill.verify]]\nkind = \"http\"\npath = \"/v1/no-such-route\"\n";
+    let never =
+        "\n[drill.recover]\naction = \"external\"\n\n[[drill.verify]]\nkind = \"http\"\npath = \"/v1/no-such-route\"\n";
     let file = scenario(dir.path(), 30, "", never);
     let text = std::fs::read_to_string(&file).unwrap().replace("timeout = \"3s\"", "timeout = \"25s\"");
     let file = write(dir.path(), "drill.toml", &text);
@@ -300,4 +312,23 @@ fn ctrl_c_rolls_back_writes_partial_results_and_exits_3() {
     assert_eq!(d["status"], "interrupted", "{d:#}");
     assert_eq!(d["rollbacks"][0]["reason"], "interrupted", "{d:#}");
     assert!(d["timeline"]["injected_at"].as_f64().is_some());
+}
+
+#[test]
+fn every_shipped_drill_validates_and_dry_runs() {
+    let dir = crate::common::repo_file("scenarios/drills");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no drills in {}", dir.display());
+    for f in &files {
+        let o = gameday().args(["validate", f.to_str().unwrap()]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), text(&o));
+        let o = gameday().args(["drill", f.to_str().unwrap(), "--dry-run"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), text(&o));
+        assert!(text(&o).contains("roll back"), "{}: {}", f.display(), text(&o));
+    }
 }

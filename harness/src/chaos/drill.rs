@@ -191,8 +191,11 @@ fn check_timing(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
     }
     if let Some(w) = &d.steady_state {
         if w.get_ref().get() > d.at() {
-            let msg =
-                format!("steady_state {} is longer than `at` ({}): the window would start before the load", w.get_ref(), d.at.get_ref());
+            let msg = format!(
+                "steady_state {} is longer than `at` ({}): the window would start before the load",
+                w.get_ref(),
+                d.at.get_ref()
+            );
             return Err((Some(w.span()), format!("drill[{i}].steady_state"), msg));
         }
     }
@@ -203,7 +206,8 @@ fn check_detect(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
     let field = format!("drill[{i}].detect");
     match (&d.detect.rule, &d.detect.probe) {
         (Some(r), None) => {
-            let known = s.alerts.iter().any(|a| a.name == *r.get_ref()) || s.slos.iter().any(|o| o.name == *r.get_ref());
+            let known =
+                s.alerts.iter().any(|a| a.name == *r.get_ref()) || s.slos.iter().any(|o| o.name == *r.get_ref());
             if !known {
                 let mut names: Vec<&str> = s.alerts.iter().map(|a| a.name.as_str()).collect();
                 names.extend(s.slos.iter().map(|o| o.name.as_str()));
@@ -218,7 +222,9 @@ fn check_detect(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
         }
         (None, Some(_)) => Ok(()),
         (Some(r), Some(_)) => Err((Some(r.span()), field, "give `rule` or `probe`, not both".into())),
-        (None, None) => Err((Some(d.name.span()), field, "give `rule` (an [[alert]] or [[slo]] name) or `probe`".into())),
+        (None, None) => {
+            Err((Some(d.name.span()), field, "give `rule` (an [[alert]] or [[slo]] name) or `probe`".into()))
+        }
     }
 }
 
@@ -261,7 +267,8 @@ fn check_probes(d: &Drill, i: usize) -> Result<(), Invalid> {
 pub fn budget_slo(s: &Scenario) -> Option<&crate::scenario::Slo> {
     use crate::scenario::Indicator;
     let budgeted = |o: &&crate::scenario::Slo| crate::rules::burn::allowed_ratio(&o.objective).is_some();
-    let ratio = |o: &&crate::scenario::Slo| matches!(o.objective.indicator, Indicator::ErrorRatio | Indicator::Availability);
+    let ratio =
+        |o: &&crate::scenario::Slo| matches!(o.objective.indicator, Indicator::ErrorRatio | Indicator::Availability);
     s.slos.iter().filter(budgeted).find(ratio).or_else(|| s.slos.iter().find(budgeted))
 }
 
@@ -356,7 +363,8 @@ action = "rollback"
 
     #[test]
     fn detect_needs_exactly_one_of_rule_and_probe() {
-        let e = err(&DRILL.replace("rule = \"down\"", "rule = \"down\"\nprobe = { kind = \"http\", path = \"/health\" }"));
+        let e =
+            err(&DRILL.replace("rule = \"down\"", "rule = \"down\"\nprobe = { kind = \"http\", path = \"/health\" }"));
         assert!(e.message.contains("not both"), "{e}");
         let e = err(&DRILL.replace("rule = \"down\"", "interval = \"1s\""));
         assert!(e.message.contains("give `rule`"), "{e}");

@@ -124,15 +124,7 @@ impl DrillEnv {
             .iter()
             .filter_map(|(name, t)| {
                 let id = name.parse::<ServiceId>().ok()?;
-                let embedded = matches!(
-                    t,
-                    Target::Midnight { .. }
-                        | Target::Scribe { .. }
-                        | Target::Grahmos { .. }
-                        | Target::Pxl { .. }
-                        | Target::Morphsave { .. }
-                );
-                Some((id, Resolved { url: t.base_url(), embedded }))
+                Some((id, Resolved { url: t.base_url(), embedded: t.is_embedded() }))
             })
             .collect()
     }

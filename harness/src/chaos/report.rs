@@ -170,7 +170,12 @@ impl DrillReport {
 }
 
 /// Stats merged over the request kinds `pick` selects, over intervals `lo..hi`.
-pub fn merged(intervals: &std::collections::BTreeMap<u64, Vec<KindStats>>, lo: u64, hi: u64, pick: &[bool]) -> KindStats {
+pub fn merged(
+    intervals: &std::collections::BTreeMap<u64, Vec<KindStats>>,
+    lo: u64,
+    hi: u64,
+    pick: &[bool],
+) -> KindStats {
     let mut out = KindStats::default();
     for (_, kinds) in intervals.range(lo..hi) {
         for (k, st) in kinds.iter().enumerate() {
@@ -233,7 +238,14 @@ pub fn budget(slo: &Slo, data: &RunData, from: f64, to: f64) -> Option<BudgetBur
     let per_period = run_total as f64 * slo.period.get().as_secs_f64() / data.duration_s.max(1e-9);
     let budget_burned = if per_period > 0.0 { bad as f64 / (allowed * per_period) } else { 0.0 };
     let burn_rate = (st.total() > 0).then(|| bad as f64 / st.total() as f64 / allowed);
-    Some(BudgetBurn { slo: slo.name.clone(), allowed_ratio: allowed, requests: st.total(), bad, burn_rate, budget_burned })
+    Some(BudgetBurn {
+        slo: slo.name.clone(),
+        allowed_ratio: allowed,
+        requests: st.total(),
+        bad,
+        burn_rate,
+        budget_burned,
+    })
 }
 
 /// Judges the exit criteria of `d` over the finished run.
@@ -258,7 +270,8 @@ pub fn criteria(d: &Drill, r: &DrillReport, data: &RunData) -> Vec<Criterion> {
     });
     let total = stats.as_ref().map(KindStats::total).filter(|t| *t > 0);
     if let Some(p) = e.p95 {
-        let observed = stats.as_ref().filter(|_| total.is_some()).map(|s| s.latency.value_at_quantile(0.95) as f64 / 1e6);
+        let observed =
+            stats.as_ref().filter(|_| total.is_some()).map(|s| s.latency.value_at_quantile(0.95) as f64 / 1e6);
         out.push(within("p95", p.get().as_secs_f64(), observed));
     }
     if let Some(max) = e.max_5xx_ratio {

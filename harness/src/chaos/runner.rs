@@ -88,12 +88,8 @@ pub enum DrillRun {
 }
 
 fn settings(opts: &DrillOptions) -> Result<Settings, Error> {
-    let run_opts = RunOptions {
-        scenario: opts.scenario.clone(),
-        out: opts.out.clone(),
-        seed: opts.seed,
-        ..RunOptions::default()
-    };
+    let run_opts =
+        RunOptions { scenario: opts.scenario.clone(), out: opts.out.clone(), seed: opts.seed, ..RunOptions::default() };
     let settings = Settings::resolve(&run_opts)?;
     if settings.scenario.drills.is_empty() {
         return Err(Error::Usage(format!("{}: the scenario has no [[drill]]", opts.scenario.display())));

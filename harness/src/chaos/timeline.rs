@@ -265,7 +265,10 @@ impl DrillTask {
         if o.objective.op.holds(v, o.objective.threshold) || upto <= injected_at {
             return None;
         }
-        self.event(format!("detected: SLO `{name}` {} broken over the last {window:.0}s ({v:.6})", o.objective.as_written()));
+        self.event(format!(
+            "detected: SLO `{name}` {} broken over the last {window:.0}s ({v:.6})",
+            o.objective.as_written()
+        ));
         Some(upto.max(injected_at))
     }
 

@@ -104,7 +104,11 @@ impl Tap {
         let series = inner
             .series
             .iter()
-            .map(|((name, labels), samples)| Series { name: name.clone(), labels: labels.clone(), samples: samples.clone() })
+            .map(|((name, labels), samples)| Series {
+                name: name.clone(),
+                labels: labels.clone(),
+                samples: samples.clone(),
+            })
             .collect();
         Scraped { series, ..Scraped::default() }
     }

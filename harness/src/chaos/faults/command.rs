@@ -147,8 +147,12 @@ pub fn run_command_blocking(argv: &[String], timeout: Duration) -> CommandOutput
         out.stderr = "empty command".into();
         return out;
     };
-    let spawned =
-        std::process::Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let spawned = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
@@ -260,8 +264,11 @@ struct CommandRollback {
 
 impl CommandRollback {
     fn finish(&self, out: CommandOutput) -> Result<(), FaultError> {
-        let result =
-            if out.ok() { Ok(()) } else { Err(FaultError::Failed(format!("rollback command failed: {}", out.summary()))) };
+        let result = if out.ok() {
+            Ok(())
+        } else {
+            Err(FaultError::Failed(format!("rollback command failed: {}", out.summary())))
+        };
         *self.ran.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
         result
     }
@@ -326,11 +333,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_program_fails_the_preflight() {
-        let spec = Spec {
-            inject: argv(&["no-such-program-gameday"]),
-            rollback: argv(&["true"]),
-            timeout: default_timeout(),
-        };
+        let spec =
+            Spec { inject: argv(&["no-such-program-gameday"]), rollback: argv(&["true"]), timeout: default_timeout() };
         let e = preflight(&spec, &DrillEnv::default()).await.unwrap_err();
         assert!(e.to_string().contains("no-such-program-gameday"), "{e}");
     }

@@ -123,14 +123,26 @@ mod tests {
 
     #[tokio::test]
     async fn status_and_body_are_checked_against_a_real_server() {
-        let url = serve_once("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndegraded").await;
+        let url =
+            serve_once("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndegraded")
+                .await;
         let env = env_with(url);
         let spec = Spec { path: "/health".into(), ..Spec::default() };
         let o = check(&spec, "pxl", &env).await.unwrap();
         assert!(!o.ok && o.detail.contains("HTTP 503"), "{}", o.detail);
-        let spec = Spec { path: "/health".into(), expect_status: Some(503), expect_body: Some("degraded".into()), ..Spec::default() };
+        let spec = Spec {
+            path: "/health".into(),
+            expect_status: Some(503),
+            expect_body: Some("degraded".into()),
+            ..Spec::default()
+        };
         assert!(check(&spec, "pxl", &env).await.unwrap().ok);
-        let spec = Spec { path: "/health".into(), expect_status: Some(503), expect_body: Some("ok".into()), ..Spec::default() };
+        let spec = Spec {
+            path: "/health".into(),
+            expect_status: Some(503),
+            expect_body: Some("ok".into()),
+            ..Spec::default()
+        };
         assert!(!check(&spec, "pxl", &env).await.unwrap().ok);
     }
 
