@@ -6,6 +6,7 @@
 
 mod cli;
 mod common;
+mod drill;
 mod grahmos;
 mod load;
 mod midnight;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use gameday_mocks::{PortPolicy, ServiceId, TimeScale};
 
+use crate::chaos::runner::{self, DrillOptions, DrillRun};
 use crate::fleet::{self, FleetOptions};
 use crate::run::{self, RunOptions};
 use crate::{scenario, targets, Error, Exit};
@@ -25,6 +26,8 @@ pub struct Cli {
 enum Command {
     /// Run a scenario's load against its targets and judge its SLOs (exit 0 pass, 1 fail).
     Run(RunArgs),
+    /// Run a scenario's load with its [[drill]]s injected (exit 0 all pass, 1 a drill failed, 3 interrupted).
+    Drill(DrillArgs),
     /// Start the embedded mocks on loopback and serve until Ctrl-C.
     Mocks(MocksArgs),
     /// Check a scenario file without running it.
@@ -97,6 +100,30 @@ struct RunArgs {
     quiet: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct DrillArgs {
+    /// The scenario file (TOML) with one or more [[drill]] tables.
+    scenario: PathBuf,
+    /// Directory for results.json (default: out/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Point a service at a running instance: SERVICE=URL (repeatable).
+    #[arg(long = "target", value_name = "SERVICE=URL", value_parser = targets::parse_override)]
+    targets: Vec<(ServiceId, String)>,
+    /// Allow targets that are not on loopback.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Print each drill's plan (steps, commands, rollbacks) and touch nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No progress output (the drill verdicts are still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Ports {
     /// Ports chosen by the OS.
@@ -158,6 +185,7 @@ fn init_tracing() {
 async fn dispatch(command: Command) -> Exit {
     let result = match command {
         Command::Run(args) => run_cmd(args).await,
+        Command::Drill(args) => drill_cmd(args).await,
         Command::Mocks(args) => mocks_cmd(args).await,
         Command::Validate { scenario } => validate_cmd(&scenario).await,
         Command::Rules(RulesCommand::Export { scenario, out }) => rules_export_cmd(&scenario, out.as_deref()),
@@ -212,6 +240,31 @@ fn calibrate_cmd(_s: &scenario::Scenario, table: &std::path::Path, _out: &std::p
     Err(Error::Usage(format!("{}: calibration is not wired yet", table.display())))
 }
 
+async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
+    let opts = DrillOptions {
+        scenario: a.scenario,
+        out: a.out,
+        targets: a.targets,
+        allow_remote: a.allow_remote,
+        dry_run: a.dry_run,
+        seed: a.seed,
+        quiet: a.quiet,
+        panic_after_inject: None,
+    };
+    match runner::drill(&opts, fleet::interrupted()).await? {
+        DrillRun::Plan(plan) => {
+            println!("{plan}");
+            Ok(Exit::Pass)
+        }
+        DrillRun::Ran(o) => {
+            println!("{}", crate::report::table::render(&o.results.run));
+            println!("{}", runner::render(&o.results));
+            println!("results: {}", o.results_path.display());
+            Ok(o.exit)
+        }
+    }
+}
+
 async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
     let opts = FleetOptions {
         only: a.only,
@@ -238,13 +291,14 @@ async fn validate_cmd(path: &std::path::Path) -> Result<Exit, Error> {
         eprintln!("warning: {w}");
     }
     println!(
-        "{}: ok: scenario `{}`, {} request kinds, {} SLOs, {} alerts, {} triggers",
+        "{}: ok: scenario `{}`, {} request kinds, {} SLOs, {} alerts, {} triggers, {} drills",
         path.display(),
         s.name,
         s.load.requests.len(),
         s.slos.len(),
         s.alerts.len(),
-        s.triggers.len()
+        s.triggers.len(),
+        s.drills.len()
     );
     Ok(Exit::Pass)
 }

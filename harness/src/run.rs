@@ -107,7 +107,7 @@ pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunR
     let started_at = now_rfc3339();
     let mix = Arc::new(Mix::new(s, &resolved)?);
     let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
-    let (on_start, observer) = observe_when_started(scrape_targets, plan.interval);
+    let (on_start, observer) = observe_when_started(scrape_targets, plan.interval, None);
     let outcome = load::run(Arc::clone(&mix), &plan, Some(on_start)).await;
     let scraped = observer.finish().await;
     ctx.shutdown.cancel();
@@ -115,27 +115,46 @@ pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunR
         svc.join().await;
     }
     let mut outcome = outcome?;
-    // What the rules read: the recording's intervals and the scraped series, one clock.
-    let span = match plan.pace {
-        Pace::Closed { .. } => s.load.ramp.get() + s.load.duration.get(),
-        Pace::Open { .. } => s.load.duration.get(),
-    };
-    let data = RunData::new(
-        s.time_scale.to_sim(plan.interval).as_secs_f64(),
-        span.as_secs_f64(),
-        mix.kinds.iter().map(|k| k.name.clone()).collect(),
-        std::mem::take(&mut outcome.recording.intervals),
-        scraped,
-    );
+    let data = run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved, started_at };
-    let (results, data) = judge(s, opts, &mix, &plan, measured);
+    let (results, data) = judge(s, &opts.scenario, &mix, &plan, measured);
     let results_path = report::write_results(&settings.out, &results)?;
-    let exit = match results.verdict {
+    let exit = exit_of(results.verdict);
+    Ok(RunReport { results, results_path, exit, data })
+}
+
+/// The exit code a run verdict deserves.
+pub fn exit_of(verdict: RunVerdict) -> Exit {
+    match verdict {
         RunVerdict::Pass => Exit::Pass,
         RunVerdict::Fail => Exit::Failed,
         RunVerdict::Invalid => Exit::RunFailed,
-    };
-    Ok(RunReport { results, results_path, exit, data })
+    }
+}
+
+/// What the rules read: the recording's intervals and the scraped series, one clock.
+pub(crate) fn run_data(
+    s: &Scenario,
+    plan: &Plan,
+    mix: &Mix,
+    intervals: std::collections::BTreeMap<u64, Vec<load::KindStats>>,
+    scraped: Scraped,
+) -> RunData {
+    RunData::new(
+        s.time_scale.to_sim(plan.interval).as_secs_f64(),
+        load_span(s, plan).as_secs_f64(),
+        mix.kinds.iter().map(|k| k.name.clone()).collect(),
+        intervals,
+        scraped,
+    )
+}
+
+/// How long the load runs, simulated (a closed model's ramp included).
+pub(crate) fn load_span(s: &Scenario, plan: &Plan) -> Duration {
+    match plan.pace {
+        Pace::Closed { .. } => s.load.ramp.get() + s.load.duration.get(),
+        Pace::Open { .. } => s.load.duration.get(),
+    }
 }
 
 /// Checks that every scraped metric and label the alerts and triggers name exists on
@@ -160,12 +179,13 @@ pub async fn check_rule_metrics(
 /// The embedded mocks' own runtime, on their own threads: their request handling never
 /// sits in the generator's task queues (a mock is another machine; the OS, not tokio's
 /// cooperative scheduling, shares the CPU between them).
-struct MockRuntime {
+pub(crate) struct MockRuntime {
     rt: Option<tokio::runtime::Runtime>,
 }
 
 impl MockRuntime {
-    fn new() -> Result<Self, Error> {
+    /// A runtime of two worker threads for the mocks.
+    pub(crate) fn new() -> Result<Self, Error> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("gameday-mock")
@@ -175,6 +195,16 @@ impl MockRuntime {
         Ok(Self { rt: Some(rt) })
     }
 
+    /// Runs `fut` on this runtime (so every task it spawns lives there) and waits for it.
+    pub(crate) async fn run_on<F>(&self, fut: F) -> Result<F::Output, Error>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Some(rt) = &self.rt else { return Err(Error::RunFailed("the mocks' runtime is gone".into())) };
+        rt.spawn(fut).await.map_err(|e| Error::RunFailed(format!("starting the mocks failed: {e}")))
+    }
+
     /// Starts the scenario's targets with every mock task on this runtime.
     async fn start(
         &self,
@@ -182,11 +212,8 @@ impl MockRuntime {
         urls: std::collections::BTreeMap<ServiceId, Option<String>>,
         ctx: &MockContext,
     ) -> Result<(std::collections::BTreeMap<ServiceId, Resolved>, Vec<gameday_mocks::RunningService>), Error> {
-        let Some(rt) = &self.rt else { return Err(Error::RunFailed("the mocks' runtime is gone".into())) };
         let (s, ctx) = (s.clone(), ctx.clone());
-        rt.spawn(async move { targets::start(&s, urls, &ctx).await })
-            .await
-            .map_err(|e| Error::RunFailed(format!("starting the mocks failed: {e}")))?
+        self.run_on(async move { targets::start(&s, urls, &ctx).await }).await?
     }
 }
 
@@ -200,20 +227,26 @@ impl Drop for MockRuntime {
 }
 
 /// The scraper of a run: started with the load's clock, stopped after the load.
-struct Observer {
+pub(crate) struct Observer {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Option<Scraped>>,
 }
 
 impl Observer {
-    async fn finish(self) -> Scraped {
+    /// Stops scraping and hands back what was kept.
+    pub(crate) async fn finish(self) -> Scraped {
         self.stop.cancel();
         self.task.await.ok().flatten().unwrap_or_default()
     }
 }
 
-/// Scrapes `targets` every `interval` (real) from the moment the load's clock starts.
-fn observe_when_started(targets: Vec<ScrapeTarget>, interval: Duration) -> (oneshot::Sender<Clock>, Observer) {
+/// Scrapes `targets` every `interval` (real) from the moment the load's clock starts,
+/// also into `tap` when given.
+pub(crate) fn observe_when_started(
+    targets: Vec<ScrapeTarget>,
+    interval: Duration,
+    tap: Option<observe::Tap>,
+) -> (oneshot::Sender<Clock>, Observer) {
     let (tx, rx) = oneshot::channel::<Clock>();
     let stop = CancellationToken::new();
     let inner = stop.clone();
@@ -222,13 +255,13 @@ fn observe_when_started(targets: Vec<ScrapeTarget>, interval: Duration) -> (ones
             c = rx => c.ok()?,
             () = inner.cancelled() => return None,
         };
-        observe::spawn(targets, None, interval, clock, inner).await.ok()
+        observe::spawn_tapped(targets, None, interval, clock, inner, tap).await.ok()
     });
     (tx, Observer { stop, task })
 }
 
 /// The load plan in real time.
-fn plan_for(s: &Scenario, progress: bool) -> Plan {
+pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
     let scale = s.time_scale;
     let real_interval = scale.to_real(Duration::from_secs(1)).max(Duration::from_millis(100));
     let l = &s.load;
@@ -257,6 +290,7 @@ fn plan_for(s: &Scenario, progress: bool) -> Plan {
         scale,
         seed: s.seed,
         progress,
+        tap: None,
     }
 }
 
@@ -294,7 +328,7 @@ pub fn floor_warning(s: &Scenario) -> Option<String> {
     })
 }
 
-fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<ServiceId, Resolved>) -> String {
+pub(crate) fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<ServiceId, Resolved>) -> String {
     let load = match (&plan.pace, s.load.model()) {
         (Pace::Open { users, .. }, Ok(Model::Open(curve))) => {
             format!(
@@ -321,17 +355,24 @@ fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<Servic
 }
 
 /// What a run measured, ready to be judged.
-struct Measured {
-    outcome: load::Outcomes,
-    data: RunData,
-    resolved: std::collections::BTreeMap<ServiceId, Resolved>,
-    started_at: String,
+pub(crate) struct Measured {
+    /// The load's outcome (its recording's intervals moved into `data`).
+    pub(crate) outcome: load::Outcomes,
+    /// What the rules read.
+    pub(crate) data: RunData,
+    /// Where each service was.
+    pub(crate) resolved: std::collections::BTreeMap<ServiceId, Resolved>,
+    /// When the run started (RFC 3339).
+    pub(crate) started_at: String,
 }
 
-fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -> (Results, RunData) {
-    let Measured { outcome, data, resolved, started_at } = m;
+/// Judges a measured run: rules, validity, the results document.
+/// Hands the run's data back with the results (a plan reads its live windows from it).
+pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, m: Measured) -> (Results, RunData) {
+    let Measured { outcome, data: owned, resolved, started_at } = m;
+    let data = &owned;
     let rec = &outcome.recording;
-    let rules = rules::judge(s, &data);
+    let rules = rules::judge(s, data);
     let all = rec.merged(None);
     let expected = match plan.pace {
         Pace::Closed { ramp, .. } => ramp + plan.run_time,
@@ -366,7 +407,7 @@ fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -
         schema_version: report::results::SCHEMA_VERSION,
         gameday_version: env!("CARGO_PKG_VERSION").to_owned(),
         scenario: s.name.clone(),
-        scenario_file: opts.scenario.display().to_string(),
+        scenario_file: scenario_file.display().to_string(),
         seed: s.seed,
         time_scale: s.time_scale.factor(),
         started_at,
@@ -384,9 +425,10 @@ fn judge(s: &Scenario, opts: &RunOptions, mix: &Mix, plan: &Plan, m: Measured) -
         generator: outcome.health,
         observation_problems: data.problems.clone(),
     };
-    (results, data)
+    (results, owned)
 }
 
-fn now_rfc3339() -> String {
+/// Now, as RFC 3339.
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

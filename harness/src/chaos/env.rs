@@ -1,10 +1,24 @@
 //! The targets a drill can reach: embedded mocks started with their fault hooks, mock
 //! processes under a supervisor, or remote URLs (staging, command faults only).
 //!
-//! STUB (the lead's seam): the drill runner's owner fills in how targets are started;
-//! each fault's owner adds the handle its faults need as a [`Target`] variant.
+//! [`DrillEnv::start`] starts every service the scenario's load or drills use:
+//! - a service given a URL (scenario `url` or `--target svc=URL`) is [`Target::Remote`];
+//! - a service a drill's fault must kill or freeze ([`FaultSpec::needs_process`]) runs
+//!   as its own process under the supervisor ([`super::supervisor`]);
+//! - every other one is an embedded mock, started with its fault hooks (Scribe's
+//!   cluster, PXL's and MorphSave's controls, Grahmos's handle) on the mocks' own
+//!   runtime, exactly as `gameday run` starts them.
+//!
+//! [`FaultSpec::needs_process`]: super::fault::FaultSpec::needs_process
 
 use std::collections::BTreeMap;
+
+use gameday_mocks::services::{grahmos, midnight, morphsave, pxl, scribe, Endpoint};
+use gameday_mocks::{MockContext, MockError, RunningService, ServiceId, ServiceProfile, TimeScale};
+
+use crate::scenario::Scenario;
+use crate::targets::Resolved;
+use crate::Error;
 
 /// One target a drill can aim a fault at.
 #[non_exhaustive]
@@ -14,6 +28,70 @@ pub enum Target {
         /// Its base URL.
         url: String,
     },
+    /// The embedded Midnight proof server.
+    Midnight {
+        /// Its listeners, the main one first.
+        endpoints: Vec<Endpoint>,
+    },
+    /// The embedded Scribe cluster and its node fault hooks.
+    Scribe {
+        /// One listener per node, `scribe` (node 1) first.
+        endpoints: Vec<Endpoint>,
+        /// Stop, start, partition and restore nodes; inspect Raft.
+        cluster: scribe::ScribeCluster,
+    },
+    /// The embedded Grahmos edge and what drills act on (index, TLS, upstream).
+    Grahmos {
+        /// The API listener first, then the search engine's (and the upstream's).
+        endpoints: Vec<Endpoint>,
+        /// Index directory, certificates, upstream mock.
+        handle: grahmos::Handle,
+    },
+    /// The embedded PXL Core and its listener switchboard.
+    Pxl {
+        /// Gateway, core and overlay listeners.
+        endpoints: Vec<Endpoint>,
+        /// Take a component's listener down and bring it back.
+        control: pxl::Control,
+    },
+    /// The embedded MorphSave app and its fault hooks.
+    Morphsave {
+        /// The app listener, then the primary and backup RPC nodes.
+        endpoints: Vec<Endpoint>,
+        /// Database pool, cache and RPC listener hooks.
+        control: morphsave::Control,
+    },
+}
+
+impl Target {
+    /// The base URL of the main endpoint (what the load and probes use).
+    pub fn base_url(&self) -> String {
+        match self {
+            Target::Remote { url } => url.trim_end_matches('/').to_owned(),
+            Target::Midnight { endpoints }
+            | Target::Scribe { endpoints, .. }
+            | Target::Grahmos { endpoints, .. }
+            | Target::Pxl { endpoints, .. }
+            | Target::Morphsave { endpoints, .. } => endpoints.first().map(Endpoint::url).unwrap_or_default(),
+        }
+    }
+
+    /// The base URL of the endpoint called `name` (`scribe-2`, `grahmos-search`, `pxl-core`).
+    pub fn endpoint(&self, name: &str) -> Option<String> {
+        match self {
+            Target::Remote { .. } => None,
+            Target::Midnight { endpoints }
+            | Target::Scribe { endpoints, .. }
+            | Target::Grahmos { endpoints, .. }
+            | Target::Pxl { endpoints, .. }
+            | Target::Morphsave { endpoints, .. } => endpoints.iter().find(|e| e.name == name).map(Endpoint::url),
+        }
+    }
+
+    /// Whether gameday started it (in-process or as a supervised process).
+    pub fn is_embedded(&self) -> bool {
+        !matches!(self, Target::Remote { .. })
+    }
 }
 
 /// All targets of one drill run, by the name the scenario uses (`midnight`, `grahmos`, ...).
@@ -21,11 +99,121 @@ pub enum Target {
 pub struct DrillEnv {
     /// Targets by name.
     pub targets: BTreeMap<String, Target>,
+    /// The run's time scale (faults and probes convert simulated durations with it).
+    pub scale: TimeScale,
+    /// The run's seed.
+    pub seed: u64,
+    /// The embedded services (their serving tasks), for scraping and shutdown.
+    services: Vec<RunningService>,
 }
 
 impl DrillEnv {
     /// The target called `name`.
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.get(name)
+    }
+
+    /// The embedded services started in-process.
+    pub fn services(&self) -> &[RunningService] {
+        &self.services
+    }
+
+    /// Every target as the load sees it.
+    pub fn resolved(&self) -> BTreeMap<ServiceId, Resolved> {
+        self.targets
+            .iter()
+            .filter_map(|(name, t)| {
+                let id = name.parse::<ServiceId>().ok()?;
+                Some((id, Resolved { url: t.base_url(), embedded: t.is_embedded() }))
+            })
+            .collect()
+    }
+
+    /// Starts every target: `urls` maps each service the scenario uses to its URL (remote)
+    /// or `None` (started here). Call it on the mocks' runtime: the serving tasks are
+    /// spawned on the current one.
+    pub async fn start(
+        s: &Scenario,
+        urls: BTreeMap<ServiceId, Option<String>>,
+        ctx: &MockContext,
+    ) -> Result<DrillEnv, Error> {
+        let mut env = DrillEnv { scale: ctx.scale, seed: ctx.seed, ..DrillEnv::default() };
+        for (id, url) in urls {
+            let target = match url {
+                Some(url) => Target::Remote { url: url.trim_end_matches('/').to_owned() },
+                None if needs_process(s, id) => {
+                    // The supervised-process hook: faults that kill or freeze a target
+                    // (`needs_process`) get it as its own process (`Target::Process`).
+                    super::supervisor::start_process_target(id, &s.targets.get(id).1, ctx.scale, ctx.seed)
+                        .await
+                        .map_err(|e| Error::RunFailed(format!("{id}: cannot start it as a process: {e}")))?
+                }
+                None => {
+                    let (service, target) = start_embedded(s.targets.get(id).1, ctx).await?;
+                    env.services.push(service);
+                    target
+                }
+            };
+            env.targets.insert(id.as_str().to_owned(), target);
+        }
+        Ok(env)
+    }
+}
+
+/// Whether a drill of `s` aims a fault that needs its own process at `id`.
+pub fn needs_process(s: &Scenario, id: ServiceId) -> bool {
+    s.drills.iter().any(|d| d.service() == Some(id) && d.fault.needs_process())
+}
+
+/// Starts one embedded mock with its fault hooks.
+async fn start_embedded(profile: ServiceProfile, ctx: &MockContext) -> Result<(RunningService, Target), MockError> {
+    Ok(match profile {
+        ServiceProfile::Midnight(p) => {
+            let svc = midnight::start(p, ctx).await?;
+            let endpoints = svc.endpoints.clone();
+            (svc, Target::Midnight { endpoints })
+        }
+        ServiceProfile::Scribe(p) => {
+            let (svc, cluster) = scribe::start_cluster(p, ctx).await?;
+            let endpoints = svc.endpoints.clone();
+            (svc, Target::Scribe { endpoints, cluster })
+        }
+        ServiceProfile::Grahmos(p) => {
+            let (svc, handle) = grahmos::start_with_handle(p, ctx).await?;
+            let endpoints = svc.endpoints.clone();
+            (svc, Target::Grahmos { endpoints, handle })
+        }
+        ServiceProfile::Pxl(p) => {
+            let l = pxl::launch(p, ctx).await?;
+            let endpoints = l.service.endpoints.clone();
+            (l.service, Target::Pxl { endpoints, control: l.control })
+        }
+        ServiceProfile::Morphsave(p) => {
+            let l = morphsave::launch(p, ctx).await?;
+            let endpoints = l.service.endpoints.clone();
+            (l.service, Target::Morphsave { endpoints, control: l.control })
+        }
+    })
+}
+
+impl DrillEnv {
+    /// Waits for the embedded services' serving tasks (after `ctx.shutdown`).
+    pub async fn join(&mut self) {
+        for svc in std::mem::take(&mut self.services) {
+            svc.join().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_targets_have_a_base_url_and_no_endpoints() {
+        let t = Target::Remote { url: "http://127.0.0.1:9/".into() };
+        assert_eq!(t.base_url(), "http://127.0.0.1:9");
+        assert_eq!(t.endpoint("pxl-core"), None);
+        assert!(!t.is_embedded());
     }
 }

@@ -14,8 +14,14 @@
 //! - [`probe`]: active checks (HTTP, the runbook's canary query, attestation, TLS);
 //! - [`faults`] / [`probes`]: one module per fault / probe, all of the same shape.
 
+pub mod drill;
 pub mod env;
 pub mod fault;
 pub mod faults;
+pub mod guard;
 pub mod probe;
 pub mod probes;
+pub mod report;
+pub mod runner;
+pub mod supervisor;
+mod timeline;

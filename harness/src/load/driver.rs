@@ -88,6 +88,8 @@ pub struct Plan {
     pub seed: u64,
     /// Show a progress line on the terminal.
     pub progress: bool,
+    /// Where the collector also puts every interval while the load runs (drills read it).
+    pub tap: Option<crate::observe::Tap>,
 }
 
 /// What a load run produced.
@@ -144,7 +146,9 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Cl
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (live_tx, live_rx) = tokio::sync::watch::channel(Live::default());
     let stop = CancellationToken::new();
-    let collector = tokio::spawn(Collector::new(mix.kinds.len(), rx).with_live(live_tx).run(stop.clone()));
+    let collector = tokio::spawn(
+        Collector::new(mix.kinds.len(), rx).with_live(live_tx).with_tap(plan.tap.clone()).run(stop.clone()),
+    );
     let gate = Arc::new(gate(plan));
     let progress = plan.progress.then(|| {
         let (gate, plan) = (Arc::clone(&gate), plan.clone());

@@ -343,18 +343,25 @@ pub struct Collector {
     rx: UnboundedReceiver<Batch>,
     recording: Recording,
     live: Option<tokio::sync::watch::Sender<Live>>,
+    tap: Option<crate::observe::Tap>,
 }
 
 impl Collector {
     /// A collector for `kinds` request kinds.
     pub fn new(kinds: usize, rx: UnboundedReceiver<Batch>) -> Self {
         let recording = Recording { total: vec![KindStats::default(); kinds], ..Recording::default() };
-        Self { rx, recording, live: None }
+        Self { rx, recording, live: None, tap: None }
     }
 
     /// Publishes a [`Live`] snapshot a few times a second while merging.
     pub fn with_live(mut self, live: tokio::sync::watch::Sender<Live>) -> Self {
         self.live = Some(live);
+        self
+    }
+
+    /// Also merges every batch into `tap`, for readers during the run (drills).
+    pub fn with_tap(mut self, tap: Option<crate::observe::Tap>) -> Self {
+        self.tap = tap;
         self
     }
 
@@ -377,6 +384,9 @@ impl Collector {
     fn merge(&mut self, b: Batch) {
         if !b.lag.is_empty() {
             let _ = self.recording.lag.add(&b.lag);
+        }
+        if let Some(tap) = &self.tap {
+            tap.merge_batch(b.interval, &b.kinds);
         }
         let n = self.recording.total.len();
         let slot = self.recording.intervals.entry(b.interval).or_insert_with(|| vec![KindStats::default(); n]);

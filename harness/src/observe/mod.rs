@@ -5,6 +5,7 @@
 //!   keeping gauges and counters as [`Series`] on the run's simulated clock;
 //! - [`targets`]: which endpoints are scraped (every embedded mock listener that serves
 //!   its own `/metrics`; an external target's `metrics` URL, unless `scrape = false`);
+//! - [`live`]: the run's data while it runs (drills read it);
 //! - [`catalog`]: the metric and label names a service exposes, so a rule on an unknown
 //!   metric or label is refused before a run.
 //!
@@ -12,6 +13,7 @@
 //! observed is a line in [`RunData::problems`], never a series of zeros.
 
 pub mod catalog;
+pub mod live;
 pub mod scrape;
 pub mod targets;
 pub mod text;
@@ -19,7 +21,8 @@ pub mod text;
 use std::collections::BTreeMap;
 
 pub use catalog::{discover, discover_with, Catalog};
-pub use scrape::{spawn, ScrapeTarget, Scraped, TargetReport, Want};
+pub use live::Tap;
+pub use scrape::{spawn, spawn_tapped, ScrapeTarget, Scraped, TargetReport, Want};
 pub use targets::scrape_targets;
 
 use crate::load::KindStats;

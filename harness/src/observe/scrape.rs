@@ -129,6 +129,18 @@ pub fn spawn(
     clock: Clock,
     stop: CancellationToken,
 ) -> JoinHandle<Scraped> {
+    spawn_tapped(targets, want, interval, clock, stop, None)
+}
+
+/// [`spawn`], also putting every kept sample into `tap` as it arrives (drills read it).
+pub fn spawn_tapped(
+    targets: Vec<ScrapeTarget>,
+    want: Option<Want>,
+    interval: Duration,
+    clock: Clock,
+    stop: CancellationToken,
+    tap: Option<super::Tap>,
+) -> JoinHandle<Scraped> {
     let interval = interval.max(Duration::from_millis(1));
     let client = client(request_timeout(interval));
     tokio::spawn(async move {
@@ -143,7 +155,8 @@ pub fn spawn(
             .iter()
             .map(|t| {
                 let (client, target, want, stop) = (client.clone(), t.clone(), want.clone(), stop.clone());
-                tokio::spawn(scrape_loop(client, target, want, interval, clock, stop))
+                let acc = Accumulator::new(target, want).with_tap(tap.clone());
+                tokio::spawn(scrape_loop(client, acc, interval, clock, stop))
             })
             .collect();
         let mut done = Vec::with_capacity(loops.len());
@@ -170,13 +183,11 @@ pub(crate) fn client(timeout: Duration) -> Result<Client, reqwest::Error> {
 /// Scrapes one target until `stop`, at most [`MAX_SCRAPES`] times.
 async fn scrape_loop(
     client: Client,
-    target: ScrapeTarget,
-    want: Option<Want>,
+    mut acc: Accumulator,
     interval: Duration,
     clock: Clock,
     stop: CancellationToken,
 ) -> Accumulator {
-    let mut acc = Accumulator::new(target, want);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     while acc.report.attempts < MAX_SCRAPES {
@@ -283,6 +294,7 @@ struct Accumulator {
     dropped_series: u64,
     duplicates: u64,
     notes: Vec<String>,
+    tap: Option<super::Tap>,
 }
 
 impl Accumulator {
@@ -300,7 +312,13 @@ impl Accumulator {
             dropped_series: 0,
             duplicates: 0,
             notes: Vec::new(),
+            tap: None,
         }
+    }
+
+    fn with_tap(mut self, tap: Option<super::Tap>) -> Self {
+        self.tap = tap;
+        self
     }
 
     fn failed(target: ScrapeTarget, why: String) -> Self {
@@ -339,9 +357,17 @@ impl Accumulator {
         let at_cap = self.series.len() >= MAX_SERIES_PER_TARGET;
         match self.series.get_mut(&key) {
             Some(points) if points.last().is_some_and(|&(last, _)| last >= t) => self.duplicates += 1,
-            Some(points) => points.push((t, value)),
+            Some(points) => {
+                points.push((t, value));
+                if let Some(tap) = &self.tap {
+                    tap.push_sample(&key.0, &key.1, t, value);
+                }
+            }
             None if at_cap => self.dropped_series += 1,
             None => {
+                if let Some(tap) = &self.tap {
+                    tap.push_sample(&key.0, &key.1, t, value);
+                }
                 self.series.insert(key, vec![(t, value)]);
             }
         }

@@ -154,7 +154,8 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
         }
     }
     let requests: Vec<&str> = names.into_iter().collect();
-    validate_rules(s, &requests)
+    validate_rules(s, &requests)?;
+    crate::chaos::drill::validate(s)
 }
 
 /// Checks `[[alert]]` and `[[trigger]]` tables: rule text against the mix, unique

@@ -56,6 +56,9 @@ pub struct Scenario {
     /// How `gameday plan` sizes the service.
     #[serde(default)]
     pub plan: crate::capacity::plan::PlanSpec,
+    /// Chaos drills run under the load (`gameday drill`; see [`crate::chaos::drill`]).
+    #[serde(default, rename = "drill")]
+    pub drills: Vec<crate::chaos::drill::Drill>,
     /// Where the scenario was read from, for errors found after parsing.
     #[serde(skip)]
     pub origin: Origin,

@@ -1,0 +1,416 @@
+//! `gameday drill SCENARIO`: the scenario's load, with its drills injected into it.
+//!
+//! Order, as `gameday run`: everything that can be refused is refused before anything
+//! starts (scenario, flags, the loopback guard, `--out`); `--dry-run` stops there and
+//! prints the plan. Then the targets start with their fault hooks ([`DrillEnv`]), the
+//! load runs (the same plan, scraping and recording as `gameday run`, plus a live
+//! [`Tap`] the drills read), and each drill's timeline runs in its own task next to it.
+//! The [`Guard`] lives here, outside the drill tasks: it rolls back when a drill
+//! finishes, fails, panics, when the load ends, and on Ctrl-C (partial results, exit 3).
+//! After the load, each drill's exit criteria are judged over the recorded intervals.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use gameday_mocks::{MockContext, ServiceId};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::drill::{budget_slo, Drill};
+use super::env::DrillEnv;
+use super::guard::Guard;
+use super::report::{self as drill_report, DrillReport, DrillStatus};
+use super::timeline::DrillTask;
+use crate::clock::Clock;
+use crate::load::{self, Mix, Outcomes};
+use crate::observe::{self, Tap};
+use crate::report::{self, Results};
+use crate::run::{self, Measured, MockRuntime, RunOptions, Settings};
+use crate::scenario::Scenario;
+use crate::targets::check_loopback;
+use crate::{Error, Exit};
+
+/// What `gameday drill` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct DrillOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Output directory (default `out/<scenario name>`).
+    pub out: Option<PathBuf>,
+    /// `--target svc=URL` overrides.
+    pub targets: Vec<(ServiceId, String)>,
+    /// Allow non-loopback targets.
+    pub allow_remote: bool,
+    /// Print the plan only; start and run nothing.
+    pub dry_run: bool,
+    /// `--seed` override.
+    pub seed: Option<u64>,
+    /// No progress output.
+    pub quiet: bool,
+    /// Test hook: the drill of this name panics right after injecting.
+    #[doc(hidden)]
+    pub panic_after_inject: Option<String>,
+}
+
+/// `results.json` of a drill run: the run's results plus the drills.
+#[derive(Debug, Serialize)]
+pub struct DrillResults {
+    /// The load's results (`partial` = true when interrupted).
+    #[serde(flatten)]
+    pub run: Results,
+    /// Whether every drill passed.
+    pub drills_pass: bool,
+    /// One report per drill, in scenario order.
+    pub drills: Vec<DrillReport>,
+}
+
+/// What a finished (or interrupted) drill run hands back.
+#[derive(Debug)]
+pub struct DrillOutcome {
+    /// Everything measured and decided.
+    pub results: DrillResults,
+    /// Where `results.json` was written.
+    pub results_path: PathBuf,
+    /// The exit code.
+    pub exit: Exit,
+}
+
+/// What `gameday drill` did.
+#[derive(Debug)]
+pub enum DrillRun {
+    /// `--dry-run`: the plan, as printed.
+    Plan(String),
+    /// The drills ran.
+    Ran(Box<DrillOutcome>),
+}
+
+fn settings(opts: &DrillOptions) -> Result<Settings, Error> {
+    let run_opts =
+        RunOptions { scenario: opts.scenario.clone(), out: opts.out.clone(), seed: opts.seed, ..RunOptions::default() };
+    let settings = Settings::resolve(&run_opts)?;
+    if settings.scenario.drills.is_empty() {
+        return Err(Error::Usage(format!("{}: the scenario has no [[drill]]", opts.scenario.display())));
+    }
+    Ok(settings)
+}
+
+/// Every service the load or a drill uses, with its URL (remote) or `None` (embedded):
+/// flag > scenario > embedded, loopback-checked.
+pub fn drill_urls(
+    s: &Scenario,
+    overrides: &[(ServiceId, String)],
+    allow_remote: bool,
+) -> Result<BTreeMap<ServiceId, Option<String>>, Error> {
+    let mut ids = crate::targets::used_services(s);
+    for d in &s.drills {
+        ids.extend(d.service());
+        let probes = d.detect.probe.iter().chain(&d.verify);
+        ids.extend(probes.filter_map(|p| p.target()).filter_map(|t| t.parse::<ServiceId>().ok()));
+    }
+    ids.sort();
+    ids.dedup();
+    let mut out = BTreeMap::new();
+    for id in ids {
+        let flag = overrides.iter().rev().find(|(o, _)| *o == id).map(|(_, u)| u.clone());
+        let url = flag.or_else(|| s.targets.get(id).0);
+        if let Some(u) = &url {
+            check_loopback(id, u, allow_remote)?;
+        }
+        out.insert(id, url);
+    }
+    if let Some((id, url)) = overrides.iter().find(|(id, _)| !out.contains_key(id)) {
+        return Err(Error::Usage(format!("--target {id}={url}: neither the load nor a drill uses {id}")));
+    }
+    Ok(out)
+}
+
+/// The plan `--dry-run` prints: per drill, the steady-state check, each step, each
+/// command and each rollback. Touches nothing.
+pub fn plan_text(s: &Scenario, urls: &BTreeMap<ServiceId, Option<String>>) -> String {
+    let mut out = format!("gameday drill `{}` (dry run: nothing is started, injected or run)", s.name);
+    for (id, url) in urls {
+        let how = url.as_deref().map_or("embedded mock".to_owned(), |u| format!("remote {u}"));
+        out.push_str(&format!("\n  target {id}: {how}"));
+    }
+    out.push_str(&format!("\n  load: {} for {}", load_kind(s), s.load.duration.0));
+    for d in &s.drills {
+        out.push_str(&format!("\n\n{}", drill_plan(s, d)));
+    }
+    out
+}
+
+fn load_kind(s: &Scenario) -> String {
+    match (&s.load.rate, s.load.users) {
+        (Some(_), _) => "open model".into(),
+        (None, Some(u)) => format!("closed model, {u} users"),
+        (None, None) => "no model".into(),
+    }
+}
+
+fn drill_plan(s: &Scenario, d: &Drill) -> String {
+    let at = d.at.get_ref();
+    let mut p = format!("drill `{}`: fault {} on {}", d.name(), d.fault.name(), d.target.get_ref());
+    let slos: Vec<String> = s.slos.iter().map(|o| format!("`{}` {}", o.name, o.objective.as_written())).collect();
+    let ss = gameday_mocks::kit::HumanDuration(d.steady_state());
+    p.push_str(&format!("\n  1. steady state: over the {ss} before {at}, every SLO holds: {}", list(&slos)));
+    p.push_str("\n  2. preflight: check the fault's target exists");
+    p.push_str(&format!("\n  3. at {at}: inject"));
+    for line in d.fault.plan() {
+        p.push_str(&format!("\n       {line}"));
+    }
+    let detect = match (&d.detect.rule, &d.detect.probe) {
+        (Some(r), _) => format!("rule `{}`", r.get_ref()),
+        (None, Some(pr)) => format!("probe {}", pr.name()),
+        _ => "nothing".into(),
+    };
+    p.push_str(&format!("\n  4. detect: poll {detect} every {}", d.detect.interval.0));
+    let action = d.recover.action.get_ref();
+    let how = match &d.recover.command {
+        Some(c) => format!("run `{}` (killed after {})", c.get_ref().join(" "), d.recover.timeout.0),
+        None => action.name().to_owned(),
+    };
+    p.push_str(&format!("\n  5. {} after detection: recover: {how}", d.recover.after));
+    let probes: Vec<&str> = d.verify.iter().map(|v| v.name()).collect();
+    p.push_str(&format!("\n  6. verify: poll until every probe passes: {}", list(&probes)));
+    p.push_str("\n  7. roll back (always: also on failure, abort, panic, Ctrl-C)");
+    p.push_str(&format!("\n  dead-man: rolled back {} after injection whatever happens", d.timeout.0));
+    if let (Some(rate), Some(o)) = (&d.max_burn_rate, budget_slo(s)) {
+        p.push_str(&format!("\n  abort: when `{}`'s error budget burns faster than {}x", o.name, rate.get_ref()));
+    }
+    p
+}
+
+fn list<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Runs `gameday drill`; `interrupted` resolves on Ctrl-C (roll back, partial results).
+pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -> Result<DrillRun, Error> {
+    let settings = settings(opts)?;
+    let s = Arc::new(settings.scenario.clone());
+    let urls = drill_urls(&s, &opts.targets, opts.allow_remote)?;
+    if opts.dry_run {
+        return Ok(DrillRun::Plan(plan_text(&s, &urls)));
+    }
+    for w in run::check_rule_metrics(&s, &urls).await? {
+        eprintln!("warning: {w}");
+    }
+    report::prepare_out_dir(&settings.out)?;
+    let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
+    let mocks = MockRuntime::new()?;
+    let env = {
+        let (s2, ctx2) = (Arc::clone(&s), ctx.clone());
+        Arc::new(mocks.run_on(async move { DrillEnv::start(&s2, urls, &ctx2).await }).await??)
+    };
+    let outcome = run_with_env(opts, &settings, &s, &env, interrupted).await;
+    ctx.shutdown.cancel();
+    if let Ok(mut env) = Arc::try_unwrap(env) {
+        let _ = mocks.run_on(async move { env.join().await }).await;
+    }
+    outcome.map(|o| DrillRun::Ran(Box::new(o)))
+}
+
+/// Shared state of one drill run.
+struct Live {
+    guard: Guard,
+    tap: Tap,
+    stop: CancellationToken,
+    reports: Vec<Arc<Mutex<DrillReport>>>,
+    watchers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+async fn run_with_env(
+    opts: &DrillOptions,
+    settings: &Settings,
+    s: &Arc<Scenario>,
+    env: &Arc<DrillEnv>,
+    interrupted: impl Future<Output = ()>,
+) -> Result<DrillOutcome, Error> {
+    let resolved = env.resolved();
+    let tap = Tap::new();
+    let mut plan = run::plan_for(s, !opts.quiet);
+    plan.tap = Some(tap.clone());
+    if !opts.quiet {
+        eprintln!("{}", run::header(s, &plan, &resolved).replacen("gameday run", "gameday drill", 1));
+    }
+    let started_at = run::now_rfc3339();
+    let mix = Arc::new(Mix::new(s, &resolved)?);
+    let scrape_targets = scrape_targets(s, env, &resolved, opts.allow_remote)?;
+    let (on_start, observer) = run::observe_when_started(scrape_targets, plan.interval, Some(tap.clone()));
+    let (clock_tx, clock_rx) = watch::channel(None::<Clock>);
+    let (load_tx, load_rx) = tokio::sync::oneshot::channel::<Clock>();
+    tokio::spawn(async move {
+        if let Ok(clock) = load_rx.await {
+            let _ = on_start.send(clock);
+            let _ = clock_tx.send(Some(clock));
+        }
+    });
+    let step_s = s.time_scale.to_sim(plan.interval).as_secs_f64();
+    let mut live = Live { guard: Guard::new(), tap, stop: CancellationToken::new(), reports: vec![], watchers: vec![] };
+    spawn_drills(opts, s, env, &mut live, &mix, step_s, clock_rx.clone());
+    let load = load::run(Arc::clone(&mix), &plan, Some(load_tx));
+    tokio::pin!(load);
+    let loaded = tokio::select! {
+        out = &mut load => Some(out),
+        () = interrupted => None,
+    };
+    live.stop.cancel();
+    let reason = if loaded.is_some() { "end of run" } else { "interrupted" };
+    for w in std::mem::take(&mut live.watchers) {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
+    }
+    live.guard.roll_back_all(reason).await;
+    let scraped = observer.finish().await;
+    let clock = *clock_rx.borrow();
+    let (outcome, partial) = match loaded {
+        Some(out) => (out?, false),
+        None => {
+            let wall = clock.map_or_else(Default::default, |c| c.started().elapsed());
+            (Outcomes { recording: live.tap.recording(mix.kinds.len()), wall, health: None }, true)
+        }
+    };
+    let mut outcome = outcome;
+    let data = run::run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
+    let drills = finish_reports(s, &live, &data, partial);
+    let measured = Measured { outcome, data, resolved, started_at };
+    let (mut results, _) = run::judge(s, &opts.scenario, &mix, &plan, measured);
+    results.partial |= partial;
+    let drills_pass = drills.iter().all(DrillReport::passed);
+    let invalid = results.verdict == report::RunVerdict::Invalid;
+    let exit = exit_of(&drills, partial || invalid);
+    let results = DrillResults { run: results, drills_pass, drills };
+    let results_path = write_results(&settings.out, &results)?;
+    Ok(DrillOutcome { results, results_path, exit })
+}
+
+fn scrape_targets(
+    s: &Scenario,
+    env: &DrillEnv,
+    resolved: &BTreeMap<ServiceId, crate::targets::Resolved>,
+    allow_remote: bool,
+) -> Result<Vec<observe::ScrapeTarget>, Error> {
+    let mut out = observe::scrape_targets(s, resolved, env.services(), allow_remote)?;
+    // A target gameday started but not in-process (a supervised process) is scraped at its URL.
+    for (id, r) in resolved {
+        let in_process = env.services().iter().any(|svc| svc.id == *id);
+        if r.embedded && !in_process {
+            out.extend(observe::targets::external(s, *id, &r.url, allow_remote)?);
+        }
+    }
+    Ok(out)
+}
+
+fn spawn_drills(
+    opts: &DrillOptions,
+    s: &Arc<Scenario>,
+    env: &Arc<DrillEnv>,
+    live: &mut Live,
+    mix: &Mix,
+    step_s: f64,
+    clock_rx: watch::Receiver<Option<Clock>>,
+) {
+    for d in &s.drills {
+        let report = Arc::new(Mutex::new(DrillReport::new(d)));
+        live.reports.push(Arc::clone(&report));
+        let (mut clock_rx, guard, stop) = (clock_rx.clone(), live.guard.clone(), live.stop.clone());
+        let mut task = DrillTask {
+            drill: d.clone(),
+            scenario: Arc::clone(s),
+            env: Arc::clone(env),
+            guard: guard.clone(),
+            tap: live.tap.clone(),
+            clock: Clock::start(s.time_scale),
+            step_s,
+            requests: mix.kinds.iter().map(|k| k.name.clone()).collect(),
+            report: Arc::clone(&report),
+            stop: stop.clone(),
+            panic_after_inject: opts.panic_after_inject.as_deref() == Some(d.name()),
+        };
+        let name = d.name().to_owned();
+        let watcher = async move {
+            let clock = tokio::select! {
+                c = clock_rx.wait_for(Option::is_some) => c.ok().and_then(|c| *c),
+                () = stop.cancelled() => None,
+            };
+            let Some(clock) = clock else { return };
+            guard.set_clock(clock);
+            task.clock = clock;
+            // The drill runs in its own task; the guard outlives it and rolls back on a panic.
+            if let Err(e) = tokio::spawn(task.run()).await {
+                let why = if e.is_panic() { "the drill's task panicked" } else { "the drill's task was cancelled" };
+                guard.roll_back_drill(&name, if e.is_panic() { "panic" } else { "cancelled" }).await;
+                report.lock().unwrap_or_else(PoisonError::into_inner).end(DrillStatus::Error, why);
+            }
+        };
+        live.watchers.push(tokio::spawn(watcher));
+    }
+}
+
+/// Final reports: rollbacks, budget and criteria over the finished run.
+fn finish_reports(s: &Scenario, live: &Live, data: &observe::RunData, partial: bool) -> Vec<DrillReport> {
+    s.drills
+        .iter()
+        .zip(&live.reports)
+        .map(|(d, r)| {
+            let mut r = r.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            r.rollbacks = live.guard.records_of(d.name());
+            r.timeline.rolled_back_at = r.rollbacks.iter().filter_map(|x| x.at_s).reduce(f64::min);
+            if let (Some(o), Some((from, to))) = (budget_slo(s), drill_report::window(&r, data.duration_s)) {
+                r.budget = drill_report::budget(o, data, from, to);
+                r.budget_burned = r.budget.as_ref().map(|b| b.budget_burned);
+            }
+            if r.timeline.injected_at.is_some() || r.status == DrillStatus::Completed {
+                r.criteria = drill_report::criteria(d, &r, data);
+            }
+            match r.status {
+                _ if partial && !matches!(r.status, DrillStatus::Refused | DrillStatus::Error) => {
+                    r.end(DrillStatus::Interrupted, "interrupted (Ctrl-C)");
+                }
+                DrillStatus::Completed if r.criteria.iter().all(|c| c.pass) => r.status = DrillStatus::Passed,
+                DrillStatus::Completed => {
+                    let failed: Vec<&str> = r.criteria.iter().filter(|c| !c.pass).map(|c| c.name.as_str()).collect();
+                    r.end(DrillStatus::Failed, format!("criteria failed: {}", failed.join(", ")));
+                }
+                DrillStatus::Pending => r.end(DrillStatus::Failed, "the load ended before the drill finished"),
+                _ => {}
+            }
+            r
+        })
+        .collect()
+}
+
+/// 0: every drill passed; 1: a criterion failed, steady state refused, aborted;
+/// 3: interrupted, the load's run cannot be trusted, or a drill could not run.
+fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
+    if untrusted || drills.iter().any(|d| d.status == DrillStatus::Error) {
+        Exit::RunFailed
+    } else if drills.iter().all(DrillReport::passed) {
+        Exit::Pass
+    } else {
+        Exit::Failed
+    }
+}
+
+fn write_results(dir: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
+    let path = dir.join("results.json");
+    let json =
+        serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
+    report::write_atomic(&path, &json)?;
+    Ok(path)
+}
+
+/// The terminal summary of a drill run.
+pub fn render(results: &DrillResults) -> String {
+    let mut out: Vec<String> = results.drills.iter().map(drill_report::render).collect();
+    if results.run.partial {
+        out.push("results are PARTIAL (the run was interrupted)".into());
+    }
+    out.join("\n")
+}

@@ -1,0 +1,369 @@
+//! One drill's timeline while the load runs: steady state, preflight, inject, detect,
+//! operator reaction, recover, verify, roll back.
+//!
+//! It runs in its own task; its report lives behind a mutex the runner also holds, so a
+//! panic or an interrupt keeps what was recorded so far. Every wait is bounded: by the
+//! drill's dead-man deadline after injection, and by the runner's `stop` token (the load
+//! ended, or Ctrl-C). Rolling back is the guard's job on every path; the timeline only
+//! asks it to, once verified or when it gives up.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::drill::{budget_slo, Drill};
+use super::env::DrillEnv;
+use super::fault::RecoveryAction;
+use super::faults::command::run_command;
+use super::guard::{Guard, Registration};
+use super::report::{bad_requests, interval_range, pick, DrillReport, DrillStatus, Event, SteadyCheck};
+use crate::clock::Clock;
+use crate::observe::Tap;
+use crate::rules::{slo, Evaluator, RuleKind};
+use crate::scenario::Scenario;
+
+/// Everything a drill's task needs.
+pub(crate) struct DrillTask {
+    pub(crate) drill: Drill,
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) env: Arc<DrillEnv>,
+    pub(crate) guard: Guard,
+    pub(crate) tap: Tap,
+    pub(crate) clock: Clock,
+    /// Recording interval, simulated seconds.
+    pub(crate) step_s: f64,
+    /// Request kind names, in mix order.
+    pub(crate) requests: Vec<String>,
+    pub(crate) report: Arc<Mutex<DrillReport>>,
+    /// Cancelled when the load ends or the run is interrupted.
+    pub(crate) stop: CancellationToken,
+    /// Test hook: panic right after injecting.
+    pub(crate) panic_after_inject: bool,
+}
+
+/// Why a wait ended early.
+enum Halt {
+    Stopped,
+}
+
+impl DrillTask {
+    fn now_s(&self) -> f64 {
+        self.clock.to_sim(Instant::now().saturating_duration_since(self.clock.started())).as_secs_f64()
+    }
+
+    fn real(&self, sim: Duration) -> Duration {
+        self.clock.to_real(sim)
+    }
+
+    fn report(&self) -> std::sync::MutexGuard<'_, DrillReport> {
+        self.report.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn event(&self, what: impl Into<String>) {
+        let at_s = self.now_s();
+        self.report().events.push(Event { at_s, what: what.into() });
+    }
+
+    fn end(&self, status: DrillStatus, reason: impl Into<String>) {
+        self.report().end(status, reason);
+    }
+
+    /// Sleeps until `at` (real), unless stopped.
+    async fn sleep_until(&self, at: Instant) -> Result<(), Halt> {
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => Ok(()),
+            () = self.stop.cancelled() => Err(Halt::Stopped),
+        }
+    }
+
+    /// The whole timeline.
+    pub(crate) async fn run(self) {
+        let d = &self.drill;
+        let at = self.clock.started() + self.real(d.at());
+        let window_opens = at.checked_sub(self.real(d.steady_state())).unwrap_or(at);
+        if self.sleep_until(window_opens).await.is_err() || self.sleep_until(at + FLUSH_GRACE).await.is_err() {
+            return;
+        }
+        if !self.steady_state() {
+            return;
+        }
+        if let Err(e) = d.fault.preflight(&self.env).await {
+            return self.end(DrillStatus::Error, format!("preflight: {e}"));
+        }
+        let injected = match d.fault.inject(&self.env).await {
+            Ok(i) => i,
+            Err(e) => return self.end(DrillStatus::Error, format!("inject: {e}")),
+        };
+        let description = injected.description.clone();
+        let reg = self.guard.register(d.name(), injected, self.real(d.timeout.get()));
+        let injected_at = self.now_s();
+        self.report().timeline.injected_at = Some(injected_at);
+        self.event(format!("injected: {description}"));
+        assert!(!self.panic_after_inject, "test hook: drill `{}` panics after injecting", d.name());
+        let deadline = Instant::now() + self.real(d.timeout.get());
+        tokio::select! {
+            () = self.respond(&reg, injected_at, deadline) => {}
+            Some(why) = self.watch_burn(injected_at) => {
+                self.end(DrillStatus::Aborted, why.clone());
+                self.guard.roll_back(reg.id, &format!("aborted: {why}")).await;
+            }
+            () = self.stop.cancelled() => {}
+        }
+    }
+
+    /// Checks every SLO over the steady-state window; records and refuses if one fails.
+    fn steady_state(&self) -> bool {
+        let d = &self.drill;
+        let (from, to) = ((d.at() - d.steady_state()).as_secs_f64(), d.at().as_secs_f64());
+        if to - from <= 0.0 {
+            self.report().timeline.steady_state_ok = Some(true);
+            self.event("steady state: not checked (steady_state = 0)");
+            return true;
+        }
+        let lo = (from / self.step_s + 1e-9).ceil() as u64;
+        let hi = ((to / self.step_s + 1e-9).floor() as u64).max(lo + 1);
+        let stats = self.tap.stats(lo, hi, self.requests.len());
+        let checks: Vec<SteadyCheck> = self
+            .scenario
+            .slos
+            .iter()
+            .map(|o| {
+                let mut st = crate::load::KindStats::default();
+                stats.iter().zip(pick(Some(o), &self.requests)).filter(|(_, p)| *p).for_each(|(k, _)| st.merge(k));
+                let observed = slo::observe(o.objective.indicator, &st);
+                let pass = observed.is_some_and(|v| o.objective.op.holds(v, o.objective.threshold));
+                SteadyCheck { slo: o.name.clone(), objective: o.objective.as_written().to_owned(), observed, pass }
+            })
+            .collect();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| match c.observed {
+                Some(v) => format!("`{}` {} observed {v:.6}", c.slo, c.objective),
+                None => format!("`{}` had no requests", c.slo),
+            })
+            .collect();
+        let ok = failed.is_empty();
+        {
+            let mut r = self.report();
+            r.steady_state = checks;
+            r.timeline.steady_state_ok = Some(ok);
+        }
+        if !ok {
+            let why = format!("steady state did not hold over [{from:.1}s, {to:.1}s): {}", failed.join("; "));
+            self.end(DrillStatus::Refused, why);
+        }
+        ok
+    }
+
+    /// Detection, operator reaction, recovery, verification, rollback.
+    async fn respond(&self, reg: &Registration, injected_at: f64, deadline: Instant) {
+        let d = &self.drill;
+        let Some(detected_at) = self.detect(injected_at, deadline).await else {
+            if !self.stop.is_cancelled() {
+                self.end(DrillStatus::Failed, "not detected before the dead-man timeout");
+                self.await_dead_man(reg).await;
+            }
+            return;
+        };
+        {
+            let mut r = self.report();
+            r.timeline.detected_at = Some(detected_at);
+            r.mttd_s = Some(detected_at - injected_at);
+        }
+        let reaction = Instant::now() + self.real(d.recover.after.get());
+        if self.sleep_until(reaction.min(deadline)).await.is_err() {
+            return;
+        }
+        self.report().timeline.recovery_started_at = Some(self.now_s());
+        if let Err(why) = self.recover(reg).await {
+            self.end(DrillStatus::Failed, format!("recovery: {why}"));
+            return self.roll_back(reg, "recovery failed").await;
+        }
+        match self.verify(deadline).await {
+            Some(verified_at) => {
+                {
+                    let mut r = self.report();
+                    r.timeline.verified_at = Some(verified_at);
+                    r.rto_s = Some(verified_at - injected_at);
+                    r.status = DrillStatus::Completed;
+                }
+                self.roll_back(reg, "verified").await;
+            }
+            None if self.stop.is_cancelled() => {}
+            None => {
+                self.end(DrillStatus::Failed, "recovery not verified before the dead-man timeout");
+                self.await_dead_man(reg).await;
+            }
+        }
+    }
+
+    async fn roll_back(&self, reg: &Registration, reason: &str) {
+        self.guard.roll_back(reg.id, reason).await;
+    }
+
+    /// The deadline passed: the dead-man timer rolls back; make sure it did.
+    async fn await_dead_man(&self, reg: &Registration) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), reg.rolled_back.cancelled()).await;
+        self.roll_back(reg, super::guard::DEAD_MAN).await;
+    }
+
+    /// Polls the detection probe or rule until it sees the fault; the detection time.
+    async fn detect(&self, injected_at: f64, deadline: Instant) -> Option<f64> {
+        let d = &self.drill;
+        let every = self.real(d.detect.interval.get()).max(Duration::from_millis(10));
+        loop {
+            let seen = match (&d.detect.probe, &d.detect.rule) {
+                (Some(p), _) => match p.check(d.target.get_ref(), &self.env).await {
+                    Ok(o) if !o.ok => {
+                        self.event(format!("detected by probe {}: {}", p.name(), o.detail));
+                        Some(self.now_s())
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        self.event(format!("detection probe {} could not run: {e}", p.name()));
+                        None
+                    }
+                },
+                (None, Some(rule)) => self.rule_fired(rule.get_ref(), injected_at),
+                (None, None) => None,
+            };
+            if seen.is_some() {
+                return seen;
+            }
+            let next = (Instant::now() + every).min(deadline);
+            if Instant::now() >= deadline || self.sleep_until(next).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// When the named alert first fired at or after injection, or when the named SLO's
+    /// objective broke over its window, on the live data.
+    fn rule_fired(&self, name: &str, injected_at: f64) -> Option<f64> {
+        let s = &self.scenario;
+        let now = self.now_s();
+        let upto = (now / self.step_s).floor() * self.step_s;
+        if let Some(a) = s.alerts.iter().find(|a| a.name == name) {
+            let data = self.tap.snapshot(self.step_s, upto, self.requests.clone());
+            let ev = Evaluator::new(&data, s.evaluation_interval.map(|d| d.get().as_secs_f64()));
+            let v = crate::rules::verdict::judge_alert(a, RuleKind::Alert, &ev);
+            let span = v.firing.iter().find(|sp| sp.overlaps(injected_at, f64::INFINITY))?;
+            let at = span.start_s.max(injected_at);
+            self.event(format!("detected: alert `{name}` firing since {at:.1}s ({})", v.observed_text));
+            return Some(at);
+        }
+        let o = s.slos.iter().find(|o| o.name == name)?;
+        let window = o.window.as_ref().map_or(60.0, |w| w.get_ref().get().as_secs_f64());
+        let (lo, hi) = interval_range(self.step_s, (upto - window).max(0.0), upto);
+        let stats = self.tap.stats(lo, hi, self.requests.len());
+        let mut st = crate::load::KindStats::default();
+        stats.iter().zip(pick(Some(o), &self.requests)).filter(|(_, p)| *p).for_each(|(k, _)| st.merge(k));
+        let v = slo::observe(o.objective.indicator, &st)?;
+        if o.objective.op.holds(v, o.objective.threshold) || upto <= injected_at {
+            return None;
+        }
+        self.event(format!(
+            "detected: SLO `{name}` {} broken over the last {window:.0}s ({v:.6})",
+            o.objective.as_written()
+        ));
+        Some(upto.max(injected_at))
+    }
+
+    /// Runs the recovery action.
+    async fn recover(&self, reg: &Registration) -> Result<(), String> {
+        let d = &self.drill;
+        match d.recover.action.get_ref() {
+            RecoveryAction::Rollback => {
+                self.event("recovery: rolling the fault back");
+                if !self.guard.roll_back(reg.id, "recovery").await {
+                    return Err("the rollback failed".into());
+                }
+            }
+            RecoveryAction::External => self.event("recovery: waiting for an external recovery"),
+            RecoveryAction::Command => {
+                let argv = d.recover.command.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default();
+                let out = run_command(&argv, d.recover.timeout.get()).await;
+                self.event(format!("recovery command {}", out.summary()));
+                let ok = out.ok();
+                let summary = out.summary();
+                self.report().commands.push(out);
+                if !ok {
+                    return Err(format!("command {summary}"));
+                }
+            }
+            action => {
+                let detail = d.fault.recover(action, &self.env).await.map_err(|e| e.to_string())?;
+                self.event(format!("recovery {}: {detail}", action.name()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls the verification probes until all pass; the time they did.
+    async fn verify(&self, deadline: Instant) -> Option<f64> {
+        let d = &self.drill;
+        let every = self.real(d.detect.interval.get()).max(Duration::from_millis(10));
+        let mut last = String::new();
+        loop {
+            let mut failing = None;
+            for p in &d.verify {
+                match p.check(d.target.get_ref(), &self.env).await {
+                    Ok(o) if o.ok => {}
+                    Ok(o) => failing = Some(format!("{}: {}", p.name(), o.detail)),
+                    Err(e) => failing = Some(format!("{}: {e}", p.name())),
+                }
+                if failing.is_some() {
+                    break;
+                }
+            }
+            match failing {
+                None => {
+                    self.event("verified: every probe passed");
+                    return Some(self.now_s());
+                }
+                Some(f) if f != last => {
+                    self.event(format!("not verified yet: {f}"));
+                    last = f;
+                }
+                Some(_) => {}
+            }
+            let next = (Instant::now() + every).min(deadline);
+            if Instant::now() >= deadline || self.sleep_until(next).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Resolves with a reason when the budget burns faster than `max_burn_rate`.
+    async fn watch_burn(&self, injected_at: f64) -> Option<String> {
+        let max = *self.drill.max_burn_rate.as_ref()?.get_ref();
+        let o = budget_slo(&self.scenario)?;
+        let allowed = crate::rules::burn::allowed_ratio(&o.objective)?;
+        let every = self.real(self.drill.detect.interval.get()).max(Duration::from_millis(10));
+        let picked = pick(Some(o), &self.requests);
+        loop {
+            tokio::time::sleep(every).await;
+            let upto = (self.now_s() / self.step_s).floor() * self.step_s;
+            let (lo, hi) = interval_range(self.step_s, injected_at, upto);
+            if upto <= injected_at {
+                continue;
+            }
+            let stats = self.tap.stats(lo, hi, self.requests.len());
+            let mut st = crate::load::KindStats::default();
+            stats.iter().zip(&picked).filter(|(_, p)| **p).for_each(|(k, _)| st.merge(k));
+            if st.total() == 0 {
+                continue;
+            }
+            let rate = bad_requests(o, &st) as f64 / st.total() as f64 / allowed;
+            if rate > max {
+                return Some(format!("error budget of `{}` burning at {rate:.1}x, above max_burn_rate {max}", o.name));
+            }
+        }
+    }
+}
+
+/// Real time given to the users to hand in the interval that ends at `at`.
+const FLUSH_GRACE: Duration = Duration::from_millis(50);
