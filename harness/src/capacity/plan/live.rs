@@ -38,6 +38,7 @@ pub struct LiveWeek {
 }
 
 /// Replays week `week`'s peak hour at `size` workers; results under `out`.
+#[allow(clippy::too_many_arguments)] // the plan's context (s, svc, growth, spec) plus the window
 pub async fn replay(
     s: &Scenario,
     svc: &Service,

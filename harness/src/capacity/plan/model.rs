@@ -126,7 +126,7 @@ pub fn arrivals(
     let curve = scaled_curve(growth, headroom)?;
     let keep = keep.to_vec();
     let base = Schedule::window(curve.clone(), s.load.arrivals, s.seed, from, until);
-    let mut streams: Vec<Arrivals> = vec![Box::new(stream::mixed(base, &weights, s.seed ^ 0x6d69_78).map_err(sim_err)?)];
+    let mut streams: Vec<Arrivals> = vec![Box::new(stream::mixed(base, &weights, s.seed ^ 0x006d_6978).map_err(sim_err)?)];
     for (i, spike) in growth.spikes.iter().enumerate() {
         let start = crate::capacity::growth::WEEK * (spike.week - 1) + spike.at.0;
         let end = start + spike.duration.get();

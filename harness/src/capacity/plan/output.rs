@@ -206,11 +206,7 @@ fn secs(x: f64) -> String {
 pub fn render(p: &PlanReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan `{}`: {} at {} workers (seed {})", p.scenario, p.service, p.size, p.seed);
-    let _ = writeln!(
-        out,
-        "{:>4} {:>10} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>14}  {}",
-        "week", "volume/d", "peak/s", "cpu", "cpuPk", "p50", "p95", "p99", "queue", "err", "SLOs", "live p95/cpu", "recommended"
-    );
+    out.push_str("week   volume/d   peak/s    cpu  cpuPk      p50      p95      p99   queue    err      SLOs   live p95/cpu  recommended\n");
     for w in &p.weeks {
         let s = &w.sim;
         let failing: Vec<&str> = s.slos.iter().filter(|v| !v.pass).map(|v| v.name.as_str()).collect();

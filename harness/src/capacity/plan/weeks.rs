@@ -82,7 +82,7 @@ pub fn figures(report: &SimReport, parts: &[(&Tally, Window)], kinds: &[usize], 
     let utilisation = busy_fraction(report, tally.busy_ns, len);
     let (queue_area, queue_max) = parts.iter().map(|p| queue(report, p.1)).fold((0.0, 0), |a, b| (a.0 + b.0, a.1.max(b.1)));
     let queue_mean = queue_area / len.as_secs_f64().max(1e-9);
-    let q = |p: f64| (merged.latency.len() > 0).then(|| merged.quantile(p).as_secs_f64()).unwrap_or(0.0);
+    let q = |p: f64| if merged.latency.is_empty() { 0.0 } else { merged.quantile(p).as_secs_f64() };
     let total = everything.total();
     Figures {
         cpu: cpu(base_cpu, utilisation),
