@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cli;
+mod chaos_grahmos;
 mod common;
 mod grahmos;
 mod load;

@@ -5,6 +5,10 @@
 //! each fault's owner adds the handle its faults need as a [`Target`] variant.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::proxy::FaultProxy;
+use super::targets_grahmos::GrahmosTarget;
 
 /// One target a drill can aim a fault at.
 #[non_exhaustive]
@@ -14,6 +18,9 @@ pub enum Target {
         /// Its base URL.
         url: String,
     },
+    /// The embedded Grahmos edge with a fault proxy on its backhaul
+    /// ([`super::targets_grahmos::start_grahmos_target`]).
+    Grahmos(Arc<GrahmosTarget>),
 }
 
 /// All targets of one drill run, by the name the scenario uses (`midnight`, `grahmos`, ...).
@@ -21,11 +28,28 @@ pub enum Target {
 pub struct DrillEnv {
     /// Targets by name.
     pub targets: BTreeMap<String, Target>,
+    /// Fault proxies the runner put in front of targets (by target name) for the
+    /// `latency` fault: the load is sent through them (see
+    /// [`super::faults::latency::wants_proxy`]).
+    pub proxies: BTreeMap<String, Arc<FaultProxy>>,
 }
 
 impl DrillEnv {
     /// The target called `name`.
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.get(name)
+    }
+
+    /// The Grahmos target called `name`.
+    pub fn grahmos(&self, name: &str) -> Option<&Arc<GrahmosTarget>> {
+        match self.targets.get(name) {
+            Some(Target::Grahmos(g)) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The fault proxy in front of target `name`, if the runner started one.
+    pub fn proxy(&self, name: &str) -> Option<&Arc<FaultProxy>> {
+        self.proxies.get(name)
     }
 }
