@@ -349,19 +349,25 @@ async fn scrape(g: &GrahmosTarget) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn openssl_verifies(g: &GrahmosTarget) -> Option<(bool, String)> {
-    std::process::Command::new("openssl").arg("version").output().ok()?;
+/// `openssl s_client -verify_return_error` as an independent oracle (None without openssl).
+/// Run off the runtime's thread: the edge serves the handshake on this same runtime.
+async fn openssl_verifies(g: &GrahmosTarget) -> Option<(bool, String)> {
     let ca = g.handle().cert_dir().join("ca.crt");
-    let out = std::process::Command::new("timeout")
-        .args(["10", "openssl", "s_client", "-connect"])
-        .arg(g.api_addr().to_string())
-        .args(["-servername", "localhost", "-verify_return_error", "-CAfile"])
-        .arg(&ca)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    Some((out.status.success() && text.contains("Verify return code: 0 (ok)"), text))
+    let addr = g.api_addr().to_string();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("openssl").arg("version").output().ok()?;
+        let out = std::process::Command::new("timeout")
+            .args(["10", "openssl", "s_client", "-connect", &addr])
+            .args(["-servername", "localhost", "-verify_return_error", "-CAfile"])
+            .arg(&ca)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Some((out.status.success() && text.contains("Verify return code: 0 (ok)"), text))
+    })
+    .await
+    .unwrap()
 }
 
 async fn http_on(stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> String {
@@ -377,7 +383,9 @@ async fn http_on(stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStr
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let len: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap())
+                })
                 .unwrap_or(0);
             if body.len() >= len {
                 return head.lines().next().unwrap().to_owned();
@@ -437,7 +445,7 @@ async fn cert_expiry_alerts_then_handshakes_fail_then_renew_hot_reloads() {
     assert!(e.to_lowercase().contains("expired"), "{e}");
     let (ok, detail) = probe_ok(&d, json!({"kind": "tls"})).await;
     assert!(!ok, "{detail}");
-    if let Some((verified, text)) = openssl_verifies(&d.g) {
+    if let Some((verified, text)) = openssl_verifies(&d.g).await {
         assert!(!verified, "openssl accepted an expired certificate: {text}");
         assert!(text.contains("certificate has expired"), "{text}");
     } else {
@@ -455,7 +463,7 @@ async fn cert_expiry_alerts_then_handshakes_fail_then_renew_hot_reloads() {
     let served = tls::handshake(d.g.api_addr(), &ca, "localhost", Duration::from_secs(5)).await.unwrap();
     assert_eq!(unix(served.not_after), file_not_after(&crt));
     assert!(served.days_to_expiry > 89.0);
-    if let Some((verified, text)) = openssl_verifies(&d.g) {
+    if let Some((verified, text)) = openssl_verifies(&d.g).await {
         assert!(verified, "{text}");
     }
     injected.undo.rollback().await.unwrap();

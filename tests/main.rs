@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod cli;
 mod chaos_grahmos;
+mod cli;
 mod common;
 mod grahmos;
 mod load;

@@ -86,8 +86,7 @@ fn resolve_url(url: &str) -> Result<SocketAddr, FaultError> {
 
 async fn start_upstream(profile: &Profile, ctx: &MockContext) -> Result<Arc<UpstreamServer>, FaultError> {
     let rng = ctx.rng("grahmos-upstream");
-    let docs =
-        corpus::generate_archive(&mut upstream::lock(&rng), &profile.tenants, profile.upstream_docs_per_tenant);
+    let docs = corpus::generate_archive(&mut upstream::lock(&rng), &profile.tenants, profile.upstream_docs_per_tenant);
     let latency = profile.service_time.upstream.sampler().map_err(failed("service_time.upstream"))?;
     let state = UpstreamState::new(docs, latency, rng, ctx.scale);
     UpstreamServer::start(state, ctx.host, ctx.port(UPSTREAM_PORT), ctx.shutdown.clone())

@@ -117,7 +117,9 @@ pub fn plan(spec: &Spec) -> Vec<String> {
                 .iter()
                 .map(|t| format!("inject: add toxic {} on {target}'s backhaul fault proxy", t.describe()))
                 .collect();
-            lines.push(format!("rollback: remove toxics `{LOSS_TOXIC}`, `{LATENCY_TOXIC}` from {target}'s backhaul proxy"));
+            lines.push(format!(
+                "rollback: remove toxics `{LOSS_TOXIC}`, `{LATENCY_TOXIC}` from {target}'s backhaul proxy"
+            ));
             lines
         }
         Backend::Netns => backhaul_netns::plan(spec, target),
@@ -134,7 +136,9 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     spec.check()?;
     let g = find(env, spec.target.as_deref(), FAULT)?;
     if g.handle().upstream().is_some() {
-        return Err(FaultError::Failed(format!("{FAULT}: the edge talks to its upstream directly, not through a proxy")));
+        return Err(FaultError::Failed(format!(
+            "{FAULT}: the edge talks to its upstream directly, not through a proxy"
+        )));
     }
     match spec.backend {
         Backend::Proxy => Ok(()),

@@ -121,7 +121,10 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     let (crt, key) = cert_files(g);
     for f in [&crt, &key] {
         if !f.is_file() {
-            return Err(FaultError::NoTarget { target: name.clone(), what: format!("no certificate file {}", f.display()) });
+            return Err(FaultError::NoTarget {
+                target: name.clone(),
+                what: format!("no certificate file {}", f.display()),
+            });
         }
     }
     Ok(())

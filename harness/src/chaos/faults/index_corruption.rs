@@ -151,7 +151,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), FaultError> {
 fn empty_dir(dir: &Path) -> Result<(), FaultError> {
     for entry in fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
-        let removed = if path.is_dir() && !path.is_symlink() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+        let removed =
+            if path.is_dir() && !path.is_symlink() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
         removed.map_err(io(&path))?;
     }
     Ok(())
@@ -187,7 +188,9 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     let undo = RestoreIndex { dir: dir.clone(), backup: Mutex::new(Some(backup)), expected };
     let broken = match spec.mode {
         Mode::Delete => empty_dir(&dir).map(|()| format!("removed every file under {}", dir.display())),
-        Mode::Garble => garble(&dir, spec.seed.unwrap_or(0)).map(|n| format!("garbled {n} files under {}", dir.display())),
+        Mode::Garble => {
+            garble(&dir, spec.seed.unwrap_or(0)).map(|n| format!("garbled {n} files under {}", dir.display()))
+        }
     };
     match broken {
         Ok(description) => Ok(Injected { description, undo: Box::new(undo) }),

@@ -56,7 +56,8 @@ impl AclScan {
 }
 
 fn leak(hit: &Value, tenant: &str, tier: Label) -> Option<String> {
-    let tenants: Vec<&str> = hit["tenants"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(Value::as_str).collect());
+    let tenants: Vec<&str> =
+        hit["tenants"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(Value::as_str).collect());
     let labels: Vec<Label> = serde_json::from_value(hit["labels"].clone()).unwrap_or_default();
     let level = labels.iter().copied().max().unwrap_or(Label::Secret);
     let shared = tenants.iter().any(|t| *t == tenant || *t == "*");

@@ -106,9 +106,7 @@ async fn latency_adds_at_least_the_toxic_delay() {
     round_trip(&mut s, b"x", T).await.unwrap();
     let base = t0.elapsed();
     let latency = Duration::from_millis(150);
-    proxy
-        .add(Toxic::new("lat", ToxicKind::Latency { latency, jitter: Duration::ZERO, per: Per::Chunk }))
-        .unwrap();
+    proxy.add(Toxic::new("lat", ToxicKind::Latency { latency, jitter: Duration::ZERO, per: Per::Chunk })).unwrap();
     for _ in 0..3 {
         let t0 = Instant::now();
         round_trip(&mut s, b"y", T).await.unwrap();
@@ -118,9 +116,7 @@ async fn latency_adds_at_least_the_toxic_delay() {
     }
     // Per connection: only the first answer of a new connection is delayed.
     proxy.clear();
-    proxy
-        .add(Toxic::new("lat", ToxicKind::Latency { latency, jitter: Duration::ZERO, per: Per::Connection }))
-        .unwrap();
+    proxy.add(Toxic::new("lat", ToxicKind::Latency { latency, jitter: Duration::ZERO, per: Per::Connection })).unwrap();
     let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
     let t0 = Instant::now();
     round_trip(&mut c, b"a", T).await.unwrap();
