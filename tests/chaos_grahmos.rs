@@ -489,3 +489,36 @@ async fn cert_expiry_rollback_without_recovery_reinstalls_a_valid_certificate() 
     let plain = drill(json!({"upstream": false})).await;
     assert!(matches!(spec.preflight(&plain.env).await, Err(FaultError::NoTarget { .. })));
 }
+
+// ------------------------------------------------------------------------------------
+// Drill scenarios
+
+#[test]
+fn drill_scenarios_name_faults_and_probes_that_parse() {
+    let files = [
+        "grahmos-backhaul-loss.toml",
+        "grahmos-index-corruption.toml",
+        "grahmos-index-garble-rebuild.toml",
+        "grahmos-cert-expiry.toml",
+        "latency-injection.toml",
+    ];
+    for f in files {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/drills").join(f);
+        let doc: toml::Value = toml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let drills = doc["drill"].as_array().unwrap();
+        assert!(!drills.is_empty(), "{f}");
+        for d in drills {
+            let fault: FaultSpec = d["fault"].clone().try_into().unwrap_or_else(|e| panic!("{f}: fault: {e}"));
+            assert!(!fault.plan().is_empty());
+            // `http` probes are the runner's (parsed by its branch); the Grahmos ones are checked here.
+            for v in d["verify"].as_array().unwrap().iter().filter(|v| v["kind"].as_str() != Some("http")) {
+                let _: ProbeSpec = v.clone().try_into().unwrap_or_else(|e| panic!("{f}: verify: {e}"));
+            }
+            if let Some(p) = d["detect"].get("probe") {
+                let _: ProbeSpec = p.clone().try_into().unwrap_or_else(|e| panic!("{f}: detect: {e}"));
+            }
+            let action: RecoveryAction = d["recover"]["action"].clone().try_into().unwrap();
+            assert!(!action.name().is_empty());
+        }
+    }
+}
