@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod chaos_grahmos;
 mod cli;
 mod common;
 mod drill;

@@ -12,9 +12,13 @@
 //! [`FaultSpec::needs_process`]: super::fault::FaultSpec::needs_process
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use gameday_mocks::services::{grahmos, midnight, morphsave, pxl, scribe, Endpoint};
-use gameday_mocks::{MockContext, MockError, RunningService, ServiceId, ServiceProfile, TimeScale};
+use super::proxy::FaultProxy;
+use super::targets_grahmos::{start_grahmos_target, GrahmosTarget};
+
+use gameday_mocks::services::{midnight, morphsave, pxl, scribe, Endpoint};
+use gameday_mocks::{MockContext, RunningService, ServiceId, ServiceProfile, TimeScale};
 
 use crate::scenario::Scenario;
 use crate::targets::Resolved;
@@ -40,13 +44,9 @@ pub enum Target {
         /// Stop, start, partition and restore nodes; inspect Raft.
         cluster: scribe::ScribeCluster,
     },
-    /// The embedded Grahmos edge and what drills act on (index, TLS, upstream).
-    Grahmos {
-        /// The API listener first, then the search engine's (and the upstream's).
-        endpoints: Vec<Endpoint>,
-        /// Index directory, certificates, upstream mock.
-        handle: grahmos::Handle,
-    },
+    /// The embedded Grahmos edge with a fault proxy on its backhaul
+    /// ([`super::targets_grahmos::start_grahmos_target`]): index, TLS, upstream.
+    Grahmos(Arc<GrahmosTarget>),
     /// The embedded PXL Core and its listener switchboard.
     Pxl {
         /// Gateway, core and overlay listeners.
@@ -68,9 +68,9 @@ impl Target {
     pub fn base_url(&self) -> String {
         match self {
             Target::Remote { url } => url.trim_end_matches('/').to_owned(),
+            Target::Grahmos(g) => g.api_url(),
             Target::Midnight { endpoints }
             | Target::Scribe { endpoints, .. }
-            | Target::Grahmos { endpoints, .. }
             | Target::Pxl { endpoints, .. }
             | Target::Morphsave { endpoints, .. } => endpoints.first().map(Endpoint::url).unwrap_or_default(),
         }
@@ -80,9 +80,9 @@ impl Target {
     pub fn endpoint(&self, name: &str) -> Option<String> {
         match self {
             Target::Remote { .. } => None,
+            Target::Grahmos(g) => g.running().endpoints.iter().find(|e| e.name == name).map(Endpoint::url),
             Target::Midnight { endpoints }
             | Target::Scribe { endpoints, .. }
-            | Target::Grahmos { endpoints, .. }
             | Target::Pxl { endpoints, .. }
             | Target::Morphsave { endpoints, .. } => endpoints.iter().find(|e| e.name == name).map(Endpoint::url),
         }
@@ -105,12 +105,29 @@ pub struct DrillEnv {
     pub seed: u64,
     /// The embedded services (their serving tasks), for scraping and shutdown.
     services: Vec<RunningService>,
+    /// Fault proxies the runner put in front of targets (by target name) for the
+    /// `latency` fault: the load is sent through them (see
+    /// [`super::faults::latency::wants_proxy`]).
+    pub proxies: BTreeMap<String, Arc<FaultProxy>>,
 }
 
 impl DrillEnv {
     /// The target called `name`.
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.get(name)
+    }
+
+    /// The Grahmos target called `name`.
+    pub fn grahmos(&self, name: &str) -> Option<&Arc<GrahmosTarget>> {
+        match self.targets.get(name) {
+            Some(Target::Grahmos(g)) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The fault proxy in front of target `name`, if the runner started one.
+    pub fn proxy(&self, name: &str) -> Option<&Arc<FaultProxy>> {
+        self.proxies.get(name)
     }
 
     /// The embedded services started in-process.
@@ -166,7 +183,7 @@ pub fn needs_process(s: &Scenario, id: ServiceId) -> bool {
 }
 
 /// Starts one embedded mock with its fault hooks.
-async fn start_embedded(profile: ServiceProfile, ctx: &MockContext) -> Result<(RunningService, Target), MockError> {
+async fn start_embedded(profile: ServiceProfile, ctx: &MockContext) -> Result<(RunningService, Target), Error> {
     Ok(match profile {
         ServiceProfile::Midnight(p) => {
             let svc = midnight::start(p, ctx).await?;
@@ -179,9 +196,10 @@ async fn start_embedded(profile: ServiceProfile, ctx: &MockContext) -> Result<(R
             (svc, Target::Scribe { endpoints, cluster })
         }
         ServiceProfile::Grahmos(p) => {
-            let (svc, handle) = grahmos::start_with_handle(p, ctx).await?;
-            let endpoints = svc.endpoints.clone();
-            (svc, Target::Grahmos { endpoints, handle })
+            let g = start_grahmos_target(p, ctx).await.map_err(|e| Error::RunFailed(format!("grahmos: {e}")))?;
+            // The target owns the serving tasks; the list gets its endpoints for scraping.
+            let svc = RunningService { id: ServiceId::Grahmos, endpoints: g.running().endpoints.clone(), tasks: Vec::new() };
+            (svc, Target::Grahmos(Arc::new(g)))
         }
         ServiceProfile::Pxl(p) => {
             let l = pxl::launch(p, ctx).await?;

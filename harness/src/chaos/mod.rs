@@ -12,7 +12,9 @@
 //! - [`env`]: the targets a drill can reach (embedded mocks with their fault hooks, a
 //!   supervised mock process, or a remote URL in staging);
 //! - [`probe`]: active checks (HTTP, the runbook's canary query, attestation, TLS);
-//! - [`faults`] / [`probes`]: one module per fault / probe, all of the same shape.
+//! - [`faults`] / [`probes`]: one module per fault / probe, all of the same shape;
+//! - [`proxy`]: the in-process TCP fault proxy (blackhole, reset, latency, bandwidth, drop);
+//! - [`targets_grahmos`]: the Grahmos edge started with the fault proxy on its backhaul.
 
 pub mod drill;
 pub mod env;
@@ -21,6 +23,8 @@ pub mod faults;
 pub mod guard;
 pub mod probe;
 pub mod probes;
+pub mod proxy;
+pub mod targets_grahmos;
 pub mod report;
 pub mod runner;
 pub mod supervisor;

@@ -1,20 +1,138 @@
-//! Fault `latency`: latency (and jitter) added by a fault proxy in front of a target.
+//! Fault `latency`: latency (and jitter) added by a [`FaultProxy`] in front of a target.
 //!
-//! STUB: the shape every fault has (see [`crate::chaos::fault`]); its owner replaces the bodies.
+//! Two links:
+//! - `link = "front"` (default), any target: the proxy sits between the load and the
+//!   target. The drill runner wires it before the load starts: when
+//!   [`wants_proxy`] is true it calls [`start_front_proxy`] with the target's main
+//!   address, sends that target's load (and probes) to the proxy's address instead, and
+//!   stores the proxy in `DrillEnv::proxies` under the target's name. Until the fault
+//!   is injected the proxy forwards cleanly.
+//! - `link = "upstream"`, a Grahmos target: the edge's backhaul proxy (the link
+//!   between edge and upstream), no wiring needed.
+//!
+//! The toxic (`latency`, `jitter`, `per` chunk or connection, `stream` upstream /
+//! downstream / both, `toxicity`) is added on inject and removed by rollback (and by
+//! recovery `rollback`).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gameday_mocks::kit::HumanDuration;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
+use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::proxy::{FaultProxy, Per, Stream, Toxic, ToxicKind};
+use crate::chaos::targets_grahmos::find;
+
+const FAULT: &str = "latency";
+/// The name of the toxic this fault installs.
+pub const TOXIC: &str = "latency-fault";
+
+/// Which link gets the latency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Link {
+    /// Between the load and the target (the runner's front proxy).
+    #[default]
+    Front,
+    /// Between a Grahmos edge and its upstream.
+    Upstream,
+}
+
+/// Per chunk or per connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PerSpec {
+    /// Every chunk.
+    #[default]
+    Chunk,
+    /// The first chunk of each connection.
+    Connection,
+}
+
+/// Which direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamSpec {
+    /// Requests.
+    Upstream,
+    /// Answers (default).
+    #[default]
+    Downstream,
+    /// Both.
+    Both,
+}
 
 /// The fault's parameters, as the scenario's `[drill.fault]` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {}
+pub struct Spec {
+    /// The target (default: the only proxied target, or the only Grahmos target).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Which link.
+    #[serde(default)]
+    pub link: Link,
+    /// The added delay.
+    pub latency: HumanDuration,
+    /// Uniform spread around it.
+    #[serde(default)]
+    pub jitter: Option<HumanDuration>,
+    /// Per chunk or per connection.
+    #[serde(default)]
+    pub per: PerSpec,
+    /// Which direction.
+    #[serde(default)]
+    pub stream: StreamSpec,
+    /// Share of connections affected (default 1).
+    #[serde(default)]
+    pub toxicity: Option<f64>,
+}
+
+impl Spec {
+    /// The toxic it installs.
+    pub fn toxic(&self) -> Toxic {
+        let per = match self.per {
+            PerSpec::Chunk => Per::Chunk,
+            PerSpec::Connection => Per::Connection,
+        };
+        let stream = match self.stream {
+            StreamSpec::Upstream => Stream::Upstream,
+            StreamSpec::Downstream => Stream::Downstream,
+            StreamSpec::Both => Stream::Both,
+        };
+        let jitter = self.jitter.map_or(std::time::Duration::ZERO, HumanDuration::get);
+        Toxic::new(TOXIC, ToxicKind::Latency { latency: self.latency.get(), jitter, per })
+            .on(stream)
+            .with_toxicity(self.toxicity.unwrap_or(1.0))
+    }
+}
+
+/// Whether the runner must put a front proxy in front of the target (and send the load
+/// through it) before the load starts.
+pub fn wants_proxy(spec: &Spec) -> bool {
+    spec.link == Link::Front
+}
+
+/// Starts a clean-forwarding proxy in front of `target_addr` (loopback, port 0) for the
+/// runner to wire; it stops with `cancel`.
+pub async fn start_front_proxy(target_addr: SocketAddr, cancel: CancellationToken) -> std::io::Result<Arc<FaultProxy>> {
+    FaultProxy::start(target_addr, cancel).await.map(Arc::new)
+}
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(_spec: &Spec) -> Vec<String> {
-    vec!["latency: not implemented yet".to_owned()]
+pub fn plan(spec: &Spec) -> Vec<String> {
+    let target = spec.target.as_deref().unwrap_or("the target");
+    let link = match spec.link {
+        Link::Front => format!("the fault proxy in front of {target} (the load goes through it)"),
+        Link::Upstream => format!("{target}'s backhaul proxy (edge -> upstream)"),
+    };
+    vec![
+        format!("inject: add toxic {} on {link}", spec.toxic().describe()),
+        format!("rollback: remove toxic `{TOXIC}` from {link}"),
+    ]
 }
 
 /// Whether the target must run as its own process.
@@ -22,21 +140,74 @@ pub fn needs_process(_spec: &Spec) -> bool {
     false
 }
 
-/// Checks that the target exists before anything is injected.
-pub async fn preflight(_spec: &Spec, _env: &DrillEnv) -> Result<(), FaultError> {
-    Err(FaultError::Failed("fault `latency` is not implemented yet".to_owned()))
+fn the_proxy(spec: &Spec, env: &DrillEnv) -> Result<Arc<FaultProxy>, FaultError> {
+    if spec.link == Link::Upstream {
+        return Ok(Arc::clone(find(env, spec.target.as_deref(), FAULT)?.backhaul()));
+    }
+    let missing = |name: &str| FaultError::NoTarget {
+        target: name.to_owned(),
+        what: "no fault proxy in front of it: the runner starts one when latency::wants_proxy(spec)".to_owned(),
+    };
+    match &spec.target {
+        Some(name) => env.proxy(name).cloned().ok_or_else(|| missing(name)),
+        None => {
+            let mut all = env.proxies.values();
+            match (all.next(), all.next()) {
+                (Some(p), None) => Ok(Arc::clone(p)),
+                (None, _) => Err(missing("(any)")),
+                (Some(_), Some(_)) => Err(FaultError::Failed(format!("{FAULT}: several proxied targets: name one"))),
+            }
+        }
+    }
 }
 
-/// Injects the fault and returns its undo.
-pub async fn inject(_spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError> {
-    Err(FaultError::Failed("fault `latency` is not implemented yet".to_owned()))
+/// Checks the parameters and that the proxy exists.
+pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
+    if spec.toxicity.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        return Err(FaultError::Failed(format!("{FAULT}: toxicity must be within 0..=1")));
+    }
+    the_proxy(spec, env).map(|_| ())
 }
 
-/// Runs a built-in recovery action for this fault.
-pub async fn recover(_spec: &Spec, action: &RecoveryAction, _env: &DrillEnv) -> Result<String, FaultError> {
-    Err(FaultError::Unsupported {
-        fault: "latency".to_owned(),
-        target: String::new(),
-        why: format!("no built-in recovery `{}`", action.name()),
-    })
+/// Adds the latency toxic and returns the undo.
+pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
+    preflight(spec, env).await?;
+    let proxy = the_proxy(spec, env)?;
+    let toxic = spec.toxic();
+    let description = format!("{} on proxy {} -> {}", toxic.describe(), proxy.addr(), proxy.upstream());
+    proxy.add(toxic).map_err(|e| FaultError::Failed(format!("{FAULT}: {e}")))?;
+    Ok(Injected { description, undo: Box::new(RemoveLatency { proxy }) })
+}
+
+struct RemoveLatency {
+    proxy: Arc<FaultProxy>,
+}
+
+impl Rollback for RemoveLatency {
+    fn describe(&self) -> String {
+        format!("remove toxic `{TOXIC}` from proxy {}", self.proxy.addr())
+    }
+
+    fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
+        Box::pin(async move { self.rollback_blocking() })
+    }
+
+    fn rollback_blocking(&self) -> Result<(), FaultError> {
+        self.proxy.remove(TOXIC);
+        Ok(())
+    }
+}
+
+/// Recovery `rollback`: remove the toxic.
+pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
+    if *action != RecoveryAction::Rollback {
+        return Err(FaultError::Unsupported {
+            fault: FAULT.to_owned(),
+            target: spec.target.clone().unwrap_or_default(),
+            why: format!("no built-in recovery `{}` (use rollback)", action.name()),
+        });
+    }
+    let proxy = the_proxy(spec, env)?;
+    proxy.remove(TOXIC);
+    Ok(format!("latency removed from proxy {}", proxy.addr()))
 }

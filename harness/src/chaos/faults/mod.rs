@@ -1,6 +1,7 @@
 //! One module per fault, all of the same shape (see [`super::fault`]).
 
 pub mod backhaul_loss;
+pub mod backhaul_netns;
 pub mod cert_expiry;
 pub mod command;
 pub mod db_pool_exhaustion;

@@ -1,13 +1,22 @@
 //! Probe `canary`: the Grahmos runbook's canary query returns the canary document.
 //!
-//! STUB: the shape every probe has; its owner replaces the body.
+//! `curl -f "https://localhost/search?q=canary+test" -H "Authorization: Bearer $JWT"`:
+//! the edge API is asked with a token of the first tenant; the probe passes when the
+//! answer is 200 and its hits hold the canary document (id `canary`). A 5xx, a timeout,
+//! or an answer without the canary (wrong results) fails it. The detail says whether the
+//! answer was marked stale (backhaul loss) and which release answered.
 
 use gameday_mocks::kit::HumanDuration;
+use gameday_mocks::services::grahmos::corpus::{Label, CANARY_ID};
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
+use crate::chaos::targets_grahmos::find;
+
+/// The runbook's canary query.
+pub const CANARY_QUERY: &str = "canary test";
 
 /// The probe's parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -19,9 +28,34 @@ pub struct Spec {
     /// Give up (and count a failure) after this long (default 5s).
     #[serde(default)]
     pub timeout: Option<HumanDuration>,
+    /// The query (default: the runbook's `canary test`).
+    #[serde(default)]
+    pub query: Option<String>,
 }
 
 /// Runs the probe once.
-pub async fn check(_spec: &Spec, _target: &str, _env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
-    Err(FaultError::Failed("probe `canary` is not implemented yet".to_owned()))
+pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
+    let g = find(env, Some(target), "canary")?;
+    let timeout = spec.timeout.map_or(std::time::Duration::from_secs(5), HumanDuration::get);
+    let client = g.client(timeout)?;
+    let tenant = g.tenants().first().map_or("tenant-a", String::as_str);
+    let token = g.token(&[tenant], Label::Public)?;
+    let q = spec.query.as_deref().unwrap_or(CANARY_QUERY);
+    let answer = match g.search(&client, &token, q).await {
+        Ok(a) => a,
+        Err(e) => return Ok(ProbeOutcome { ok: false, detail: format!("canary query got no answer: {e}") }),
+    };
+    if answer.status != 200 {
+        let code = answer.body["error"].as_str().unwrap_or("?");
+        return Ok(ProbeOutcome { ok: false, detail: format!("canary query answered {} ({code})", answer.status) });
+    }
+    let found = answer.hit_ids().iter().any(|id| id == CANARY_ID);
+    let release = answer.body["release"].as_str().unwrap_or("?");
+    let detail = format!(
+        "canary query answered 200 from release {release}: canary document {}; upstream {}{}",
+        if found { "present" } else { "MISSING" },
+        answer.upstream(),
+        if answer.stale() { " (marked stale)" } else { "" }
+    );
+    Ok(ProbeOutcome { ok: found, detail })
 }

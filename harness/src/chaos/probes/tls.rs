@@ -1,13 +1,26 @@
-//! Probe `tls`: a TLS handshake against the target succeeds and the served certificate is valid long enough.
-//!
-//! STUB: the shape every probe has; its owner replaces the body.
+//! Probe `tls`: a rustls handshake against the Grahmos edge, verifying the served chain
+//! with the edge's CA (and the clock: an expired certificate fails), and the served
+//! `notAfter` later than `min_valid` from now. Reports the days to expiry.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use gameday_mocks::kit::HumanDuration;
+use gameday_mocks::services::grahmos::tls::TlsMode;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
+use crate::chaos::targets_grahmos::find;
 
 /// The probe's parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -19,9 +32,81 @@ pub struct Spec {
     /// Give up (and count a failure) after this long (default 5s).
     #[serde(default)]
     pub timeout: Option<HumanDuration>,
+    /// The served certificate must stay valid at least this long (default 0: not expired).
+    #[serde(default)]
+    pub min_valid: Option<HumanDuration>,
+}
+
+/// What a successful handshake saw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Served {
+    /// The leaf certificate's `notAfter`.
+    pub not_after: SystemTime,
+    /// Days from now to `notAfter` (negative once past).
+    pub days_to_expiry: f64,
+}
+
+/// Days from now to `t` (negative once past).
+pub fn days_until(t: SystemTime) -> f64 {
+    match t.duration_since(SystemTime::now()) {
+        Ok(d) => d.as_secs_f64() / 86_400.0,
+        Err(e) => -e.duration().as_secs_f64() / 86_400.0,
+    }
+}
+
+/// A verifying rustls handshake with `addr` as `server_name`, trusting only `ca_pem`.
+pub async fn handshake(addr: SocketAddr, ca_pem: &str, server_name: &str, timeout: Duration) -> Result<Served, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.map_err(|e| format!("CA PEM: {e}"))?).map_err(|e| format!("CA: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(server_name.to_owned()).map_err(|e| format!("server name: {e}"))?;
+    let connect = async {
+        let tcp = TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+        let mut tls = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+        let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first().cloned()).ok_or("no peer certificate")?;
+        let _ = tls.shutdown().await;
+        let (_, cert) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| format!("served certificate: {e}"))?;
+        let secs = u64::try_from(cert.validity().not_after.timestamp()).map_err(|_| "notAfter before 1970")?;
+        let not_after = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        Ok::<Served, String>(Served { not_after, days_to_expiry: days_until(not_after) })
+    };
+    tokio::time::timeout(timeout, connect).await.map_err(|_| format!("TLS handshake with {addr}: timed out"))?
 }
 
 /// Runs the probe once.
-pub async fn check(_spec: &Spec, _target: &str, _env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
-    Err(FaultError::Failed("probe `tls` is not implemented yet".to_owned()))
+pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
+    let g = find(env, Some(target), "tls")?;
+    if g.tls_mode() == TlsMode::Off {
+        return Err(FaultError::Unsupported {
+            fault: "tls probe".into(),
+            target: target.to_owned(),
+            why: "the edge listener is plain HTTP (profile tls = \"off\")".into(),
+        });
+    }
+    let timeout = spec.timeout.map_or(Duration::from_secs(5), HumanDuration::get);
+    let ca = g.handle().tls().pki().ca_pem();
+    let min_valid = spec.min_valid.map_or(Duration::ZERO, HumanDuration::get);
+    Ok(match handshake(g.api_addr(), &ca, "localhost", timeout).await {
+        Err(e) => ProbeOutcome { ok: false, detail: e },
+        Ok(s) => {
+            let ok = s.not_after > SystemTime::now() + min_valid;
+            let at = humantime::format_rfc3339_seconds(s.not_after);
+            let detail = format!(
+                "handshake ok; notAfter {at} ({:.2} days to expiry){}",
+                s.days_to_expiry,
+                if ok { String::new() } else { format!(", less than min_valid {}", HumanDuration(min_valid)) }
+            );
+            ProbeOutcome { ok, detail }
+        }
+    })
 }

@@ -1,0 +1,236 @@
+//! The Grahmos edge as a drill target: the upstream (cloud) mock, a [`FaultProxy`] on
+//! the backhaul between them, and the edge itself with `upstream_url` pointing at the
+//! proxy, so the backhaul-loss fault can cut the real link the edge uses.
+//!
+//! ```text
+//! load / probes --> edge API (grahmos) --> FaultProxy --> upstream mock (grahmos-upstream)
+//!                   search engine (grahmos-search: /_healthz, /admin/* hooks)
+//! ```
+//!
+//! The drill runner starts it with [`start_grahmos_target`] and stores it as
+//! `Target::Grahmos` in the [`DrillEnv`]; the Grahmos faults and probes find it with
+//! [`find`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gameday_mocks::kit::MockContext;
+use gameday_mocks::services::grahmos::corpus::{self, Label};
+use gameday_mocks::services::grahmos::tls::TlsMode;
+use gameday_mocks::services::grahmos::upstream::{self, UpstreamServer, UpstreamState};
+use gameday_mocks::services::grahmos::{self, Handle, Profile, UPSTREAM_PORT};
+use gameday_mocks::RunningService;
+
+use super::env::{DrillEnv, Target};
+use super::fault::FaultError;
+use super::proxy::FaultProxy;
+
+/// A running Grahmos edge with the fault proxy on its backhaul (see the module docs).
+pub struct GrahmosTarget {
+    handle: Handle,
+    running: RunningService,
+    upstream: Option<Arc<UpstreamServer>>,
+    backhaul: Arc<FaultProxy>,
+    tls: TlsMode,
+    tenants: Vec<String>,
+}
+
+impl std::fmt::Debug for GrahmosTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrahmosTarget")
+            .field("api", &self.api_addr())
+            .field("backhaul", &self.backhaul)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+fn failed(what: &str) -> impl FnOnce(String) -> FaultError + '_ {
+    move |e| FaultError::Failed(format!("grahmos target: {what}: {e}"))
+}
+
+/// Starts the upstream mock (unless the profile names an `upstream_url`), a fault proxy
+/// in front of the upstream, and the edge with `upstream_url` = the proxy.
+pub async fn start_grahmos_target(mut profile: Profile, ctx: &MockContext) -> Result<GrahmosTarget, FaultError> {
+    let (upstream, upstream_addr) = match &profile.upstream_url {
+        Some(url) => (None, resolve_url(url)?),
+        None => {
+            let server = start_upstream(&profile, ctx).await?;
+            let addr = server.addr();
+            (Some(server), addr)
+        }
+    };
+    let proxy = FaultProxy::start_seeded(upstream_addr, ctx.shutdown.child_token(), ctx.seed)
+        .await
+        .map_err(|e| failed("fault proxy")(e.to_string()))?;
+    profile.upstream_url = Some(proxy.url());
+    let tls = profile.tls;
+    let tenants = profile.tenants.clone();
+    let (running, handle) =
+        grahmos::start_with_handle(profile, ctx).await.map_err(|e| failed("starting the edge")(e.to_string()))?;
+    Ok(GrahmosTarget { handle, running, upstream, backhaul: Arc::new(proxy), tls, tenants })
+}
+
+fn resolve_url(url: &str) -> Result<SocketAddr, FaultError> {
+    let parsed = url::Url::parse(url).map_err(|e| failed("upstream_url")(format!("`{url}`: {e}")))?;
+    let host = parsed.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| failed("upstream_url")(format!("`{url}`: {e}")))?
+        .find(|a| a.ip().is_loopback())
+        .ok_or_else(|| failed("upstream_url")(format!("`{url}` is not a loopback address")))?;
+    Ok(addr)
+}
+
+async fn start_upstream(profile: &Profile, ctx: &MockContext) -> Result<Arc<UpstreamServer>, FaultError> {
+    let rng = ctx.rng("grahmos-upstream");
+    let docs = corpus::generate_archive(&mut upstream::lock(&rng), &profile.tenants, profile.upstream_docs_per_tenant);
+    let latency = profile.service_time.upstream.sampler().map_err(failed("service_time.upstream"))?;
+    let state = UpstreamState::new(docs, latency, rng, ctx.scale);
+    UpstreamServer::start(state, ctx.host, ctx.port(UPSTREAM_PORT), ctx.shutdown.clone())
+        .await
+        .map_err(|e| failed("upstream")(e.to_string()))
+}
+
+impl GrahmosTarget {
+    /// The mock's drill handle (index, TLS, keys).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The running service (its endpoints: `grahmos`, `grahmos-search`).
+    pub fn running(&self) -> &RunningService {
+        &self.running
+    }
+
+    fn endpoint(&self, name: &str) -> SocketAddr {
+        let found = self.running.endpoints.iter().find(|e| e.name == name);
+        found.or(self.running.endpoints.first()).map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |e| e.addr)
+    }
+
+    /// The edge API's address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.endpoint("grahmos")
+    }
+
+    /// The edge API's base URL (`https://localhost:PORT` with TLS: the name its
+    /// certificate carries).
+    pub fn api_url(&self) -> String {
+        match self.tls {
+            TlsMode::Off => format!("http://{}", self.api_addr()),
+            _ => format!("https://localhost:{}", self.api_addr().port()),
+        }
+    }
+
+    /// The search engine's base URL (`/_healthz`, `/admin/*` hooks).
+    pub fn engine_url(&self) -> String {
+        format!("http://{}", self.endpoint("grahmos-search"))
+    }
+
+    /// Whether and how the edge listener speaks TLS.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls
+    }
+
+    /// The upstream mock, when this target started one.
+    pub fn upstream(&self) -> Option<&Arc<UpstreamServer>> {
+        self.upstream.as_ref()
+    }
+
+    /// The fault proxy between the edge and its upstream.
+    pub fn backhaul(&self) -> &Arc<FaultProxy> {
+        &self.backhaul
+    }
+
+    /// The tenants of the edge's corpus.
+    pub fn tenants(&self) -> &[String] {
+        &self.tenants
+    }
+
+    /// A bearer token for `tenants` with clearance `tier`.
+    pub fn token(&self, tenants: &[&str], tier: Label) -> Result<String, FaultError> {
+        self.handle.issue_token("gameday-probe", tenants, tier).map_err(failed("token"))
+    }
+
+    /// An HTTP client for the edge API (trusting the edge's CA with TLS), bounded by `timeout`.
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, FaultError> {
+        let mut b = reqwest::Client::builder().no_proxy().timeout(timeout).pool_max_idle_per_host(0);
+        if self.tls != TlsMode::Off {
+            let ca = reqwest::Certificate::from_pem(self.handle.tls().pki().ca_pem().as_bytes())
+                .map_err(|e| failed("CA certificate")(e.to_string()))?;
+            b = b.tls_certs_only([ca]).resolve("localhost", self.api_addr());
+        }
+        b.build().map_err(|e| failed("HTTP client")(e.to_string()))
+    }
+}
+
+/// The Grahmos target a fault or probe aims at: `name`, or the only Grahmos target.
+pub fn find<'a>(env: &'a DrillEnv, name: Option<&str>, what: &str) -> Result<&'a Arc<GrahmosTarget>, FaultError> {
+    let no = |target: &str, why: &str| FaultError::NoTarget { target: target.to_owned(), what: why.to_owned() };
+    if let Some(name) = name {
+        return match env.target(name) {
+            Some(Target::Grahmos(g)) => Ok(g),
+            Some(_) => Err(FaultError::Unsupported {
+                fault: what.to_owned(),
+                target: name.to_owned(),
+                why: "it is not an embedded Grahmos edge".to_owned(),
+            }),
+            None => Err(no(name, "no such target in this drill")),
+        };
+    }
+    let mut all = env.targets.values().filter_map(|t| match t {
+        Target::Grahmos(g) => Some(g),
+        _ => None,
+    });
+    match (all.next(), all.next()) {
+        (Some(g), None) => Ok(g),
+        (None, _) => Err(no("grahmos", &format!("`{what}` needs an embedded Grahmos edge and the drill has none"))),
+        (Some(_), Some(_)) => Err(no("grahmos", &format!("several Grahmos targets: name one in `{what}`"))),
+    }
+}
+
+/// One search answer of the edge API.
+#[derive(Clone, Debug)]
+pub struct SearchAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body (`Null` when it was not JSON).
+    pub body: serde_json::Value,
+}
+
+impl SearchAnswer {
+    /// The ids of the hits.
+    pub fn hit_ids(&self) -> Vec<String> {
+        self.hits().iter().filter_map(|h| h["id"].as_str().map(str::to_owned)).collect()
+    }
+
+    /// The hits.
+    pub fn hits(&self) -> &[serde_json::Value] {
+        self.body["hits"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the edge marked the answer stale (upstream part served from an expired cache entry).
+    pub fn stale(&self) -> bool {
+        self.body["stale"].as_bool().unwrap_or(false)
+    }
+
+    /// How the upstream part was obtained (`fresh`, `cached`, `stale`, `unavailable`).
+    pub fn upstream(&self) -> &str {
+        self.body["upstream"].as_str().unwrap_or("")
+    }
+}
+
+impl GrahmosTarget {
+    /// `GET /search?q=` on the edge API with `token`; `Err` when no answer came at all.
+    pub async fn search(&self, client: &reqwest::Client, token: &str, q: &str) -> Result<SearchAnswer, String> {
+        let base = format!("{}/search", self.api_url());
+        let mut url = url::Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+        url.query_pairs_mut().append_pair("q", q);
+        let resp = client.get(url).bearer_auth(token).send().await.map_err(|e| format!("{base}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Ok(SearchAnswer { status, body })
+    }
+}
