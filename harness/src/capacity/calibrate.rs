@@ -125,7 +125,9 @@ pub enum CalibrateError {
         message: String,
     },
     /// Fewer observed weeks than parameters to fit.
-    #[error("{table}: {weeks} observed week(s) cannot determine {params} parameters ({names}); give at least {params}")]
+    #[error(
+        "{table}: {weeks} observed week(s) cannot determine {params} parameters ({names}); give at least {params}"
+    )]
     TooFewWeeks {
         /// The table (file name, or "calibration table").
         table: String,
@@ -189,7 +191,8 @@ pub fn parse_table(path: &Path, text: &str) -> Result<Vec<ObservedWeek>, Calibra
         column: column.to_owned(),
         message,
     };
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+    let mut lines =
+        text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     let Some((header_line, header)) = lines.next() else {
         return Err(err(1, "(header)", format!("empty table; expected a header `{}`", expected_header())));
     };
@@ -278,27 +281,29 @@ where
     // window resolution: difference over 1% steps.
     let options = LsqOptions { diff_step: 1e-2, ftol: 1e-9, xtol: 1e-6, max_iterations: 100 };
     let objective = |x: &[f64]| -> Result<Vec<f64>, CalibrateError> { Ok(residuals(table, &run(x)?)) };
-    let fit = least_squares_with(&params, &options, objective)
-        .map_err(|e: LsqError<CalibrateError>| match e {
-            LsqError::Residuals(inner) => inner,
-            other => CalibrateError::Fit(other.to_string()),
-        })?;
+    let fit = least_squares_with(&params, &options, objective).map_err(|e: LsqError<CalibrateError>| match e {
+        LsqError::Residuals(inner) => inner,
+        other => CalibrateError::Fit(other.to_string()),
+    })?;
     let predicted = run(&fit.values)?;
     let weeks: Vec<WeekResidual> = table.iter().zip(&predicted).map(|(o, p)| week_residual(o, p)).collect();
     let max_abs_cpu_points = weeks.iter().map(|w| w.cpu_points.abs()).fold(0.0, f64::max);
     let (base_cpu, cost_scale) = (fit.values[0], fit.values[1]);
     PoolConfig::validate_base_cpu(base_cpu).map_err(CalibrateError::Fit)?;
-    let profile = midnight::Profile {
-        base_cpu,
-        service_time: base.service_time.scaled(cost_scale),
-        ..base.clone()
-    };
+    let profile = midnight::Profile { base_cpu, service_time: base.service_time.scaled(cost_scale), ..base.clone() };
     let params = MIDNIGHT_PARAMS
         .iter()
         .zip(&fit.values)
         .map(|(name, &value)| FittedParam { name: (*name).to_owned(), value })
         .collect();
-    Ok(Calibration { profile, params, weeks, max_abs_cpu_points, rmse: rms(&fit.residuals), iterations: fit.iterations })
+    Ok(Calibration {
+        profile,
+        params,
+        weeks,
+        max_abs_cpu_points,
+        rmse: rms(&fit.residuals),
+        iterations: fit.iterations,
+    })
 }
 
 /// CPU residuals in points, then p95 residuals in percent for the weeks that have one.

@@ -357,7 +357,11 @@ mod tests {
                 det3(m) / d
             })
             .collect();
-        let params = [Param::new("a", 0.0, -100.0, 100.0), Param::new("b", 0.0, -100.0, 100.0), Param::new("c", 0.0, -100.0, 100.0)];
+        let params = [
+            Param::new("a", 0.0, -100.0, 100.0),
+            Param::new("b", 0.0, -100.0, 100.0),
+            Param::new("c", 0.0, -100.0, 100.0),
+        ];
         let fit = least_squares(&params, |p: &[f64]| {
             Ok::<_, Never>(xs.iter().zip(&ys).map(|(x, y)| p[0] + p[1] * x + p[2] * x * x - y).collect())
         })
@@ -373,7 +377,11 @@ mod tests {
         // y = 5 e^{-0.7 t} + 1 sampled exactly: the fit must find (5, 0.7, 1) from far away.
         let ts: Vec<f64> = (0..30).map(|i| i as f64 * 0.25).collect();
         let ys: Vec<f64> = ts.iter().map(|t| 5.0 * (-0.7 * t).exp() + 1.0).collect();
-        let params = [Param::new("amp", 1.0, 0.0, 100.0), Param::new("rate", 0.1, 0.0, 10.0), Param::new("floor", 0.0, -10.0, 10.0)];
+        let params = [
+            Param::new("amp", 1.0, 0.0, 100.0),
+            Param::new("rate", 0.1, 0.0, 10.0),
+            Param::new("floor", 0.0, -10.0, 10.0),
+        ];
         let fit = least_squares(&params, |p: &[f64]| {
             Ok::<_, Never>(ts.iter().zip(&ys).map(|(t, y)| p[0] * (-p[1] * t).exp() + p[2] - y).collect())
         })

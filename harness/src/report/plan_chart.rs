@@ -308,14 +308,18 @@ mod tests {
     fn texts(svg: &str) -> Vec<String> {
         let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not well-formed XML: {e}"));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
-        doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text().map(|t| t.trim().to_owned())).collect()
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+            .collect()
     }
 
     #[test]
     fn svg_is_well_formed_and_carries_axis_threshold_and_slo_labels() {
         let svg = render_svg(&chart()).unwrap_or_else(|e| panic!("{e}"));
         let t = texts(&svg);
-        for want in [labels::WEEK, labels::LOAD, labels::CPU, labels::P95, "SLO: p95 < 45 s", "CPU > 70% sustained (70%)"]
+        for want in
+            [labels::WEEK, labels::LOAD, labels::CPU, labels::P95, "SLO: p95 < 45 s", "CPU > 70% sustained (70%)"]
         {
             assert!(t.iter().any(|s| s == want), "no text {want:?} in {t:?}");
         }

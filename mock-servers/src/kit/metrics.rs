@@ -93,7 +93,10 @@ impl KitMetrics {
             cpu: register(
                 &registry,
                 GaugeVec::new(
-                    Opts::new("gameday_cpu_utilisation_ratio", "CPU over the CPU window: base_cpu plus the busy fraction of the rest"),
+                    Opts::new(
+                        "gameday_cpu_utilisation_ratio",
+                        "CPU over the CPU window: base_cpu plus the busy fraction of the rest",
+                    ),
                     &["pool"],
                 )?,
             )?,

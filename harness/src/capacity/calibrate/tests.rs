@@ -129,7 +129,8 @@ fn table_reads_percent_signs_optional_columns_and_blank_cells() {
         ]
     );
     // Columns in another order, no optional ones.
-    let weeks = parse_table(&path, "cpu_percent,week,volume_per_day\n50,1,10\n60,2,20\n").unwrap_or_else(|e| panic!("{e}"));
+    let weeks =
+        parse_table(&path, "cpu_percent,week,volume_per_day\n50,1,10\n60,2,20\n").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((weeks[1].week, weeks[1].cpu, weeks[1].p95_s), (2, 0.6, None));
 }
 
@@ -180,7 +181,7 @@ fn residual_printout_shows_each_week_and_the_worst_residual() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "calibrated: base_cpu = 0.2500, cost_scale = 1.1000 (7 iterations, rmse 3.90)");
     // By hand: 47.5 - 45 = +2.5 points; p95 40 vs 32 is +25%; week 2: 93 - 98 = -5 points.
-    assert_eq!(lines[2], "   1          1000     45.0%     47.5%    +2.5 pt      32.00s     40.00s    +25.0%");
+    assert_eq!(lines[2], "   1          1000     45.0%     47.5%    +2.5 pt     32.00s     40.00s    +25.0%");
     assert_eq!(lines[3], "   2          2000     98.0%     93.0%    -5.0 pt          -     40.00s         -");
     assert_eq!(lines[4], "max |cpu residual| 5.0 points");
     assert!(lines[1].contains("cpu obs") && lines[1].contains("p95 err"));

@@ -107,7 +107,10 @@ fn erlang_fit_to_the_simulator_predicts_its_waits_at_half_and_eight_tenths_load(
     assert!(fit.base_cpu < 0.01, "no base CPU in the simulated pool: {}", fit.base_cpu);
     for &(rate, u, w) in &sims {
         let p = fit.predict(rate);
-        eprintln!("rate {rate}: simulated wait {w:.4} s, model {:.4} s; utilisation {u:.4} vs {:.4}", p.mean_wait_s, p.utilisation);
+        eprintln!(
+            "rate {rate}: simulated wait {w:.4} s, model {:.4} s; utilisation {u:.4} vs {:.4}",
+            p.mean_wait_s, p.utilisation
+        );
         assert!(rel(p.mean_wait_s, w) < 0.05, "rate {rate}: model {} vs simulated {w}", p.mean_wait_s);
         assert!(rel(p.utilisation, u) < 0.02);
     }
@@ -121,7 +124,8 @@ fn usl_fit_recovers_contention_and_coherency() {
         .enumerate()
         .map(|(i, &n)| UslPoint {
             n,
-            throughput_per_s: lambda * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0)) * (1.0 + 0.005 * wobble(i)),
+            throughput_per_s: lambda * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
+                * (1.0 + 0.005 * wobble(i)),
         })
         .collect();
     let fit = UslFit::fit(&points).unwrap_or_else(|e| panic!("{e}"));

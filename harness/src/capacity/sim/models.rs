@@ -93,7 +93,10 @@ mod tests {
     fn service_models_take_their_pools_and_kinds_from_the_profiles() {
         let p = pxl::Profile::default();
         let m = SimModel::pxl(&p).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((m.pool.workers, m.pool.job_capacity, m.pool.job_timeout), (p.workers, p.job_capacity, p.job_timeout));
+        assert_eq!(
+            (m.pool.workers, m.pool.job_capacity, m.pool.job_timeout),
+            (p.workers, p.job_capacity, p.job_timeout)
+        );
         assert_eq!(m.kind_index("proof"), Some(0));
 
         let g = grahmos::Profile { workers: 5, ..grahmos::Profile::default() };

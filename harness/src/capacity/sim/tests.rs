@@ -119,8 +119,7 @@ fn intervals_and_windows_split_busy_time_and_queue_occupancy_exactly() {
     // One worker, 4 s jobs at 0 and 1 s, 5 s intervals, window [5 s, 10 s). By hand:
     // busy 0-8: interval 0 gets 5 s, interval 1 gets 3 s; J1 waits 1-4: queue area 3 s
     // in interval 0; J0 ends at 4 (interval 0), J1 at 8 (interval 1, in the window, 7 s).
-    let model =
-        SimModel::new(pool(1, 0, Duration::from_secs(600)), vec![fixed("job", ms(4000), Route::Pool)]);
+    let model = SimModel::new(pool(1, 0, Duration::from_secs(600)), vec![fixed("job", ms(4000), Route::Pool)]);
     let window = Window { start: Duration::from_secs(5), end: Duration::from_secs(10) };
     let options = SimOptions { seed: 1, interval: Duration::from_secs(5), windows: vec![window] };
     let r = simulate(&model, of_kind([ms(0), ms(1000)], 0), &options).unwrap_or_else(|e| panic!("{e}"));

@@ -137,9 +137,8 @@ impl Shared {
     /// The worker pool of `node` (made on first use, e.g. for a member added at run time).
     pub fn pool(&self, node: NodeId) -> Arc<WorkerPool> {
         let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
-        let pool = pools.entry(node).or_insert_with(|| {
-            WorkerPool::new(self.profile.pool_config(), self.scale, self.mean_s)
-        });
+        let pool =
+            pools.entry(node).or_insert_with(|| WorkerPool::new(self.profile.pool_config(), self.scale, self.mean_s));
         Arc::clone(pool)
     }
 
