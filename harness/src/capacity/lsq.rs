@@ -307,10 +307,12 @@ pub(crate) fn gauss_solve(m: &mut [Vec<f64>]) -> Option<Vec<f64>> {
             return None;
         }
         m.swap(col, pivot);
-        for row in col + 1..n {
-            let f = m[row][col] / m[col][col];
-            for k in col..=n {
-                m[row][k] -= f * m[col][k];
+        let (done, below) = m.split_at_mut(col + 1);
+        let pivot_row = &done[col];
+        for row in below.iter_mut() {
+            let f = row[col] / pivot_row[col];
+            for (v, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *v -= f * p;
             }
         }
     }
