@@ -28,7 +28,7 @@ fn mmc(workers: usize) -> SimModel {
         job_timeout: PositiveDuration(HumanDuration(Duration::from_secs(1_000_000))),
         ..PoolConfig::default()
     };
-    SimModel { pool, kinds: vec![KindModel { name: "job".into(), service, route: Route::Pool }] }
+    SimModel::new(pool, vec![KindModel { name: "job".into(), service, route: Route::Pool }])
 }
 
 fn pool_benches(c: &mut Criterion) {

@@ -9,11 +9,20 @@
 //! - [`stream`]: arrival streams from `Iterator<Item = Duration>` schedules: tag with a
 //!   kind, draw kinds from weights, merge time-ordered streams;
 //! - [`queueing`]: Erlang B/C, M/M/c and M/G/1 (Pollaczek-Khinchine) waits, M/M/c/K
-//!   blocking.
+//!   blocking;
+//! - [`lsq`]: a small bounded Levenberg-Marquardt least-squares solver;
+//! - [`calibrate`]: `gameday plan --calibrate TABLE`: observed weeks in, a profile with
+//!   fitted `base_cpu` and cost scale out, residuals per week;
+//! - [`fit`]: Erlang C and Universal Scalability Law models fitted to points, to
+//!   extrapolate with the fit error shown.
 //!
-//! The growth curves, live replay, calibration and `gameday plan` build on these.
+//! - [`growth`]: `[growth]` curves: weekly volumes on a daily wave, spikes;
+//! - [`plan`]: `gameday plan`: the simulated horizon, live peak hours, triggers, the size search.
 
+pub mod calibrate;
+pub mod fit;
 pub mod growth;
+pub mod lsq;
 pub mod plan;
 pub mod queueing;
 pub mod sim;

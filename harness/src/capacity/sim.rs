@@ -12,6 +12,10 @@
 //!   `StdRng`, drawn in arrival order whether or not the job is admitted (as the mock
 //!   draws before submitting);
 //! - "CPU" is worker busy time over worker capacity, as the mock's `CpuMeter` counts it;
+//!   the reports' `cpu` views add the pool's `base_cpu` as the mock's gauge does
+//!   (`base + (1 - base) * busy`), while `utilisation` stays the busy fraction;
+//! - [`SimModel::cost_scale`] multiplies every pool kind's service time (calibration's
+//!   knob; the live equivalent is a profile whose service times are `scaled`);
 //! - kinds on [`Route::Direct`] (Midnight's attestation) bypass the pool: latency is their
 //!   service time, they never queue and add no CPU.
 //!
@@ -65,13 +69,48 @@ pub struct KindModel {
 /// The service model: one pool and the request kinds.
 #[derive(Clone, Debug)]
 pub struct SimModel {
-    /// The pool's knobs, exactly as the mock's profile gives them.
+    /// The pool's knobs, exactly as the mock's profile gives them (with `base_cpu`).
     pub pool: PoolConfig,
     /// Request kinds; an arrival's kind is an index into this.
     pub kinds: Vec<KindModel>,
+    /// Multiplies every [`Route::Pool`] kind's drawn service time (1.0 = the profile).
+    /// Draws are the same with any scale, so runs differ only by the scaling.
+    pub cost_scale: f64,
 }
 
 impl SimModel {
+    /// A model of `pool` and `kinds` at the profile's cost (`cost_scale` 1).
+    pub fn new(pool: PoolConfig, kinds: Vec<KindModel>) -> Self {
+        Self { pool, kinds, cost_scale: 1.0 }
+    }
+
+    /// The same model with `workers` workers (the recommendation search's knob).
+    pub fn with_workers(&self, workers: usize) -> Self {
+        let mut m = self.clone();
+        m.pool.workers = workers.max(1);
+        m
+    }
+
+    /// The same model with `workers` workers and room for `job_capacity` waiting jobs
+    /// (0 = unbounded).
+    pub fn with_capacity(&self, workers: usize, job_capacity: usize) -> Self {
+        let mut m = self.with_workers(workers);
+        m.pool.job_capacity = job_capacity;
+        m
+    }
+
+    /// The same model with every pool kind's service time multiplied by `cost_scale`.
+    pub fn with_cost_scale(&self, cost_scale: f64) -> Self {
+        Self { cost_scale, ..self.clone() }
+    }
+
+    /// The same model with base CPU `base_cpu` (a fraction in `[0, 1)`).
+    pub fn with_base_cpu(&self, base_cpu: f64) -> Self {
+        let mut m = self.clone();
+        m.pool.base_cpu = base_cpu;
+        m
+    }
+
     /// Midnight's model from the mock's own profile: `check`, `prove`, `prove-tx` through
     /// the pool, `attestation` direct (kinds in that order).
     pub fn midnight(profile: &midnight::Profile) -> Result<Self, SimError> {
@@ -81,15 +120,15 @@ impl SimModel {
                 service.sampler().map_err(|message| SimError::ServiceTime { kind: name.to_owned(), message })?;
             Ok(KindModel { name: name.to_owned(), service, route })
         };
-        Ok(Self {
-            pool: profile.pool_config(),
-            kinds: vec![
+        Ok(Self::new(
+            profile.pool_config(),
+            vec![
                 kind("check", &st.check, Route::Pool)?,
                 kind("prove", &st.prove, Route::Pool)?,
                 kind("prove-tx", &st.prove_tx, Route::Pool)?,
                 kind("attestation", &st.attestation, Route::Direct)?,
             ],
-        })
+        ))
     }
 
     /// The index of a kind by name.
@@ -225,6 +264,7 @@ struct Engine<'m> {
     waiting: VecDeque<u64>,
     capacity: usize,
     timeout_ns: u64,
+    cost_scale: f64,
     interval_ns: u64,
     /// Start of the next interval whose queue depth is still to be sampled.
     next_sample_ns: u64,
@@ -242,6 +282,7 @@ impl<'m> Engine<'m> {
             waiting: VecDeque::new(),
             capacity: model.pool.job_capacity,
             timeout_ns: ns(model.pool.job_timeout.get()),
+            cost_scale: model.cost_scale,
             interval_ns,
             next_sample_ns: 0,
             rec: Recorder::new(model.kinds.len(), interval_ns, &options.windows),
@@ -253,10 +294,13 @@ impl<'m> Engine<'m> {
         self.leave_queue_until(at_ns);
         self.rec.arrival(kind, at_ns);
         let k = &self.model.kinds[kind];
-        let service_ns = secs_to_ns(k.service.sample_secs(&mut self.rng));
+        let service_s = k.service.sample_secs(&mut self.rng);
         match k.route {
-            Route::Direct => self.rec.ended(kind, at_ns, at_ns.saturating_add(service_ns), SimOutcome::Ok, None),
-            Route::Pool => self.admit(at_ns, kind, service_ns),
+            Route::Direct => {
+                let service_ns = secs_to_ns(service_s);
+                self.rec.ended(kind, at_ns, at_ns.saturating_add(service_ns), SimOutcome::Ok, None)
+            }
+            Route::Pool => self.admit(at_ns, kind, secs_to_ns(service_s * self.cost_scale)),
         }
     }
 
@@ -307,7 +351,7 @@ impl<'m> Engine<'m> {
         self.sample_queue_until(last);
         let names = self.model.kinds.iter().map(|k| k.name.clone()).collect();
         let workers = self.model.pool.workers.max(1);
-        self.rec.finish(names, workers, self.model.pool.cpu_window.get())
+        self.rec.finish(names, workers, self.model.pool.cpu_window.get(), self.model.pool.base_cpu)
     }
 }
 
@@ -320,6 +364,8 @@ fn secs_to_ns(s: f64) -> u64 {
         0
     }
 }
+
+mod models;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use gameday_mocks::kit::cpu_from_busy;
 use hdrhistogram::Histogram;
 
 use crate::load::record::new_histogram;
@@ -47,7 +48,7 @@ pub enum SimOutcome {
 }
 
 /// One request kind's results over a span.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct KindTally {
     /// Latency of every request that ended in the span, simulated microseconds.
     pub latency: Histogram<u64>,
@@ -104,7 +105,7 @@ impl KindTally {
 }
 
 /// Per-kind results and pool busy time over a span.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
     /// Per request kind, in model order.
     pub kinds: Vec<KindTally>,
@@ -119,7 +120,7 @@ impl Tally {
 }
 
 /// A [`Window`] and what happened in it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct WindowTally {
     /// The window.
     pub window: Window,
@@ -160,7 +161,7 @@ pub struct IntervalStats {
 }
 
 /// Everything one simulation measured.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SimReport {
     /// Request kind names, in model order (index = kind).
     pub kinds: Vec<String>,
@@ -170,6 +171,8 @@ pub struct SimReport {
     pub interval: Duration,
     /// The window of the CPU gauge (the pool's `cpu_window`).
     pub cpu_window: Duration,
+    /// The pool's `base_cpu`: CPU used with no work, added by the `cpu` views.
+    pub base_cpu: f64,
     /// Whole-run results.
     pub total: Tally,
     /// Results per requested window, in the order given.
@@ -206,15 +209,32 @@ impl SimReport {
         self.windows.get(i).map_or(0.0, |w| self.busy_fraction(w.tally.busy_ns, w.window.len()))
     }
 
+    /// CPU over the whole run as the mock's gauge reports it:
+    /// `base_cpu + (1 - base_cpu) * utilisation()`.
+    pub fn cpu(&self) -> f64 {
+        cpu_from_busy(self.base_cpu, self.utilisation())
+    }
+
+    /// CPU in interval `i` (`base_cpu` past the end: an idle server).
+    pub fn interval_cpu(&self, i: usize) -> f64 {
+        cpu_from_busy(self.base_cpu, self.interval_utilisation(i))
+    }
+
+    /// CPU in requested window `i` (`base_cpu` if there is none).
+    pub fn window_cpu(&self, i: usize) -> f64 {
+        cpu_from_busy(self.base_cpu, self.window_utilisation(i))
+    }
+
     /// Mean jobs waiting over interval `i`.
     pub fn mean_queue_depth(&self, i: usize) -> f64 {
         let area = self.intervals.get(i).map_or(0, |s| s.queue_area_ns);
         area as f64 / (self.interval.as_nanos().max(1) as f64)
     }
 
-    /// The CPU gauge at the end of each interval: busy fraction over the trailing
-    /// `cpu_window` (rounded to whole intervals, at least one); like the live meter, over
-    /// the time since the start before one window has passed.
+    /// The CPU gauge at the end of each interval: `base_cpu + (1 - base_cpu) *` the busy
+    /// fraction over the trailing `cpu_window` (rounded to whole intervals, at least
+    /// one); like the live meter, over the time since the start before one window has
+    /// passed.
     pub fn cpu_series(&self) -> Vec<f64> {
         let per = self.cpu_window.as_nanos() as f64 / self.interval.as_nanos().max(1) as f64;
         let k = (per.round() as usize).max(1);
@@ -226,7 +246,8 @@ impl SimReport {
                 sum -= u128::from(self.intervals[i - k].busy_ns);
             }
             let n = (i + 1).min(k) as u32;
-            out.push(sum as f64 / (self.workers.max(1) as f64 * self.interval.as_nanos() as f64 * f64::from(n)));
+            let busy = sum as f64 / (self.workers.max(1) as f64 * self.interval.as_nanos() as f64 * f64::from(n));
+            out.push(cpu_from_busy(self.base_cpu, busy));
         }
         out
     }
@@ -367,7 +388,7 @@ impl Recorder {
     }
 
     /// The finished report.
-    pub(crate) fn finish(self, kinds: Vec<String>, workers: usize, cpu_window: Duration) -> SimReport {
+    pub(crate) fn finish(self, kinds: Vec<String>, workers: usize, cpu_window: Duration, base_cpu: f64) -> SimReport {
         let windows = self
             .windows
             .into_iter()
@@ -378,6 +399,7 @@ impl Recorder {
             workers,
             interval: nanos(self.interval_ns),
             cpu_window,
+            base_cpu,
             total: self.total,
             windows,
             intervals: self.intervals,

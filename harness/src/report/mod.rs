@@ -1,8 +1,10 @@
-//! Run outputs: `results.json` (versioned, written atomically) and the terminal table.
+//! Run outputs: `results.json` (versioned, written atomically), the terminal table and the
+//! plan's SVG chart ([`plan_chart`]).
 //!
 //! Files are written to a temporary file in the output directory and renamed into place,
 //! so a reader never sees half a file and a crash never leaves one.
 
+pub mod plan_chart;
 pub mod results;
 pub mod table;
 

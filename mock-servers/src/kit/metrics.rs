@@ -93,7 +93,10 @@ impl KitMetrics {
             cpu: register(
                 &registry,
                 GaugeVec::new(
-                    Opts::new("gameday_cpu_utilisation_ratio", "Busy fraction of worker capacity over the CPU window"),
+                    Opts::new(
+                        "gameday_cpu_utilisation_ratio",
+                        "CPU over the CPU window: base_cpu plus the busy fraction of the rest",
+                    ),
                     &["pool"],
                 )?,
             )?,

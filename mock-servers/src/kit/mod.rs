@@ -29,7 +29,7 @@ use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
 pub use errors::ApiError;
-pub use pool::{JobError, JobReport, PoolConfig, PoolStats, WorkerPool};
+pub use pool::{cpu_from_busy, JobError, JobReport, PoolConfig, PoolStats, WorkerPool};
 pub use serve::{bind_loopback, serve, BindError};
 pub use service_time::{Sampler, ServiceTime};
 pub use units::{HumanDuration, PositiveDuration, TimeScale};

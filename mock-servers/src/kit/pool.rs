@@ -30,6 +30,10 @@ pub struct PoolConfig {
     pub job_timeout: PositiveDuration,
     /// Window over which the CPU gauge averages (simulated time).
     pub cpu_window: PositiveDuration,
+    /// CPU the server uses with no work (enclave runtime, attestation, monitoring), as a
+    /// fraction in `[0, 1)`; the gauge reports `base_cpu + (1 - base_cpu) * busy`, so
+    /// all workers busy is 100% whatever the base. Default 0.
+    pub base_cpu: f64,
 }
 
 impl Default for PoolConfig {
@@ -39,8 +43,34 @@ impl Default for PoolConfig {
             job_capacity: 0,
             job_timeout: PositiveDuration(HumanDuration(Duration::from_secs(600))),
             cpu_window: PositiveDuration(HumanDuration(Duration::from_secs(60))),
+            base_cpu: 0.0,
         }
     }
+}
+
+impl PoolConfig {
+    /// The CPU gauge for a worker busy fraction: `base_cpu + (1 - base_cpu) * busy`
+    /// (both clamped to `[0, 1]`).
+    pub fn cpu_from_busy(&self, busy_fraction: f64) -> f64 {
+        cpu_from_busy(self.base_cpu, busy_fraction)
+    }
+
+    /// Checks `base_cpu` is a fraction in `[0, 1)`; the error names the field.
+    pub fn validate_base_cpu(base_cpu: f64) -> Result<(), String> {
+        if base_cpu.is_finite() && (0.0..1.0).contains(&base_cpu) {
+            Ok(())
+        } else {
+            Err(format!("base_cpu must be a fraction in [0, 1) (0.2 = 20% CPU with no work), got {base_cpu}"))
+        }
+    }
+}
+
+/// The CPU gauge for a worker busy fraction given the idle server's `base_cpu`:
+/// `base + (1 - base) * busy`, both clamped to `[0, 1]` (NaN counts as 0).
+pub fn cpu_from_busy(base_cpu: f64, busy_fraction: f64) -> f64 {
+    let clamp = |x: f64| if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+    let base = clamp(base_cpu);
+    base + (1.0 - base) * clamp(busy_fraction)
 }
 
 /// Why a job did not complete.
@@ -198,7 +228,7 @@ impl WorkerPool {
             completed: self.completed.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             timed_out: self.timed_out.load(Ordering::Relaxed),
-            cpu_utilisation: self.cpu.utilisation(),
+            cpu_utilisation: self.config.cpu_from_busy(self.cpu.utilisation()),
             busy_sim_s: self.scale.to_sim(self.cpu.busy_total()).as_secs_f64(),
         }
     }
@@ -232,7 +262,8 @@ pub struct PoolStats {
     pub rejected: u64,
     /// Jobs failed by the job timeout.
     pub timed_out: u64,
-    /// Busy fraction of worker capacity over the CPU window.
+    /// The CPU gauge over the CPU window: `base_cpu + (1 - base_cpu) *` the busy fraction
+    /// of worker capacity.
     pub cpu_utilisation: f64,
     /// Busy worker-seconds since start (simulated).
     pub busy_sim_s: f64,
@@ -288,6 +319,38 @@ mod tests {
         assert_eq!(a.map(|r| r.queue_wait), Ok(Duration::ZERO));
         assert_eq!(b.map(|r| r.queue_wait), Ok(five));
         assert_eq!(c, Err(JobError::QueueFull { capacity: 1, retry_after_s: 10 }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cpu_gauge_adds_the_base_cpu_to_the_busy_fraction() {
+        // Two workers, base 20%: one busy for the whole window is busy fraction 1/2, so
+        // the gauge is 0.2 + 0.8 * 0.5 = 0.6 (by hand); both busy is 100%.
+        let config = PoolConfig { workers: 2, base_cpu: 0.2, ..PoolConfig::default() };
+        let p = WorkerPool::new(config, TimeScale::REAL_TIME, 10.0);
+        let p1 = Arc::clone(&p);
+        let one = tokio::spawn(async move { p1.run(Duration::from_secs(300)).await });
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let half = p.stats().cpu_utilisation;
+        assert!((half - 0.6).abs() < 0.011, "one of two busy: {half}");
+        let p2 = Arc::clone(&p);
+        let two = tokio::spawn(async move { p2.run(Duration::from_secs(300)).await });
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let full = p.stats().cpu_utilisation;
+        assert!((full - 1.0).abs() < 0.011, "both busy: {full}");
+        assert!(one.await.is_ok_and(|r| r.is_ok()) && two.await.is_ok_and(|r| r.is_ok()));
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let idle = p.stats().cpu_utilisation;
+        assert!((idle - 0.2).abs() < 1e-9, "idle is the base: {idle}");
+    }
+
+    #[test]
+    fn base_cpu_outside_zero_to_one_is_refused_by_name() {
+        for bad in [-0.1, 1.0, 1.5, f64::NAN] {
+            let e = PoolConfig::validate_base_cpu(bad).err().unwrap_or_default();
+            assert!(e.contains("base_cpu"), "{bad}: {e}");
+        }
+        assert!(PoolConfig::validate_base_cpu(0.0).is_ok() && PoolConfig::validate_base_cpu(0.99).is_ok());
+        assert_eq!(cpu_from_busy(0.3, 0.5), 0.65);
     }
 
     #[tokio::test(start_paused = true)]

@@ -102,6 +102,20 @@ impl ServiceTime {
         }
     }
 
+    /// The same distribution with every time multiplied by `factor` (a non-positive or
+    /// non-finite factor gives zero times): a log-normal keeps its shape (`sigma`), so
+    /// each draw is the unscaled draw times `factor`.
+    pub fn scaled(&self, factor: f64) -> Self {
+        let f = if factor.is_finite() && factor > 0.0 { factor } else { 0.0 };
+        let mul = |d: &HumanDuration| HumanDuration(Duration::from_secs_f64((d.0.as_secs_f64() * f).min(1e15)));
+        match self {
+            Self::Fixed { value } => Self::Fixed { value: mul(value) },
+            Self::Exponential { mean } => Self::Exponential { mean: mul(mean) },
+            Self::Lognormal { median, p99 } => Self::Lognormal { median: mul(median), p99: mul(p99) },
+            Self::Uniform { min, max } => Self::Uniform { min: mul(min), max: mul(max) },
+        }
+    }
+
     /// The distribution's mean in simulated seconds (for Retry-After estimates and capacity maths).
     pub fn mean_secs(&self) -> f64 {
         match self {
@@ -191,6 +205,27 @@ mod tests {
         let sim = sampler.map(|s| s.sample(&mut rng)).unwrap_or_default();
         let scale = TimeScale::new(1000.0).unwrap_or_default();
         assert_eq!(scale.to_real(sim), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn scaled_distributions_scale_every_draw() {
+        let s = Duration::from_secs;
+        let cases = [
+            ServiceTime::fixed(s(2)),
+            ServiceTime::exponential(s(3)),
+            ServiceTime::lognormal(s(12), s(40)),
+            ServiceTime::Uniform { min: s(1).into(), max: s(5).into() },
+        ];
+        for st in cases {
+            let (a, b) = (st.sampler(), st.scaled(1.5).sampler());
+            let (Ok(a), Ok(b)) = (a, b) else { panic!("{st:?}") };
+            let (mut ra, mut rb) = (StdRng::seed_from_u64(3), StdRng::seed_from_u64(3));
+            for _ in 0..100 {
+                let (x, y) = (a.sample_secs(&mut ra), b.sample_secs(&mut rb));
+                assert!((y / x - 1.5).abs() < 1e-6, "{st:?}: {x} -> {y}");
+            }
+            assert!((st.scaled(1.5).mean_secs() / st.mean_secs() - 1.5).abs() < 1e-9);
+        }
     }
 
     #[test]

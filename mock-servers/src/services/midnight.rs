@@ -98,6 +98,20 @@ pub struct ServiceTimes {
     pub attestation: ServiceTime,
 }
 
+impl ServiceTimes {
+    /// These service times with every *pool* kind's (`check`, `prove`, `prove-tx`)
+    /// distribution scaled by `factor` (the simulator's `cost_scale`); `attestation`
+    /// does not use the pool and is kept as is.
+    pub fn scaled(&self, factor: f64) -> Self {
+        Self {
+            check: self.check.scaled(factor),
+            prove: self.prove.scaled(factor),
+            prove_tx: self.prove_tx.scaled(factor),
+            attestation: self.attestation.clone(),
+        }
+    }
+}
+
 impl Default for ServiceTimes {
     fn default() -> Self {
         let s = Duration::from_secs;
@@ -132,6 +146,10 @@ pub struct Profile {
     pub job_timeout: PositiveDuration,
     /// Window of the CPU gauge.
     pub cpu_window: PositiveDuration,
+    /// CPU the server uses with no work: enclave runtime, attestation, monitoring (a
+    /// fraction in `[0, 1)`). The CPU gauge reports `base_cpu + (1 - base_cpu) * busy`,
+    /// so all workers busy is 100%. Default 0.
+    pub base_cpu: f64,
     /// Service times per request kind.
     pub service_time: ServiceTimes,
     /// Validity of the attestation leaf certificate from start-up.
@@ -153,6 +171,7 @@ impl Default for Profile {
             job_capacity: pool.job_capacity,
             job_timeout: pool.job_timeout,
             cpu_window: pool.cpu_window,
+            base_cpu: pool.base_cpu,
             service_time: ServiceTimes::default(),
             cert_lifetime: PositiveDuration(HumanDuration(Duration::from_secs(90 * 86_400))),
             max_body_bytes: 10 * 1024 * 1024,
@@ -168,6 +187,7 @@ impl Profile {
             job_capacity: self.job_capacity,
             job_timeout: self.job_timeout,
             cpu_window: self.cpu_window,
+            base_cpu: self.base_cpu,
         }
     }
 
@@ -175,7 +195,7 @@ impl Profile {
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
         }
-        Ok(())
+        PoolConfig::validate_base_cpu(self.base_cpu)
     }
 }
 
@@ -501,4 +521,32 @@ async fn metrics_text(AxumState(s): AxumState<Arc<State>>) -> Response {
 
 fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_cpu_is_read_from_the_profile_and_checked() {
+        let p: Result<Profile, _> = serde_json::from_str(r#"{"base_cpu": 0.25}"#);
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.pool_config().base_cpu, 0.25);
+        assert!(p.validate().is_ok());
+        let bad = Profile { base_cpu: 1.0, ..Profile::default() };
+        assert!(bad.validate().is_err_and(|e| e.contains("base_cpu") && e.contains("[0, 1)")));
+        let bad = Profile { base_cpu: -0.5, ..Profile::default() };
+        assert!(bad.validate().is_err_and(|e| e.contains("base_cpu")));
+        assert_eq!(Profile::default().base_cpu, 0.0);
+    }
+
+    #[test]
+    fn scaled_service_times_scale_the_pool_kinds_only() {
+        let st = ServiceTimes::default();
+        let scaled = st.scaled(2.0);
+        assert_eq!(scaled.prove, ServiceTime::lognormal(Duration::from_secs(24), Duration::from_secs(80)));
+        assert_eq!(scaled.check, ServiceTime::lognormal(Duration::from_secs(4), Duration::from_secs(16)));
+        assert_eq!(scaled.prove_tx, ServiceTime::lognormal(Duration::from_secs(30), Duration::from_secs(100)));
+        assert_eq!(scaled.attestation, st.attestation);
+    }
 }

@@ -23,6 +23,7 @@ fn pool(workers: usize, job_capacity: usize, timeout: Duration) -> PoolConfig {
         job_capacity,
         job_timeout: PositiveDuration(HumanDuration(timeout)),
         cpu_window: PositiveDuration(HumanDuration(Duration::from_secs(10))),
+        base_cpu: 0.0,
     }
 }
 
@@ -31,7 +32,7 @@ fn fixed(name: &str, service: Duration, route: Route) -> KindModel {
 }
 
 fn run_fixed(config: PoolConfig, service: Duration, arrivals: &[Duration], interval: Duration) -> SimReport {
-    let model = SimModel { pool: config, kinds: vec![fixed("job", service, Route::Pool)] };
+    let model = SimModel::new(config, vec![fixed("job", service, Route::Pool)]);
     let options = SimOptions { seed: 1, interval, windows: Vec::new() };
     simulate(&model, of_kind(arrivals.iter().copied(), 0), &options).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -118,8 +119,7 @@ fn intervals_and_windows_split_busy_time_and_queue_occupancy_exactly() {
     // One worker, 4 s jobs at 0 and 1 s, 5 s intervals, window [5 s, 10 s). By hand:
     // busy 0-8: interval 0 gets 5 s, interval 1 gets 3 s; J1 waits 1-4: queue area 3 s
     // in interval 0; J0 ends at 4 (interval 0), J1 at 8 (interval 1, in the window, 7 s).
-    let model =
-        SimModel { pool: pool(1, 0, Duration::from_secs(600)), kinds: vec![fixed("job", ms(4000), Route::Pool)] };
+    let model = SimModel::new(pool(1, 0, Duration::from_secs(600)), vec![fixed("job", ms(4000), Route::Pool)]);
     let window = Window { start: Duration::from_secs(5), end: Duration::from_secs(10) };
     let options = SimOptions { seed: 1, interval: Duration::from_secs(5), windows: vec![window] };
     let r = simulate(&model, of_kind([ms(0), ms(1000)], 0), &options).unwrap_or_else(|e| panic!("{e}"));
@@ -144,7 +144,7 @@ fn intervals_and_windows_split_busy_time_and_queue_occupancy_exactly() {
 fn direct_kinds_neither_queue_nor_use_the_pool() {
     // A 10 s pool job at 0 holds the only worker; a 1 s direct request at 1 s still takes 1 s.
     let kinds = vec![fixed("prove", Duration::from_secs(10), Route::Pool), fixed("attest", ms(1000), Route::Direct)];
-    let model = SimModel { pool: pool(1, 1, Duration::from_secs(600)), kinds };
+    let model = SimModel::new(pool(1, 1, Duration::from_secs(600)), kinds);
     let arrivals = [(ms(0), 0), (ms(1000), 1), (ms(2000), 1)];
     let r = simulate(&model, arrivals, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let attest = &r.total.kinds[1];
@@ -155,7 +155,7 @@ fn direct_kinds_neither_queue_nor_use_the_pool() {
 
 #[test]
 fn bad_input_is_refused_with_the_position() {
-    let model = SimModel { pool: pool(1, 0, Duration::from_secs(1)), kinds: vec![fixed("job", ms(1), Route::Pool)] };
+    let model = SimModel::new(pool(1, 0, Duration::from_secs(1)), vec![fixed("job", ms(1), Route::Pool)]);
     let o = SimOptions::default();
     let back = simulate(&model, [(ms(5), 0), (ms(4), 0)], &o);
     assert!(matches!(back, Err(SimError::OutOfOrder { index: 1, .. })), "{back:?}");
@@ -207,4 +207,41 @@ fn profile_samplers_are_the_ones_the_mock_builds() {
     };
     let err = SimModel::midnight(&bad).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.starts_with("service_time.prove: p99"), "{err}");
+}
+
+#[test]
+fn base_cpu_lifts_the_cpu_views_but_not_utilisation() {
+    // The case above (busy 5 s of interval 0, 3 s of interval 1, window [5, 10) 3 s busy)
+    // with base_cpu 0.5: CPU = 0.5 + 0.5 * busy, by hand.
+    let mut config = pool(1, 0, Duration::from_secs(600));
+    config.base_cpu = 0.5;
+    let model = SimModel::new(config, vec![fixed("job", ms(4000), Route::Pool)]);
+    let window = Window { start: Duration::from_secs(5), end: Duration::from_secs(10) };
+    let options = SimOptions { seed: 1, interval: Duration::from_secs(5), windows: vec![window] };
+    let r = simulate(&model, of_kind([ms(0), ms(1000)], 0), &options).unwrap_or_else(|e| panic!("{e}"));
+    assert!((r.window_utilisation(0) - 0.6).abs() < 1e-12);
+    assert!((r.window_cpu(0) - 0.8).abs() < 1e-12);
+    assert!((r.interval_cpu(0) - 1.0).abs() < 1e-12 && (r.interval_cpu(1) - 0.8).abs() < 1e-12);
+    assert!((r.interval_cpu(7) - 0.5).abs() < 1e-12, "an idle interval is the base");
+    // Whole run: busy 8 s over span 8 s.
+    assert!((r.utilisation() - 1.0).abs() < 1e-12 && (r.cpu() - 1.0).abs() < 1e-12);
+    assert_eq!(r.cpu_series(), vec![1.0, 0.9]);
+}
+
+#[test]
+fn cost_scale_multiplies_pool_service_times_only() {
+    // Jobs of 4 s at 0 and 1 s, cost_scale 0.5: 2 s each; J0 0-2, J1 waits 1-2 and runs
+    // 2-4 (latency 3 s). The direct kind (1 s) is not scaled.
+    let kinds = vec![fixed("job", ms(4000), Route::Pool), fixed("direct", ms(1000), Route::Direct)];
+    let model = SimModel::new(pool(1, 0, Duration::from_secs(600)), kinds).with_cost_scale(0.5);
+    let options = SimOptions { seed: 1, interval: Duration::from_secs(10), windows: Vec::new() };
+    let arrivals = [(ms(0), 0), (ms(1000), 0), (ms(1000), 1)];
+    let r = simulate(&model, arrivals, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.total.busy_ns, 4_000_000_000);
+    assert_eq!(r.intervals[0].kinds[0].latency_max_us, 3_000_000);
+    assert_eq!(r.intervals[0].kinds[1].latency_max_us, 1_000_000);
+    assert_eq!(r.total.kinds[0].mean_wait(), Some(ms(500)));
+    let more = model.with_capacity(3, 7);
+    assert_eq!((more.pool.workers, more.pool.job_capacity, more.cost_scale), (3, 7, 0.5));
+    assert_eq!(model.with_workers(0).pool.workers, 1);
 }

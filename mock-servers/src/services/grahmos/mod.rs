@@ -197,12 +197,14 @@ impl Profile {
         Ok(())
     }
 
-    fn pool_config(&self) -> PoolConfig {
+    /// The worker-pool part of the profile (no base CPU: the runbook gives none).
+    pub fn pool_config(&self) -> PoolConfig {
         PoolConfig {
             workers: self.workers,
             job_capacity: self.job_capacity,
             job_timeout: self.job_timeout,
             cpu_window: self.cpu_window,
+            base_cpu: 0.0,
         }
     }
 }

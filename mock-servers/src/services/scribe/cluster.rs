@@ -17,7 +17,7 @@ use super::node::{self, Command, Node};
 use super::raft::{NodeId, Raft, View};
 use super::store::Store;
 use super::{endpoint_name, profile_error, Profile, RUNBOOK_BASE_PORT};
-use crate::kit::{bind_loopback, BindError, MockContext, PoolConfig, Sampler, ServiceTime, TimeScale, WorkerPool};
+use crate::kit::{bind_loopback, BindError, MockContext, Sampler, ServiceTime, TimeScale, WorkerPool};
 use crate::services::{Endpoint, MockError, RunningService, ServiceId};
 
 /// The request kinds with a service time.
@@ -137,16 +137,8 @@ impl Shared {
     /// The worker pool of `node` (made on first use, e.g. for a member added at run time).
     pub fn pool(&self, node: NodeId) -> Arc<WorkerPool> {
         let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
-        let pool = pools.entry(node).or_insert_with(|| {
-            let p = &self.profile;
-            let config = PoolConfig {
-                workers: p.workers,
-                job_capacity: p.job_capacity,
-                job_timeout: p.job_timeout,
-                cpu_window: p.cpu_window,
-            };
-            WorkerPool::new(config, self.scale, self.mean_s)
-        });
+        let pool =
+            pools.entry(node).or_insert_with(|| WorkerPool::new(self.profile.pool_config(), self.scale, self.mean_s));
         Arc::clone(pool)
     }
 

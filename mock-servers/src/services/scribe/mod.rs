@@ -183,6 +183,17 @@ impl Default for Profile {
 }
 
 impl Profile {
+    /// One node's worker pool (every node has its own; no base CPU: the runbook gives none).
+    pub fn pool_config(&self) -> crate::kit::PoolConfig {
+        crate::kit::PoolConfig {
+            workers: self.workers,
+            job_capacity: self.job_capacity,
+            job_timeout: self.job_timeout,
+            cpu_window: self.cpu_window,
+            base_cpu: 0.0,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         if !(1..=64).contains(&self.nodes) {
             return Err(format!("nodes must be between 1 and 64, got {}", self.nodes));
