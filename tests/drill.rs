@@ -96,7 +96,7 @@ fn drill_json(o: &runner::DrillOutcome) -> Value {
 fn bad_drills_exit_2_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let good = scenario(dir.path(), 6, "", RECOVER_BY_ROLLBACK);
-    let text = std::fs::read_to_string(&good).unwrap();
+    let good_text = std::fs::read_to_string(&good).unwrap();
     let cases = [
         ("target = \"pxl\"\nat", "target = \"nowhere\"\nat", "drill[0].target", "target = \"nowhere\""),
         ("at = \"2s\"", "at = \"6s\"", "drill[0].at", "at = \"6s\""),
@@ -104,7 +104,7 @@ fn bad_drills_exit_2_naming_file_line_and_field() {
         ("action = \"rollback\"", "action = \"command\"", "drill[0].recover.command", "action = \"command\""),
     ];
     for (from, to, field, line_text) in cases {
-        let bad = write(dir.path(), "bad.toml", &text.replacen(from, to, 1));
+        let bad = write(dir.path(), "bad.toml", &good_text.replacen(from, to, 1));
         let bad_text = std::fs::read_to_string(&bad).unwrap();
         let line = bad_text.lines().position(|l| l.contains(line_text)).unwrap() + 1;
         let out = gameday().args(["drill", bad.to_str().unwrap(), "--dry-run"]).output().unwrap();
@@ -117,7 +117,7 @@ fn bad_drills_exit_2_naming_file_line_and_field() {
     let bad = write(
         dir.path(),
         "bad.toml",
-        &text.replacen(
+        &good_text.replacen(
             "probe = { kind = \"http\", path = \"/v1/no-such-route\", expect_status = 200 }",
             "rule = \"Nope\"",
             1,

@@ -72,7 +72,13 @@ fn bad_growth_is_exit_2_naming_the_field() {
         ("headroom = 1.0", "headroom = 0.5", "plan.headroom"),
     ] {
         let p = write(dir.path(), "bad.toml", &base.replacen(from, to, 1));
-        let o = run(&["plan", p.to_str().unwrap_or_default(), "--no-live", "--out", dir.path().to_str().unwrap_or_default()]);
+        let o = run(&[
+            "plan",
+            p.to_str().unwrap_or_default(),
+            "--no-live",
+            "--out",
+            dir.path().to_str().unwrap_or_default(),
+        ]);
         assert_eq!(o.status.code(), Some(2), "{to}: {}", text(&o));
         assert!(text(&o).contains(field), "{to}: expected `{field}` in {}", text(&o));
     }

@@ -236,8 +236,19 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     Ok(if report.feasible { Exit::Pass } else { Exit::Failed })
 }
 
-fn calibrate_cmd(_s: &scenario::Scenario, table: &std::path::Path, _out: &std::path::Path) -> Result<Exit, Error> {
-    Err(Error::Usage(format!("{}: calibration is not wired yet", table.display())))
+fn calibrate_cmd(s: &scenario::Scenario, table: &std::path::Path, out: &std::path::Path) -> Result<Exit, Error> {
+    use crate::capacity::plan::{self, PlanError};
+    let c = plan::calibrate(s, table).map_err(|e| match e {
+        PlanError::Usage(m) => Error::Usage(m),
+        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
+    })?;
+    print!("{}", crate::capacity::calibrate::render_residuals(&c));
+    let doc = serde_json::json!({ "targets": { "midnight": { "profile": &c.profile } } });
+    let profile = toml::to_string_pretty(&doc).map_err(|e| Error::RunFailed(format!("profile: {e}")))?;
+    let path = out.join("calibrated-profile.toml");
+    crate::report::write_atomic(&path, profile.as_bytes())?;
+    println!("calibrated profile: {}", path.display());
+    Ok(Exit::Pass)
 }
 
 async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {

@@ -168,7 +168,10 @@ impl Growth {
             return Err(err("peak_to_average", msg));
         }
         if spec.peak_at.0 >= DAY {
-            return Err(err("peak_at", format!("must be within a day, found {}", humantime::format_duration(spec.peak_at.0))));
+            return Err(err(
+                "peak_at",
+                format!("must be within a day, found {}", humantime::format_duration(spec.peak_at.0)),
+            ));
         }
         let weeks = volumes
             .iter()
@@ -200,13 +203,19 @@ impl Growth {
     fn check_spikes(&self) -> Result<(), GrowthError> {
         for (i, s) in self.spikes.iter().enumerate() {
             if s.week == 0 || s.week as usize > self.weeks.len() {
-                return Err(err(format!("spike[{i}].week"), format!("must be 1..={}, found {}", self.weeks.len(), s.week)));
+                return Err(err(
+                    format!("spike[{i}].week"),
+                    format!("must be 1..={}, found {}", self.weeks.len(), s.week),
+                ));
             }
             if s.at.0 + s.duration.get() > WEEK {
                 return Err(err(format!("spike[{i}].at"), "the spike must end within its week"));
             }
             if !(s.multiplier > 1.0 && s.multiplier <= 1000.0) {
-                return Err(err(format!("spike[{i}].multiplier"), format!("must be in (1, 1000], found {}", s.multiplier)));
+                return Err(err(
+                    format!("spike[{i}].multiplier"),
+                    format!("must be in (1, 1000], found {}", s.multiplier),
+                ));
             }
         }
         Ok(())
@@ -271,7 +280,9 @@ fn weekly_volumes(spec: &GrowthSpec) -> Result<Vec<f64>, GrowthError> {
             }
             (0..weeks).map(|w| per_day(start) * (1.0 + rate.0).powi(w as i32)).collect()
         }
-        (None, None, ..) => return Err(err("start", "missing: give `start` (e.g. \"1000/day\"), `rate` and `weeks`, or `volumes`")),
+        (None, None, ..) => {
+            return Err(err("start", "missing: give `start` (e.g. \"1000/day\"), `rate` and `weeks`, or `volumes`"))
+        }
         (None, Some(_), None, _) => return Err(err("rate", "missing: the weekly growth, e.g. \"+50%/week\"")),
         (None, Some(_), Some(_), None) => return Err(err("weeks", "missing: how many weeks to plan")),
     };
@@ -279,7 +290,10 @@ fn weekly_volumes(spec: &GrowthSpec) -> Result<Vec<f64>, GrowthError> {
         return Err(err("volumes", "the table is empty; the horizon is zero weeks"));
     }
     if let Some(i) = volumes.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-        return Err(err(format!("volumes[{i}]"), format!("week {} has volume {}/day; it must be positive", i + 1, volumes[i])));
+        return Err(err(
+            format!("volumes[{i}]"),
+            format!("week {} has volume {}/day; it must be positive", i + 1, volumes[i]),
+        ));
     }
     Ok(volumes)
 }
@@ -293,7 +307,10 @@ fn requests_per_unit(spec: &GrowthSpec, mix: &[RequestSpec]) -> Result<f64, Grow
     for (i, name) in spec.unit.iter().enumerate() {
         let Some(r) = mix.iter().find(|r| r.name.get_ref() == name) else {
             let known: Vec<&str> = mix.iter().map(|r| r.name.get_ref().as_str()).collect();
-            return Err(err(format!("unit[{i}]"), format!("unknown request `{name}` (the load has: {})", known.join(", "))));
+            return Err(err(
+                format!("unit[{i}]"),
+                format!("unknown request `{name}` (the load has: {})", known.join(", ")),
+            ));
         };
         unit += f64::from(r.weight.get());
     }
@@ -313,7 +330,8 @@ mod tests {
 
     #[test]
     fn fifty_percent_a_week_compounds() {
-        let g = Growth::new(&spec("start = \"1000/day\"\nrate = \"+50%/week\"\nweeks = 4"), &[]).unwrap_or_else(|e| panic!("{e}"));
+        let g = Growth::new(&spec("start = \"1000/day\"\nrate = \"+50%/week\"\nweeks = 4"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
         let v: Vec<f64> = g.weeks.iter().map(|w| w.volume_per_day.round()).collect();
         // 1000 x 1.5^k by hand: the runbook's table rounds 3375 to 3300.
         assert_eq!(v, vec![1000.0, 1500.0, 2250.0, 3375.0]);

@@ -198,7 +198,8 @@ async fn start_embedded(profile: ServiceProfile, ctx: &MockContext) -> Result<(R
         ServiceProfile::Grahmos(p) => {
             let g = start_grahmos_target(p, ctx).await.map_err(|e| Error::RunFailed(format!("grahmos: {e}")))?;
             // The target owns the serving tasks; the list gets its endpoints for scraping.
-            let svc = RunningService { id: ServiceId::Grahmos, endpoints: g.running().endpoints.clone(), tasks: Vec::new() };
+            let svc =
+                RunningService { id: ServiceId::Grahmos, endpoints: g.running().endpoints.clone(), tasks: Vec::new() };
             (svc, Target::Grahmos(Arc::new(g)))
         }
         ServiceProfile::Pxl(p) => {

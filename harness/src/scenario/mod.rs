@@ -91,7 +91,8 @@ type Invalid = (Option<Range<usize>>, String, String);
 fn growth_rate(s: &mut Scenario) -> Result<(), (String, String)> {
     check_plan(&s.plan)?;
     let Some(spec) = &s.growth else { return Ok(()) };
-    let growth = crate::capacity::growth::Growth::new(spec, &s.load.requests).map_err(|e| (format!("growth.{}", e.field), e.message))?;
+    let growth = crate::capacity::growth::Growth::new(spec, &s.load.requests)
+        .map_err(|e| (format!("growth.{}", e.field), e.message))?;
     if s.plan.live_weeks.iter().flatten().any(|&w| w == 0 || w as usize > growth.weeks.len()) {
         return Err(("plan.live_weeks".into(), format!("weeks are numbered 1..={}", growth.weeks.len())));
     }

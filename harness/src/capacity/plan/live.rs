@@ -86,7 +86,8 @@ fn window_scenario(
     out.name = format!("{}-week{week}-size{size}", s.name);
     out.load.rate = Some(RateCurve::Diurnal(wave));
     out.load.users = None;
-    out.load.duration = gameday_mocks::kit::PositiveDuration(gameday_mocks::kit::HumanDuration(peak_at + Duration::from_secs(1800)));
+    out.load.duration =
+        gameday_mocks::kit::PositiveDuration(gameday_mocks::kit::HumanDuration(peak_at + Duration::from_secs(1800)));
     out.slos.clear();
     out.alerts.clear();
     out.triggers.clear();
@@ -124,7 +125,11 @@ fn measured(s: &Scenario, growth: &Growth, data: &RunData, warmup: Duration, bas
         }
     };
     let max = |name: &str| {
-        data.series.iter().filter(|x| x.name == name).flat_map(|x| x.window(a, b).iter().map(|p| p.1)).fold(0.0, f64::max)
+        data.series
+            .iter()
+            .filter(|x| x.name == name)
+            .flat_map(|x| x.window(a, b).iter().map(|p| p.1))
+            .fold(0.0, f64::max)
     };
     let cpu = avg("gameday_cpu_utilisation_ratio");
     Figures {

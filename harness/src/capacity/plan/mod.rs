@@ -176,7 +176,8 @@ async fn confirm(
     if !spec.live || opts.no_live {
         return Ok(None);
     }
-    let Some((week, size)) = rows.iter().rev().find_map(|r| Some((r.sim.load.week, r.recommended.as_ref()?.size?))) else {
+    let Some((week, size)) = rows.iter().rev().find_map(|r| Some((r.sim.load.week, r.recommended.as_ref()?.size?)))
+    else {
         return Ok(None);
     };
     if !opts.quiet {
@@ -191,4 +192,41 @@ pub fn write(dir: &Path, report: &PlanReport) -> Result<PathBuf, PlanError> {
     let path = dir.join("plan.json");
     crate::report::write_atomic(&path, text.as_bytes()).map_err(|e| PlanError::Io(e.to_string()))?;
     Ok(path)
+}
+
+/// `gameday plan --calibrate TABLE`: fits the Midnight profile's `base_cpu` and cost
+/// scale to observed weeks, each week predicted by simulating the scenario's mix and
+/// daily wave at that week's volume; CPU and p95 are read over the daily peak hours,
+/// where capacity tables quote them.
+pub fn calibrate(s: &Scenario, table: &Path) -> Result<crate::capacity::calibrate::Calibration, PlanError> {
+    use crate::capacity::calibrate::{self, PredictedWeek};
+    let usage = |e: calibrate::CalibrateError| PlanError::Usage(e.to_string());
+    let observed = calibrate::load_table(table).map_err(usage)?;
+    growth_of(s)?;
+    let spec = s.growth.clone().ok_or_else(|| PlanError::Usage("no [growth] table".into()))?;
+    let volumes = observed
+        .iter()
+        .map(|w| crate::load::arrival::Rate::per_second_checked(w.volume_per_day / 86_400.0))
+        .collect::<Result<Vec<_>, _>>();
+    let volumes = volumes.map_err(|m| PlanError::Usage(format!("{}: {m}", table.display())))?;
+    let spec = crate::capacity::growth::GrowthSpec {
+        start: None,
+        rate: None,
+        weeks: None,
+        volumes: Some(volumes),
+        spikes: Vec::new(),
+        ..spec
+    };
+    let weekly = Growth::new(&spec, &s.load.requests).map_err(|e| PlanError::Usage(e.to_string()))?;
+    let gameday_mocks::ServiceProfile::Midnight(profile) = s.targets.get(gameday_mocks::ServiceId::Midnight).1 else {
+        return Err(PlanError::Usage("calibration fits the Midnight profile".into()));
+    };
+    let id = gameday_mocks::ServiceId::Midnight;
+    let predict = |candidate: &crate::capacity::SimModel| {
+        let svc = model::service_from(s, id, candidate.clone());
+        let (weeks, _) =
+            simulate_horizon(s, &svc, &weekly).map_err(|e| crate::capacity::SimError::Weights(e.to_string()))?;
+        Ok(weeks.iter().map(|w| PredictedWeek { cpu: w.peak.cpu, p95_s: w.peak.p95_s }).collect())
+    };
+    calibrate::calibrate_midnight(&profile, &observed, predict).map_err(usage)
 }

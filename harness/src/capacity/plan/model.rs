@@ -61,6 +61,11 @@ pub fn service(s: &Scenario) -> Result<Service, PlanError> {
         )));
     }
     let base = base_model(&profile)?;
+    Ok(service_from(s, id, base))
+}
+
+/// The sized service from a given base model (the profile's, or a calibration candidate).
+pub fn service_from(s: &Scenario, id: ServiceId, base: SimModel) -> Service {
     let kinds = s
         .load
         .requests
@@ -73,8 +78,8 @@ pub fn service(s: &Scenario) -> Result<Service, PlanError> {
             )
         })
         .collect();
-    let base_cpu = base_cpu(&profile);
-    Ok(Service { id, model: SimModel { kinds, ..base }, base_cpu })
+    let base_cpu = base.pool.base_cpu;
+    Service { id, model: SimModel { kinds, ..base }, base_cpu }
 }
 
 /// The kinds worth simulating: those that reach the pool (they alone shape the queue
@@ -88,7 +93,8 @@ pub fn simulated_kinds(s: &Scenario, svc: &Service, unit: &[String], pool_only: 
         .filter(|&i| {
             let name = s.load.requests[i].name.get_ref();
             let pool = svc.model.kinds[i].route == Route::Pool;
-            let named = unit.contains(name) || s.slos.iter().any(|o| o.request.as_ref().is_none_or(|r| r.get_ref() == name));
+            let named =
+                unit.contains(name) || s.slos.iter().any(|o| o.request.as_ref().is_none_or(|r| r.get_ref() == name));
             pool || (!pool_only && named)
         })
         .collect()
@@ -96,11 +102,10 @@ pub fn simulated_kinds(s: &Scenario, svc: &Service, unit: &[String], pool_only: 
 
 fn base_model(profile: &ServiceProfile) -> Result<SimModel, PlanError> {
     match profile {
-        ServiceProfile::Midnight(p) => SimModel::midnight(p).map_err(|e| PlanError::Usage(format!("targets.midnight.profile: {e}"))),
-        other => Err(PlanError::Usage(format!(
-            "no simulator model for `{}` yet; plan supports: midnight",
-            other.id()
-        ))),
+        ServiceProfile::Midnight(p) => {
+            SimModel::midnight(p).map_err(|e| PlanError::Usage(format!("targets.midnight.profile: {e}")))
+        }
+        other => Err(PlanError::Usage(format!("no simulator model for `{}` yet; plan supports: midnight", other.id()))),
     }
 }
 
@@ -126,7 +131,8 @@ pub fn arrivals(
     let curve = scaled_curve(growth, headroom)?;
     let keep = keep.to_vec();
     let base = Schedule::window(curve.clone(), s.load.arrivals, s.seed, from, until);
-    let mut streams: Vec<Arrivals> = vec![Box::new(stream::mixed(base, &weights, s.seed ^ 0x006d_6978).map_err(sim_err)?)];
+    let mut streams: Vec<Arrivals> =
+        vec![Box::new(stream::mixed(base, &weights, s.seed ^ 0x006d_6978).map_err(sim_err)?)];
     for (i, spike) in growth.spikes.iter().enumerate() {
         let start = crate::capacity::growth::WEEK * (spike.week - 1) + spike.at.0;
         let end = start + spike.duration.get();
@@ -154,10 +160,6 @@ fn scaled_curve(growth: &Growth, factor: f64) -> Result<crate::load::arrival::Ra
 
 fn sim_err(e: crate::capacity::SimError) -> PlanError {
     PlanError::Sim(e.to_string())
-}
-
-fn base_cpu(_profile: &ServiceProfile) -> f64 {
-    0.0
 }
 
 /// Sets the sized service's workers in the scenario's embedded profile.

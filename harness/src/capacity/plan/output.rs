@@ -149,14 +149,19 @@ impl PlanReport {
             .iter()
             .map(|slo| FirstBreach {
                 slo: slo.name.clone(),
-                week: weeks.iter().find(|w| w.sim.slos.iter().any(|v| v.name == slo.name && !v.pass)).map(|w| w.sim.load.week),
+                week: weeks
+                    .iter()
+                    .find(|w| w.sim.slos.iter().any(|v| v.name == slo.name && !v.pass))
+                    .map(|w| w.sim.load.week),
             })
             .collect();
         let triggers: Vec<TriggerWeek> = triggers.iter().map(trigger_week).collect();
-        let mut reasons: Vec<String> =
-            weeks.iter().filter_map(|w| w.recommended.as_ref()?.reason.clone()).collect();
+        let mut reasons: Vec<String> = weeks.iter().filter_map(|w| w.recommended.as_ref()?.reason.clone()).collect();
         reasons.extend(
-            triggers.iter().filter(|t| t.pass == Some(false)).map(|t| format!("trigger `{}`: expected {}", t.name, t.expectation.clone().unwrap_or_default())),
+            triggers
+                .iter()
+                .filter(|t| t.pass == Some(false))
+                .map(|t| format!("trigger `{}`: expected {}", t.name, t.expectation.clone().unwrap_or_default())),
         );
         Self {
             schema_version: PLAN_SCHEMA_VERSION,
@@ -270,7 +275,11 @@ pub fn render(p: &PlanReport) -> String {
         };
         let _ = writeln!(out, "confirmed live: week {} at {} workers: {got}", c.week, c.size);
     }
-    let verdict = if p.feasible { "PASS: the recommended sizes hold every SLO through the horizon".to_owned() } else { format!("FAIL: {}", p.reasons.join("; ")) };
+    let verdict = if p.feasible {
+        "PASS: the recommended sizes hold every SLO through the horizon".to_owned()
+    } else {
+        format!("FAIL: {}", p.reasons.join("; "))
+    };
     let _ = writeln!(out, "{verdict}");
     out
 }

@@ -50,9 +50,11 @@ fn run_data(s: &Scenario, id: ServiceId, growth: &Growth, report: &SimReport, we
     let step = report.interval.as_secs_f64();
     let n = report.intervals.len();
     let t = |i: usize| (i + 1) as f64 * step;
-    let labels = || BTreeMap::from([("service".to_owned(), id.to_string()), ("instance".to_owned(), "simulator".to_owned())]);
+    let labels =
+        || BTreeMap::from([("service".to_owned(), id.to_string()), ("instance".to_owned(), "simulator".to_owned())]);
     let series = |name: &str, samples: Vec<(f64, f64)>| Series { name: name.to_owned(), labels: labels(), samples };
-    let cpu_s: Vec<(f64, f64)> = report.cpu_series().into_iter().enumerate().map(|(i, u)| (t(i), cpu(base, u))).collect();
+    let cpu_s: Vec<(f64, f64)> =
+        report.cpu_series().into_iter().enumerate().map(|(i, u)| (t(i), cpu(base, u))).collect();
     let queue: Vec<(f64, f64)> = (0..n).map(|i| (t(i), report.mean_queue_depth(i))).collect();
     let week_of = |i: usize| (i as f64 * step / WEEK.as_secs_f64()) as usize;
     let growth_s = (0..n).filter_map(|i| growth.weeks.get(week_of(i))?.growth.map(|g| (t(i), g))).collect();

@@ -80,7 +80,8 @@ pub fn figures(report: &SimReport, parts: &[(&Tally, Window)], kinds: &[usize], 
     let all: Vec<usize> = (0..tally.kinds.len()).collect();
     let everything = merge(&tally, &all);
     let utilisation = busy_fraction(report, tally.busy_ns, len);
-    let (queue_area, queue_max) = parts.iter().map(|p| queue(report, p.1)).fold((0.0, 0), |a, b| (a.0 + b.0, a.1.max(b.1)));
+    let (queue_area, queue_max) =
+        parts.iter().map(|p| queue(report, p.1)).fold((0.0, 0), |a, b| (a.0 + b.0, a.1.max(b.1)));
     let queue_mean = queue_area / len.as_secs_f64().max(1e-9);
     let q = |p: f64| if merged.latency.is_empty() { 0.0 } else { merged.quantile(p).as_secs_f64() };
     let total = everything.total();
@@ -209,10 +210,7 @@ pub const WINDOWS_PER_WEEK: usize = 8;
 /// The windows of `weeks` (1-based), [`WINDOWS_PER_WEEK`] each, relative to `origin`.
 pub fn windows(growth: &Growth, weeks: &[u32], origin: Duration) -> Vec<Window> {
     let at = |(a, b): (Duration, Duration)| Window { start: a - origin, end: b - origin };
-    weeks
-        .iter()
-        .flat_map(|&w| growth.daily_peak_hours(w).into_iter().chain([growth.week_span(w)]).map(at))
-        .collect()
+    weeks.iter().flat_map(|&w| growth.daily_peak_hours(w).into_iter().chain([growth.week_span(w)]).map(at)).collect()
 }
 
 /// Week `week`'s figures from a simulation that kept [`windows`] for it starting at
