@@ -122,7 +122,7 @@ impl DrillTask {
             self.event("steady state: not checked (steady_state = 0)");
             return true;
         }
-        let lo = (from / self.step_s + 1e-9).ceil() as u64;
+        let lo = (from / self.step_s - 1e-9).ceil().max(0.0) as u64;
         let hi = ((to / self.step_s + 1e-9).floor() as u64).max(lo + 1);
         let stats = self.tap.stats(lo, hi, self.requests.len());
         let checks: Vec<SteadyCheck> = self
