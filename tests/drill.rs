@@ -96,7 +96,7 @@ fn drill_json(o: &runner::DrillOutcome) -> Value {
 fn bad_drills_exit_2_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let good = scenario(dir.path(), 6, "", RECOVER_BY_ROLLBACK);
-    let good_text = std::fs::read_to_string(&good).unwrap();
+    let toml = std::fs::read_to_string(&good).unwrap();
     let cases = [
         ("target = \"pxl\"\nat", "target = \"nowhere\"\nat", "drill[0].target", "target = \"nowhere\""),
         ("at = \"2s\"", "at = \"6s\"", "drill[0].at", "at = \"6s\""),
@@ -104,7 +104,7 @@ fn bad_drills_exit_2_naming_file_line_and_field() {
         ("action = \"rollback\"", "action = \"command\"", "drill[0].recover.command", "action = \"command\""),
     ];
     for (from, to, field, line_text) in cases {
-        let bad = write(dir.path(), "bad.toml", &good_text.replacen(from, to, 1));
+        let bad = write(dir.path(), "bad.toml", &toml.replacen(from, to, 1));
         let bad_text = std::fs::read_to_string(&bad).unwrap();
         let line = bad_text.lines().position(|l| l.contains(line_text)).unwrap() + 1;
         let out = gameday().args(["drill", bad.to_str().unwrap(), "--dry-run"]).output().unwrap();
@@ -117,7 +117,7 @@ fn bad_drills_exit_2_naming_file_line_and_field() {
     let bad = write(
         dir.path(),
         "bad.toml",
-        &good_text.replacen(
+        &toml.replacen(
             "probe = { kind = \"http\", path = \"/v1/no-such-route\", expect_status = 200 }",
             "rule = \"Nope\"",
             1,
@@ -250,8 +250,8 @@ fn steady_state_that_does_not_hold_refuses_to_inject() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 5, "", RECOVER_BY_ROLLBACK);
-    let text = std::fs::read_to_string(&file).unwrap().replace("error_ratio < 50%", "p99 < 1us");
-    let file = write(dir.path(), "drill.toml", &text);
+    let toml = std::fs::read_to_string(&file).unwrap().replace("error_ratio < 50%", "p99 < 1us");
+    let file = write(dir.path(), "drill.toml", &toml);
     let o = run_drill(&options(&file, &dir.path().join("out")));
     assert!(
         !dir.path().join("injected").exists() && !dir.path().join("rolled-back").exists(),
@@ -273,8 +273,8 @@ fn ctrl_c_rolls_back_writes_partial_results_and_exits_3() {
     let never =
         "\n[drill.recover]\naction = \"external\"\n\n[[drill.verify]]\nkind = \"http\"\npath = \"/v1/no-such-route\"\n";
     let file = scenario(dir.path(), 30, "", never);
-    let text = std::fs::read_to_string(&file).unwrap().replace("timeout = \"3s\"", "timeout = \"25s\"");
-    let file = write(dir.path(), "drill.toml", &text);
+    let toml = std::fs::read_to_string(&file).unwrap().replace("timeout = \"3s\"", "timeout = \"25s\"");
+    let file = write(dir.path(), "drill.toml", &toml);
     let out_dir = dir.path().join("out");
     let mut child = gameday()
         .args(["drill", file.to_str().unwrap(), "--quiet", "--out", out_dir.to_str().unwrap()])

@@ -336,7 +336,7 @@ action = "rollback"
             ("steady_state = \"3s\"", "steady_state = \"6s\"", "drill[0].steady_state", "longer than `at`"),
             ("rule = \"down\"", "rule = \"up\"", "drill[0].detect.rule", "names no [[alert]]"),
             ("action = \"rollback\"", "action = \"command\"", "drill[0].recover.command", "needs `command"),
-            ("kind = \"command\"", "kind = \"teleport\"", "drill[0].fault", "teleport"),
+            ("kind = \"command\"", "kind = \"teleport\"", "drill[0].fault.kind", "teleport"),
         ];
         for (from, to, field, msg) in cases {
             let text = full.replacen(from, to, 1);
@@ -345,9 +345,7 @@ action = "rollback"
             assert!(e.message.contains(msg), "{e}");
             let needle = to.lines().next().unwrap();
             let needle = if field == "drill[0].recover.command" { "action = \"command\"" } else { needle };
-            if field != "drill[0].fault" {
-                assert_eq!(e.position.map(|p| p.0), Some(line_of(&text, needle)), "{e}");
-            }
+            assert_eq!(e.position.map(|p| p.0), Some(line_of(&text, needle)), "{e}");
             assert!(e.to_string().starts_with("d.toml:"), "{e}");
         }
     }

@@ -262,7 +262,12 @@ async fn run_with_env(
         () = interrupted => None,
     };
     live.stop.cancel();
-    let reason = if loaded.is_some() { "end of run" } else { "interrupted" };
+    // goose stops its attack on Ctrl-C too: a load that ended early was interrupted.
+    let cut_short = match &loaded {
+        Some(Ok(o)) => s.time_scale.to_sim(o.wall) + std::time::Duration::from_secs(1) < run::load_span(s, &plan),
+        _ => true,
+    };
+    let reason = if cut_short { "interrupted" } else { "end of run" };
     for w in std::mem::take(&mut live.watchers) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
     }
@@ -278,10 +283,10 @@ async fn run_with_env(
     };
     let mut outcome = outcome;
     let data = run::run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
-    let drills = finish_reports(s, &live, &data, partial);
+    let drills = finish_reports(s, &live, &data, partial || cut_short);
     let measured = Measured { outcome, data, resolved, started_at };
     let (mut results, _) = run::judge(s, &opts.scenario, &mix, &plan, measured);
-    results.partial |= partial;
+    results.partial |= partial || cut_short;
     let drills_pass = drills.iter().all(DrillReport::passed);
     let invalid = results.verdict == report::RunVerdict::Invalid;
     let exit = exit_of(&drills, partial || invalid);
@@ -371,7 +376,8 @@ fn finish_reports(s: &Scenario, live: &Live, data: &observe::RunData, partial: b
             }
             match r.status {
                 _ if partial && !matches!(r.status, DrillStatus::Refused | DrillStatus::Error) => {
-                    r.end(DrillStatus::Interrupted, "interrupted (Ctrl-C)");
+                    r.status = DrillStatus::Interrupted;
+                    r.reason = Some("interrupted: the load ended early (Ctrl-C)".into());
                 }
                 DrillStatus::Completed if r.criteria.iter().all(|c| c.pass) => r.status = DrillStatus::Passed,
                 DrillStatus::Completed => {

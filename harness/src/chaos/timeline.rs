@@ -83,10 +83,22 @@ impl DrillTask {
         let d = &self.drill;
         let at = self.clock.started() + self.real(d.at());
         let window_opens = at.checked_sub(self.real(d.steady_state())).unwrap_or(at);
-        if self.sleep_until(window_opens).await.is_err() || self.sleep_until(at + FLUSH_GRACE).await.is_err() {
+        // A user hands in an interval when it records into the next one: give the
+        // window's last interval one more interval to arrive.
+        let grace = self.real(Duration::from_secs_f64(self.step_s)).max(MIN_FLUSH_GRACE);
+        if self.sleep_until(window_opens).await.is_err() || self.sleep_until(at + grace).await.is_err() {
             return;
         }
-        if !self.steady_state() {
+        let patience = at + self.real(self.scenario.load.request_timeout.get()).max(grace);
+        let mut ok = self.steady_state(false);
+        while ok.is_none() {
+            let last = Instant::now() + Duration::from_millis(100) >= patience;
+            if self.sleep_until(Instant::now() + Duration::from_millis(100)).await.is_err() {
+                return;
+            }
+            ok = self.steady_state(last);
+        }
+        if ok != Some(true) {
             return;
         }
         if let Err(e) = d.fault.preflight(&self.env).await {
@@ -114,15 +126,16 @@ impl DrillTask {
     }
 
     /// Checks every SLO over the steady-state window; records and refuses if one fails.
-    fn steady_state(&self) -> bool {
+    /// `None`: an SLO has no requests in the window yet and `last` is false (try again).
+    fn steady_state(&self, last: bool) -> Option<bool> {
         let d = &self.drill;
         let (from, to) = ((d.at() - d.steady_state()).as_secs_f64(), d.at().as_secs_f64());
         if to - from <= 0.0 {
             self.report().timeline.steady_state_ok = Some(true);
             self.event("steady state: not checked (steady_state = 0)");
-            return true;
+            return Some(true);
         }
-        let lo = (from / self.step_s + 1e-9).ceil() as u64;
+        let lo = (from / self.step_s - 1e-9).ceil().max(0.0) as u64;
         let hi = ((to / self.step_s + 1e-9).floor() as u64).max(lo + 1);
         let stats = self.tap.stats(lo, hi, self.requests.len());
         let checks: Vec<SteadyCheck> = self
@@ -137,6 +150,9 @@ impl DrillTask {
                 SteadyCheck { slo: o.name.clone(), objective: o.objective.as_written().to_owned(), observed, pass }
             })
             .collect();
+        if !last && checks.iter().any(|c| c.observed.is_none()) {
+            return None;
+        }
         let failed: Vec<String> = checks
             .iter()
             .filter(|c| !c.pass)
@@ -155,7 +171,7 @@ impl DrillTask {
             let why = format!("steady state did not hold over [{from:.1}s, {to:.1}s): {}", failed.join("; "));
             self.end(DrillStatus::Refused, why);
         }
-        ok
+        Some(ok)
     }
 
     /// Detection, operator reaction, recovery, verification, rollback.
@@ -365,5 +381,5 @@ impl DrillTask {
     }
 }
 
-/// Real time given to the users to hand in the interval that ends at `at`.
-const FLUSH_GRACE: Duration = Duration::from_millis(50);
+/// At least this long (real) is given to the users to hand in the interval ending at `at`.
+const MIN_FLUSH_GRACE: Duration = Duration::from_millis(250);
