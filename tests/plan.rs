@@ -68,7 +68,7 @@ fn bad_growth_is_exit_2_naming_the_field() {
         ("weeks = 4", "weeks = 0", "growth.weeks"),
         ("rate = \"+50%/week\"", "rate = \"-120%/week\"", "growth.rate"),
         ("rate = \"+50%/week\"", "rate = \"+90000%/week\"", "growth"),
-        ("unit = [\"prove\"]", "unit = [\"mint\"]", "growth.unit"),
+        ("\nunit = [\"prove\"]", "\nunit = [\"mint\"]", "growth.unit"),
         ("headroom = 1.0", "headroom = 0.5", "plan.headroom"),
     ] {
         let p = write(dir.path(), "bad.toml", &base.replacen(from, to, 1));

@@ -132,7 +132,12 @@ pub async fn for_scenario(
         match url {
             None => {
                 let warm = warm_requests(s, id);
-                let c = discover_with(s.targets.get(id).1, warmup_scale(), |eps| warmup(eps, warm)).await?;
+                let mut profile = s.targets.get(id).1;
+                // The metrics are the same over HTTP; discovery needs no certificates.
+                if let gameday_mocks::ServiceProfile::Grahmos(p) = &mut profile {
+                    p.tls = gameday_mocks::services::grahmos::tls::TlsMode::Off;
+                }
+                let c = discover_with(profile, warmup_scale(), |eps| warmup(eps, warm)).await?;
                 catalogs.insert(id, c);
             }
             Some(url) => match scrape_external(id, url).await {
