@@ -245,12 +245,9 @@ pub fn render(p: &PlanReport) -> String {
             live,
             rec
         );
-        if let Some(f) = failing.first() {
-            let _ = f;
-            for v in s.slos.iter().filter(|v| !v.pass) {
-                let seen = v.observed.map_or("no data".into(), |x| format!("{x:.3}"));
-                let _ = writeln!(out, "       week {}: SLO `{}` ({}) saw {seen}", s.load.week, v.name, v.objective);
-            }
+        for v in s.slos.iter().filter(|v| !v.pass) {
+            let seen = v.observed.map_or("no data".into(), |x| format!("{x:.3}"));
+            let _ = writeln!(out, "       week {}: SLO `{}` ({}) saw {seen}", s.load.week, v.name, v.objective);
         }
     }
     for t in &p.triggers {

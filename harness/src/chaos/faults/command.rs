@@ -94,17 +94,24 @@ fn truncate(bytes: &[u8]) -> String {
     s
 }
 
+impl CommandOutput {
+    /// `argv` before it ran: no exit code, no output.
+    fn not_run(argv: &[String]) -> Self {
+        Self {
+            argv: argv.to_vec(),
+            exit_code: None,
+            timed_out: false,
+            stdout: String::new(),
+            stderr: String::new(),
+            duration_s: 0.0,
+        }
+    }
+}
+
 /// Runs `argv` without a shell, killing it after `timeout`.
 pub async fn run_command(argv: &[String], timeout: Duration) -> CommandOutput {
     let started = Instant::now();
-    let mut out = CommandOutput {
-        argv: argv.to_vec(),
-        exit_code: None,
-        timed_out: false,
-        stdout: String::new(),
-        stderr: String::new(),
-        duration_s: 0.0,
-    };
+    let mut out = CommandOutput::not_run(argv);
     let Some((program, args)) = argv.split_first() else {
         out.stderr = "empty command".into();
         return out;
@@ -135,14 +142,7 @@ pub async fn run_command(argv: &[String], timeout: Duration) -> CommandOutput {
 /// The same without a runtime (the guard's last resort): polls the child until `timeout`.
 pub fn run_command_blocking(argv: &[String], timeout: Duration) -> CommandOutput {
     let started = Instant::now();
-    let mut out = CommandOutput {
-        argv: argv.to_vec(),
-        exit_code: None,
-        timed_out: false,
-        stdout: String::new(),
-        stderr: String::new(),
-        duration_s: 0.0,
-    };
+    let mut out = CommandOutput::not_run(argv);
     let Some((program, args)) = argv.split_first() else {
         out.stderr = "empty command".into();
         return out;
