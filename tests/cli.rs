@@ -223,6 +223,9 @@ fn ctrl_c_keeps_partial_results_and_exits_3() {
     assert_eq!(results["partial"], true);
     assert_eq!(results["verdict"], "invalid");
     assert!(results["requests"][0]["count"].as_u64().unwrap() > 0, "measured data kept");
+    // The reports say so too, verdict first.
+    let r = crate::reports::check_outputs(&out, "run");
+    assert!(r.markdown.contains("**INVALID") && r.markdown.contains("partial"), "{}", r.markdown);
 }
 
 #[test]

@@ -53,6 +53,22 @@ fn run_scenario(dir: &Path, name: &str, text_: &str, extra_args: &[&str]) -> (Op
     (o.status.code(), text(&o), results.unwrap_or(Value::Null))
 }
 
+/// `run_scenario` for a run whose figures a test checks: a run the tool itself declared
+/// not a measurement (exit 3, "generator saturated": a busy machine delayed the sends)
+/// is repeated, up to three attempts. The oracles and tolerances stay as they are; only
+/// a run the tool says is invalid is not judged.
+fn run_measured(dir: &Path, name: &str, text_: &str, extra_args: &[&str]) -> (Option<i32>, String, Value) {
+    let mut attempt = run_scenario(dir, name, text_, extra_args);
+    for _ in 1..3 {
+        if attempt.0 != Some(3) || !attempt.1.contains("generator saturated") {
+            break;
+        }
+        eprintln!("{name}: generator saturated on this machine; running again");
+        attempt = run_scenario(dir, name, text_, extra_args);
+    }
+    attempt
+}
+
 /// The request kind's latency statistic (`p50`, `p99`, `mean`, `max`) in milliseconds.
 fn ms(results: &Value, stat: &str) -> f64 {
     results["requests"][0]["latency_ms"][stat].as_f64().unwrap_or_else(|| panic!("no {stat} in {results}"))
@@ -140,14 +156,14 @@ fn open_model_latency_shows_server_stalls_that_a_closed_model_hides() {
     let closed = one_request("users = 2\nthink_time = \"20ms\"\nduration = \"20s\"", "/health", "");
 
     // Without stalls: a loopback /health answers in about a millisecond.
-    let (code, out, calm) = run_scenario(dir.path(), "open-calm", &open, &args);
+    let (code, out, calm) = run_measured(dir.path(), "open-calm", &open, &args);
     assert_eq!(code, Some(0), "{out}");
     assert!(ms(&calm, "p99") < 20.0, "calm p99 {} ms", ms(&calm, "p99"));
 
     // Stalled 1 s in every 10 s: 10% of the intended sends fall in a stall and wait up to
     // 1 s, so the 99th percentile sits high in that second (>= 500 ms).
     mock.stall(Duration::from_secs(1), Duration::from_secs(10));
-    let (code, out, open_stalled) = run_scenario(dir.path(), "open-stalled", &open, &args);
+    let (code, out, open_stalled) = run_measured(dir.path(), "open-stalled", &open, &args);
     assert_eq!(code, Some(0), "{out}");
     let p99 = ms(&open_stalled, "p99");
     assert!(p99 >= 500.0, "open-model p99 {p99} ms does not show the stalls");
@@ -156,7 +172,7 @@ fn open_model_latency_shows_server_stalls_that_a_closed_model_hides() {
     // The closed model under the same stalls: its 2 users wait out each stall, so only
     // a handful of requests see it: the maximum shows a stall, the p99 does not.
     mock.stall(Duration::from_secs(1), Duration::from_secs(10));
-    let (code, out, closed_stalled) = run_scenario(dir.path(), "closed-stalled", &closed, &args);
+    let (code, out, closed_stalled) = run_measured(dir.path(), "closed-stalled", &closed, &args);
     assert_eq!(code, Some(0), "{out}");
     let (p99, max) = (ms(&closed_stalled, "p99"), ms(&closed_stalled, "max"));
     assert!(max >= 500.0, "the closed users never hit a stall (max {max} ms)");
@@ -172,7 +188,7 @@ fn reported_latency_matches_known_service_time_distributions() {
         "/attestation",
         "[targets.midnight.profile.service_time.attestation]\ndist = \"fixed\"\nvalue = \"20ms\"\n",
     );
-    let (code, out, r) = run_scenario(dir.path(), "fixed", &fixed, &[]);
+    let (code, out, r) = run_measured(dir.path(), "fixed", &fixed, &[]);
     assert_eq!(code, Some(0), "{out}");
     let p50 = ms(&r, "p50");
     assert!((p50 - 20.0).abs() <= 20.0 * 0.02 + 1.0, "fixed 20 ms: p50 {p50} ms");
@@ -183,12 +199,22 @@ fn reported_latency_matches_known_service_time_distributions() {
         "/attestation",
         "[targets.midnight.profile.service_time.attestation]\ndist = \"exponential\"\nmean = \"20ms\"\n",
     );
-    let (code, out, r) = run_scenario(dir.path(), "exponential", &exp, &[]);
+    let (code, out, r) = run_measured(dir.path(), "exponential", &exp, &[]);
     assert_eq!(code, Some(0), "{out}");
-    let (mean, p99) = (ms(&r, "mean"), ms(&r, "p99"));
+    // What the client measures is the service time plus the HTTP round trip; the fixed
+    // run above measured that round trip on this machine (its p50 minus 20 ms), so the
+    // oracle is the theory plus that measured overhead, not a wider tolerance.
+    let overhead = (p50 - 20.0).max(0.0);
+    let (mean, p99) = (ms(&r, "mean") - overhead, ms(&r, "p99") - overhead);
     let p99_expected = 20.0 * 100f64.ln();
-    assert!((mean - 20.0).abs() <= 20.0 * 0.05, "exponential mean {mean} ms, expected 20 ms");
-    assert!((p99 - p99_expected).abs() <= p99_expected * 0.05, "exponential p99 {p99} ms, expected {p99_expected:.1}");
+    assert!(
+        (mean - 20.0).abs() <= 20.0 * 0.05,
+        "exponential mean {mean} ms net of {overhead} ms overhead, expected 20 ms"
+    );
+    assert!(
+        (p99 - p99_expected).abs() <= p99_expected * 0.05,
+        "exponential p99 {p99} ms net of {overhead} ms overhead, expected {p99_expected:.1}"
+    );
 }
 
 #[test]

@@ -5,17 +5,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod chaos_grahmos;
+mod chaos_procs;
 mod cli;
 mod common;
 mod drill;
+mod drill_e2e;
 mod grahmos;
 mod load;
+mod merge;
 mod midnight;
 mod morphsave;
 mod observe;
 mod plan;
 mod prom;
 mod pxl;
+mod reports;
 mod rules;
 mod scenarios;
 mod scribe;

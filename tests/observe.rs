@@ -219,6 +219,7 @@ async fn targets_without_metrics_are_problems_never_zeros() {
         service: ServiceId::Midnight,
         instance: instance.into(),
         url: format!("{url}/metrics"),
+        ca_pem: None,
     };
     let bad = [(not_found, "HTTP 404"), (html, "text/html"), (plain, "not Prometheus exposition"), (closed, "connect")];
     let mut targets: Vec<ScrapeTarget> = bad.iter().map(|(url, _)| target(url, url)).collect();

@@ -26,6 +26,9 @@ pub struct Cli {
 enum Command {
     /// Run a scenario's load against its targets and judge its SLOs (exit 0 pass, 1 fail).
     Run(RunArgs),
+    /// Run a scenario and compare it with a committed baseline: the CI regression gate
+    /// (exit 0 pass, 1 an SLO failed or a tracked percentile regressed, 2 bad baseline, 3 invalid run).
+    Gate(GateArgs),
     /// Run a scenario's load with its [[drill]]s injected (exit 0 all pass, 1 a drill failed, 3 interrupted).
     Drill(DrillArgs),
     /// Start the embedded mocks on loopback and serve until Ctrl-C.
@@ -41,6 +44,19 @@ enum Command {
     /// Plan capacity for a growth curve: which week breaks which SLO, when each trigger
     /// fires, what size fixes it (exit 0 fixable, 1 not within the scenario's limits).
     Plan(PlanArgs),
+    /// Merge the results.json of shards of one run into one (exact HDR sums; whole-run
+    /// SLOs re-judged); writes results.json and hlog/ (exit 0 pass, 1 fail, 3 invalid).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The shards' results.json files (at least two).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Directory for the merged results.json and hlog/ (default: out/<scenario name>-merged).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +116,33 @@ struct RunArgs {
     quiet: bool,
 }
 
+impl RunArgs {
+    fn options(self) -> RunOptions {
+        RunOptions {
+            scenario: self.scenario,
+            out: self.out,
+            targets: self.targets,
+            allow_remote: self.allow_remote,
+            seed: self.seed,
+            time_scale: self.time_scale,
+            quiet: self.quiet,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct GateArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The baseline: a results.json of an earlier run of the same scenario (e.g.
+    /// reports/baselines/NAME.json).
+    #[arg(long, value_name = "FILE")]
+    baseline: PathBuf,
+    /// Write this run's results as the baseline instead of comparing.
+    #[arg(long)]
+    update_baseline: bool,
+}
+
 #[derive(Debug, clap::Args)]
 struct DrillArgs {
     /// The scenario file (TOML) with one or more [[drill]] tables.
@@ -149,6 +192,23 @@ struct MocksArgs {
     /// Seed for the mocks' random draws.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// The profile of the one `--only` service: a TOML file holding what a scenario's
+    /// `[targets.<service>.profile]` holds (or JSON, for a `.json` file).
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Listen on PORT for the endpoint NAME of the manifest (`midnight=6301`,
+    /// `scribe-2=9002`), whatever `--ports` says (repeatable). A restarted mock keeps its URLs.
+    #[arg(long = "port", value_name = "NAME=PORT", value_parser = parse_named_port)]
+    fixed_ports: Vec<(String, u16)>,
+}
+
+fn parse_named_port(s: &str) -> Result<(String, u16), String> {
+    let (name, port) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected NAME=PORT"))?;
+    let port: u16 = port.parse().map_err(|e| format!("`{s}`: port: {e}"))?;
+    if name.is_empty() || port == 0 {
+        return Err(format!("`{s}`: expected NAME=PORT with a name and a port from 1 to 65535"));
+    }
+    Ok((name.to_owned(), port))
 }
 
 fn parse_service(s: &str) -> Result<ServiceId, String> {
@@ -178,18 +238,22 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,goose=error"));
+        // A failed verifying handshake is counted as a load error; the verifier would also
+        // log each one.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,goose=error,rustls_platform_verifier=off"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn dispatch(command: Command) -> Exit {
     let result = match command {
         Command::Run(args) => run_cmd(args).await,
+        Command::Gate(args) => gate_cmd(args).await,
         Command::Drill(args) => drill_cmd(args).await,
         Command::Mocks(args) => mocks_cmd(args).await,
         Command::Validate { scenario } => validate_cmd(&scenario).await,
         Command::Rules(RulesCommand::Export { scenario, out }) => rules_export_cmd(&scenario, out.as_deref()),
         Command::Plan(args) => plan_cmd(args).await,
+        Command::Merge(args) => merge_cmd(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
@@ -198,19 +262,71 @@ async fn dispatch(command: Command) -> Exit {
 }
 
 async fn run_cmd(a: RunArgs) -> Result<Exit, Error> {
-    let opts = RunOptions {
-        scenario: a.scenario,
-        out: a.out,
-        targets: a.targets,
-        allow_remote: a.allow_remote,
-        seed: a.seed,
-        time_scale: a.time_scale,
-        quiet: a.quiet,
-    };
-    let report = run::run(&opts).await?;
+    let report = run::run(&a.options()).await?;
     println!("{}", crate::report::table::render(&report.results));
     println!("results: {}", report.results_path.display());
     Ok(report.exit)
+}
+
+async fn gate_cmd(a: GateArgs) -> Result<Exit, Error> {
+    let opts =
+        crate::gate::GateOptions { run: a.run.options(), baseline: a.baseline, update_baseline: a.update_baseline };
+    let o = crate::gate::gate(&opts).await?;
+    println!("{}", crate::report::table::render(&o.results));
+    if let Some(g) = &o.results.gate {
+        println!(
+            "\ngate against {} (tolerance {:.0}%, false-alarm rate {})",
+            g.baseline,
+            g.tolerance * 100.0,
+            g.false_alarm_rate
+        );
+        for c in &g.comparisons {
+            println!("  {}", c.describe(g.tolerance, g.false_alarm_rate));
+        }
+    }
+    if o.baseline_written {
+        println!("baseline written: {}", opts.baseline.display());
+    } else if opts.update_baseline {
+        eprintln!("error: the run is invalid: the baseline {} was not written", opts.baseline.display());
+    }
+    println!("report: {}", o.out.join("report.md").display());
+    Ok(o.exit)
+}
+
+fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
+    use crate::report::{self, results::SCHEMA_VERSION};
+    if a.files.len() < 2 {
+        return Err(Error::Usage(format!("merge needs at least 2 results files, got {}", a.files.len())));
+    }
+    let mut inputs = Vec::with_capacity(a.files.len());
+    for path in &a.files {
+        let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|e| Error::Usage(format!("{}: not JSON: {e}", path.display())))?
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            let found = version.map_or_else(|| "missing".to_owned(), |v| v.to_string());
+            return Err(Error::Usage(format!(
+                "{}: schema_version is {found}: this gameday merges results files of schema {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let results: report::Results = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            Error::Usage(format!("{}: not a results file: {}: {}", path.display(), e.path(), e.inner()))
+        })?;
+        inputs.push(results);
+    }
+    let labels: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
+    let merged = report::merge_labelled(&inputs, &labels).map_err(|e| Error::Usage(e.to_string()))?;
+    let out = a.out.clone().unwrap_or_else(|| std::path::Path::new("out").join(format!("{}-merged", merged.scenario)));
+    report::prepare_out_dir(&out)?;
+    let path = report::write_run_outputs(&out, &merged)?;
+    println!("{}", report::table::render(&merged));
+    println!("results: {}", path.display());
+    println!("interval logs: {}; report: {}", out.join("hlog").display(), out.join("report.md").display());
+    Ok(run::exit_of(merged.verdict))
 }
 
 async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
@@ -229,10 +345,25 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
         PlanError::Usage(m) => Error::Usage(m),
         PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
     };
+    let started_at = crate::run::now_rfc3339();
     let report = plan::plan(&s, &opts).await.map_err(as_error)?;
     print!("{}", plan::output::render(&report));
     let path = plan::write(&out, &report).map_err(as_error)?;
     println!("plan: {}", path.display());
+    // The chart is a view of plan.json: a chart that cannot be drawn is a warning.
+    let chart = match plan::write_chart(&out, &s, &report) {
+        Ok(svg) => {
+            println!("chart: {}", svg.display());
+            std::fs::read_to_string(&svg).ok()
+        }
+        Err(e) => {
+            eprintln!("warning: {}: {e}", out.join("plan.svg").display());
+            None
+        }
+    };
+    crate::report::write_results(&out, &plan::report::results(&s, &report, started_at))?;
+    crate::report::write_reports(&out, &plan::report::doc(&s, &report, chart))?;
+    println!("report: {}", out.join("report.md").display());
     Ok(if report.feasible { Exit::Pass } else { Exit::Failed })
 }
 
@@ -268,7 +399,14 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
             Ok(Exit::Pass)
         }
         DrillRun::Ran(o) => {
-            println!("{}", crate::report::table::render(&o.results.run));
+            // The whole run's SLOs include the incident on purpose: informational here; the
+            // drills' own criteria decide the exit code.
+            let run = crate::report::table::render(&o.results.run).replacen(
+                "\nverdict: ",
+                "\nload verdict over the whole run, incident included (informational; the drills decide): ",
+                1,
+            );
+            println!("{run}");
             println!("{}", runner::render(&o.results));
             println!("results: {}", o.results_path.display());
             Ok(o.exit)
@@ -277,6 +415,11 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
 }
 
 async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
+    let profile = match (&a.profile, a.only.as_slice()) {
+        (None, _) => None,
+        (Some(path), [id]) => Some(fleet::read_profile(*id, path)?),
+        (Some(_), _) => return Err(Error::Usage("--profile needs exactly one --only SERVICE".into())),
+    };
     let opts = FleetOptions {
         only: a.only,
         ports: match a.ports {
@@ -286,6 +429,8 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
         manifest: a.manifest,
         time_scale: TimeScale::new(a.time_scale).map_err(|e| Error::Usage(format!("--time-scale: {e}")))?,
         seed: a.seed,
+        profile,
+        fixed_ports: a.fixed_ports.into_iter().collect(),
     };
     fleet::serve(&opts, fleet::interrupted()).await?;
     Ok(Exit::Pass)

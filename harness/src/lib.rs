@@ -12,13 +12,15 @@
 //! - [`rules`]: SLOs, alerts and scaling triggers over the run (Prometheus semantics), and their export;
 //! - [`report`]: `results.json` (written atomically) and the terminal table;
 //! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
-//! - [`run`]: `gameday run`, tying the above together.
+//! - [`run`]: `gameday run`, tying the above together;
+//! - [`gate`]: `gameday gate`, the CI regression gate (a run compared with a baseline).
 
 pub mod capacity;
 pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod fleet;
+pub mod gate;
 pub mod load;
 pub mod observe;
 pub mod report;

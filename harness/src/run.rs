@@ -85,9 +85,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     run_settings(&settings, opts).await
 }
 
-/// Runs an already resolved scenario (e.g. one window of a growth plan built in memory);
-/// `opts` supplies the target overrides, `--allow-remote` and `--quiet`.
+/// Runs an already resolved scenario (e.g. one window of a growth plan built in memory)
+/// and writes its outputs; `opts` supplies the target overrides, `--allow-remote` and `--quiet`.
 pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunReport, Error> {
+    let (results, data) = execute(settings, opts).await?;
+    let results_path = report::write_run_outputs(&settings.out, &results)?;
+    let exit = exit_of(results.verdict);
+    Ok(RunReport { results, results_path, exit, data })
+}
+
+/// Runs an already resolved scenario and judges it, writing nothing but proving `--out`
+/// writable first: the caller adds what it knows (a gate's comparison) and writes.
+pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results, RunData), Error> {
     let s = &settings.scenario;
     let urls = targets::resolve_urls(s, &opts.targets, opts.allow_remote)?;
     for w in check_rule_metrics(s, &urls).await? {
@@ -117,10 +126,7 @@ pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunR
     let mut outcome = outcome?;
     let data = run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved, started_at };
-    let (results, data) = judge(s, &opts.scenario, &mix, &plan, measured);
-    let results_path = report::write_results(&settings.out, &results)?;
-    let exit = exit_of(results.verdict);
-    Ok(RunReport { results, results_path, exit, data })
+    Ok(judge(s, &opts.scenario, &mix, &plan, measured))
 }
 
 /// The exit code a run verdict deserves.
@@ -286,6 +292,7 @@ pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
         pace,
         run_time: scale.to_real(l.duration.get()),
         request_timeout: scale.to_real(l.request_timeout.get()),
+        keep_alive: l.keep_alive,
         interval: real_interval,
         scale,
         seed: s.seed,
@@ -405,16 +412,25 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
     };
     let results = Results {
         schema_version: report::results::SCHEMA_VERSION,
+        kind: report::results::ReportKind::Run,
         gameday_version: env!("CARGO_PKG_VERSION").to_owned(),
         scenario: s.name.clone(),
         scenario_file: scenario_file.display().to_string(),
         seed: s.seed,
         time_scale: s.time_scale.factor(),
         started_at,
+        machine: report::results::Machine::current(),
+        interval_s: data.step_s,
         wall_s: outcome.wall.as_secs_f64(),
         simulated_s: s.time_scale.to_sim(outcome.wall).as_secs_f64(),
         targets: resolved.into_iter().map(|(id, r)| (id.to_string(), r)).collect(),
-        requests: mix.kinds.iter().zip(&rec.total).map(|(k, st)| RequestSummary::new(&k.name, st)).collect(),
+        requests: mix
+            .kinds
+            .iter()
+            .zip(&rec.total)
+            .enumerate()
+            .map(|(i, (k, st))| RequestSummary::new(&k.name, st, interval_summaries(data, i)))
+            .collect(),
         slos: rules.slos,
         alerts: rules.alerts,
         triggers: rules.triggers,
@@ -424,8 +440,20 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
         partial,
         generator: outcome.health,
         observation_problems: data.problems.clone(),
+        gate: None,
+        plan: None,
     };
     (results, owned)
+}
+
+/// Request kind `kind`'s per-interval summaries, in time order (intervals without one of
+/// its requests left out).
+fn interval_summaries(data: &RunData, kind: usize) -> Vec<report::results::IntervalSummary> {
+    data.intervals
+        .iter()
+        .filter_map(|(i, kinds)| kinds.get(kind).filter(|k| k.total() > 0).map(|k| (*i, k)))
+        .map(|(i, k)| report::results::IntervalSummary::new(i as f64 * data.step_s, data.step_s, k))
+        .collect()
 }
 
 /// Now, as RFC 3339.

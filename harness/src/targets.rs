@@ -15,12 +15,28 @@ use crate::scenario::Scenario;
 use crate::Error;
 
 /// A resolved target.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Resolved {
     /// Base URL requests go to.
     pub url: String,
     /// Whether gameday started it in-process.
     pub embedded: bool,
+    /// A CA certificate (PEM) the run's clients trust for it besides the system roots:
+    /// an embedded mock serving TLS with its own CA (the Grahmos edge with `tls = "on"`).
+    #[serde(skip)]
+    pub ca_pem: Option<String>,
+}
+
+/// `builder` trusting `pems` (CA certificates) besides the system roots.
+pub fn trusting<'a>(
+    builder: reqwest::ClientBuilder,
+    pems: impl IntoIterator<Item = &'a str>,
+) -> Result<reqwest::ClientBuilder, String> {
+    let certs = pems
+        .into_iter()
+        .map(|pem| reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("a trusted CA certificate: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if certs.is_empty() { builder } else { builder.tls_certs_merge(certs) })
 }
 
 /// Parses `svc=URL` as given to `--target`.
@@ -91,10 +107,10 @@ pub async fn start(
     let mut running = Vec::new();
     for (id, url) in urls {
         let resolved = match url {
-            Some(url) => Resolved { url: url.trim_end_matches('/').to_owned(), embedded: false },
+            Some(url) => Resolved { url: url.trim_end_matches('/').to_owned(), embedded: false, ca_pem: None },
             None => {
                 let svc = gameday_mocks::start(s.targets.get(id).1, ctx).await?;
-                let r = Resolved { url: svc.url(), embedded: true };
+                let r = Resolved { url: svc.url(), embedded: true, ca_pem: None };
                 running.push(svc);
                 r
             }

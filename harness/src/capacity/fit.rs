@@ -117,6 +117,30 @@ impl ErlangCFit {
         Ok(Self { max_relative_error, ..model })
     }
 
+    /// Fits `S` alone for a pool of `workers` whose base CPU is known (the profile's),
+    /// to `points` (at least one): the base and `S` trade off against each other when a
+    /// few points are not quite on a line, so a known base is better fixed than fitted.
+    pub fn fit_with_base(workers: usize, base_cpu: f64, points: &[ErlangPoint]) -> Result<Self, FitError> {
+        if points.is_empty() {
+            return Err(FitError::TooFewPoints { points: 0, params: 1 });
+        }
+        check_erlang_points(workers, points)?;
+        let top = points.iter().max_by(|a, b| a.arrival_rate_per_s.total_cmp(&b.arrival_rate_per_s));
+        let s0 = top.map_or(1.0, |p| (p.cpu * workers as f64 / p.arrival_rate_per_s).max(1e-6));
+        let params = [Param::new("mean_service_s", s0, 1e-9, 1e9)];
+        let residuals = |x: &[f64]| Ok(erlang_residuals(workers, x[0], base_cpu, points));
+        let fit = least_squares(&params, residuals).map_err(solver_error)?;
+        let model = Self {
+            workers,
+            mean_service_s: fit.values[0],
+            base_cpu,
+            rmse: rms(&fit.residuals),
+            max_relative_error: 0.0,
+        };
+        let max_relative_error = points.iter().map(|p| model.relative_error(p)).fold(0.0, f64::max);
+        Ok(Self { max_relative_error, ..model })
+    }
+
     /// The model's prediction at `arrival_rate_per_s`.
     pub fn predict(&self, arrival_rate_per_s: f64) -> ErlangPrediction {
         predict(self.workers, self.mean_service_s, self.base_cpu, arrival_rate_per_s)

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::proxy::FaultProxy;
+use super::supervisor::Supervisor;
 use super::targets_grahmos::{start_grahmos_target, GrahmosTarget};
 
 use gameday_mocks::services::{midnight, morphsave, pxl, scribe, Endpoint};
@@ -61,6 +62,8 @@ pub enum Target {
         /// Database pool, cache and RPC listener hooks.
         control: morphsave::Control,
     },
+    /// A mock running as its own process under a supervisor (kill, freeze, restart).
+    Process(Arc<Supervisor>),
 }
 
 impl Target {
@@ -69,6 +72,7 @@ impl Target {
         match self {
             Target::Remote { url } => url.trim_end_matches('/').to_owned(),
             Target::Grahmos(g) => g.api_url(),
+            Target::Process(p) => p.url(),
             Target::Midnight { endpoints }
             | Target::Scribe { endpoints, .. }
             | Target::Pxl { endpoints, .. }
@@ -81,10 +85,19 @@ impl Target {
         match self {
             Target::Remote { .. } => None,
             Target::Grahmos(g) => g.running().endpoints.iter().find(|e| e.name == name).map(Endpoint::url),
+            Target::Process(p) => p.urls().get(name).cloned(),
             Target::Midnight { endpoints }
             | Target::Scribe { endpoints, .. }
             | Target::Pxl { endpoints, .. }
             | Target::Morphsave { endpoints, .. } => endpoints.iter().find(|e| e.name == name).map(Endpoint::url),
+        }
+    }
+
+    /// A CA certificate (PEM) clients must trust for it: an embedded Grahmos serving TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        match self {
+            Target::Grahmos(g) => g.ca_pem(),
+            _ => None,
         }
     }
 
@@ -125,6 +138,26 @@ impl DrillEnv {
         }
     }
 
+    /// The supervised process behind target `name`, if it runs as one.
+    pub fn process(&self, name: &str) -> Option<&Arc<Supervisor>> {
+        match self.targets.get(name) {
+            Some(Target::Process(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The base URL the load and probes use for target `name`: through the fault proxy in
+    /// front of it, if the runner started one.
+    pub fn base_url(&self, name: &str) -> Option<String> {
+        let target = self.targets.get(name)?;
+        let direct = target.base_url();
+        let Some(proxy) = self.proxies.get(name) else { return Some(direct) };
+        let mut url = url::Url::parse(&direct).ok()?;
+        // Same scheme and host name (a TLS certificate names it), the proxy's port.
+        url.set_port(Some(proxy.addr().port())).ok()?;
+        Some(url.as_str().trim_end_matches('/').to_owned())
+    }
+
     /// The fault proxy in front of target `name`, if the runner started one.
     pub fn proxy(&self, name: &str) -> Option<&Arc<FaultProxy>> {
         self.proxies.get(name)
@@ -141,7 +174,8 @@ impl DrillEnv {
             .iter()
             .filter_map(|(name, t)| {
                 let id = name.parse::<ServiceId>().ok()?;
-                Some((id, Resolved { url: t.base_url(), embedded: t.is_embedded() }))
+                let url = self.base_url(name)?;
+                Some((id, Resolved { url, embedded: t.is_embedded(), ca_pem: t.ca_pem() }))
             })
             .collect()
     }
@@ -161,9 +195,10 @@ impl DrillEnv {
                 None if needs_process(s, id) => {
                     // The supervised-process hook: faults that kill or freeze a target
                     // (`needs_process`) get it as its own process (`Target::Process`).
-                    super::supervisor::start_process_target(id, &s.targets.get(id).1, ctx.scale, ctx.seed)
+                    let sup = super::supervisor::start_process_target(s.targets.get(id).1, ctx.seed, ctx.scale)
                         .await
-                        .map_err(|e| Error::RunFailed(format!("{id}: cannot start it as a process: {e}")))?
+                        .map_err(|e| Error::RunFailed(format!("{id}: cannot start it as a process: {e}")))?;
+                    Target::Process(sup)
                 }
                 None => {
                     let (service, target) = start_embedded(s.targets.get(id).1, ctx).await?;
@@ -173,7 +208,44 @@ impl DrillEnv {
             };
             env.targets.insert(id.as_str().to_owned(), target);
         }
+        env.start_front_proxies(s, ctx).await?;
         Ok(env)
+    }
+}
+
+impl DrillEnv {
+    /// Starts a clean-forwarding fault proxy in front of every target a drill's fault
+    /// wants one for (`latency` on the front link); it stops with `ctx.shutdown`.
+    async fn start_front_proxies(&mut self, s: &Scenario, ctx: &MockContext) -> Result<(), Error> {
+        for d in s.drills.iter().filter(|d| d.fault.wants_front_proxy()) {
+            let name = d.fault.named_target().unwrap_or(d.target.get_ref()).to_owned();
+            if self.proxies.contains_key(&name) {
+                continue;
+            }
+            let addr = self.main_addr(&name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "drill `{}`: no embedded or loopback target `{name}` to put a fault proxy in front of",
+                    d.name()
+                ))
+            })?;
+            let proxy = super::faults::latency::start_front_proxy(addr, ctx.shutdown.clone())
+                .await
+                .map_err(|e| Error::RunFailed(format!("drill `{}`: fault proxy in front of {name}: {e}", d.name())))?;
+            self.proxies.insert(name, proxy);
+        }
+        Ok(())
+    }
+
+    /// The socket address behind target `name`'s base URL (`localhost` is 127.0.0.1).
+    fn main_addr(&self, name: &str) -> Option<std::net::SocketAddr> {
+        let url = url::Url::parse(&self.targets.get(name)?.base_url()).ok()?;
+        let ip = match url.host()? {
+            url::Host::Domain("localhost") => std::net::IpAddr::from([127, 0, 0, 1]),
+            url::Host::Ipv4(ip) => ip.into(),
+            url::Host::Ipv6(ip) => ip.into(),
+            url::Host::Domain(_) => return None,
+        };
+        Some(std::net::SocketAddr::new(ip, url.port_or_known_default()?))
     }
 }
 

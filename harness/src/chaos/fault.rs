@@ -90,6 +90,22 @@ pub enum FaultError {
     Failed(String),
 }
 
+impl FaultError {
+    /// A fault asked for a built-in recovery it does not have; `hint` names the ones it has.
+    pub fn no_recovery(
+        fault: impl Into<String>,
+        target: impl Into<String>,
+        action: &RecoveryAction,
+        hint: &str,
+    ) -> FaultError {
+        FaultError::Unsupported {
+            fault: fault.into(),
+            target: target.into(),
+            why: format!("no built-in recovery `{}` (use {hint})", action.name()),
+        }
+    }
+}
+
 /// Every fault a drill can inject (`[drill.fault] kind = "..."`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -172,6 +188,20 @@ impl FaultSpec {
             FaultSpec::OverlayDown(s) => faults::overlay_down::needs_process(s),
             FaultSpec::QuorumLoss(s) => faults::quorum_loss::needs_process(s),
             FaultSpec::RpcFailure(s) => faults::rpc_failure::needs_process(s),
+        }
+    }
+
+    /// Whether the runner must put a fault proxy in front of the target (and send its load
+    /// and probes through it) before the load starts.
+    pub fn wants_front_proxy(&self) -> bool {
+        matches!(self, FaultSpec::Latency(s) if faults::latency::wants_proxy(s))
+    }
+
+    /// The target the fault names itself, if any (else the drill's target).
+    pub fn named_target(&self) -> Option<&str> {
+        match self {
+            FaultSpec::Latency(s) => s.target.as_deref(),
+            _ => None,
         }
     }
 

@@ -23,7 +23,7 @@ use super::fault::{Injected, Rollback};
 use crate::clock::Clock;
 
 /// One rollback, for the report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct RollbackRecord {
     /// The drill whose fault it was.
     pub drill: String,

@@ -14,6 +14,8 @@
 //! - [`probe`]: active checks (HTTP, the runbook's canary query, attestation, TLS);
 //! - [`faults`] / [`probes`]: one module per fault / probe, all of the same shape;
 //! - [`proxy`]: the in-process TCP fault proxy (blackhole, reset, latency, bandwidth, drop);
+//! - [`supervisor`]: one mock as its own child process (kill, freeze, restart on the same ports);
+//! - [`targets`]: finding the handle (process, cluster, controls) a fault needs;
 //! - [`targets_grahmos`]: the Grahmos edge started with the fault proxy on its backhaul.
 
 pub mod drill;
@@ -27,5 +29,6 @@ pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod supervisor;
+pub mod targets;
 pub mod targets_grahmos;
 mod timeline;

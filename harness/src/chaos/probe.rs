@@ -10,6 +10,15 @@ use super::env::DrillEnv;
 use super::fault::FaultError;
 use super::probes;
 
+/// A probe's HTTP client: no proxy, every request bounded by `timeout`.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, FaultError> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| FaultError::Failed(format!("cannot build an HTTP client: {e}")))
+}
+
 /// What one probe saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeOutcome {
@@ -17,6 +26,10 @@ pub struct ProbeOutcome {
     pub ok: bool,
     /// One line: what was checked and what was seen.
     pub detail: String,
+    /// A failure that waiting cannot fix: the service answered and failed a security
+    /// check (attestation with the wrong PCRs or debug on). Verification stops and the
+    /// drill fails at once, as the runbook's security check would.
+    pub definitive: bool,
 }
 
 /// Every probe (`kind = "..."`).

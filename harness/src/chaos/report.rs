@@ -16,7 +16,7 @@ use crate::rules::format_sim_time;
 use crate::scenario::{Indicator, Op, Slo};
 
 /// How a drill ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DrillStatus {
     /// Not started yet (the load ended or was interrupted first).
@@ -39,7 +39,7 @@ pub enum DrillStatus {
 }
 
 /// The moments of a drill, simulated seconds since the load started.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Timeline {
     /// Whether steady state held (`None`: not checked yet).
     pub steady_state_ok: Option<bool>,
@@ -56,7 +56,7 @@ pub struct Timeline {
 }
 
 /// One SLO checked over the steady-state window.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SteadyCheck {
     /// The SLO's name.
     pub slo: String,
@@ -69,7 +69,7 @@ pub struct SteadyCheck {
 }
 
 /// One exit criterion's verdict.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Criterion {
     /// `mttd`, `rto`, `p95`, `max_5xx_ratio`, `max_lost`.
     pub name: String,
@@ -82,7 +82,7 @@ pub struct Criterion {
 }
 
 /// The error budget a drill burned.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BudgetBurn {
     /// The SLO whose budget it is.
     pub slo: String,
@@ -100,7 +100,7 @@ pub struct BudgetBurn {
 }
 
 /// A moment worth keeping (probe results, recovery steps).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Event {
     /// Simulated seconds since the load started.
     pub at_s: f64,
@@ -109,7 +109,7 @@ pub struct Event {
 }
 
 /// Everything about one drill.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct DrillReport {
     /// The drill's name.
     pub name: String,

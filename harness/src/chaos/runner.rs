@@ -56,7 +56,7 @@ pub struct DrillOptions {
 }
 
 /// `results.json` of a drill run: the run's results plus the drills.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct DrillResults {
     /// The load's results (`partial` = true when interrupted).
     #[serde(flatten)]
@@ -287,6 +287,7 @@ async fn run_with_env(
     let measured = Measured { outcome, data, resolved, started_at };
     let (mut results, _) = run::judge(s, &opts.scenario, &mix, &plan, measured);
     results.partial |= partial || cut_short;
+    results.kind = report::results::ReportKind::Drill;
     let drills_pass = drills.iter().all(DrillReport::passed);
     let invalid = results.verdict == report::RunVerdict::Invalid;
     let exit = exit_of(&drills, partial || invalid);
@@ -302,6 +303,13 @@ fn scrape_targets(
     allow_remote: bool,
 ) -> Result<Vec<observe::ScrapeTarget>, Error> {
     let mut out = observe::scrape_targets(s, resolved, env.services(), allow_remote)?;
+    // An embedded mock serving TLS is scraped over HTTPS at its base URL, trusting its CA.
+    for t in &mut out {
+        if let Some(r) = resolved.get(&t.service).filter(|r| r.ca_pem.is_some() && t.instance == t.service.as_str()) {
+            t.url = format!("{}/metrics", r.url);
+            t.ca_pem.clone_from(&r.ca_pem);
+        }
+    }
     // A target gameday started but not in-process (a supervised process) is scraped at its URL.
     for (id, r) in resolved {
         let in_process = env.services().iter().any(|svc| svc.id == *id);
@@ -404,12 +412,63 @@ fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
     }
 }
 
+/// Writes `results.json` and the reports (the drills decide the verdict; the whole run's
+/// SLOs, incident included, are informational).
 fn write_results(dir: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
     let path = dir.join("results.json");
     let json =
         serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
     report::write_atomic(&path, &json)?;
+    report::write_hlogs(dir, &results.run)?;
+    report::write_reports(dir, &report_doc(results))?;
     Ok(path)
+}
+
+/// The report document of a drill run.
+pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
+    use report::doc::{Doc, Status};
+    let mut doc = Doc::from_results(&results.run);
+    for c in doc.checks.iter_mut().filter(|c| c.suite == "slo" && c.status != Status::Pass) {
+        c.status = Status::Skipped;
+        c.message = format!("informational in a drill (the whole run includes the incident): {}", c.message);
+    }
+    doc.add_drills(&results.drills);
+    let failed: Vec<String> = results
+        .drills
+        .iter()
+        .filter(|d| !d.passed())
+        .map(|d| format!("drill {}: {}", d.name, d.reason.as_deref().unwrap_or("did not pass")))
+        .collect();
+    let invalid = results.run.verdict == report::RunVerdict::Invalid
+        || results.drills.iter().any(|d| d.status == DrillStatus::Error);
+    doc.verdict = match (invalid, failed.is_empty()) {
+        (true, _) => report::RunVerdict::Invalid,
+        (false, true) => report::RunVerdict::Pass,
+        (false, false) => report::RunVerdict::Fail,
+    };
+    let informational = results.run.reasons.iter().map(|r| format!("(load, informational) {r}"));
+    doc.reasons = failed.into_iter().chain(informational).collect();
+    doc.figures = report::figures::for_results(&results.run, &drill_marks(&results.drills));
+    doc
+}
+
+/// Each drill's moments, for the time charts.
+fn drill_marks(drills: &[DrillReport]) -> Vec<report::figures::Mark> {
+    let mut marks = Vec::new();
+    for d in drills {
+        let t = &d.timeline;
+        for (at, what) in [
+            (t.injected_at, "inject"),
+            (t.detected_at, "detected"),
+            (t.recovery_started_at, "recover"),
+            (t.verified_at, "verified"),
+        ] {
+            if let Some(at) = at {
+                marks.push((at, if drills.len() > 1 { format!("{} {what}", d.name) } else { what.to_owned() }));
+            }
+        }
+    }
+    marks
 }
 
 /// The terminal summary of a drill run.
@@ -418,5 +477,7 @@ pub fn render(results: &DrillResults) -> String {
     if results.run.partial {
         out.push("results are PARTIAL (the run was interrupted)".into());
     }
+    let passed = results.drills.iter().filter(|d| d.passed()).count();
+    out.push(format!("drills: {passed} of {} passed", results.drills.len()));
     out.join("\n")
 }

@@ -115,6 +115,12 @@ impl GrahmosTarget {
         self.endpoint("grahmos")
     }
 
+    /// The edge's CA certificate (PEM) when it serves TLS: what the load, the scraper and
+    /// the probes trust for it.
+    pub fn ca_pem(&self) -> Option<String> {
+        (self.tls != TlsMode::Off).then(|| self.handle.tls().pki().ca_pem())
+    }
+
     /// The edge API's base URL (`https://localhost:PORT` with TLS: the name its
     /// certificate carries).
     pub fn api_url(&self) -> String {

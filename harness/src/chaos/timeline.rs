@@ -199,7 +199,11 @@ impl DrillTask {
             return self.roll_back(reg, "recovery failed").await;
         }
         match self.verify(deadline).await {
-            Some(verified_at) => {
+            Err(why) => {
+                self.end(DrillStatus::Failed, format!("verification failed: {why}"));
+                self.roll_back(reg, "verification failed").await;
+            }
+            Ok(Some(verified_at)) => {
                 {
                     let mut r = self.report();
                     r.timeline.verified_at = Some(verified_at);
@@ -208,8 +212,8 @@ impl DrillTask {
                 }
                 self.roll_back(reg, "verified").await;
             }
-            None if self.stop.is_cancelled() => {}
-            None => {
+            Ok(None) if self.stop.is_cancelled() => {}
+            Ok(None) => {
                 self.end(DrillStatus::Failed, "recovery not verified before the dead-man timeout");
                 self.await_dead_man(reg).await;
             }
@@ -318,8 +322,9 @@ impl DrillTask {
         Ok(())
     }
 
-    /// Polls the verification probes until all pass; the time they did.
-    async fn verify(&self, deadline: Instant) -> Option<f64> {
+    /// Polls the verification probes until all pass: the time they did; `Ok(None)` at the
+    /// deadline; `Err` on a definitive failure (see [`ProbeOutcome::definitive`]).
+    async fn verify(&self, deadline: Instant) -> Result<Option<f64>, String> {
         let d = &self.drill;
         let every = self.real(d.detect.interval.get()).max(Duration::from_millis(10));
         let mut last = String::new();
@@ -328,6 +333,11 @@ impl DrillTask {
             for p in &d.verify {
                 match p.check(d.target.get_ref(), &self.env).await {
                     Ok(o) if o.ok => {}
+                    Ok(o) if o.definitive => {
+                        let why = format!("{}: {}", p.name(), o.detail);
+                        self.event(format!("verification failed: {why}"));
+                        return Err(why);
+                    }
                     Ok(o) => failing = Some(format!("{}: {}", p.name(), o.detail)),
                     Err(e) => failing = Some(format!("{}: {e}", p.name())),
                 }
@@ -338,7 +348,7 @@ impl DrillTask {
             match failing {
                 None => {
                     self.event("verified: every probe passed");
-                    return Some(self.now_s());
+                    return Ok(Some(self.now_s()));
                 }
                 Some(f) if f != last => {
                     self.event(format!("not verified yet: {f}"));
@@ -348,7 +358,7 @@ impl DrillTask {
             }
             let next = (Instant::now() + every).min(deadline);
             if Instant::now() >= deadline || self.sleep_until(next).await.is_err() {
-                return None;
+                return Ok(None);
             }
         }
     }

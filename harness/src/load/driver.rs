@@ -80,6 +80,8 @@ pub struct Plan {
     pub run_time: Duration,
     /// Client-side request timeout.
     pub request_timeout: Duration,
+    /// Users keep their connections between requests (`load.keep_alive`).
+    pub keep_alive: bool,
     /// Length of a recording interval.
     pub interval: Duration,
     /// Simulated seconds per real second, applied to recorded latencies.
@@ -248,9 +250,18 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
     let host = mix.kinds.first().map(|k| k.url.clone()).unwrap_or_default();
     let attack = GooseAttack::initialize_with_config(configuration(plan, host)).map_err(goose_err)?;
     let timeout = plan.request_timeout;
+    // Checked once here so a bad CA is a clear error, not one per user.
+    let client = Arc::new(UserClient { cas: mix.trusted_cas.clone(), timeout, keep_alive: plan.keep_alive });
+    client
+        .builder()
+        .and_then(|b| b.build().map_err(|e| e.to_string()))
+        .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
-        let (template, gate) = (Arc::clone(&template), Arc::clone(&gate));
+        let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), Arc::clone(&client));
         Box::pin(async move {
+            if let Some(Ok(builder)) = client.custom().then(|| client.builder()) {
+                user.set_client_builder(builder).await?;
+            }
             if let Ok(started) = gate.arrive().await {
                 user.set_session_data(template.state(user.weighted_users_index, started));
             }
@@ -270,6 +281,31 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
         }
     }
     Ok(attack.register_scenario(scenario))
+}
+
+/// What a user's HTTP client needs beyond goose's default one.
+struct UserClient {
+    /// CA certificates trusted besides the system roots.
+    cas: Vec<String>,
+    timeout: Duration,
+    keep_alive: bool,
+}
+
+impl UserClient {
+    /// Whether goose's default client will not do.
+    fn custom(&self) -> bool {
+        !self.cas.is_empty() || !self.keep_alive
+    }
+
+    fn builder(&self) -> Result<reqwest::ClientBuilder, String> {
+        let mut builder =
+            reqwest::Client::builder().user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION"))).timeout(self.timeout);
+        if !self.keep_alive {
+            // No idle connection is kept, so every request opens (and verifies) a new one.
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        crate::targets::trusting(builder, self.cas.iter().map(String::as_str))
+    }
 }
 
 /// The one transaction: the paced loop (open model) or one request (closed).

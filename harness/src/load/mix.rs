@@ -39,6 +39,9 @@ pub struct Mix {
     /// Kinds, in scenario order.
     pub kinds: Vec<Kind>,
     weights: WeightedIndex<u32>,
+    /// CA certificates (PEM) the users' clients trust besides the system roots (embedded
+    /// mocks serving TLS with their own CA); empty: goose's default client.
+    pub trusted_cas: Vec<String>,
 }
 
 impl Mix {
@@ -59,7 +62,9 @@ impl Mix {
         }
         let weights = WeightedIndex::new(s.load.requests.iter().map(|r| r.weight.get()))
             .map_err(|e| Error::Usage(format!("load.request weights: {e}")))?;
-        Ok(Self { kinds, weights })
+        let mut trusted_cas: Vec<String> = targets.values().filter_map(|t| t.ca_pem.clone()).collect();
+        trusted_cas.dedup();
+        Ok(Self { kinds, weights, trusted_cas })
     }
 
     /// Picks a kind.

@@ -221,7 +221,7 @@ pub struct LateBound {
 }
 
 /// How well the generator kept to the schedule.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Health {
     /// Requests sent on the open-model schedule.
     pub sent: u64,

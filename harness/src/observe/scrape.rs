@@ -51,6 +51,9 @@ pub struct ScrapeTarget {
     pub instance: String,
     /// The full metrics URL (`http://127.0.0.1:6300/metrics`).
     pub url: String,
+    /// A CA certificate (PEM) to trust for it besides the system roots (an embedded mock
+    /// serving TLS with its own CA).
+    pub ca_pem: Option<String>,
 }
 
 /// Which metrics to keep, and from which services each is expected.
@@ -142,7 +145,9 @@ pub fn spawn_tapped(
     tap: Option<super::Tap>,
 ) -> JoinHandle<Scraped> {
     let interval = interval.max(Duration::from_millis(1));
-    let client = client(request_timeout(interval));
+    let roots = targets.iter().filter_map(|t| t.ca_pem.as_deref());
+    let client = crate::targets::trusting(builder(request_timeout(interval)), roots)
+        .and_then(|b| b.build().map_err(|e| e.to_string()));
     tokio::spawn(async move {
         let client = match client {
             Ok(c) => c,
@@ -177,7 +182,11 @@ fn request_timeout(interval: Duration) -> Duration {
 
 /// A loopback-friendly client: no proxy, short timeouts.
 pub(crate) fn client(timeout: Duration) -> Result<Client, reqwest::Error> {
-    Client::builder().no_proxy().timeout(timeout).connect_timeout(timeout).pool_max_idle_per_host(1).build()
+    builder(timeout).build()
+}
+
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+    Client::builder().no_proxy().timeout(timeout).connect_timeout(timeout).pool_max_idle_per_host(1)
 }
 
 /// Scrapes one target until `stop`, at most [`MAX_SCRAPES`] times.
@@ -469,6 +478,7 @@ mod tests {
             service: ServiceId::Midnight,
             instance: "midnight".into(),
             url: "http://127.0.0.1:1/metrics".into(),
+            ca_pem: None,
         }
     }
 

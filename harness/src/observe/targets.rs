@@ -28,7 +28,12 @@ pub fn embedded(svc: &RunningService) -> Vec<ScrapeTarget> {
     };
     listeners
         .iter()
-        .map(|e| ScrapeTarget { service: svc.id, instance: e.name.clone(), url: format!("{}/metrics", e.url()) })
+        .map(|e| ScrapeTarget {
+            service: svc.id,
+            instance: e.name.clone(),
+            url: format!("{}/metrics", e.url()),
+            ca_pem: None,
+        })
         .collect()
 }
 
@@ -56,7 +61,7 @@ pub fn external(
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     };
-    Ok(Some(ScrapeTarget { service: id, instance, url }))
+    Ok(Some(ScrapeTarget { service: id, instance, url, ca_pem: None }))
 }
 
 /// Every scrape target of a run, from what [`crate::targets::start`] returned: the
@@ -127,8 +132,8 @@ mod tests {
     fn embedded_and_external_targets_together() {
         let s = scenario("");
         let resolved = BTreeMap::from([
-            (ServiceId::Midnight, Resolved { url: "http://127.0.0.1:6300".into(), embedded: false }),
-            (ServiceId::Scribe, Resolved { url: "http://127.0.0.1:7000".into(), embedded: true }),
+            (ServiceId::Midnight, Resolved { url: "http://127.0.0.1:6300".into(), embedded: false, ca_pem: None }),
+            (ServiceId::Scribe, Resolved { url: "http://127.0.0.1:7000".into(), embedded: true, ca_pem: None }),
         ]);
         let run = [running(ServiceId::Scribe, &["scribe", "scribe-2", "scribe-3"])];
         let t = scrape_targets(&s, &resolved, &run, false).unwrap();

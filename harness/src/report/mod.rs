@@ -1,18 +1,38 @@
-//! Run outputs: `results.json` (versioned, written atomically), the terminal table and the
-//! plan's SVG chart ([`plan_chart`]).
+//! Run outputs, the same set for `run`, `gate`, `drill` and `plan`, written into `--out`:
+//! - `results.json` ([`results`], versioned, schema in `reports/results.schema.json`);
+//! - `report.md`, `report.html` and `junit.xml`: renderings ([`markdown`], [`html`],
+//!   [`junit`]) of one [`doc::Doc`] built from the results;
+//! - `charts/*.svg`: [`figures`] picks what to draw from the results, [`charts`] draws
+//!   it (latency over time, the percentile distribution, throughput and errors over
+//!   time), and the plan's chart ([`plan_chart`]);
+//! - `hlog/<kind>.hlog` ([`hlog`]): HdrHistogram interval logs per request kind;
+//! - the terminal table ([`table`]); [`merge`] combines shards' results (`gameday merge`).
 //!
 //! Files are written to a temporary file in the output directory and renamed into place,
 //! so a reader never sees half a file and a crash never leaves one.
 
+mod chart_kit;
+pub mod charts;
+pub mod doc;
+pub mod figures;
+pub mod hlog;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod merge;
 pub mod plan_chart;
 pub mod results;
 pub mod table;
+#[cfg(test)]
+mod testing;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
 
+pub use hlog::{read_hlog, write_hlogs};
+pub use merge::{merge, merge_labelled, MergeError};
 pub use results::{RequestSummary, Results, RunVerdict};
 
 /// Creates `dir` if needed and proves it is writable, before any load is sent.
@@ -29,6 +49,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
+    // Reports are for people and CI artifact uploaders: world-readable like any output
+    // file, not the temp file's private 0600.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+    }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
@@ -40,6 +66,33 @@ pub fn write_results(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
     let json =
         serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
     write_atomic(&path, &json)?;
+    Ok(path)
+}
+
+/// Writes `report.md`, `report.html`, `junit.xml` and `charts/*.svg` for `doc` into `dir`.
+pub fn write_reports(dir: &Path, doc: &doc::Doc) -> Result<(), Error> {
+    write_atomic(&dir.join("report.md"), markdown::render(doc).as_bytes())?;
+    write_atomic(&dir.join("report.html"), html::render(doc).as_bytes())?;
+    write_atomic(&dir.join("junit.xml"), junit::render(doc).as_bytes())?;
+    if !doc.figures.is_empty() {
+        let charts = dir.join("charts");
+        std::fs::create_dir_all(&charts).map_err(|source| Error::Io { path: charts.clone(), source })?;
+        for f in &doc.figures {
+            write_atomic(&charts.join(&f.file), f.svg.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every output of a run, gate or merge: `results.json`, the interval logs and the
+/// reports; returns the
+/// results file's path.
+pub fn write_run_outputs(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
+    let path = write_results(dir, results)?;
+    write_hlogs(dir, results)?;
+    let mut doc = doc::Doc::from_results(results);
+    doc.figures = figures::for_results(results, &[]);
+    write_reports(dir, &doc)?;
     Ok(path)
 }
 

@@ -10,6 +10,8 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::chart_kit::{draw_err, draw_threshold, legend_line, THRESHOLD};
+
 /// One week of the chart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChartWeek {
@@ -42,12 +44,32 @@ pub struct PlanChart {
     pub slo_p95_s: Option<f64>,
 }
 
-/// Why the chart could not be drawn or written.
+/// Why a chart (this plan chart or one of [`super::charts`]) could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
     /// No weeks to draw.
     #[error("plan chart: no weeks to draw")]
     Empty,
+    /// A run chart has nothing to draw: no series, a series without points, an empty histogram.
+    #[error("{chart} chart: nothing to draw: {what}")]
+    NothingToDraw {
+        /// The chart (e.g. `latency over time`).
+        chart: &'static str,
+        /// What is missing, naming the series when there is one.
+        what: String,
+    },
+    /// A run chart's value is not a finite number.
+    #[error("{chart} chart: {name:?}: {what} is {value}")]
+    NotFiniteIn {
+        /// The chart (e.g. `latency over time`).
+        chart: &'static str,
+        /// The series, threshold or marker, by its label.
+        name: String,
+        /// Which value (e.g. `x`, `y`, `threshold`, `marker time`).
+        what: &'static str,
+        /// The value.
+        value: f64,
+    },
     /// A value is not a finite number.
     #[error("plan chart: week {week}: {what} is {value}")]
     NotFinite {
@@ -59,7 +81,7 @@ pub enum ChartError {
         value: f64,
     },
     /// plotters failed.
-    #[error("plan chart: drawing failed: {0}")]
+    #[error("chart: drawing failed: {0}")]
     Draw(String),
     /// The file could not be written.
     #[error("{0}")]
@@ -70,10 +92,11 @@ const WIDTH: u32 = 960;
 const HEIGHT: u32 = 760;
 const LOAD: RGBColor = RGBColor(31, 119, 180);
 const CPU: RGBColor = RGBColor(255, 127, 14);
-const TRIGGER: RGBColor = RGBColor(214, 39, 40);
 const SIM: RGBColor = RGBColor(44, 160, 44);
 const LIVE: RGBColor = RGBColor(148, 103, 189);
 const RECOMMENDED: RGBColor = RGBColor(23, 190, 207);
+/// Top of the CPU (right) axis, percent: headroom above 100%.
+const CPU_AXIS_MAX: f64 = 105.0;
 
 /// Axis and legend texts (also what tests look for).
 pub mod labels {
@@ -85,10 +108,6 @@ pub mod labels {
     pub const CPU: &str = "CPU (%)";
     /// Bottom panel, left axis.
     pub const P95: &str = "p95 latency (s)";
-}
-
-fn draw_err<E: std::fmt::Display>(e: E) -> ChartError {
-    ChartError::Draw(e.to_string())
 }
 
 /// Draws the chart as an SVG document.
@@ -148,10 +167,6 @@ fn week_label(x: &f64) -> String {
     }
 }
 
-fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-}
-
 fn draw_load_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart) -> Result<(), ChartError> {
     let xs = week_range(chart);
     let max_rate = chart.weeks.iter().map(|w| w.peak_rate_per_s).fold(0.0, f64::max).max(1e-9) * 1.2;
@@ -163,7 +178,7 @@ fn draw_load_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart)
         .right_y_label_area_size(64)
         .build_cartesian_2d(xs.clone(), 0.0..max_rate)
         .map_err(draw_err)?
-        .set_secondary_coord(xs.clone(), 0.0..105.0);
+        .set_secondary_coord(xs.clone(), 0.0..CPU_AXIS_MAX);
     c.configure_mesh()
         .x_desc(labels::WEEK)
         .y_desc(labels::LOAD)
@@ -195,15 +210,9 @@ fn draw_load_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart)
             .map_err(draw_err)?;
     }
     for (label, threshold) in &chart.cpu_thresholds {
-        let y = 100.0 * threshold;
-        let text = format!("{label} ({y:.0}%)");
-        c.draw_secondary_series(LineSeries::new(vec![(xs.start, y), (xs.end, y)], TRIGGER.stroke_width(1)))
-            .map_err(draw_err)?
-            .label(text.clone())
-            .legend(legend_line(TRIGGER));
-        let at = (xs.start + 0.05, y + 1.5);
-        c.draw_secondary_series(std::iter::once(Text::new(text, at, ("sans-serif", 13).into_font().color(&TRIGGER))))
-            .map_err(draw_err)?;
+        let pct = 100.0 * threshold;
+        // Both y axes span the same pixels: the CPU percentage as a primary (load) coordinate.
+        draw_threshold(&mut c, pct / CPU_AXIS_MAX * max_rate, &format!("{label} ({pct:.0}%)"), THRESHOLD)?;
     }
     c.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -256,14 +265,7 @@ fn draw_latency_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanCha
         c.draw_series(rec.iter().map(|&p| TriangleMarker::new(p, 5, RECOMMENDED.filled()))).map_err(draw_err)?;
     }
     if let Some(slo) = chart.slo_p95_s {
-        let text = slo_label(slo);
-        c.draw_series(LineSeries::new(vec![(xs.start, slo), (xs.end, slo)], TRIGGER.stroke_width(2)))
-            .map_err(draw_err)?
-            .label(text.clone())
-            .legend(legend_line(TRIGGER));
-        let at = (xs.start + 0.05, slo + max_s * 0.02);
-        c.draw_series(std::iter::once(Text::new(text, at, ("sans-serif", 13).into_font().color(&TRIGGER))))
-            .map_err(draw_err)?;
+        draw_threshold(&mut c, slo, &slo_label(slo), THRESHOLD)?;
     }
     c.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

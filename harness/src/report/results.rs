@@ -1,24 +1,44 @@
 //! `results.json`: everything a run measured and decided, for tools and later runs.
 //!
-//! Schema version 1. Latency figures are milliseconds of simulated time; `hdr` is the
-//! whole-run histogram of each request kind in HdrHistogram's V2 deflate encoding,
-//! base64, so other tools (and `gameday merge`, later) can recompute any percentile.
+//! Schema version 2 (`reports/results.schema.json`). Latency figures are milliseconds of
+//! simulated time; `hdr` is a histogram of simulated microseconds in HdrHistogram's V2
+//! deflate encoding, base64, for the whole run and for every recording interval of each
+//! request kind, so other tools, `gameday merge` and `gameday gate` can recompute any
+//! percentile exactly. The same file is written by `run`, `drill` (with `drills`), `plan`
+//! (with `plan`) and `gate` (with `gate`); `kind` says which.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::{KindStats, Outcome};
 use crate::rules::{RuleVerdict, Verdict};
 use crate::targets::Resolved;
 
 /// The results file's schema version.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Which command wrote a results file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportKind {
+    /// `gameday run`.
+    #[default]
+    Run,
+    /// `gameday drill`.
+    Drill,
+    /// `gameday plan`.
+    Plan,
+    /// `gameday gate`.
+    Gate,
+    /// `gameday merge`.
+    Merge,
+}
 
 /// The run's overall verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunVerdict {
     /// Every SLO held.
@@ -30,7 +50,7 @@ pub enum RunVerdict {
 }
 
 /// One request kind's summary.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequestSummary {
     /// Request name.
     pub name: String,
@@ -48,18 +68,99 @@ pub struct RequestSummary {
     pub latency_by_outcome_ms: BTreeMap<String, BTreeMap<String, f64>>,
     /// The whole-run latency histogram (simulated microseconds), V2 deflate, base64.
     pub hdr: String,
+    /// One entry per recording interval that saw a request of this kind, in time order.
+    #[serde(default)]
+    pub intervals: Vec<IntervalSummary>,
+}
+
+/// One request kind over one recording interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntervalSummary {
+    /// Interval start, simulated seconds since the load started.
+    pub start_s: f64,
+    /// Interval length, simulated seconds.
+    pub length_s: f64,
+    /// Requests completed in the interval.
+    pub count: u64,
+    /// Successful requests.
+    pub ok: u64,
+    /// Failed requests by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Latency percentiles (p50, p90, p95, p99, p99.9, max, mean), simulated milliseconds.
+    pub latency_ms: BTreeMap<String, f64>,
+    /// The interval's latency histogram (simulated microseconds), V2 deflate, base64.
+    pub hdr: String,
+}
+
+impl IntervalSummary {
+    /// Summarises one kind's stats over the interval starting at `start_s`.
+    pub fn new(start_s: f64, length_s: f64, s: &KindStats) -> Self {
+        Self {
+            start_s,
+            length_s,
+            count: s.total(),
+            ok: s.ok(),
+            errors: errors_of(s),
+            latency_ms: if s.total() > 0 { percentiles_ms(&s.latency) } else { BTreeMap::new() },
+            hdr: encode_hdr(&s.latency),
+        }
+    }
+}
+
+fn errors_of(s: &KindStats) -> BTreeMap<String, u64> {
+    Outcome::ERRORS.iter().filter(|o| s.count(**o) > 0).map(|o| (o.as_str().to_owned(), s.count(*o))).collect()
+}
+
+/// The machine a run ran on: what a reader needs to compare two runs' figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name.
+    pub hostname: Option<String>,
+    /// Operating system (`linux`, ...).
+    pub os: String,
+    /// CPU architecture.
+    pub arch: String,
+    /// Kernel release.
+    pub kernel: Option<String>,
+    /// CPUs available to this process.
+    pub cpus: usize,
+    /// 1-minute load average when the run started.
+    pub load_avg_1m: Option<f64>,
+    /// Total memory, MiB.
+    pub memory_total_mib: Option<u64>,
+}
+
+impl Machine {
+    /// The facts of this machine, now; what cannot be read is `None`.
+    pub fn current() -> Self {
+        let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+        let load_avg_1m = read("/proc/loadavg").and_then(|s| s.split_whitespace().next()?.parse().ok());
+        let memory_total_mib = read("/proc/meminfo").and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib / 1024)
+        });
+        Self {
+            hostname: read("/proc/sys/kernel/hostname"),
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            kernel: read("/proc/sys/kernel/osrelease"),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            load_avg_1m,
+            memory_total_mib,
+        }
+    }
 }
 
 impl RequestSummary {
     /// Summarises one kind's stats.
-    pub fn new(name: &str, s: &KindStats) -> Self {
+    pub fn new(name: &str, s: &KindStats, intervals: Vec<IntervalSummary>) -> Self {
         let latency_ms = if s.total() > 0 { percentiles_ms(&s.latency) } else { BTreeMap::new() };
         let latency_by_outcome_ms = Outcome::ALL
             .iter()
             .filter_map(|o| s.latency_of(*o).map(|h| (o.as_str().to_owned(), percentiles_ms(&h))))
             .collect();
-        let errors =
-            Outcome::ERRORS.iter().filter(|o| s.count(**o) > 0).map(|o| (o.as_str().to_owned(), s.count(*o))).collect();
+        let errors = errors_of(s);
         Self {
             name: name.to_owned(),
             count: s.total(),
@@ -68,14 +169,15 @@ impl RequestSummary {
             first_error: s.first_error.clone(),
             latency_ms,
             latency_by_outcome_ms,
-            hdr: encode_hdr(s),
+            hdr: encode_hdr(&s.latency),
+            intervals,
         }
     }
 }
 
 /// p50, p90, p95, p99, p99.9, max and mean of a histogram of microseconds, in
 /// milliseconds (to the microsecond).
-fn percentiles_ms(h: &hdrhistogram::Histogram<u64>) -> BTreeMap<String, f64> {
+pub fn percentiles_ms(h: &hdrhistogram::Histogram<u64>) -> BTreeMap<String, f64> {
     let ms = |us: f64| us.round() / 1e3;
     let mut out = BTreeMap::new();
     for (label, q) in [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)] {
@@ -86,19 +188,30 @@ fn percentiles_ms(h: &hdrhistogram::Histogram<u64>) -> BTreeMap<String, f64> {
     out
 }
 
-fn encode_hdr(s: &KindStats) -> String {
+/// A histogram in HdrHistogram's V2 deflate encoding, base64 (empty if it cannot be encoded).
+pub fn encode_hdr(h: &hdrhistogram::Histogram<u64>) -> String {
     let mut buf = Vec::new();
-    match V2DeflateSerializer::new().serialize(&s.latency, &mut buf) {
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
         Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
         Err(_) => String::new(),
     }
 }
 
+/// Decodes [`encode_hdr`]'s output.
+pub fn decode_hdr(text: &str) -> Result<hdrhistogram::Histogram<u64>, String> {
+    use hdrhistogram::serialization::Deserializer;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("hdr: not base64: {e}"))?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("hdr: not an HdrHistogram: {e:?}"))
+}
+
 /// The whole results file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results {
     /// Schema version of this file.
     pub schema_version: u32,
+    /// Which command wrote it.
+    #[serde(default)]
+    pub kind: ReportKind,
     /// gameday's version.
     pub gameday_version: String,
     /// Scenario name.
@@ -111,6 +224,12 @@ pub struct Results {
     pub time_scale: f64,
     /// Start time (RFC 3339, UTC).
     pub started_at: String,
+    /// The machine it ran on.
+    #[serde(default)]
+    pub machine: Machine,
+    /// Recording interval, simulated seconds.
+    #[serde(default)]
+    pub interval_s: f64,
     /// Real seconds the load ran.
     pub wall_s: f64,
     /// Simulated seconds the load ran.
@@ -138,4 +257,10 @@ pub struct Results {
     /// What could not be observed (a target without `/metrics`, a metric it lacks):
     /// missing data, never zeros.
     pub observation_problems: Vec<String>,
+    /// `gameday gate`: the comparison with the baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::GateReport>,
+    /// `gameday plan`: the plan (the same document as `plan.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<serde_json::Value>,
 }

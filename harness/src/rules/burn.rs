@@ -44,7 +44,7 @@ pub const PAIRS: [BurnPair; 2] = [
 ];
 
 /// An SLO's error budget over the run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Budget {
     /// The share of requests allowed to be bad.
     pub allowed_ratio: f64,
@@ -63,7 +63,7 @@ pub struct Budget {
 }
 
 /// A burn-rate alert's verdict, with the windows it used.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BurnVerdict {
     /// Burn-rate factor.
     pub factor: f64,

@@ -16,7 +16,7 @@ use crate::load::KindStats;
 use crate::scenario::{Indicator, Op, Slo};
 
 /// The verdict of one SLO.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// The SLO's name.
     pub name: String,
@@ -24,6 +24,12 @@ pub struct Verdict {
     pub request: String,
     /// The objective as written.
     pub objective: String,
+    /// What is measured: `p95`, `mean`, `max`, `error_ratio`, `availability`.
+    pub indicator: String,
+    /// The comparison: `<`, `<=`, `>`, `>=`.
+    pub op: String,
+    /// The threshold: seconds for latency indicators, else a ratio.
+    pub threshold: f64,
     /// The observed whole-run value (seconds or ratio); `None` when there was no data.
     pub observed: Option<f64>,
     /// The observed value formatted like the objective.
@@ -41,12 +47,12 @@ pub struct Verdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
     /// The multi-window burn-rate alerts (informational).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub burn_alerts: Vec<BurnVerdict>,
 }
 
 /// The rolling-window check of an SLO.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct WindowVerdict {
     /// Window length, simulated seconds (a whole number of recording intervals).
     pub window_s: f64,
@@ -118,6 +124,9 @@ pub fn judge(slo: &Slo, ev: &Evaluator<'_>) -> Verdict {
         name: slo.name.clone(),
         request: request.unwrap_or_else(|| "*".into()),
         objective: slo.objective.as_written().to_owned(),
+        indicator: slo.objective.indicator.to_string(),
+        op: slo.objective.op.as_str().to_owned(),
+        threshold: slo.objective.threshold,
         observed_text: observed.map_or_else(|| "no data".into(), |v| slo.objective.format_value(v)),
         observed,
         samples,

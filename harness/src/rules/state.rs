@@ -15,7 +15,7 @@ use serde::Serialize;
 const EPS: f64 = 1e-9;
 
 /// A time span `[start_s, end_s)` in simulated seconds; no end = still open at the end.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Span {
     /// Start, simulated seconds since the run's start.
     pub start_s: f64,

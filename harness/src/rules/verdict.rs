@@ -12,7 +12,7 @@ use crate::scenario::objective::format_seconds;
 use crate::scenario::{AlertRule, Expect, Op};
 
 /// What kind of rule a verdict is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// An `[[alert]]`.
@@ -24,7 +24,7 @@ pub enum RuleKind {
 }
 
 /// One labelled series of a rule over scraped metrics.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SeriesVerdict {
     /// The series' labels.
     pub labels: BTreeMap<String, String>,
@@ -35,7 +35,7 @@ pub struct SeriesVerdict {
 }
 
 /// The verdict of one alert, trigger or burn-rate rule.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RuleVerdict {
     /// The rule's name.
     pub name: String,
@@ -68,7 +68,7 @@ pub struct RuleVerdict {
     /// Evaluations that had a value.
     pub samples: u64,
     /// Per series, when a scraped expression matched more than one or carried labels.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesVerdict>,
     /// The expectation as written (`fires within [2d, 3d]`); `None` = informational.
     pub expectation: Option<String>,

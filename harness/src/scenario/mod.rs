@@ -156,6 +156,9 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
     }
     let requests: Vec<&str> = names.into_iter().collect();
     validate_rules(s, &requests)?;
+    if let Some(g) = &s.gate {
+        crate::gate::validate(g, &requests).map_err(|(field, msg)| (None, field, msg))?;
+    }
     crate::chaos::drill::validate(s)
 }
 

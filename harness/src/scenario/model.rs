@@ -56,6 +56,9 @@ pub struct Scenario {
     /// How `gameday plan` sizes the service.
     #[serde(default)]
     pub plan: crate::capacity::plan::PlanSpec,
+    /// How `gameday gate` compares this scenario's runs with a baseline.
+    #[serde(default)]
+    pub gate: Option<crate::gate::GateSpec>,
     /// Chaos drills run under the load (`gameday drill`; see [`crate::chaos::drill`]).
     #[serde(default, rename = "drill")]
     pub drills: Vec<crate::chaos::drill::Drill>,
@@ -216,6 +219,11 @@ pub struct Load {
     /// A request not answered within this is a timeout error, counted at this latency.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: PositiveDuration,
+    /// Whether a user keeps its connection open between requests (HTTP keep-alive, one
+    /// HTTP/2 connection); `false` opens a new connection, with a full TLS handshake, for
+    /// every request (k6's `noConnectionReuse`).
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive: bool,
     /// The request mix.
     #[serde(rename = "request")]
     pub requests: Vec<RequestSpec>,
@@ -275,6 +283,10 @@ impl<'de> Deserialize<'de> for Ratio {
             Err(serde::de::Error::custom(format!("ratio {v} is outside 0..=1 (0%..=100%)")))
         }
     }
+}
+
+fn default_keep_alive() -> bool {
+    true
 }
 
 fn default_request_timeout() -> PositiveDuration {

@@ -21,6 +21,7 @@ pub mod service_time;
 pub mod timer;
 pub mod units;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 
@@ -55,6 +56,9 @@ pub struct MockContext {
     pub host: IpAddr,
     /// Ephemeral or runbook ports.
     pub ports: PortPolicy,
+    /// Fixed ports that win over [`PortPolicy`]: runbook port -> port to bind instead
+    /// (`gameday mocks --port NAME=PORT`, so a restarted mock process keeps its URLs).
+    pub fixed_ports: BTreeMap<u16, u16>,
     /// Cancelled to shut the mock down gracefully.
     pub shutdown: CancellationToken,
 }
@@ -66,14 +70,19 @@ impl Default for MockContext {
             seed: 0x6a6d_6461_7921,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: PortPolicy::Ephemeral,
+            fixed_ports: BTreeMap::new(),
             shutdown: CancellationToken::new(),
         }
     }
 }
 
 impl MockContext {
-    /// The port to bind for a service whose runbook port is `runbook_port`.
+    /// The port to bind for a service whose runbook port is `runbook_port`: its fixed port if
+    /// one is set, else per the [`PortPolicy`].
     pub fn port(&self, runbook_port: u16) -> u16 {
+        if let Some(&fixed) = self.fixed_ports.get(&runbook_port) {
+            return fixed;
+        }
         match self.ports {
             PortPolicy::Ephemeral => 0,
             PortPolicy::Runbook => runbook_port,

@@ -214,7 +214,81 @@ pub async fn start(profile: ServiceProfile, ctx: &MockContext) -> Result<Running
     }
 }
 
+/// The runbook port of the listener whose manifest name is `endpoint` (`midnight` -> 6300,
+/// `scribe-2` -> 8002, `pxl-core` -> 8080), for a service started with `profile` (PXL's
+/// gateway port is a profile knob). `None` for a name the service does not have. With
+/// [`MockContext::fixed_ports`] this lets a restarted process bind the same ports.
+pub fn runbook_port(profile: &ServiceProfile, endpoint: &str) -> Option<u16> {
+    match profile {
+        ServiceProfile::Midnight(_) => (endpoint == "midnight").then_some(midnight::RUNBOOK_PORT),
+        ServiceProfile::Scribe(p) => {
+            let id: usize = if endpoint == "scribe" { 1 } else { endpoint.strip_prefix("scribe-")?.parse().ok()? };
+            if id == 0 || id > p.nodes || scribe::endpoint_name(id as _) != endpoint {
+                return None;
+            }
+            scribe::RUNBOOK_BASE_PORT.checked_add(u16::try_from(id).ok()?)
+        }
+        ServiceProfile::Grahmos(_) => match endpoint {
+            "grahmos" => Some(grahmos::API_PORT),
+            "grahmos-search" => Some(grahmos::SEARCH_PORT),
+            "grahmos-upstream" => Some(grahmos::UPSTREAM_PORT),
+            _ => None,
+        },
+        ServiceProfile::Pxl(p) => match endpoint {
+            "pxl" => Some(p.gateway_runbook_port),
+            "pxl-core" => Some(pxl::CORE_RUNBOOK_PORT),
+            "pxl-chrono" => Some(pxl::CHRONO_RUNBOOK_PORT),
+            "pxl-v4" => Some(pxl::V4_RUNBOOK_PORT),
+            _ => None,
+        },
+        ServiceProfile::Morphsave(_) => match endpoint {
+            "morphsave" => Some(morphsave::APP_PORT),
+            "morphsave-rpc" => Some(morphsave::RPC_PORT),
+            "morphsave-rpc-backup" => Some(morphsave::RPC_BACKUP_PORT),
+            _ => None,
+        },
+    }
+}
+
 /// The manifest `gameday mocks` writes: endpoint name -> base URL.
 pub fn manifest(services: &[RunningService]) -> BTreeMap<String, String> {
     services.iter().flat_map(|s| s.endpoints.iter().map(|e| (e.name.clone(), e.url()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runbook_ports_by_endpoint_name_match_the_runbooks() {
+        // Runbook 000: 6300; 001: nodes on 8001-8003 (node 1 is `scribe`); 003: gateway 80,
+        // core 8080, overlays 8081/8082; 004 app 3000 (RPC ports are the mock's own choice).
+        let all = |id| ServiceProfile::default_for(id);
+        let cases = [
+            (ServiceId::Midnight, "midnight", Some(6300)),
+            (ServiceId::Scribe, "scribe", Some(8001)),
+            (ServiceId::Scribe, "scribe-3", Some(8003)),
+            (ServiceId::Scribe, "scribe-4", None),
+            (ServiceId::Scribe, "scribe-1", None),
+            (ServiceId::Pxl, "pxl", Some(80)),
+            (ServiceId::Pxl, "pxl-chrono", Some(8081)),
+            (ServiceId::Morphsave, "morphsave", Some(3000)),
+            (ServiceId::Grahmos, "grahmos-search", Some(7700)),
+            (ServiceId::Midnight, "pxl", None),
+        ];
+        for (id, name, want) in cases {
+            assert_eq!(runbook_port(&all(id), name), want, "{id} {name}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_port_wins_over_the_port_policy() {
+        let ctx = MockContext {
+            ports: crate::kit::PortPolicy::Runbook,
+            fixed_ports: BTreeMap::from([(6300, 41_000)]),
+            ..MockContext::default()
+        };
+        assert_eq!(ctx.port(6300), 41_000);
+        assert_eq!(ctx.port(8001), 8001);
+    }
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use gameday_mocks::TimeScale;
+
 use crate::capacity::growth::Growth;
 use crate::load::arrival::{Diurnal, DiurnalMean, Rate, RateCurve, DAY};
 use crate::observe::RunData;
@@ -35,6 +37,26 @@ pub struct LiveWeek {
     pub not_measured: Option<String>,
     /// Where the window's `results.json` is.
     pub results_dir: String,
+}
+
+/// Real latency below which loopback and scheduling overhead (about 0.1 to 1 ms on a busy
+/// 2-core machine) is no longer small against what the live window measures.
+pub const LOOPBACK_FLOOR: Duration = Duration::from_millis(5);
+
+/// A warning when `time_scale` compresses a typical request (the simulated peak hour's
+/// p50, `p50_s` simulated seconds) to near the loopback floor in real time.
+pub fn floor_warning(p50_s: f64, time_scale: TimeScale) -> Option<String> {
+    let real_s = p50_s / time_scale.factor();
+    (real_s.is_finite() && real_s > 0.0 && real_s < LOOPBACK_FLOOR.as_secs_f64()).then(|| {
+        format!(
+            "time_scale {} compresses the p50 of {:.1} ms to {:.2} ms real, near the loopback floor ({} ms): \
+             the live window's latency will carry the harness's own overhead; lower `plan.live_time_scale`",
+            time_scale.factor(),
+            p50_s * 1000.0,
+            real_s * 1000.0,
+            LOOPBACK_FLOOR.as_millis()
+        )
+    })
 }
 
 /// Replays week `week`'s peak hour at `size` workers; results under `out`.
@@ -142,5 +164,22 @@ fn measured(s: &Scenario, growth: &Growth, data: &RunData, warmup: Duration, bas
         queue_max: max("gameday_queue_depth") as u64,
         error_ratio: if all.total() == 0 { 0.0 } else { all.errors() as f64 / all.total() as f64 },
         requests: all.total(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_only_when_the_compressed_p50_is_under_the_floor() {
+        let scale = |x: f64| TimeScale::new(x).unwrap();
+        // Midnight's proofs (p50 about 9 s) at 100x: 90 ms real, far above 5 ms.
+        assert_eq!(floor_warning(9.0, scale(100.0)), None);
+        // A 20 ms search at 10x is 2 ms real: under the floor.
+        let w = floor_warning(0.020, scale(10.0)).unwrap();
+        assert!(w.contains("2.00 ms real") && w.contains("plan.live_time_scale"), "{w}");
+        // No requests (NaN) or nothing measured: no warning.
+        assert_eq!(floor_warning(f64::NAN, scale(10.0)), None);
     }
 }

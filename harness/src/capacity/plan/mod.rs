@@ -11,10 +11,12 @@
 //! - [`live`]: live replay of a week's peak hour;
 //! - [`output`]: `plan.json` and the terminal table.
 
+pub mod extrapolate;
 pub mod live;
 pub mod model;
 pub mod output;
 pub mod recommend;
+pub mod report;
 pub mod triggers;
 pub mod weeks;
 
@@ -36,9 +38,10 @@ use self::weeks::SimWeek;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlanSpec {
-    /// The fewest workers the search may recommend (default 1).
+    /// The smallest size the search may recommend (default 1); the size is the pool the
+    /// service's model sizes ([`model::size_unit`]: workers, DB connections, ...).
     pub min_size: usize,
-    /// The most workers the scenario allows (default 64): a week that needs more cannot
+    /// The largest size the scenario allows (default 64): a week that needs more cannot
     /// be fixed (exit 1).
     pub max_size: usize,
     /// The recommended size must hold every SLO at this multiple of the week's load
@@ -114,7 +117,14 @@ pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<PlanReport, PlanEr
         live_weeks(s, &svc, &growth, &spec, opts, &mut rows).await?;
     }
     let confirmation = confirm(s, &svc, &growth, &spec, opts, &rows).await?;
-    Ok(PlanReport::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall))
+    let target_cpu = spec.target_cpu.unwrap_or(1.0);
+    let extrapolation = extrapolate::extrapolate(s, &svc, &rows, target_cpu);
+    let mut out = PlanReport::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall);
+    match extrapolation {
+        Ok(x) => out.extrapolation = Some(x),
+        Err(why) => out.extrapolation_note = Some(why),
+    }
+    Ok(out)
 }
 
 /// The validated growth curve of a scenario.
@@ -157,7 +167,10 @@ async fn live_weeks(
     for row in rows.iter_mut().filter(|r| chosen.contains(&r.sim.load.week)) {
         let week = row.sim.load.week;
         if !opts.quiet {
-            eprintln!("plan: live replay of week {week}'s peak hour at {} workers", svc.size());
+            eprintln!("plan: live replay of week {week}'s peak hour at {} {}", svc.size(), svc.unit());
+        }
+        if let Some(warning) = live::floor_warning(row.sim.peak.p50_s, spec.live_time_scale.unwrap_or(s.time_scale)) {
+            eprintln!("plan: week {week}: warning: {warning}");
         }
         row.live = Some(live::replay(s, svc, growth, spec, week, svc.size(), &opts.out, opts.quiet).await?);
     }
@@ -181,7 +194,7 @@ async fn confirm(
         return Ok(None);
     };
     if !opts.quiet {
-        eprintln!("plan: confirming week {week} live at the recommended {size} workers");
+        eprintln!("plan: confirming week {week} live at the recommended {size} {}", svc.unit());
     }
     live::replay(s, svc, growth, spec, week, size, &opts.out, opts.quiet).await.map(Some)
 }
@@ -191,6 +204,13 @@ pub fn write(dir: &Path, report: &PlanReport) -> Result<PathBuf, PlanError> {
     let text = serde_json::to_string_pretty(report).map_err(|e| PlanError::Io(format!("plan.json: {e}")))?;
     let path = dir.join("plan.json");
     crate::report::write_atomic(&path, text.as_bytes()).map_err(|e| PlanError::Io(e.to_string()))?;
+    Ok(path)
+}
+
+/// Writes `plan.svg` (see [`output::chart`]) into `dir`; its path.
+pub fn write_chart(dir: &Path, s: &Scenario, report: &PlanReport) -> Result<PathBuf, PlanError> {
+    let path = dir.join("plan.svg");
+    crate::report::plan_chart::write_svg(&path, &output::chart(s, report)).map_err(|e| PlanError::Io(e.to_string()))?;
     Ok(path)
 }
 

@@ -31,11 +31,16 @@ pub struct Service {
 }
 
 impl Service {
-    /// The model with `workers` workers (the size being searched).
-    pub fn at_size(&self, workers: usize) -> SimModel {
+    /// The model at `size` (the size being searched: the pool of [`size_unit`]).
+    pub fn at_size(&self, size: usize) -> SimModel {
         let mut m = self.model.clone();
-        m.pool.workers = workers.max(1);
+        m.pool.workers = size.max(1);
         m
+    }
+
+    /// What the size counts (`"workers"`, `"DB connections"`, ...).
+    pub fn unit(&self) -> &'static str {
+        size_unit(self.id)
     }
 
     /// The scenario's own size.
@@ -71,15 +76,43 @@ pub fn service_from(s: &Scenario, id: ServiceId, base: SimModel) -> Service {
         .requests
         .iter()
         .map(|r| {
-            let kind = r.path.trim_start_matches('/').split(['/', '?']).next().unwrap_or_default();
-            base.kinds.iter().find(|k| k.name == kind).map_or_else(
-                || KindModel { name: r.name.get_ref().clone(), service: Sampler::Fixed(0.0), route: Route::Direct },
-                |k| KindModel { name: r.name.get_ref().clone(), ..k.clone() },
+            let name = r.name.get_ref();
+            // A request named after a model kind is that kind (MorphSave's `read-hit` and
+            // `read-miss` are the same GET, split by the cache hit ratio); else the path says.
+            let known = |k: &&KindModel| k.name == *name || Some(k.name.as_str()) == model_kind(id, r);
+            base.kinds.iter().find(known).map_or_else(
+                || KindModel { name: name.clone(), service: Sampler::Fixed(0.0), route: Route::Direct },
+                |k| KindModel { name: name.clone(), ..k.clone() },
             )
         })
         .collect();
     let base_cpu = base.pool.base_cpu;
     Service { id, model: SimModel { kinds, ..base }, base_cpu }
+}
+
+/// The model kind a request of the mix is, by the service's routes (`None`: a kind the
+/// model does not know, such as a health check: free).
+fn model_kind(id: ServiceId, r: &crate::scenario::RequestSpec) -> Option<&str> {
+    use crate::scenario::Method;
+    let path = r.path.split('?').next().unwrap_or_default();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    match id {
+        ServiceId::Midnight => Some(first),
+        ServiceId::Pxl => matches!(path, "/v1/proofs" | "/v1/prove").then_some("proof"),
+        ServiceId::Grahmos => matches!(path, "/search" | "/api/search").then_some("search"),
+        ServiceId::Morphsave => match first {
+            "api" if path.starts_with("/api/savings/") => Some("read-miss"),
+            "api" if path == "/api/deposits" => Some("deposit"),
+            _ => None,
+        },
+        ServiceId::Scribe => match (first, r.method) {
+            (_, _) if path == "/admin/compact" => Some("compact"),
+            ("health" | "metrics" | "cluster" | "admin" | "verify" | "", _) => None,
+            (_, Method::Get) => Some("read"),
+            (_, Method::Put | Method::Delete) => Some("write"),
+            _ => None,
+        },
+    }
 }
 
 /// The kinds worth simulating: those that reach the pool (they alone shape the queue
@@ -100,12 +133,34 @@ pub fn simulated_kinds(s: &Scenario, svc: &Service, unit: &[String], pool_only: 
         .collect()
 }
 
+/// The simulator model of a service's profile: the pool the plan sizes (see [`size_unit`]).
 fn base_model(profile: &ServiceProfile) -> Result<SimModel, PlanError> {
-    match profile {
-        ServiceProfile::Midnight(p) => {
-            SimModel::midnight(p).map_err(|e| PlanError::Usage(format!("targets.midnight.profile: {e}")))
-        }
-        other => Err(PlanError::Usage(format!("no simulator model for `{}` yet; plan supports: midnight", other.id()))),
+    let model = match profile {
+        ServiceProfile::Midnight(p) => SimModel::midnight(p),
+        ServiceProfile::Pxl(p) => SimModel::pxl(p),
+        ServiceProfile::Grahmos(p) => SimModel::grahmos(p),
+        ServiceProfile::Morphsave(p) => SimModel::morphsave(p),
+        ServiceProfile::Scribe(p) => SimModel::scribe_node(p),
+    };
+    model.map_err(|e| PlanError::Usage(format!("targets.{}.profile: {e}", profile.id())))
+}
+
+/// What a plan's size counts, per service: the pool [`set_size`] sets.
+///
+/// - Midnight: proof workers (`workers`, `--num-workers`);
+/// - PXL: the proof core's workers (`workers`);
+/// - Grahmos: the search engine's workers (`workers`);
+/// - MorphSave: the database connection pool (`db_pool_size`);
+/// - Scribe: one node's workers (`workers`; the leader's pool, where every write lands).
+///   Nodes are planned by the runbook's rule (+1 per 100k ops/s) as a trigger on the
+///   peak rate: the simulator models one node, not the Raft cluster.
+pub fn size_unit(id: ServiceId) -> &'static str {
+    match id {
+        ServiceId::Midnight => "workers",
+        ServiceId::Pxl => "core workers",
+        ServiceId::Grahmos => "search workers",
+        ServiceId::Morphsave => "DB connections",
+        ServiceId::Scribe => "workers per node",
     }
 }
 
@@ -162,15 +217,19 @@ fn sim_err(e: crate::capacity::SimError) -> PlanError {
     PlanError::Sim(e.to_string())
 }
 
-/// Sets the sized service's workers in the scenario's embedded profile.
-pub fn set_size(s: &mut Scenario, id: ServiceId, workers: usize) {
-    if id == ServiceId::Midnight {
-        let t = s.targets.midnight.get_or_insert_with(|| crate::scenario::Target {
-            url: None,
-            metrics: None,
-            scrape: true,
-            profile: Default::default(),
-        });
-        t.profile.workers = workers;
+/// Sets the sized service's pool (see [`size_unit`]) in the scenario's embedded profile.
+pub fn set_size(s: &mut Scenario, id: ServiceId, size: usize) {
+    let t = &mut s.targets;
+    match id {
+        ServiceId::Midnight => profile_mut(&mut t.midnight).workers = size,
+        ServiceId::Pxl => profile_mut(&mut t.pxl).workers = size,
+        ServiceId::Grahmos => profile_mut(&mut t.grahmos).workers = size,
+        ServiceId::Morphsave => profile_mut(&mut t.morphsave).db_pool_size = size,
+        ServiceId::Scribe => profile_mut(&mut t.scribe).workers = size,
     }
+}
+
+/// The embedded profile of a target, added with the defaults when the scenario has none.
+fn profile_mut<P: Default>(t: &mut Option<crate::scenario::Target<P>>) -> &mut P {
+    &mut t.get_or_insert_with(Default::default).profile
 }

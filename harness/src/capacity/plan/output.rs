@@ -11,6 +11,9 @@ use crate::capacity::growth::Growth;
 use crate::rules::RuleVerdict;
 use crate::scenario::Scenario;
 
+use crate::report::plan_chart::{ChartWeek, PlanChart};
+use crate::scenario::objective::Indicator;
+
 use super::live::LiveWeek;
 use super::model::Service;
 use super::recommend::Recommendation;
@@ -96,8 +99,11 @@ pub struct PlanReport {
     pub seed: u64,
     /// The service sized.
     pub service: String,
-    /// Its size in the scenario (workers).
+    /// Its size in the scenario (in `size_unit`).
     pub size: usize,
+    /// What the size counts: `workers`, `core workers`, `search workers`, `DB
+    /// connections` or `workers per node` (see [`super::model::size_unit`]).
+    pub size_unit: String,
     /// All requests per unit request.
     pub requests_per_unit: f64,
     /// Peak over average of the daily wave.
@@ -116,6 +122,10 @@ pub struct PlanReport {
     pub feasible: bool,
     /// Why not, one line per week that cannot be fixed or expectation that failed.
     pub reasons: Vec<String>,
+    /// The M/M/c model fitted to the simulated weeks and what it predicts beyond them.
+    pub extrapolation: Option<super::extrapolate::Extrapolation>,
+    /// Why there is no extrapolation, when there is none.
+    pub extrapolation_note: Option<String>,
     /// Simulator events over the horizon.
     pub sim_events: u64,
     /// Wall time of the horizon's simulation and rule evaluation, seconds.
@@ -169,6 +179,7 @@ impl PlanReport {
             seed: s.seed,
             service: svc.id.to_string(),
             size: svc.size(),
+            size_unit: svc.unit().to_owned(),
             requests_per_unit: growth.requests_per_unit,
             peak_to_average: growth.peak_to_average,
             feasible: reasons.is_empty(),
@@ -178,6 +189,8 @@ impl PlanReport {
             first_breach,
             confirmation,
             reasons,
+            extrapolation: None,
+            extrapolation_note: None,
             sim_events,
             sim_wall_s: sim_wall.as_secs_f64(),
         }
@@ -210,7 +223,7 @@ fn secs(x: f64) -> String {
 /// The terminal table: one line per week, then triggers, breaches and the verdict.
 pub fn render(p: &PlanReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "plan `{}`: {} at {} workers (seed {})", p.scenario, p.service, p.size, p.seed);
+    let _ = writeln!(out, "plan `{}`: {} at {} {} (seed {})", p.scenario, p.service, p.size, p.size_unit, p.seed);
     out.push_str("week   volume/d   peak/s    cpu  cpuPk      p50      p95      p99   queue    err      SLOs   live p95/cpu  recommended\n");
     for w in &p.weeks {
         let s = &w.sim;
@@ -223,7 +236,7 @@ pub fn render(p: &PlanReport) -> String {
         };
         let rec = match &w.recommended {
             Some(Recommendation { size: Some(n), at_size: Some(f), .. }) => {
-                format!("{n} workers (cpu {}, p95 {})", pct(f.cpu), secs(f.p95_s))
+                format!("{n} {} (cpu {}, p95 {})", p.size_unit, pct(f.cpu), secs(f.p95_s))
             }
             Some(Recommendation { reason: Some(r), .. }) => format!("none: {r}"),
             _ => "-".to_owned(),
@@ -265,12 +278,19 @@ pub fn render(p: &PlanReport) -> String {
         let when = b.week.map_or("holds every week".to_owned(), |w| format!("first breached in week {w}"));
         let _ = writeln!(out, "SLO {}: {when}", b.slo);
     }
+    match (&p.extrapolation, &p.extrapolation_note) {
+        (Some(x), _) => out.push_str(&super::extrapolate::render(x)),
+        (None, Some(why)) => {
+            let _ = writeln!(out, "extrapolation: none ({why})");
+        }
+        (None, None) => {}
+    }
     if let Some(c) = &p.confirmation {
         let got = match &c.figures {
             Some(f) => format!("p95 {}, cpu {}, errors {:.2}%", secs(f.p95_s), pct(f.cpu), f.error_ratio * 100.0),
             None => format!("not measured: {}", c.not_measured.clone().unwrap_or_default()),
         };
-        let _ = writeln!(out, "confirmed live: week {} at {} workers: {got}", c.week, c.size);
+        let _ = writeln!(out, "confirmed live: week {} at {} {}: {got}", c.week, c.size, p.size_unit);
     }
     let verdict = if p.feasible {
         "PASS: the recommended sizes hold every SLO through the horizon".to_owned()
@@ -279,4 +299,40 @@ pub fn render(p: &PlanReport) -> String {
     };
     let _ = writeln!(out, "{verdict}");
     out
+}
+
+/// The plan's chart (`plan.svg`): per week the peak load, CPU and p95 at the scenario's
+/// size (simulated, and live where measured), the recommended size's CPU and p95, the
+/// CPU triggers' and alerts' thresholds, and the headline p95 SLO.
+pub fn chart(s: &Scenario, report: &PlanReport) -> PlanChart {
+    let weeks = report.weeks.iter().map(chart_week).collect();
+    let cpu_thresholds = s
+        .triggers
+        .iter()
+        .chain(&s.alerts)
+        .filter(|r| r.expr.get_ref().as_written().contains("cpu"))
+        .map(|r| (r.name.clone(), r.expr.get_ref().threshold.value))
+        .collect();
+    let unit = s.growth.as_ref().map(|g| g.unit.clone()).unwrap_or_default();
+    let headline =
+        |slo: &crate::scenario::Slo| slo.request.as_ref().is_none_or(|r| unit.is_empty() || unit.contains(r.get_ref()));
+    let slo_p95_s = s
+        .slos
+        .iter()
+        .find(|slo| matches!(slo.objective.indicator, Indicator::Percentile(p) if p == 95.0) && headline(slo))
+        .map(|slo| slo.objective.threshold);
+    PlanChart { title: format!("{}: {} per week", report.scenario, report.service), weeks, cpu_thresholds, slo_p95_s }
+}
+
+fn chart_week(r: &WeekRow) -> ChartWeek {
+    let at_size = r.recommended.as_ref().and_then(|rec| rec.at_size.as_ref());
+    ChartWeek {
+        week: r.sim.load.week,
+        peak_rate_per_s: r.sim.load.peak_rate_per_s,
+        cpu: r.sim.peak.cpu,
+        p95_s_sim: r.sim.peak.p95_s,
+        p95_s_live: r.live.as_ref().and_then(|l| l.figures.as_ref()).map(|f| f.p95_s),
+        recommended_cpu: at_size.map(|f| f.cpu),
+        recommended_p95_s: at_size.map(|f| f.p95_s),
+    }
 }

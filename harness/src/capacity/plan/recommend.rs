@@ -1,4 +1,5 @@
-//! The recommended size per week: the fewest workers (or replicas of the pool) with
+//! The recommended size per week: the smallest pool (workers, DB connections: see
+//! [`super::model::size_unit`]) with
 //! which every SLO holds over the week's daily peak hours at `headroom` times the week's
 //! load, and the peak-hour CPU (at 1x load) stays under `target_cpu`, found by bisection
 //! over the simulator (more workers never make a FIFO pool slower). Each candidate
@@ -17,7 +18,8 @@ use super::{PlanError, PlanSpec};
 /// What the search found for one week.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recommendation {
-    /// The recommended size (workers), if one within the limit holds.
+    /// The recommended size (in the service's unit: workers, DB connections, ...), if
+    /// one within the limit holds.
     pub size: Option<usize>,
     /// Figures at that size and 1x load (over the daily peak hours).
     pub at_size: Option<Figures>,
@@ -41,7 +43,7 @@ pub fn recommend(
     let (lo, hi) = (spec.min_size.max(1), spec.max_size.max(spec.min_size.max(1)));
     let top = holds(hi)?;
     if let Err(why) = top {
-        let reason = format!("week {week}: even {hi} workers (the scenario's max_size) do not hold: {why}");
+        let reason = format!("week {week}: even {hi} {} (the scenario's max_size) do not hold: {why}", svc.unit());
         return Ok(Recommendation { size: None, at_size: None, reason: Some(reason) });
     }
     let (mut a, mut b) = (lo, hi);

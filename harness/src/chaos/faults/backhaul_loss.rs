@@ -204,10 +204,6 @@ pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Re
             Ok(format!("backhaul restored: toxics removed from {}", g.backhaul().addr()))
         }
         (RecoveryAction::Rollback, Backend::Netns) => backhaul_netns::restore_link(),
-        _ => Err(FaultError::Unsupported {
-            fault: FAULT.to_owned(),
-            target: spec.target.clone().unwrap_or_default(),
-            why: format!("no built-in recovery `{}` (use `rollback`)", action.name()),
-        }),
+        _ => Err(FaultError::no_recovery(FAULT, spec.target.clone().unwrap_or_default(), action, "`rollback`")),
     }
 }

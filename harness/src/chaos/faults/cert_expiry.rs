@@ -211,11 +211,12 @@ impl Rollback for RestoreCert {
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
     let g = find(env, spec.target.as_deref(), FAULT)?;
     if *action != RecoveryAction::RenewCertificate {
-        return Err(FaultError::Unsupported {
-            fault: FAULT.to_owned(),
-            target: spec.target.clone().unwrap_or_default(),
-            why: format!("no built-in recovery `{}` (use renew-certificate)", action.name()),
-        });
+        return Err(FaultError::no_recovery(
+            FAULT,
+            spec.target.clone().unwrap_or_default(),
+            action,
+            "renew-certificate",
+        ));
     }
     let lifetime = HumanDuration(spec.renew_lifetime()).to_string();
     let v = admin_post_json(g, "/admin/tls/renew", &serde_json::json!({ "lifetime": lifetime })).await?;

@@ -39,7 +39,7 @@ fn default_timeout() -> PositiveDuration {
 }
 
 /// What running one command produced.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandOutput {
     /// The command as run.
     pub argv: Vec<String>,
@@ -248,11 +248,7 @@ pub async fn inject(spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError
 
 /// The `command` fault has no built-in recovery of its own (`rollback` is the guard's).
 pub async fn recover(_spec: &Spec, action: &RecoveryAction, _env: &DrillEnv) -> Result<String, FaultError> {
-    Err(FaultError::Unsupported {
-        fault: "command".to_owned(),
-        target: String::new(),
-        why: format!("no built-in recovery `{}` (use \"rollback\" or \"command\")", action.name()),
-    })
+    Err(FaultError::no_recovery("command", String::new(), action, "\"rollback\" or \"command\""))
 }
 
 /// Runs the rollback command once; later calls are no-ops.

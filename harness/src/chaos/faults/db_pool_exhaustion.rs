@@ -1,42 +1,104 @@
-//! Fault `db-pool-exhaustion`: MorphSave's database pool held until exhausted.
+//! Fault `db-pool-exhaustion`: MorphSave's PostgreSQL pool held until exhausted.
 //!
-//! STUB: the shape every fault has (see [`crate::chaos::fault`]); its owner replaces the bodies.
+//! The fault takes the pool's connections and keeps them (MorphSave's
+//! `hold_db_connections`, waiting for busy ones to come back): the app's queries queue
+//! for a connection and time out as the mock models (`db_pool_timeout`), like a leak or
+//! a stuck transaction. Recovery `release-pool` (or `rollback`) gives them all back, as
+//! the runbook's "restart the app / kill idle connections" does. The undo releases them
+//! (idempotent, and synchronous: no runtime needed).
 
+use std::time::Duration;
+
+use gameday_mocks::services::morphsave::Control;
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
+use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::targets;
+
+/// How long taking the connections may wait for busy ones.
+const HOLD_WITHIN: Duration = Duration::from_secs(10);
 
 /// The fault's parameters, as the scenario's `[drill.fault]` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {}
-
-/// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(_spec: &Spec) -> Vec<String> {
-    vec!["db-pool-exhaustion: not implemented yet".to_owned()]
+pub struct Spec {
+    /// The MorphSave target (default: the drill's only embedded MorphSave).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Connections to hold (default: the whole pool).
+    #[serde(default)]
+    pub connections: Option<usize>,
 }
 
-/// Whether the target must run as its own process.
+/// What injecting and rolling back will do (for `--dry-run`; touches nothing).
+pub fn plan(spec: &Spec) -> Vec<String> {
+    let n = spec.connections.map_or("every".into(), |n| n.to_string());
+    vec![
+        format!("hold {n} MorphSave database connection(s): queries wait for the pool and time out"),
+        "recovery `release-pool` and rollback: release the held connections".into(),
+    ]
+}
+
+/// Whether the target must run as its own process: no (the embedded mock's hooks).
 pub fn needs_process(_spec: &Spec) -> bool {
     false
 }
 
-/// Checks that the target exists before anything is injected.
-pub async fn preflight(_spec: &Spec, _env: &DrillEnv) -> Result<(), FaultError> {
-    Err(FaultError::Failed("fault `db-pool-exhaustion` is not implemented yet".to_owned()))
+/// Checks that MorphSave exists and the pool has the connections asked for.
+pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
+    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let size = control.db_pool().size;
+    match spec.connections {
+        Some(0) => Err(FaultError::Failed("connections must be at least 1".into())),
+        Some(n) if n > size => Err(FaultError::Failed(format!("connections = {n}, but the pool has {size}"))),
+        _ => Ok(()),
+    }
 }
 
-/// Injects the fault and returns its undo.
-pub async fn inject(_spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError> {
-    Err(FaultError::Failed("fault `db-pool-exhaustion` is not implemented yet".to_owned()))
+/// Holds the connections (up to 10 s to collect busy ones) and returns the undo.
+pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
+    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let size = control.db_pool().size;
+    let want = spec.connections.unwrap_or(size).min(size);
+    let undo = Box::new(Release(control.clone()));
+    // On timeout the connections taken so far stay held: the undo gives them back.
+    let held = match tokio::time::timeout(HOLD_WITHIN, control.hold_db_connections(want)).await {
+        Ok(n) => n,
+        Err(_) => {
+            let _ = undo.rollback_blocking();
+            return Err(FaultError::Failed(format!("could not take {want} connections within {HOLD_WITHIN:?}")));
+        }
+    };
+    Ok(Injected { description: format!("holding {held} of {size} MorphSave DB connections"), undo })
 }
 
-/// Runs a built-in recovery action for this fault.
-pub async fn recover(_spec: &Spec, action: &RecoveryAction, _env: &DrillEnv) -> Result<String, FaultError> {
-    Err(FaultError::Unsupported {
-        fault: "db-pool-exhaustion".to_owned(),
-        target: String::new(),
-        why: format!("no built-in recovery `{}`", action.name()),
-    })
+/// Runs a built-in recovery action: `release-pool` or `rollback`.
+pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
+    let control = targets::morphsave(env, spec.target.as_deref())?;
+    match action {
+        RecoveryAction::ReleasePool | RecoveryAction::Rollback => {
+            let n = control.release_db_connections();
+            Ok(format!("released {n} MorphSave DB connection(s)"))
+        }
+        other => Err(FaultError::no_recovery("db-pool-exhaustion", "morphsave", other, "`release-pool` or `rollback`")),
+    }
+}
+
+/// The undo: every held connection released.
+pub struct Release(pub Control);
+
+impl Rollback for Release {
+    fn describe(&self) -> String {
+        "release MorphSave's held DB connections".into()
+    }
+
+    fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
+        Box::pin(async move { self.rollback_blocking() })
+    }
+
+    fn rollback_blocking(&self) -> Result<(), FaultError> {
+        self.0.release_db_connections();
+        Ok(())
+    }
 }

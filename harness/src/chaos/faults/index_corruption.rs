@@ -249,11 +249,12 @@ pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Re
         RecoveryAction::IndexRollback => "rollback",
         RecoveryAction::IndexRebuild => "rebuild",
         _ => {
-            return Err(FaultError::Unsupported {
-                fault: FAULT.to_owned(),
-                target: spec.target.clone().unwrap_or_default(),
-                why: format!("no built-in recovery `{}` (use index-rollback or index-rebuild)", action.name()),
-            })
+            return Err(FaultError::no_recovery(
+                FAULT,
+                spec.target.clone().unwrap_or_default(),
+                action,
+                "index-rollback or index-rebuild",
+            ))
         }
     };
     admin_post(g, &format!("/admin/index/{hook}")).await.map(|v| {

@@ -201,11 +201,7 @@ impl Rollback for RemoveLatency {
 /// Recovery `rollback`: remove the toxic.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
     if *action != RecoveryAction::Rollback {
-        return Err(FaultError::Unsupported {
-            fault: FAULT.to_owned(),
-            target: spec.target.clone().unwrap_or_default(),
-            why: format!("no built-in recovery `{}` (use rollback)", action.name()),
-        });
+        return Err(FaultError::no_recovery(FAULT, spec.target.clone().unwrap_or_default(), action, "rollback"));
     }
     let proxy = the_proxy(spec, env)?;
     proxy.remove(TOXIC);

@@ -1,42 +1,108 @@
-//! Fault `overlay-down`: a PXL overlay taken down (the gateway degrades).
+//! Fault `overlay-down`: a PXL overlay (`chrono` by default, or `v4`) taken down.
 //!
-//! STUB: the shape every fault has (see [`crate::chaos::fault`]); its owner replaces the bodies.
+//! The overlay's listener really closes (PXL's listener switch, as when its container
+//! stops); the gateway's `/v1/health` then answers `degraded` naming it, while proofs
+//! through the core keep working. Recovery `restore-overlay` (or `rollback`) binds the
+//! same port again. The undo brings the overlay up (idempotent).
 
+use std::time::Duration;
+
+use gameday_mocks::services::pxl::{Component, Control};
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
+use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::targets;
 
 /// The fault's parameters, as the scenario's `[drill.fault]` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {}
-
-/// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(_spec: &Spec) -> Vec<String> {
-    vec!["overlay-down: not implemented yet".to_owned()]
+pub struct Spec {
+    /// The PXL target (default: the drill's only embedded PXL).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The overlay: `chrono` (default) or `v4`.
+    #[serde(default)]
+    pub overlay: Option<String>,
 }
 
-/// Whether the target must run as its own process.
+fn overlay(spec: &Spec) -> Result<Component, FaultError> {
+    let name = spec.overlay.as_deref().unwrap_or("chrono");
+    Component::OVERLAYS.into_iter().find(|c| c.overlay_name() == Some(name)).ok_or_else(|| FaultError::NoTarget {
+        target: "pxl".into(),
+        what: format!("no overlay `{name}` (overlays: chrono, v4)"),
+    })
+}
+
+/// What injecting and rolling back will do (for `--dry-run`; touches nothing).
+pub fn plan(spec: &Spec) -> Vec<String> {
+    let name = spec.overlay.as_deref().unwrap_or("chrono");
+    vec![
+        format!("close PXL overlay {name}'s listener (the gateway reports degraded)"),
+        format!("recovery `restore-overlay` and rollback: bind overlay {name} again on its port"),
+    ]
+}
+
+/// Whether the target must run as its own process: no (the embedded mock's switches).
 pub fn needs_process(_spec: &Spec) -> bool {
     false
 }
 
-/// Checks that the target exists before anything is injected.
-pub async fn preflight(_spec: &Spec, _env: &DrillEnv) -> Result<(), FaultError> {
-    Err(FaultError::Failed("fault `overlay-down` is not implemented yet".to_owned()))
+/// Checks that PXL and the overlay exist (and the overlay is up) before anything is injected.
+pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
+    let control = targets::pxl(env, spec.target.as_deref())?;
+    let c = overlay(spec)?;
+    if !control.is_up(c) {
+        return Err(FaultError::Failed(format!("PXL {} is already down", c.label())));
+    }
+    Ok(())
 }
 
-/// Injects the fault and returns its undo.
-pub async fn inject(_spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError> {
-    Err(FaultError::Failed("fault `overlay-down` is not implemented yet".to_owned()))
-}
-
-/// Runs a built-in recovery action for this fault.
-pub async fn recover(_spec: &Spec, action: &RecoveryAction, _env: &DrillEnv) -> Result<String, FaultError> {
-    Err(FaultError::Unsupported {
-        fault: "overlay-down".to_owned(),
-        target: String::new(),
-        why: format!("no built-in recovery `{}`", action.name()),
+/// Takes the overlay down and returns the undo (bring it up).
+pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
+    let control = targets::pxl(env, spec.target.as_deref())?;
+    let c = overlay(spec)?;
+    control.take_down(c).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+    Ok(Injected {
+        description: format!("PXL {} down ({} closed)", c.label(), control.addr(c)),
+        undo: Box::new(BringUp { control: control.clone(), component: c }),
     })
+}
+
+/// Runs a built-in recovery action: `restore-overlay` or `rollback`.
+pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
+    let control = targets::pxl(env, spec.target.as_deref())?;
+    let c = overlay(spec)?;
+    match action {
+        RecoveryAction::RestoreOverlay | RecoveryAction::Rollback => {
+            control.bring_up(c).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+            Ok(format!("PXL {} up again on {}", c.label(), control.addr(c)))
+        }
+        other => Err(FaultError::no_recovery("overlay-down", "pxl", other, "`restore-overlay` or `rollback`")),
+    }
+}
+
+/// The undo: the overlay's listener up again.
+pub struct BringUp {
+    /// PXL's switches.
+    pub control: Control,
+    /// The overlay.
+    pub component: Component,
+}
+
+impl Rollback for BringUp {
+    fn describe(&self) -> String {
+        format!("bring PXL {} up on {}", self.component.label(), self.control.addr(self.component))
+    }
+
+    fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
+        Box::pin(
+            async move { self.control.bring_up(self.component).await.map_err(|e| FaultError::Failed(e.to_string())) },
+        )
+    }
+
+    fn rollback_blocking(&self) -> Result<(), FaultError> {
+        let undo = BringUp { control: self.control.clone(), component: self.component };
+        targets::block_on_undo(async move { undo.rollback().await }, Duration::from_secs(10))
+    }
 }

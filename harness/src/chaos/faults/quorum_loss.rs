@@ -1,42 +1,95 @@
-//! Fault `quorum-loss`: two of Scribe's three nodes stopped: writes refused.
+//! Fault `quorum-loss`: Scribe nodes stopped until no majority is left (2 of 3).
 //!
-//! STUB: the shape every fault has (see [`crate::chaos::fault`]); its owner replaces the bodies.
+//! Without quorum the remaining node refuses writes with 503 `no_quorum` (runbook 001);
+//! reads are served stale or refused as the profile says. Recovery `restart-node` (or
+//! `rollback`) starts the stopped nodes; quorum returns, a leader is elected and writes
+//! resume. The undo restores every node the fault stopped (idempotent).
 
+use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
 use serde::{Deserialize, Serialize};
 
+use super::node_failure::{parse_node, restart_stopped, RestoreNodes};
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
+use crate::chaos::targets;
 
 /// The fault's parameters, as the scenario's `[drill.fault]` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {}
-
-/// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(_spec: &Spec) -> Vec<String> {
-    vec!["quorum-loss: not implemented yet".to_owned()]
+pub struct Spec {
+    /// The Scribe target (default: the drill's only Scribe cluster).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The nodes to stop (default: the leader, then the lowest-numbered followers, as
+    /// many as it takes to lose the majority: 2 of 3).
+    #[serde(default)]
+    pub nodes: Option<Vec<String>>,
 }
 
-/// Whether the target must run as its own process.
+/// What injecting and rolling back will do (for `--dry-run`; touches nothing).
+pub fn plan(spec: &Spec) -> Vec<String> {
+    let nodes = spec.nodes.as_ref().map_or("a majority of the nodes (2 of 3), leader first".into(), |n| n.join(", "));
+    vec![
+        format!("stop Scribe nodes {nodes}: no quorum, writes refused (503 no_quorum)"),
+        "recovery `restart-node` and rollback: start the stopped nodes again".into(),
+    ]
+}
+
+/// Whether the target must run as its own process: no (the embedded cluster's hooks).
 pub fn needs_process(_spec: &Spec) -> bool {
     false
 }
 
-/// Checks that the target exists before anything is injected.
-pub async fn preflight(_spec: &Spec, _env: &DrillEnv) -> Result<(), FaultError> {
-    Err(FaultError::Failed("fault `quorum-loss` is not implemented yet".to_owned()))
+fn pick(spec: &Spec, cluster: &ScribeCluster) -> Result<Vec<NodeId>, FaultError> {
+    if let Some(names) = &spec.nodes {
+        return names.iter().map(|n| parse_node(cluster, n)).collect();
+    }
+    let ids = cluster.node_ids();
+    let majority = ids.len() / 2 + 1;
+    let stop = ids.len() + 1 - majority;
+    let mut order: Vec<NodeId> = cluster.leader().into_iter().collect();
+    order.extend(ids.iter().copied().filter(|id| Some(*id) != cluster.leader()));
+    order.truncate(stop);
+    Ok(order)
 }
 
-/// Injects the fault and returns its undo.
-pub async fn inject(_spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError> {
-    Err(FaultError::Failed("fault `quorum-loss` is not implemented yet".to_owned()))
+/// Checks that the cluster and the nodes exist, and that stopping them loses the majority.
+pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
+    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let stop = pick(spec, cluster)?;
+    let total = cluster.node_ids().len();
+    let mut distinct = stop.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if (total - distinct.len()) * 2 > total {
+        return Err(FaultError::Failed(format!(
+            "stopping {} of {total} nodes leaves a majority: that is not quorum loss",
+            distinct.len()
+        )));
+    }
+    Ok(())
 }
 
-/// Runs a built-in recovery action for this fault.
-pub async fn recover(_spec: &Spec, action: &RecoveryAction, _env: &DrillEnv) -> Result<String, FaultError> {
-    Err(FaultError::Unsupported {
-        fault: "quorum-loss".to_owned(),
-        target: String::new(),
-        why: format!("no built-in recovery `{}`", action.name()),
+/// Stops the nodes and returns the undo (restore them all).
+pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
+    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let stop = pick(spec, cluster)?;
+    let undo = RestoreNodes { cluster: cluster.clone(), nodes: stop.clone() };
+    for &id in &stop {
+        if let Err(e) = cluster.stop_node(id).await {
+            let _ = crate::chaos::fault::Rollback::rollback(&undo).await;
+            return Err(FaultError::Failed(e.to_string()));
+        }
+    }
+    let names: Vec<_> = stop.iter().map(|&id| scribe::endpoint_name(id)).collect();
+    Ok(Injected {
+        description: format!("stopped Scribe nodes [{}] of {}", names.join(", "), cluster.node_ids().len()),
+        undo: Box::new(undo),
     })
+}
+
+/// Runs a built-in recovery action: `restart-node` or `rollback` start every stopped node.
+pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
+    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    restart_stopped(cluster, action, "quorum-loss").await
 }

@@ -1,42 +1,136 @@
-//! Fault `rpc-failure`: MorphSave's primary blockchain RPC fails.
+//! Fault `rpc-failure`: MorphSave's primary blockchain RPC node fails.
 //!
-//! STUB: the shape every fault has (see [`crate::chaos::fault`]); its owner replaces the bodies.
+//! The primary node's listener really closes (MorphSave's listener switch): the app's
+//! RPC calls to it fail (`morphsave_rpc_errors_total`, `morphsave_rpc_up{endpoint=
+//! "primary"} 0`) and `/api/health` turns `degraded`. Recovery `rpc-failover` is the
+//! runbook's "Switch to backup RPC": it checks the backup node answers `eth_blockNumber`
+//! (the runbook's diagnosis call) and that the app's calls are now answered by the
+//! backup (`/api/blockchain/status` reports `"rpc": "backup"`); the mock's client makes
+//! that switch itself, as a client with a fallback URL would. Recovery `rollback` (and
+//! the undo, idempotent) brings the primary back.
 
+use std::time::Duration;
+
+use gameday_mocks::services::morphsave::{Control, Listener};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
+use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::targets;
 
 /// The fault's parameters, as the scenario's `[drill.fault]` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {}
+pub struct Spec {
+    /// The MorphSave target (default: the drill's only embedded MorphSave).
+    #[serde(default)]
+    pub target: Option<String>,
+}
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(_spec: &Spec) -> Vec<String> {
-    vec!["rpc-failure: not implemented yet".to_owned()]
+    vec![
+        "close MorphSave's primary RPC node (morphsave-rpc): RPC calls to it fail".into(),
+        "recovery `rpc-failover`: check the backup RPC answers and the app's calls go to it".into(),
+        "recovery `rollback` and rollback: bring the primary RPC node back on its port".into(),
+    ]
 }
 
-/// Whether the target must run as its own process.
+/// Whether the target must run as its own process: no (the embedded mock's hooks).
 pub fn needs_process(_spec: &Spec) -> bool {
     false
 }
 
-/// Checks that the target exists before anything is injected.
-pub async fn preflight(_spec: &Spec, _env: &DrillEnv) -> Result<(), FaultError> {
-    Err(FaultError::Failed("fault `rpc-failure` is not implemented yet".to_owned()))
+/// Checks that MorphSave exists and both RPC nodes are up before anything is injected.
+pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
+    let control = targets::morphsave(env, spec.target.as_deref())?;
+    for l in [Listener::RpcPrimary, Listener::RpcBackup] {
+        if !control.is_up(l) {
+            return Err(FaultError::Failed(format!("{} is already down", l.endpoint_name())));
+        }
+    }
+    Ok(())
 }
 
-/// Injects the fault and returns its undo.
-pub async fn inject(_spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError> {
-    Err(FaultError::Failed("fault `rpc-failure` is not implemented yet".to_owned()))
-}
-
-/// Runs a built-in recovery action for this fault.
-pub async fn recover(_spec: &Spec, action: &RecoveryAction, _env: &DrillEnv) -> Result<String, FaultError> {
-    Err(FaultError::Unsupported {
-        fault: "rpc-failure".to_owned(),
-        target: String::new(),
-        why: format!("no built-in recovery `{}`", action.name()),
+/// Closes the primary RPC node and returns the undo (bring it back).
+pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
+    let control = targets::morphsave(env, spec.target.as_deref())?;
+    control.take_down(Listener::RpcPrimary).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+    Ok(Injected {
+        description: format!("MorphSave primary RPC down ({} closed)", control.addr(Listener::RpcPrimary)),
+        undo: Box::new(PrimaryUp(control.clone())),
     })
+}
+
+/// Runs a built-in recovery action: `rpc-failover` or `rollback`.
+pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
+    let control = targets::morphsave(env, spec.target.as_deref())?;
+    match action {
+        RecoveryAction::RpcFailover => failover(control).await,
+        RecoveryAction::Rollback => {
+            PrimaryUp(control.clone()).rollback().await?;
+            Ok(format!("primary RPC up again on {}", control.addr(Listener::RpcPrimary)))
+        }
+        other => Err(FaultError::no_recovery("rpc-failure", "morphsave", other, "`rpc-failover` or `rollback`")),
+    }
+}
+
+async fn failover(control: &Control) -> Result<String, FaultError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()
+        .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;
+    let backup = format!("http://{}", control.addr(Listener::RpcBackup));
+    let call = json!({"jsonrpc": "2.0", "method": "eth_blockNumber", "params": [], "id": 1});
+    let answer: Value = client
+        .post(&backup)
+        .json(&call)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| FaultError::Failed(format!("backup RPC {backup}: {e}")))?
+        .json()
+        .await
+        .map_err(|e| FaultError::Failed(format!("backup RPC {backup}: {e}")))?;
+    let block = answer.get("result").cloned().unwrap_or(Value::Null);
+    if block.is_null() {
+        return Err(FaultError::Failed(format!("backup RPC {backup} answered {answer}")));
+    }
+    let app = format!("http://{}/api/blockchain/status", control.addr(Listener::App));
+    let status: Value = client
+        .get(&app)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| FaultError::Failed(format!("{app}: {e}")))?
+        .json()
+        .await
+        .map_err(|e| FaultError::Failed(format!("{app}: {e}")))?;
+    let via = status.get("rpc").and_then(Value::as_str).unwrap_or("?");
+    if via != "backup" && !control.is_up(Listener::RpcPrimary) {
+        return Err(FaultError::Failed(format!("the app's RPC calls are answered by `{via}`, not the backup")));
+    }
+    Ok(format!("switched to the backup RPC {backup} (block {block}); the app's calls are answered by `{via}`"))
+}
+
+/// The undo: the primary RPC node up again.
+pub struct PrimaryUp(pub Control);
+
+impl Rollback for PrimaryUp {
+    fn describe(&self) -> String {
+        format!("bring MorphSave's primary RPC up on {}", self.0.addr(Listener::RpcPrimary))
+    }
+
+    fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
+        Box::pin(
+            async move { self.0.bring_up(Listener::RpcPrimary).await.map_err(|e| FaultError::Failed(e.to_string())) },
+        )
+    }
+
+    fn rollback_blocking(&self) -> Result<(), FaultError> {
+        let undo = PrimaryUp(self.0.clone());
+        targets::block_on_undo(async move { undo.rollback().await }, Duration::from_secs(10))
+    }
 }

@@ -106,5 +106,5 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
     if let Some(first) = s.leaks.first().or(s.errors.first()) {
         detail.push_str(&format!("; first: {first}"));
     }
-    Ok(ProbeOutcome { ok: s.ok(), detail })
+    Ok(ProbeOutcome { ok: s.ok(), detail, definitive: false })
 }

@@ -43,11 +43,21 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
     let q = spec.query.as_deref().unwrap_or(CANARY_QUERY);
     let answer = match g.search(&client, &token, q).await {
         Ok(a) => a,
-        Err(e) => return Ok(ProbeOutcome { ok: false, detail: format!("canary query got no answer: {e}") }),
+        Err(e) => {
+            return Ok(ProbeOutcome {
+                ok: false,
+                detail: format!("canary query got no answer: {e}"),
+                definitive: false,
+            })
+        }
     };
     if answer.status != 200 {
         let code = answer.body["error"].as_str().unwrap_or("?");
-        return Ok(ProbeOutcome { ok: false, detail: format!("canary query answered {} ({code})", answer.status) });
+        return Ok(ProbeOutcome {
+            ok: false,
+            detail: format!("canary query answered {} ({code})", answer.status),
+            definitive: false,
+        });
     }
     let found = answer.hit_ids().iter().any(|id| id == CANARY_ID);
     let release = answer.body["release"].as_str().unwrap_or("?");
@@ -57,5 +67,5 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
         answer.upstream(),
         if answer.stale() { " (marked stale)" } else { "" }
     );
-    Ok(ProbeOutcome { ok: found, detail })
+    Ok(ProbeOutcome { ok: found, detail, definitive: false })
 }

@@ -42,16 +42,11 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
     let base = env
-        .target(target)
-        .map(|t| t.base_url())
+        .base_url(target)
         .ok_or_else(|| FaultError::NoTarget { target: target.to_owned(), what: "no such target in this run".into() })?;
     let url = format!("{base}{}", spec.path);
     let timeout = spec.timeout.map_or(std::time::Duration::from_secs(5), |d| d.get());
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| FaultError::Failed(format!("cannot build an HTTP client: {e}")))?;
+    let client = crate::chaos::probe::http_client(timeout)?;
     let mut req = client.request(spec.method.as_http(), &url);
     if let Some(body) = &spec.body {
         req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
@@ -61,7 +56,7 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
         Ok(r) => r,
         Err(e) => {
             let why = if e.is_timeout() { "no answer in time".to_owned() } else { format!("request failed: {e}") };
-            return Ok(ProbeOutcome { ok: false, detail: format!("{what}: {why}") });
+            return Ok(ProbeOutcome { ok: false, detail: format!("{what}: {why}"), definitive: false });
         }
     };
     let status = resp.status().as_u16();
@@ -85,14 +80,22 @@ fn judge(spec: &Spec, what: &str, status: u16, body: Result<&str, &String>) -> P
     let status_ok = spec.expect_status.map_or((200..300).contains(&status), |s| s == status);
     if !status_ok {
         let want = spec.expect_status.map_or("2xx".to_owned(), |s| s.to_string());
-        return ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, expected {want}") };
+        return ProbeOutcome {
+            ok: false,
+            detail: format!("{what}: HTTP {status}, expected {want}"),
+            definitive: false,
+        };
     }
     match (&spec.expect_body, body) {
-        (Some(_), Err(e)) => ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, {e}") },
-        (Some(needle), Ok(b)) if !b.contains(needle.as_str()) => {
-            ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, body lacks `{needle}`") }
+        (Some(_), Err(e)) => {
+            ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, {e}"), definitive: false }
         }
-        _ => ProbeOutcome { ok: true, detail: format!("{what}: HTTP {status}") },
+        (Some(needle), Ok(b)) if !b.contains(needle.as_str()) => ProbeOutcome {
+            ok: false,
+            detail: format!("{what}: HTTP {status}, body lacks `{needle}`"),
+            definitive: false,
+        },
+        _ => ProbeOutcome { ok: true, detail: format!("{what}: HTTP {status}"), definitive: false },
     }
 }
 

@@ -97,7 +97,7 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
     let ca = g.handle().tls().pki().ca_pem();
     let min_valid = spec.min_valid.map_or(Duration::ZERO, HumanDuration::get);
     Ok(match handshake(g.api_addr(), &ca, "localhost", timeout).await {
-        Err(e) => ProbeOutcome { ok: false, detail: e },
+        Err(e) => ProbeOutcome { ok: false, detail: e, definitive: false },
         Ok(s) => {
             let ok = s.not_after > SystemTime::now() + min_valid;
             let at = humantime::format_rfc3339_seconds(s.not_after);
@@ -106,7 +106,7 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
                 s.days_to_expiry,
                 if ok { String::new() } else { format!(", less than min_valid {}", HumanDuration(min_valid)) }
             );
-            ProbeOutcome { ok, detail }
+            ProbeOutcome { ok, detail, definitive: false }
         }
     })
 }

@@ -318,6 +318,12 @@ impl EdgeTls {
         };
         let mut cfg = builder.with_cert_resolver(Arc::clone(&self.resolver) as Arc<dyn ResolvesServerCert>);
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // No session resumption (nginx's `ssl_session_cache off; ssl_session_tickets off`):
+        // every new connection is a full, verified handshake, so a swapped or expired
+        // certificate is seen by the next connection and the handshake counters count
+        // every one; a resumed session would skip the client's certificate check.
+        cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        cfg.send_tls13_tickets = 0;
         Ok(Arc::new(cfg))
     }
 }

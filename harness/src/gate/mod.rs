@@ -1,0 +1,343 @@
+//! `gameday gate SCENARIO --baseline FILE`: the CI regression gate.
+//!
+//! Runs the scenario, then compares each tracked percentile of each request kind with a
+//! committed baseline (a `results.json` of an earlier run, `--update-baseline` writes one).
+//! The comparison is over per-interval percentiles, one value per recording interval, with
+//! a one-sided rank test whose null hypothesis includes the tolerance ([`stats`]): a run
+//! fails for a regression only when the slowdown beyond the tolerance is unlikely to be
+//! noise at the scenario's false-alarm rate. An SLO that fails fails the gate too.
+//!
+//! Everything that can be refused is refused before the load starts: a missing baseline,
+//! one from another scenario or schema version (exit 2), an unwritable `--out` (exit 3).
+
+pub mod stats;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::results::{ReportKind, Results, RunVerdict, SCHEMA_VERSION};
+use crate::run::{self, RunOptions, Settings};
+use crate::scenario::model::Ratio;
+use crate::{Error, Exit};
+
+/// The scenario's `[gate]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    /// Percentiles compared per request kind (`p50`, `p90`, `p95`, `p99`, `p99.9`, `mean`, `max`).
+    #[serde(default = "default_track")]
+    pub track: Vec<String>,
+    /// Request kinds compared (default: every kind).
+    #[serde(default)]
+    pub requests: Vec<String>,
+    /// A slowdown up to this ratio is accepted (`"5%"`).
+    #[serde(default = "default_tolerance")]
+    pub tolerance: Ratio,
+    /// The chance of failing a run whose true slowdown equals the tolerance (`0.01`).
+    #[serde(default = "default_false_alarm_rate")]
+    pub false_alarm_rate: f64,
+    /// Intervals with fewer requests of a kind than this are left out (their percentile is noise).
+    #[serde(default = "default_min_samples")]
+    pub min_samples_per_interval: u64,
+}
+
+impl Default for GateSpec {
+    fn default() -> Self {
+        Self {
+            track: default_track(),
+            requests: Vec::new(),
+            tolerance: default_tolerance(),
+            false_alarm_rate: default_false_alarm_rate(),
+            min_samples_per_interval: default_min_samples(),
+        }
+    }
+}
+
+fn default_track() -> Vec<String> {
+    vec!["p50".into(), "p95".into(), "p99".into()]
+}
+
+fn default_tolerance() -> Ratio {
+    Ratio(0.05)
+}
+
+fn default_false_alarm_rate() -> f64 {
+    0.01
+}
+
+fn default_min_samples() -> u64 {
+    20
+}
+
+/// The percentiles `track` may name: those every interval summary holds.
+pub const TRACKABLE: [&str; 7] = ["p50", "p90", "p95", "p99", "p99.9", "mean", "max"];
+
+/// Checks the `[gate]` table against the request mix: `(field, message)` on failure.
+pub fn validate(spec: &GateSpec, requests: &[&str]) -> Result<(), (String, String)> {
+    if spec.track.is_empty() {
+        return Err(("gate.track".into(), "names no percentile; track at least one (e.g. \"p95\")".into()));
+    }
+    if let Some(t) = spec.track.iter().find(|t| !TRACKABLE.contains(&t.as_str())) {
+        return Err(("gate.track".into(), format!("`{t}` is not one of {}", TRACKABLE.join(", "))));
+    }
+    if let Some(r) = spec.requests.iter().find(|r| !requests.contains(&r.as_str())) {
+        return Err(("gate.requests".into(), format!("unknown request `{r}` (the load has: {})", requests.join(", "))));
+    }
+    if !(spec.false_alarm_rate > 0.0 && spec.false_alarm_rate < 0.5) {
+        let msg = format!("must be in (0, 0.5), found {}", spec.false_alarm_rate);
+        return Err(("gate.false_alarm_rate".into(), msg));
+    }
+    Ok(())
+}
+
+/// One tracked percentile of one request kind, compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Request kind.
+    pub request: String,
+    /// Percentile (`p95`).
+    pub percentile: String,
+    /// Intervals compared from the baseline.
+    pub baseline_intervals: usize,
+    /// Intervals compared from this run.
+    pub current_intervals: usize,
+    /// Median of the baseline's per-interval values, ms.
+    pub baseline_median_ms: Option<f64>,
+    /// Median of this run's per-interval values, ms.
+    pub current_median_ms: Option<f64>,
+    /// Estimated change (Hodges-Lehmann), `0.10` = 10% slower.
+    pub change: Option<f64>,
+    /// Confidence interval of the change at `1 - false_alarm_rate`.
+    pub change_interval: Option<(f64, f64)>,
+    /// p-value of "no slowdown beyond the tolerance".
+    pub p_value: Option<f64>,
+    /// Whether this percentile regressed beyond the tolerance.
+    pub regressed: bool,
+    /// Why it could not be compared, when it could not.
+    pub not_compared: Option<String>,
+}
+
+impl Comparison {
+    /// One line for a person: what changed, by how much, with what confidence.
+    pub fn describe(&self, tolerance: f64, alpha: f64) -> String {
+        let what = format!("{} {}", self.request, self.percentile);
+        if let Some(why) = &self.not_compared {
+            return format!("{what}: not compared: {why}");
+        }
+        let (Some(change), Some((lo, hi)), Some(p)) = (self.change, self.change_interval, self.p_value) else {
+            return format!("{what}: not compared");
+        };
+        let (b, c) = (self.baseline_median_ms.unwrap_or(f64::NAN), self.current_median_ms.unwrap_or(f64::NAN));
+        let verdict = if self.regressed { "REGRESSED" } else { "ok" };
+        format!(
+            "{what}: {verdict}: {:+.1}% ({:.0}% CI {:+.1}%..{:+.1}%; median {b:.2} -> {c:.2} ms) against a {:.0}% tolerance; p = {p:.2e} {} {alpha} over {} vs {} intervals",
+            change * 100.0,
+            (1.0 - alpha) * 100.0,
+            lo * 100.0,
+            hi * 100.0,
+            tolerance * 100.0,
+            if self.regressed { "<" } else { ">=" },
+            self.baseline_intervals,
+            self.current_intervals,
+        )
+    }
+}
+
+/// The gate's section of `results.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateReport {
+    /// The baseline file.
+    pub baseline: String,
+    /// When the baseline ran.
+    pub baseline_started_at: String,
+    /// The tolerance, as a ratio.
+    pub tolerance: f64,
+    /// The false-alarm rate.
+    pub false_alarm_rate: f64,
+    /// One per tracked percentile per request kind.
+    pub comparisons: Vec<Comparison>,
+    /// Whether no tracked percentile regressed.
+    pub pass: bool,
+}
+
+impl GateReport {
+    /// One line per regression.
+    pub fn failures(&self) -> Vec<String> {
+        let (t, a) = (self.tolerance, self.false_alarm_rate);
+        self.comparisons.iter().filter(|c| c.regressed).map(|c| c.describe(t, a)).collect()
+    }
+}
+
+/// Reads a baseline and checks it belongs to `scenario` and this schema (exit 2 otherwise).
+pub fn load_baseline(path: &Path, scenario: &str, scenario_file: &Path) -> Result<Results, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = format!(
+            "create it from a good run with `gameday gate {} --baseline {} --update-baseline` and commit it",
+            scenario_file.display(),
+            path.display()
+        );
+        Error::Usage(format!("baseline {}: {e}; {hint}", path.display()))
+    })?;
+    let head: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("baseline {}: not a results.json: {e}", path.display())))?;
+    let version = head.get("schema_version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(SCHEMA_VERSION)) {
+        let found = version.map_or("none".to_owned(), |v| v.to_string());
+        return Err(Error::Usage(format!(
+            "baseline {}: field `schema_version` is {found}, this gameday reads {SCHEMA_VERSION}; re-create the baseline with --update-baseline",
+            path.display()
+        )));
+    }
+    let baseline: Results = serde_json::from_value(head)
+        .map_err(|e| Error::Usage(format!("baseline {}: not a results.json: {e}", path.display())))?;
+    if baseline.scenario != scenario {
+        return Err(Error::Usage(format!(
+            "baseline {}: field `scenario` is `{}`, but this scenario is `{scenario}`: the baseline belongs to another scenario",
+            path.display(),
+            baseline.scenario
+        )));
+    }
+    Ok(baseline)
+}
+
+/// Compares `current` with `baseline` for every tracked percentile of every tracked kind.
+pub fn compare(spec: &GateSpec, baseline: &Results, current: &Results, baseline_file: &Path) -> GateReport {
+    let kinds: Vec<&str> = if spec.requests.is_empty() {
+        current.requests.iter().map(|r| r.name.as_str()).collect()
+    } else {
+        spec.requests.iter().map(String::as_str).collect()
+    };
+    let mut comparisons = Vec::new();
+    for kind in kinds {
+        for q in &spec.track {
+            comparisons.push(compare_one(spec, kind, q, baseline, current));
+        }
+    }
+    GateReport {
+        baseline: baseline_file.display().to_string(),
+        baseline_started_at: baseline.started_at.clone(),
+        tolerance: spec.tolerance.0,
+        false_alarm_rate: spec.false_alarm_rate,
+        pass: comparisons.iter().all(|c| !c.regressed),
+        comparisons,
+    }
+}
+
+fn compare_one(spec: &GateSpec, kind: &str, q: &str, baseline: &Results, current: &Results) -> Comparison {
+    let b = per_interval(baseline, kind, q, spec.min_samples_per_interval);
+    let c = per_interval(current, kind, q, spec.min_samples_per_interval);
+    let mut out = Comparison {
+        request: kind.to_owned(),
+        percentile: q.to_owned(),
+        baseline_intervals: b.len(),
+        current_intervals: c.len(),
+        baseline_median_ms: median(&b),
+        current_median_ms: median(&c),
+        change: None,
+        change_interval: None,
+        p_value: None,
+        regressed: false,
+        not_compared: None,
+    };
+    match stats::compare(&b, &c, spec.tolerance.0, spec.false_alarm_rate) {
+        Ok(s) => {
+            out.change = Some(s.change);
+            out.change_interval = Some((s.change_low, s.change_high));
+            out.p_value = Some(s.p_value);
+            out.regressed = s.regressed;
+        }
+        Err(e) => {
+            out.not_compared =
+                Some(format!("{e} (intervals with at least {} `{kind}` requests)", spec.min_samples_per_interval))
+        }
+    }
+    out
+}
+
+/// Kind `kind`'s percentile `q` (ms) in every interval with at least `min` requests.
+fn per_interval(r: &Results, kind: &str, q: &str, min: u64) -> Vec<f64> {
+    r.requests
+        .iter()
+        .filter(|k| k.name == kind)
+        .flat_map(|k| &k.intervals)
+        .filter(|i| i.count >= min)
+        .filter_map(|i| i.latency_ms.get(q).copied())
+        .collect()
+}
+
+fn median(xs: &[f64]) -> Option<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// What `gameday gate` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct GateOptions {
+    /// The run (scenario, `--out`, targets, overrides).
+    pub run: RunOptions,
+    /// The baseline file.
+    pub baseline: PathBuf,
+    /// Write the baseline from this run instead of comparing.
+    pub update_baseline: bool,
+}
+
+/// What a gate run hands back.
+#[derive(Debug)]
+pub struct GateOutcome {
+    /// The run's results, with the gate's section (`None` when updating the baseline).
+    pub results: Results,
+    /// The output directory.
+    pub out: PathBuf,
+    /// The exit code.
+    pub exit: Exit,
+    /// Whether the baseline was written.
+    pub baseline_written: bool,
+}
+
+/// Runs `gameday gate`.
+pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
+    let settings = Settings::resolve(&opts.run)?;
+    let s = &settings.scenario;
+    let spec = s.gate.clone().unwrap_or_default();
+    let baseline = match opts.update_baseline {
+        true => {
+            crate::report::prepare_out_dir(parent_dir(&opts.baseline))?;
+            None
+        }
+        false => Some(load_baseline(&opts.baseline, &s.name, &opts.run.scenario)?),
+    };
+    let (mut results, _) = run::execute(&settings, &opts.run).await?;
+    results.kind = ReportKind::Gate;
+    let mut baseline_written = false;
+    if let Some(b) = &baseline {
+        let g = compare(&spec, b, &results, &opts.baseline);
+        apply(&mut results, g);
+    } else if results.verdict != RunVerdict::Invalid {
+        let json = serde_json::to_vec_pretty(&results)
+            .map_err(|e| Error::RunFailed(format!("cannot serialise the baseline: {e}")))?;
+        crate::report::write_atomic(&opts.baseline, &json)?;
+        baseline_written = true;
+    }
+    crate::report::write_run_outputs(&settings.out, &results)?;
+    let exit = run::exit_of(results.verdict);
+    Ok(GateOutcome { results, out: settings.out.clone(), exit, baseline_written })
+}
+
+/// Folds the gate's verdict into the run's: a regression fails a run that was passing.
+fn apply(results: &mut Results, g: GateReport) {
+    let failures = g.failures();
+    if results.verdict == RunVerdict::Pass && !failures.is_empty() {
+        results.verdict = RunVerdict::Fail;
+    }
+    if results.verdict != RunVerdict::Invalid {
+        results.reasons.extend(failures.into_iter().map(|f| format!("gate: {f}")));
+    }
+    results.gate = Some(g);
+}
+
+fn parent_dir(p: &Path) -> &Path {
+    p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
