@@ -243,3 +243,37 @@ fn morphsave_plan_sizes_the_db_pool_to_its_80_percent_target() {
     }
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// Issue 6's agreement check, on the live mock: weeks 1 and 2's peak hours replayed live
+/// (at 200x, so the two windows and the confirmation run take about a minute) against
+/// their twins, the simulator run on the same sample (schedule, request kinds and the
+/// mock's service-time streams; `capacity::plan::live`). The oracle is the simulator's
+/// own queueing of those requests; what may differ is what it leaves out (HTTP,
+/// scheduling, the live CPU meter): p95 and CPU within 10%, and the same requests
+/// (count within 1%: the live generator sends the schedule the twin replays).
+#[test]
+fn live_peak_hours_agree_with_the_simulator_within_10_percent() {
+    let _heavy = crate::common::heavy();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text_ = std::fs::read_to_string(repo_file("scenarios/plan/midnight-growth.toml")).unwrap_or_default();
+    assert!(text_.contains("\n[plan]\n"), "midnight-growth.toml has no [plan] table");
+    let variant = text_.replace("\n[plan]\n", "\n[plan]\nlive_weeks = [1, 2]\nlive_time_scale = 200.0\n");
+    let file = write(dir.path(), "midnight-live.toml", &variant);
+    let out = dir.path().join("out");
+    let o = run(&["plan", file.to_str().unwrap_or_default(), "--out", out.to_str().unwrap_or_default(), "--quiet"]);
+    let v = plan_json(&out);
+    let weeks = weeks_of(&v);
+    assert!(weeks.len() >= 2, "{}", text(&o));
+    for (i, w) in weeks.iter().take(2).enumerate() {
+        let week = i + 1;
+        let (live, twin) = (&w["live"]["figures"], &w["live"]["twin"]);
+        assert!(live.is_object() && twin.is_object(), "week {week}: not measured: {}\n{}", w["live"], text(&o));
+        let (n_live, n_twin) = (num(&live["requests"]), num(&twin["requests"]));
+        assert!((n_live - n_twin).abs() <= 0.01 * n_twin, "week {week}: live sent {n_live}, the twin {n_twin}");
+        for figure in ["p95_s", "cpu"] {
+            let (l, t) = (num(&live[figure]), num(&twin[figure]));
+            assert!((l - t).abs() <= 0.10 * t, "week {week}: {figure} live {l} vs twin {t}\n{}", text(&o));
+        }
+        assert_eq!(w["difference"]["agrees"], true, "{}", w["difference"]);
+    }
+}

@@ -30,7 +30,7 @@ fn mmc(workers: usize) -> SimModel {
         job_timeout: PositiveDuration(HumanDuration(Duration::from_secs(1_000_000))),
         ..PoolConfig::default()
     };
-    SimModel::new(pool, vec![KindModel { name: "job".into(), service, route: Route::Pool }])
+    SimModel::new(pool, vec![KindModel::new("job", service, Route::Pool)])
 }
 
 fn pool_benches(c: &mut Criterion) {

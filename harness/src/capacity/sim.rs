@@ -8,9 +8,11 @@
 //! - `job_timeout` counts from admission: a job not done by then fails (504) *and frees
 //!   its worker at the deadline* (the live pool drops the permit when `timeout_at` fires),
 //!   so the worker is busy only up to the deadline;
-//! - the service time is drawn per request from the kind's [`Sampler`], with one seeded
-//!   `StdRng`, drawn in arrival order whether or not the job is admitted (as the mock
-//!   draws before submitting);
+//! - the service time is drawn per request from the kind's [`Sampler`] and the kind's
+//!   stream ([`KindModel::stream`]: a `StdRng` seeded by `stream_seed(seed, name)`, the
+//!   way the mock seeds its `ServiceStream`s), in arrival order whether or not the job is
+//!   admitted (as the mock draws before submitting); kinds naming the same stream share
+//!   it;
 //! - "CPU" is worker busy time over worker capacity, as the mock's `CpuMeter` counts it;
 //!   the reports' `cpu` views add the pool's `base_cpu` as the mock's gauge does
 //!   (`base + (1 - base) * busy`), while `utilisation` stays the busy fraction;
@@ -39,7 +41,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
-use gameday_mocks::kit::{PoolConfig, Sampler};
+use gameday_mocks::kit::{stream_seed, PoolConfig, Sampler};
 use gameday_mocks::services::midnight;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -64,6 +66,22 @@ pub struct KindModel {
     pub service: Sampler,
     /// Pool or direct.
     pub route: Route,
+    /// The random stream its service times come from: the mock's stream name
+    /// (`midnight/prove-tx`, `pxl/proof`) where the mock draws this kind from a stream of
+    /// its own, so a simulation seeded like a live run draws the same service times.
+    pub stream: String,
+}
+
+impl KindModel {
+    /// A kind drawing from a stream of its own, `sim/<name>`.
+    pub fn new(name: &str, service: Sampler, route: Route) -> Self {
+        Self { name: name.to_owned(), service, route, stream: format!("sim/{name}") }
+    }
+
+    /// The same kind drawing from the stream `stream`.
+    pub fn with_stream(self, stream: &str) -> Self {
+        Self { stream: stream.to_owned(), ..self }
+    }
 }
 
 /// The service model: one pool and the request kinds.
@@ -118,7 +136,7 @@ impl SimModel {
         let kind = |name: &str, service: &gameday_mocks::kit::ServiceTime, route| {
             let service =
                 service.sampler().map_err(|message| SimError::ServiceTime { kind: name.to_owned(), message })?;
-            Ok(KindModel { name: name.to_owned(), service, route })
+            Ok(KindModel::new(name, service, route).with_stream(&format!("midnight/{name}")))
         };
         Ok(Self::new(
             profile.pool_config(),
@@ -140,7 +158,8 @@ impl SimModel {
 /// How to run and what to keep.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
-    /// Seed of the service-time draws.
+    /// Seed of the service-time draws (each kind's stream is seeded from it and the
+    /// stream's name; a live run's mocks use the scenario's seed).
     pub seed: u64,
     /// Length of one interval of the time series.
     pub interval: Duration,
@@ -254,10 +273,30 @@ fn check_options(options: &SimOptions) -> Result<(), SimError> {
     }
 }
 
+/// One seeded RNG per distinct stream name of the model's kinds, and each kind's index
+/// into them.
+fn streams(model: &SimModel, seed: u64) -> (Vec<StdRng>, Vec<usize>) {
+    let mut names: Vec<&str> = Vec::new();
+    let stream_of = model
+        .kinds
+        .iter()
+        .map(|k| {
+            names.iter().position(|n| *n == k.stream).unwrap_or_else(|| {
+                names.push(&k.stream);
+                names.len() - 1
+            })
+        })
+        .collect();
+    let rngs = names.iter().map(|n| StdRng::seed_from_u64(stream_seed(seed, n))).collect();
+    (rngs, stream_of)
+}
+
 /// The simulator's state between arrivals.
 struct Engine<'m> {
     model: &'m SimModel,
-    rng: StdRng,
+    /// One RNG per distinct stream; `stream_of[kind]` indexes it.
+    rngs: Vec<StdRng>,
+    stream_of: Vec<usize>,
     /// Each worker's next-free time (ns); the top is the earliest.
     free_at: BinaryHeap<Reverse<u64>>,
     /// Start times of the jobs waiting for a worker, non-decreasing.
@@ -275,9 +314,11 @@ impl<'m> Engine<'m> {
     fn new(model: &'m SimModel, options: &SimOptions) -> Self {
         let workers = model.pool.workers.max(1);
         let interval_ns = ns(options.interval);
+        let (rngs, stream_of) = streams(model, options.seed);
         Self {
             model,
-            rng: StdRng::seed_from_u64(options.seed),
+            rngs,
+            stream_of,
             free_at: std::iter::repeat_n(Reverse(0), workers).collect(),
             waiting: VecDeque::new(),
             capacity: model.pool.job_capacity,
@@ -294,7 +335,7 @@ impl<'m> Engine<'m> {
         self.leave_queue_until(at_ns);
         self.rec.arrival(kind, at_ns);
         let k = &self.model.kinds[kind];
-        let service_s = k.service.sample_secs(&mut self.rng);
+        let service_s = k.service.sample_secs(&mut self.rngs[self.stream_of[kind]]);
         match k.route {
             Route::Direct => {
                 let service_ns = secs_to_ns(service_s);

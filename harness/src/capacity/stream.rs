@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use rand::distributions::WeightedIndex;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use crate::load::arrival::{KindDraw, Tagged};
 
 use super::sim::SimError;
 
@@ -21,31 +19,14 @@ where
     times.into_iter().map(move |t| (t, kind))
 }
 
-/// Arrivals of `times`, each given a kind drawn with `weights` (index = kind) from a
-/// `StdRng` seeded with `seed`, as a live user picks from the mix.
-pub fn mixed<I>(times: I, weights: &[u32], seed: u64) -> Result<Mixed<I::IntoIter>, SimError>
+/// Arrivals of `times`, each given a kind drawn with `weights` (index = kind) from the
+/// kind stream seeded with `seed` (see [`KindDraw`]): the live pacer draws the same
+/// kinds in the same order for the same seed.
+pub fn mixed<I>(times: I, weights: &[u32], seed: u64) -> Result<Tagged<I::IntoIter>, SimError>
 where
     I: IntoIterator<Item = Duration>,
 {
-    let pick = WeightedIndex::new(weights).map_err(|e| SimError::Weights(e.to_string()))?;
-    Ok(Mixed { times: times.into_iter(), pick, rng: StdRng::seed_from_u64(seed) })
-}
-
-/// See [`mixed`].
-#[derive(Debug)]
-pub struct Mixed<I> {
-    times: I,
-    pick: WeightedIndex<u32>,
-    rng: StdRng,
-}
-
-impl<I: Iterator<Item = Duration>> Iterator for Mixed<I> {
-    type Item = (Duration, usize);
-
-    fn next(&mut self) -> Option<(Duration, usize)> {
-        let t = self.times.next()?;
-        Some((t, self.rng.sample(&self.pick)))
-    }
+    Ok(KindDraw::new(weights, seed).map_err(SimError::Weights)?.tag(times))
 }
 
 /// Time-ordered streams merged into one time-ordered stream; on equal times the stream

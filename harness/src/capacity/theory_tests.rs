@@ -22,7 +22,7 @@ fn model(workers: usize, job_capacity: usize, service: &ServiceTime) -> SimModel
         ..PoolConfig::default()
     };
     let service = service.sampler().unwrap_or(gameday_mocks::kit::Sampler::Fixed(f64::NAN));
-    SimModel::new(pool, vec![KindModel { name: "job".into(), service, route: Route::Pool }])
+    SimModel::new(pool, vec![KindModel::new("job", service, Route::Pool)])
 }
 
 /// Poisson arrivals at `rate_per_s` for `ARRIVALS / rate` seconds, through `model`.

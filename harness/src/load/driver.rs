@@ -28,9 +28,9 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::arrival::{Process, RateCurve, Schedule};
+use super::arrival::{KindDraw, Process, RateCurve, Schedule};
 use super::mix::{expand, Mix};
-use super::pacing::{Gate, Health, LateBound, Pacer, Started};
+use super::pacing::{Gate, Health, LateBound, Pacer, Slot, Started};
 use super::progress::Progress;
 use super::record::{Batch, Collector, Live, Outcome, Recording, UserRecorder};
 use crate::clock::Clock;
@@ -151,7 +151,7 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Cl
     let collector = tokio::spawn(
         Collector::new(mix.kinds.len(), rx).with_live(live_tx).with_tap(plan.tap.clone()).run(stop.clone()),
     );
-    let gate = Arc::new(gate(plan));
+    let gate = Arc::new(gate(plan, mix.slot_kinds.clone()));
     let progress = plan.progress.then(|| {
         let (gate, plan) = (Arc::clone(&gate), plan.clone());
         tokio::spawn(async move {
@@ -187,7 +187,7 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Cl
 }
 
 /// The start gate: closed runs start at once; open runs when the first users are up.
-fn gate(plan: &Plan) -> Gate {
+fn gate(plan: &Plan, kinds: KindDraw) -> Gate {
     let scale = plan.scale;
     match &plan.pace {
         Pace::Closed { .. } => Gate::already(Started { clock: Clock::start(scale), pacer: None }),
@@ -202,7 +202,7 @@ fn gate(plan: &Plan) -> Gate {
                 Box::new(move || {
                     let clock = Clock::start(scale);
                     let schedule = Schedule::new(curve, process, seed, horizon);
-                    let pacer = Pacer::start(schedule, clock, users * 4, give_up)
+                    let pacer = Pacer::start(schedule, kinds, clock, users * 4, give_up)
                         .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
                     Ok(Started { clock, pacer: Some(Arc::new(pacer)) })
                 }),
@@ -357,7 +357,7 @@ fn goose_method(m: Method) -> GooseMethod {
 async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout: Duration) -> TransactionResult {
     let timeout_us = sim_micros(clock.to_sim(timeout));
     let started = Instant::now();
-    let Some(sent) = send_one(user, mix).await else { return Ok(()) };
+    let Some(sent) = send_one(user, mix, None).await else { return Ok(()) };
     let latency_us = match sent.outcome {
         Outcome::Timeout => timeout_us,
         _ => sim_micros(clock.to_sim(sent.ended - started)),
@@ -371,7 +371,7 @@ async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout:
 
 /// Open model: one user's loop over the shared schedule until it ends (or Ctrl-C).
 async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock) -> TransactionResult {
-    while let Some(intended) = pacer.next().await {
+    while let Some(Slot { at: intended, kind }) = pacer.next().await {
         if goose::is_killswitch_triggered() {
             break;
         }
@@ -382,7 +382,7 @@ async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock
         let now = Instant::now();
         pacer.sent(now);
         let lag = now.saturating_duration_since(intended);
-        let Some(sent) = send_one(user, mix).await else { break };
+        let Some(sent) = send_one(user, mix, Some(kind)).await else { break };
         // Latency from the intended send time: a stalled server's backlog counts.
         let latency_us = sim_micros(clock.to_sim(sent.ended - intended));
         if let Some(state) = user.get_session_data_mut::<UserState>() {
@@ -402,10 +402,11 @@ struct Sent {
     ended: Instant,
 }
 
-/// Picks a kind, expands its templates, sends it and reads the whole answer.
-async fn send_one(user: &mut GooseUser, mix: &Mix) -> Option<Sent> {
+/// Sends `kind` (open model: the slot's) or a kind the user picks from the mix (closed
+/// model), with its templates expanded, and reads the whole answer.
+async fn send_one(user: &mut GooseUser, mix: &Mix, kind: Option<usize>) -> Option<Sent> {
     let state = user.get_session_data_mut::<UserState>()?;
-    let k = mix.pick(&mut state.rng);
+    let k = kind.unwrap_or_else(|| mix.pick(&mut state.rng));
     state.seq += 1;
     let kind = mix.kinds.get(k)?;
     let (n, seq) = (state.user, state.seq);

@@ -1,11 +1,12 @@
 //! The request mix: weighted request kinds with templated bodies and headers.
 //!
 //! A [`Mix`] is built once from the scenario: each kind's absolute URL, method, headers
-//! and body template, and a weighted index over the kinds. Users pick a kind with their
-//! own seeded RNG, so the mix is reproducible for a seed. Templates (in the path, body
-//! and header values): `{{nonce}}` (32
-//! random bytes as hex, fresh per request), `{{seq}}` (the user's request number),
-//! `{{user}}` (the user's number).
+//! and body template, and a weighted index over the kinds. In the open model each slot
+//! carries its kind, drawn in schedule order ([`KindDraw`]); in the closed model users
+//! pick a kind with their own seeded RNG. Either way the mix is reproducible for a seed.
+//! Templates (in the path, body and header values): `{{nonce}}` (32 random bytes as
+//! hex, fresh per request), `{{seq}}` (the user's request number), `{{user}}` (the
+//! user's number).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use rand::distributions::WeightedIndex;
 use rand::rngs::StdRng;
 use rand::Rng;
 
+use super::arrival::{kinds_seed, KindDraw};
 use crate::scenario::{Method, Scenario};
 use crate::targets::Resolved;
 use crate::Error;
@@ -39,6 +41,8 @@ pub struct Mix {
     /// Kinds, in scenario order.
     pub kinds: Vec<Kind>,
     weights: WeightedIndex<u32>,
+    /// The open model's kind per slot, in schedule order (seeded from the scenario's seed).
+    pub slot_kinds: KindDraw,
     /// CA certificates (PEM) the users' clients trust besides the system roots (embedded
     /// mocks serving TLS with their own CA); empty: goose's default client.
     pub trusted_cas: Vec<String>,
@@ -60,11 +64,12 @@ impl Mix {
                 headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             });
         }
-        let weights = WeightedIndex::new(s.load.requests.iter().map(|r| r.weight.get()))
-            .map_err(|e| Error::Usage(format!("load.request weights: {e}")))?;
+        let raw: Vec<u32> = s.load.requests.iter().map(|r| r.weight.get()).collect();
+        let weights = WeightedIndex::new(&raw).map_err(|e| Error::Usage(format!("load.request weights: {e}")))?;
+        let slot_kinds = KindDraw::new(&raw, kinds_seed(s.seed)).map_err(|e| Error::Usage(format!("load.{e}")))?;
         let mut trusted_cas: Vec<String> = targets.values().filter_map(|t| t.ca_pem.clone()).collect();
         trusted_cas.dedup();
-        Ok(Self { kinds, weights, trusted_cas })
+        Ok(Self { kinds, weights, slot_kinds, trusted_cas })
     }
 
     /// Picks a kind.

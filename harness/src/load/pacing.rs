@@ -10,6 +10,10 @@
 //! report (no coordinated omission). The channel is bounded, so a generator that cannot
 //! keep up holds the schedule back instead of growing memory; that shows up as lag.
 //!
+//! Each slot also carries its request kind, drawn in schedule order from the run's one
+//! seeded [`KindDraw`]: a seed fixes the whole sequence of requests whichever user sends
+//! each one, so the simulator can replay exactly the sample a live run sent.
+//!
 //! How late each send was is the generator's health: [`Health`] judges the lag the
 //! users recorded against the scenario's bound (default: more than 1% of sends over
 //! 10 ms of real time late = saturated), and a saturated run is invalid, never a pass.
@@ -23,7 +27,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::arrival::Schedule;
+use super::arrival::{KindDraw, Schedule};
 use crate::clock::Clock;
 
 /// Slots are released this long before their time; the user's send is then the
@@ -33,10 +37,19 @@ const EARLY: Duration = Duration::from_micros(20);
 /// The longest single sleep, so a cancelled run stops promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(50);
 
-/// Hands out intended send times.
+/// One intended send: when, and which request kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The intended send instant.
+    pub at: Instant,
+    /// The request kind (index into the mix).
+    pub kind: usize,
+}
+
+/// Hands out intended sends.
 #[derive(Debug)]
 pub struct Pacer {
-    rx: flume::Receiver<Instant>,
+    rx: flume::Receiver<Slot>,
     clock: Clock,
     shared: Arc<Shared>,
 }
@@ -50,23 +63,30 @@ struct Shared {
 }
 
 impl Pacer {
-    /// Starts releasing `schedule` (offsets from the clock's start) on a pacing thread;
-    /// at most `backlog` released slots wait for a user. A generator still behind the
+    /// Starts releasing `schedule` (offsets from the clock's start), each slot with the
+    /// next kind of `kinds`, on a pacing thread; at most `backlog` released slots wait
+    /// for a user. A generator still behind the
     /// schedule `give_up` (real time) after the start abandons the rest, so a saturated
     /// run ends on time and says how much it could not send.
-    pub fn start(schedule: Schedule, clock: Clock, backlog: usize, give_up: Duration) -> Result<Self, std::io::Error> {
+    pub fn start(
+        schedule: Schedule,
+        kinds: KindDraw,
+        clock: Clock,
+        backlog: usize,
+        give_up: Duration,
+    ) -> Result<Self, std::io::Error> {
         let (tx, rx) = flume::bounded(backlog.max(1));
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
         let give_up_at = clock.started().into_std() + give_up;
         std::thread::Builder::new()
             .name("gameday-pacer".into())
-            .spawn(move || release(schedule, clock, give_up_at, &tx, &thread_shared))?;
+            .spawn(move || release(schedule, kinds, clock, give_up_at, &tx, &thread_shared))?;
         Ok(Self { rx, clock, shared })
     }
 
-    /// The next intended send instant, or `None` once the schedule is over.
-    pub async fn next(&self) -> Option<Instant> {
+    /// The next intended send, or `None` once the schedule is over.
+    pub async fn next(&self) -> Option<Slot> {
         self.rx.recv_async().await.ok()
     }
 
@@ -106,9 +126,10 @@ impl Drop for Pacer {
 /// The pacing thread: sleeps until each slot is due, then releases it.
 fn release(
     schedule: Schedule,
+    mut kinds: KindDraw,
     clock: Clock,
     give_up_at: std::time::Instant,
-    tx: &flume::Sender<Instant>,
+    tx: &flume::Sender<Slot>,
     shared: &Shared,
 ) {
     #[cfg(target_os = "linux")]
@@ -130,7 +151,7 @@ fn release(
             shared.abandoned.store(true, Ordering::Relaxed);
             return;
         }
-        if tx.send(Instant::from_std(due)).is_err() {
+        if tx.send(Slot { at: Instant::from_std(due), kind: kinds.next_kind() }).is_err() {
             return;
         }
         shared.issued.fetch_add(1, Ordering::Relaxed);
@@ -317,13 +338,19 @@ mod tests {
         let curve: RateCurve = toml::Value::String("10/s".into()).try_into().unwrap();
         let clock = Clock::start(TimeScale::new(2.0).unwrap());
         let schedule = Schedule::new(curve, Process::Constant, 1, Duration::from_secs(1));
-        let pacer = Pacer::start(schedule, clock, 4, Duration::from_secs(60)).unwrap();
+        let kinds = KindDraw::new(&[1, 3], 5).unwrap();
+        let pacer = Pacer::start(schedule, kinds.clone(), clock, 4, Duration::from_secs(60)).unwrap();
         let mut slots = Vec::new();
-        while let Some(at) = pacer.next().await {
+        let mut drawn = Vec::new();
+        while let Some(Slot { at, kind }) = pacer.next().await {
             let now = Instant::now();
             assert!(now + EARLY + Duration::from_micros(5) >= at, "released {:?} early", at - now);
             slots.push((at, now));
+            drawn.push(kind);
         }
+        // The kinds are the draw's stream in schedule order.
+        let mut expected = kinds;
+        assert_eq!(drawn, (0..drawn.len()).map(|_| expected.next_kind()).collect::<Vec<_>>());
         assert!(slots.len() >= 9, "{} slots", slots.len());
         assert_eq!(pacer.issued(), slots.len() as u64);
         let first = slots[0].0 - clock.started();

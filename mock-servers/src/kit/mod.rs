@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 pub use errors::ApiError;
 pub use pool::{cpu_from_busy, JobError, JobReport, PoolConfig, PoolStats, WorkerPool};
 pub use serve::{bind_loopback, serve, BindError};
-pub use service_time::{Sampler, ServiceTime};
+pub use service_time::{stream_seed, Sampler, ServiceStream, ServiceTime};
 pub use units::{HumanDuration, PositiveDuration, TimeScale};
 
 /// Which ports the mocks listen on.
@@ -91,10 +91,11 @@ impl MockContext {
 
     /// A seeded RNG for one service, distinct per `salt` so services draw independently.
     pub fn rng(&self, salt: &str) -> Mutex<StdRng> {
-        let mut seed = self.seed;
-        for b in salt.bytes() {
-            seed = seed.rotate_left(5) ^ u64::from(b);
-        }
-        Mutex::new(StdRng::seed_from_u64(seed))
+        Mutex::new(StdRng::seed_from_u64(stream_seed(self.seed, salt)))
+    }
+
+    /// Service times of one request kind from the stream `name` (see [`ServiceStream`]).
+    pub fn stream(&self, name: &str, sampler: Sampler) -> ServiceStream {
+        ServiceStream::new(sampler, self.seed, name)
     }
 }

@@ -5,10 +5,18 @@
 //! once, so sampling on the request path is one draw. Values are simulated time; the
 //! mock divides them by the run's [`TimeScale`](super::units::TimeScale). The same data
 //! feeds the discrete-event simulator, so the live mock and the simulator agree.
+//!
+//! A [`ServiceStream`] is a kind's sampler with its own named, seeded RNG
+//! ([`stream_seed`]): a mock draws the `n`-th request of a kind from the `n`-th draw
+//! of that stream, and the simulator draws from the same stream for the same seed, so a
+//! live run and its simulated twin give each request the same service time (common
+//! random numbers).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal, Uniform};
 use serde::{Deserialize, Serialize};
 
@@ -154,6 +162,39 @@ impl Sampler {
     /// Draws one service time as a simulated [`Duration`].
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         Duration::from_secs_f64(self.sample_secs(rng).max(0.0))
+    }
+}
+
+/// The seed of the random stream named `name` (e.g. `midnight/prove-tx`) in a run
+/// seeded with `seed`: distinct names draw independently.
+pub fn stream_seed(seed: u64, name: &str) -> u64 {
+    name.bytes().fold(seed, |acc, b| acc.rotate_left(5) ^ u64::from(b))
+}
+
+/// One request kind's service times: its sampler and its own seeded stream.
+#[derive(Debug)]
+pub struct ServiceStream {
+    sampler: Sampler,
+    rng: Mutex<StdRng>,
+}
+
+impl ServiceStream {
+    /// The stream `name` of a run seeded with `seed`, drawing from `sampler`.
+    pub fn new(sampler: Sampler, seed: u64, name: &str) -> Self {
+        Self { sampler, rng: Mutex::new(StdRng::seed_from_u64(stream_seed(seed, name))) }
+    }
+
+    /// The next request's service time (simulated).
+    pub fn draw(&self) -> Duration {
+        match self.rng.lock() {
+            Ok(mut rng) => self.sampler.sample(&mut *rng),
+            Err(poisoned) => self.sampler.sample(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// The sampler.
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
     }
 }
 

@@ -20,7 +20,7 @@
 //! `Content-Type` (`curl -d` sends a form type).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -31,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounterVec, Opts};
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384};
@@ -42,8 +41,8 @@ use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::metrics::{self, register, KitMetrics, MetricsError, LATENCY_BUCKETS_S};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, serve, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler, ServiceTime, TimeScale,
-    WorkerPool,
+    bind_loopback, serve, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceStream, ServiceTime,
+    TimeScale, WorkerPool,
 };
 
 /// The runbook's port.
@@ -209,11 +208,13 @@ pub fn pcrs_for_image(image: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Each kind's service times from its own stream, `midnight/<kind>` (the simulator's
+/// twin of a live window draws from the same streams).
 struct Samplers {
-    check: Sampler,
-    prove: Sampler,
-    prove_tx: Sampler,
-    attestation: Sampler,
+    check: ServiceStream,
+    prove: ServiceStream,
+    prove_tx: ServiceStream,
+    attestation: ServiceStream,
 }
 
 struct OwnMetrics {
@@ -275,7 +276,6 @@ pub struct State {
     profile: Profile,
     pool: Arc<WorkerPool>,
     samplers: Samplers,
-    rng: Mutex<StdRng>,
     kit: Arc<KitMetrics>,
     own: OwnMetrics,
     chain: CertChain,
@@ -286,7 +286,10 @@ impl State {
     pub fn new(profile: Profile, ctx: &MockContext) -> Result<Arc<Self>, MockError> {
         let bad = |message: String| MockError::Profile { service: ServiceId::Midnight, message };
         profile.validate().map_err(bad)?;
-        let sampler = |name: &str, st: &ServiceTime| st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")));
+        let sampler = |name: &str, st: &ServiceTime| {
+            let sampler = st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")))?;
+            Ok(ctx.stream(&format!("midnight/{name}"), sampler))
+        };
         let st = &profile.service_time;
         let samplers = Samplers {
             check: sampler("check", &st.check)?,
@@ -306,7 +309,7 @@ impl State {
             lifetime: profile.cert_lifetime.get(),
         })
         .map_err(|message| MockError::Certificate { service: ServiceId::Midnight, message })?;
-        Ok(Arc::new(Self { rng: ctx.rng("midnight"), profile, pool, samplers, kit, own, chain }))
+        Ok(Arc::new(Self { profile, pool, samplers, kit, own, chain }))
     }
 
     /// The proof worker pool.
@@ -319,14 +322,7 @@ impl State {
         self.kit.scale()
     }
 
-    fn sample(&self, sampler: &Sampler) -> Duration {
-        match self.rng.lock() {
-            Ok(mut rng) => sampler.sample(&mut *rng),
-            Err(poisoned) => sampler.sample(&mut *poisoned.into_inner()),
-        }
-    }
-
-    fn sampler(&self, kind: ProofKind) -> &Sampler {
+    fn stream(&self, kind: ProofKind) -> &ServiceStream {
         match kind {
             ProofKind::Check => &self.samplers.check,
             ProofKind::Prove => &self.samplers.prove,
@@ -411,7 +407,7 @@ type Body = Result<Bytes, BytesRejection>;
 
 async fn prove(AxumState(s): AxumState<Arc<State>>, body: Body, kind: ProofKind) -> Result<Json<Value>, ApiError> {
     let body = body?;
-    let service = s.sample(s.sampler(kind));
+    let service = s.stream(kind).draw();
     let started = tokio::time::Instant::now();
     let outcome = s.pool.run(service).await;
     let total = s.scale().to_sim(started.elapsed());
@@ -473,7 +469,7 @@ async fn attestation(AxumState(s): AxumState<Arc<State>>, body: Body) -> Result<
             return Err(e);
         }
     };
-    let service = s.sample(&s.samplers.attestation);
+    let service = s.samplers.attestation.draw();
     crate::kit::timer::sleep(s.scale().to_real(service)).await;
     s.own.attestations.with_label_values(&["ok"]).inc();
     Ok(Json(json!({

@@ -84,7 +84,7 @@ fn simulated_mm4(rho: f64) -> (f64, f64, f64) {
         ..PoolConfig::default()
     };
     let service = ServiceTime::exponential(Duration::from_secs(1)).sampler().unwrap_or_else(|e| panic!("{e}"));
-    let model = SimModel::new(pool, vec![KindModel { name: "job".into(), service, route: Route::Pool }]);
+    let model = SimModel::new(pool, vec![KindModel::new("job", service, Route::Pool)]);
     let rate = 4.0 * rho;
     let curve = RateCurve::Constant(format!("{rate}/s").parse().unwrap_or_else(|e| panic!("{e}")));
     let times = Schedule::new(curve, Process::Poisson, 41, Duration::from_secs_f64(800_000.0 / rate));
@@ -147,7 +147,7 @@ fn usl_fit_to_saturated_simulator_sweeps_finds_linear_scaling() {
         .map(|&n| {
             let pool = PoolConfig { workers: n, job_capacity: 0, ..PoolConfig::default() };
             let service = ServiceTime::fixed(Duration::from_secs(1)).sampler().unwrap_or_else(|e| panic!("{e}"));
-            let model = SimModel::new(pool, vec![KindModel { name: "job".into(), service, route: Route::Pool }]);
+            let model = SimModel::new(pool, vec![KindModel::new("job", service, Route::Pool)]);
             let horizon = Duration::from_secs(500);
             let step = Duration::from_secs_f64(0.5 / n as f64);
             let times = (0..).map(move |i| step * i).take_while(move |t| *t < horizon);

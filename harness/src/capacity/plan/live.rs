@@ -5,6 +5,19 @@
 //! the same daily wave, so the pool meets the peak as warm as in the simulation; only
 //! the hour itself is measured. Spikes are not replayed live (the simulator has them).
 //! A window the generator cannot drive is reported as not measured, never as a result.
+//!
+//! # The twin
+//! One peak hour holds few slow requests (about 60 Midnight proofs in week 1), so its
+//! p95 is a noisy sample: another hour of the same week differs by more than 10% by
+//! chance alone. Comparing the live hour with the simulated week would mix that chance
+//! with model error. So each measured window gets a *twin*: the simulator run on exactly
+//! the sample the live window sent (common random numbers). The same schedule (curve,
+//! process and seed), the same request kind per arrival ([`KindDraw`], as the pacer
+//! draws them) and, for mocks whose kinds draw service times from streams of their own
+//! (Midnight's `midnight/<kind>`, PXL's `pxl/proof`), the same service time per request.
+//! Live minus twin is then what the model leaves out (HTTP, scheduling, the meter), and
+//! twin minus the week's peak hours is the hour's luck. Grahmos, MorphSave and Scribe
+//! draw from a stream shared with other work, so their twins agree in distribution only.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,7 +27,9 @@ use serde::Serialize;
 use gameday_mocks::TimeScale;
 
 use crate::capacity::growth::Growth;
-use crate::load::arrival::{Diurnal, DiurnalMean, Rate, RateCurve, DAY};
+use crate::capacity::sim::{simulate, SimOptions};
+use crate::capacity::tally::Window;
+use crate::load::arrival::{kinds_seed, Diurnal, DiurnalMean, KindDraw, Rate, RateCurve, Schedule, DAY};
 use crate::observe::RunData;
 use crate::report::RunVerdict;
 use crate::run::{self, RunOptions, Settings};
@@ -33,6 +48,8 @@ pub struct LiveWeek {
     pub size: usize,
     /// Figures over the peak hour, when the window was measured.
     pub figures: Option<Figures>,
+    /// The simulator on the same sample (see the module docs), when measured.
+    pub twin: Option<Figures>,
     /// Why it was not measured (generator saturated, run failed), when it was not.
     pub not_measured: Option<String>,
     /// Where the window's `results.json` is.
@@ -73,20 +90,44 @@ pub async fn replay(
 ) -> Result<LiveWeek, PlanError> {
     let scenario = window_scenario(s, svc, growth, spec, week, size)?;
     let dir = out.join(format!("live-week{week}-size{size}"));
-    let settings = Settings { scenario, out: dir.clone() };
+    let settings = Settings { scenario: scenario.clone(), out: dir.clone() };
     let opts = RunOptions { scenario: s.origin.file.clone(), quiet, ..RunOptions::default() };
     let results_dir = dir.display().to_string();
     let report = match run::run_settings(&settings, &opts).await {
         Ok(r) => r,
         Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::Usage(e.to_string())),
-        Err(e) => return Ok(LiveWeek { week, size, figures: None, not_measured: Some(e.to_string()), results_dir }),
+        Err(e) => return Ok(LiveWeek::not_measured(week, size, e.to_string(), results_dir)),
     };
     if report.results.verdict == RunVerdict::Invalid {
         let why = report.results.reasons.first().cloned().unwrap_or_else(|| "invalid run".into());
-        return Ok(LiveWeek { week, size, figures: None, not_measured: Some(why), results_dir });
+        return Ok(LiveWeek::not_measured(week, size, why, results_dir));
     }
     let figures = measured(s, growth, &report.data, spec.warmup.0, svc.base_cpu);
-    Ok(LiveWeek { week, size, figures: Some(figures), not_measured: None, results_dir })
+    let twin = twin(&scenario, svc, growth, spec.warmup.0, size)?;
+    Ok(LiveWeek { week, size, figures: Some(figures), twin: Some(twin), not_measured: None, results_dir })
+}
+
+impl LiveWeek {
+    fn not_measured(week: u32, size: usize, why: String, results_dir: String) -> Self {
+        Self { week, size, figures: None, twin: None, not_measured: Some(why), results_dir }
+    }
+}
+
+/// The simulator on the sample live window `w` sent (see the module docs): its schedule,
+/// its kinds, the mocks' service-time streams, at `size`; figures over the measured hour.
+pub fn twin(w: &Scenario, svc: &Service, growth: &Growth, warmup: Duration, size: usize) -> Result<Figures, PlanError> {
+    let curve = w.load.rate.clone().ok_or_else(|| PlanError::Usage("live window without a rate".into()))?;
+    let horizon = w.load.duration.get();
+    let weights: Vec<u32> = w.load.requests.iter().map(|r| r.weight.get()).collect();
+    let kinds = KindDraw::new(&weights, kinds_seed(w.seed)).map_err(PlanError::Usage)?;
+    // Every kind, free ones too (an hour of them is cheap), so the counts compare.
+    let arrivals = kinds.tag(Schedule::new(curve, w.load.arrivals, w.seed, horizon));
+    let hour = Window { start: warmup, end: warmup + Duration::from_secs(3600) };
+    let options = SimOptions { seed: w.seed, interval: Duration::from_secs(60), windows: vec![hour] };
+    let report = simulate(&svc.at_size(size), arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
+    let kinds = super::weeks::headline_kinds(w, &growth.unit);
+    let tally = &report.windows[0].tally;
+    Ok(super::weeks::figures(&report, &[(tally, hour)], &kinds, svc.base_cpu))
 }
 
 /// The scenario of one live window: the peak hour's wave after a warm-up, the mock at

@@ -13,7 +13,7 @@ use gameday_mocks::{ServiceId, ServiceProfile};
 use crate::capacity::growth::Growth;
 use crate::capacity::sim::{KindModel, Route, SimModel};
 use crate::capacity::stream;
-use crate::load::arrival::{Process, Schedule};
+use crate::load::arrival::{kinds_seed, Process, Schedule};
 use crate::scenario::Scenario;
 
 use super::PlanError;
@@ -81,7 +81,7 @@ pub fn service_from(s: &Scenario, id: ServiceId, base: SimModel) -> Service {
             // `read-miss` are the same GET, split by the cache hit ratio); else the path says.
             let known = |k: &&KindModel| k.name == *name || Some(k.name.as_str()) == model_kind(id, r);
             base.kinds.iter().find(known).map_or_else(
-                || KindModel { name: name.clone(), service: Sampler::Fixed(0.0), route: Route::Direct },
+                || KindModel::new(name, Sampler::Fixed(0.0), Route::Direct),
                 |k| KindModel { name: name.clone(), ..k.clone() },
             )
         })
@@ -187,7 +187,7 @@ pub fn arrivals(
     let keep = keep.to_vec();
     let base = Schedule::window(curve.clone(), s.load.arrivals, s.seed, from, until);
     let mut streams: Vec<Arrivals> =
-        vec![Box::new(stream::mixed(base, &weights, s.seed ^ 0x006d_6978).map_err(sim_err)?)];
+        vec![Box::new(stream::mixed(base, &weights, kinds_seed(s.seed)).map_err(sim_err)?)];
     for (i, spike) in growth.spikes.iter().enumerate() {
         let start = crate::capacity::growth::WEEK * (spike.week - 1) + spike.at.0;
         let end = start + spike.duration.get();

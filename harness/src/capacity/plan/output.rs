@@ -27,8 +27,12 @@ pub struct WeekRow {
     pub sim: SimWeek,
     /// The live peak hour at the scenario's size, when replayed.
     pub live: Option<LiveWeek>,
-    /// Live against simulated, relative (p95, CPU) and absolute (queue).
+    /// Live against its twin (the simulator on the same sample: see
+    /// [`super::live`]), relative (p95, CPU) and absolute (queue): the model's error.
     pub difference: Option<Difference>,
+    /// The twin against the week's simulated peak hours: how far this one hour is from
+    /// the week's by chance.
+    pub window_vs_week: Option<Difference>,
     /// The recommended size.
     pub recommended: Option<Recommendation>,
 }
@@ -36,29 +40,42 @@ pub struct WeekRow {
 impl WeekRow {
     /// A row from the simulator's week.
     pub fn from_sim(sim: SimWeek) -> Self {
-        Self { sim, live: None, difference: None, recommended: None }
+        Self { sim, live: None, difference: None, window_vs_week: None, recommended: None }
     }
 }
 
-/// How far live is from simulated, over the same peak hour.
+/// How far one figure set is from a reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Difference {
-    /// (live - sim) / sim of the p95.
+    /// (x - reference) / reference of the p95.
     pub p95_relative: f64,
-    /// (live - sim) / sim of the CPU.
+    /// (x - reference) / reference of the CPU.
     pub cpu_relative: f64,
-    /// live - sim of the mean queue.
+    /// x - reference of the mean queue.
     pub queue_absolute: f64,
+    /// Whether p95 and CPU are both within [`AGREEMENT`] of the reference.
+    pub agrees: bool,
 }
 
+/// How close live and its twin must be to agree (relative, p95 and CPU).
+pub const AGREEMENT: f64 = 0.10;
+
 impl Difference {
-    fn between(sim: &Figures, live: &Figures) -> Self {
+    /// `x` against `reference`.
+    pub fn between(reference: &Figures, x: &Figures) -> Self {
         let rel = |l: f64, s: f64| if s.abs() > 1e-12 { (l - s) / s } else { 0.0 };
+        let (p95_relative, cpu_relative) = (rel(x.p95_s, reference.p95_s), rel(x.cpu, reference.cpu));
         Self {
-            p95_relative: rel(live.p95_s, sim.p95_s),
-            cpu_relative: rel(live.cpu, sim.cpu),
-            queue_absolute: live.queue_mean - sim.queue_mean,
+            p95_relative,
+            cpu_relative,
+            queue_absolute: x.queue_mean - reference.queue_mean,
+            agrees: p95_relative.abs() <= AGREEMENT && cpu_relative.abs() <= AGREEMENT,
         }
+    }
+
+    /// `+6%/-1%` (p95/CPU).
+    pub fn short(&self) -> String {
+        format!("{:+.0}%/{:+.0}%", self.p95_relative * 100.0, self.cpu_relative * 100.0)
     }
 }
 
@@ -150,8 +167,9 @@ impl PlanReport {
         sim_wall: Duration,
     ) -> Self {
         for w in &mut weeks {
-            if let Some(live) = w.live.as_ref().and_then(|l| l.figures.as_ref()) {
-                w.difference = Some(Difference::between(&w.sim.peak, live));
+            if let Some(LiveWeek { figures: Some(live), twin: Some(twin), .. }) = &w.live {
+                w.difference = Some(Difference::between(twin, live));
+                w.window_vs_week = Some(Difference::between(&w.sim.peak, twin));
             }
         }
         let first_breach = s
@@ -224,7 +242,9 @@ fn secs(x: f64) -> String {
 pub fn render(p: &PlanReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan `{}`: {} at {} {} (seed {})", p.scenario, p.service, p.size, p.size_unit, p.seed);
-    out.push_str("week   volume/d   peak/s    cpu  cpuPk      p50      p95      p99   queue    err      SLOs   live p95/cpu  recommended\n");
+    out.push_str(
+        "week   volume/d   peak/s    cpu  cpuPk      p50      p95      p99   queue    err      SLOs   live p95/cpu     vs twin  recommended\n",
+    );
     for w in &p.weeks {
         let s = &w.sim;
         let failing: Vec<&str> = s.slos.iter().filter(|v| !v.pass).map(|v| v.name.as_str()).collect();
@@ -234,6 +254,7 @@ pub fn render(p: &PlanReport) -> String {
             Some(_) => "not measured".to_owned(),
             None => "-".to_owned(),
         };
+        let vs_twin = w.difference.as_ref().map_or("-".to_owned(), Difference::short);
         let rec = match &w.recommended {
             Some(Recommendation { size: Some(n), at_size: Some(f), .. }) => {
                 format!("{n} {} (cpu {}, p95 {})", p.size_unit, pct(f.cpu), secs(f.p95_s))
@@ -243,7 +264,7 @@ pub fn render(p: &PlanReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:>4} {:>10.0} {:>8.2} {:>6} {:>6} {:>8} {:>8} {:>8} {:>7.1} {:>6} {:>9} {:>14}  {}",
+            "{:>4} {:>10.0} {:>8.2} {:>6} {:>6} {:>8} {:>8} {:>8} {:>7.1} {:>6} {:>9} {:>14} {:>11}  {}",
             s.load.week,
             s.load.volume_per_day,
             s.load.peak_rate_per_s,
@@ -256,8 +277,19 @@ pub fn render(p: &PlanReport) -> String {
             format!("{:.2}%", s.peak.error_ratio * 100.0),
             slos,
             live,
+            vs_twin,
             rec
         );
+        if let (Some(d), Some(luck)) = (&w.difference, &w.window_vs_week) {
+            let _ = writeln!(
+                out,
+                "       week {}: live vs its twin (the simulator on the same sample) p95/CPU {}{}; the twin's hour vs the week's peak hours {} (chance)",
+                s.load.week,
+                d.short(),
+                if d.agrees { "" } else { " (NOT within 10%)" },
+                luck.short()
+            );
+        }
         for v in s.slos.iter().filter(|v| !v.pass) {
             let seen = v.observed.map_or("no data".into(), |x| format!("{x:.3}"));
             let _ = writeln!(out, "       week {}: SLO `{}` ({}) saw {seen}", s.load.week, v.name, v.objective);

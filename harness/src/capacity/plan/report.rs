@@ -78,6 +78,7 @@ fn weeks_table(p: &PlanReport) -> Table {
         "queue",
         "SLOs",
         "live p95 / CPU",
+        "live vs twin",
         "recommended",
     ];
     let mut t = Table {
@@ -94,6 +95,10 @@ fn weeks_table(p: &PlanReport) -> Table {
             Some(l) => format!("not measured: {}", l.not_measured.as_deref().unwrap_or("?")),
             None => "-".into(),
         };
+        let vs_twin = w
+            .difference
+            .as_ref()
+            .map_or("-".into(), |d| format!("{}{}", d.short(), if d.agrees { "" } else { " (over 10%)" }));
         let rec = match &w.recommended {
             Some(Recommendation { size: Some(n), at_size: Some(f), .. }) => {
                 format!("{n} {} (CPU {:.0}%, p95 {})", p.size_unit, f.cpu * 100.0, secs(f.p95_s))
@@ -112,6 +117,7 @@ fn weeks_table(p: &PlanReport) -> Table {
             format!("{:.1}", s.peak.queue_mean),
             if failing.is_empty() { "PASS".into() } else { format!("FAIL: {}", failing.join(", ")) },
             live,
+            vs_twin,
             rec,
         ]);
     }

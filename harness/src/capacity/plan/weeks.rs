@@ -54,7 +54,9 @@ pub struct SimWeek {
     /// The week's load.
     #[serde(flatten)]
     pub load: Week,
-    /// Over the whole week (CPU as the runbooks' weekly average).
+    /// Over the whole week (CPU as the runbooks' weekly average). In `plan.json` as
+    /// `whole_week`: the flattened load already has `week` (the week's number).
+    #[serde(rename = "whole_week")]
     pub week: Figures,
     /// Over the judged window (the peak hour).
     pub peak: Figures,

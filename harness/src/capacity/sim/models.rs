@@ -9,19 +9,19 @@ use super::{KindModel, Route, SimError, SimModel};
 
 fn kind(name: &str, service: &ServiceTime, route: Route) -> Result<KindModel, SimError> {
     let service = service.sampler().map_err(|message| SimError::ServiceTime { kind: name.to_owned(), message })?;
-    Ok(KindModel { name: name.to_owned(), service, route })
+    Ok(KindModel::new(name, service, route))
 }
 
 impl SimModel {
-    /// PXL's proof core: one kind, `proof` (pool, `proof_service_time`), on the core's
-    /// pool (`workers`, `job_capacity`, `job_timeout`).
+    /// PXL's proof core: one kind, `proof` (pool, `proof_service_time`, the core's stream
+    /// `pxl/proof`), on the core's pool (`workers`, `job_capacity`, `job_timeout`).
     ///
     /// Leaves out: the extra `proof_time_per_mib` (add it to the service time for large
     /// inputs), the gateway's `max_sessions` and per-client rate limit (they refuse before
     /// the pool; plan them as limits on the arrival rate), `core_timeout`, the overlays
     /// and the gateway hop.
     pub fn pxl(profile: &pxl::Profile) -> Result<Self, SimError> {
-        let proof = kind("proof", &profile.proof_service_time, Route::Pool)?;
+        let proof = kind("proof", &profile.proof_service_time, Route::Pool)?.with_stream("pxl/proof");
         Ok(Self::new(profile.pool_config(), vec![proof]))
     }
 

@@ -28,7 +28,7 @@ fn pool(workers: usize, job_capacity: usize, timeout: Duration) -> PoolConfig {
 }
 
 fn fixed(name: &str, service: Duration, route: Route) -> KindModel {
-    KindModel { name: name.into(), service: Sampler::Fixed(service.as_secs_f64()), route }
+    KindModel::new(name, Sampler::Fixed(service.as_secs_f64()), route)
 }
 
 fn run_fixed(config: PoolConfig, service: Duration, arrivals: &[Duration], interval: Duration) -> SimReport {
@@ -244,4 +244,36 @@ fn cost_scale_multiplies_pool_service_times_only() {
     let more = model.with_capacity(3, 7);
     assert_eq!((more.pool.workers, more.pool.job_capacity, more.cost_scale), (3, 7, 0.5));
     assert_eq!(model.with_workers(0).pool.workers, 1);
+}
+
+/// The twin's premise: a Midnight kind in the simulator draws the same service times,
+/// in the same order, as the mock's `ServiceStream` of that name for the same seed. One
+/// direct kind, arrivals far apart, so each latency is exactly its draw: the window's
+/// histogram must hold the stream's draws (to the histogram's microsecond).
+#[test]
+fn midnight_kinds_draw_the_mocks_service_time_streams() {
+    let model = SimModel::midnight(&Profile::default()).unwrap_or_else(|e| panic!("{e}"));
+    let attestation = model.kind_index("attestation").unwrap_or_else(|| panic!("no attestation kind"));
+    let n = 200u64;
+    let arrivals = (0..n).map(|i| Duration::from_secs(10 * i));
+    let whole = Window { start: Duration::ZERO, end: Duration::from_secs(10 * n + 10) };
+    let options = SimOptions { seed: 42, interval: Duration::from_secs(60), windows: vec![whole] };
+    let report = simulate(&model, of_kind(arrivals, attestation), &options).unwrap_or_else(|e| panic!("{e}"));
+    let sampler = model.kinds[attestation].service.clone();
+    let stream = gameday_mocks::kit::ServiceStream::new(sampler, 42, "midnight/attestation");
+    let mut expected = new_histogram();
+    for _ in 0..n {
+        expected.record((stream.draw().as_nanos() / 1000).max(1) as u64).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let got = &report.windows[0].tally.kinds[attestation].latency;
+    assert_eq!(got.len(), n);
+    for q in [0.1, 0.5, 0.9, 0.99, 1.0] {
+        assert_eq!(got.value_at_quantile(q), expected.value_at_quantile(q), "quantile {q}");
+    }
+    // Another seed is another stream.
+    let other =
+        gameday_mocks::kit::ServiceStream::new(model.kinds[attestation].service.clone(), 43, "midnight/attestation");
+    let first =
+        gameday_mocks::kit::ServiceStream::new(model.kinds[attestation].service.clone(), 42, "midnight/attestation");
+    assert_ne!(other.draw(), first.draw());
 }

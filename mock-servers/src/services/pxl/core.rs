@@ -7,7 +7,7 @@
 //! worker busy wait in the queue (`proof_queue_length`), 503 `queue_full` past
 //! `job_capacity`, 504 `job_timeout` past `job_timeout`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -16,36 +16,32 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rand::rngs::StdRng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{finish, unix_ms, Component, Shared};
 use crate::kit::errors::{parse_json, ApiError};
-use crate::kit::{metrics, JobError, MockContext, Sampler};
+use crate::kit::{metrics, JobError, MockContext, ServiceStream};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// The core's state: the proof pool and the service-time sampler.
+/// The core's state: the proof pool and the service times (stream `pxl/proof`, which
+/// the simulator's twin of a live window draws from too).
 pub(super) struct CoreState {
     pub(super) shared: Arc<Shared>,
-    sampler: Sampler,
-    rng: Mutex<StdRng>,
+    service: ServiceStream,
 }
 
 impl CoreState {
     pub(super) fn new(shared: Arc<Shared>, ctx: &MockContext) -> Result<Arc<Self>, String> {
         let p = &shared.profile;
         let sampler = p.proof_service_time.sampler().map_err(|e| format!("proof_service_time: {e}"))?;
-        Ok(Arc::new(Self { sampler, rng: ctx.rng("pxl-core"), shared }))
+        Ok(Arc::new(Self { service: ctx.stream("pxl/proof", sampler), shared }))
     }
 
     fn service_time(&self, input_bytes: usize) -> Duration {
-        let base = match self.rng.lock() {
-            Ok(mut rng) => self.sampler.sample(&mut *rng),
-            Err(poisoned) => self.sampler.sample(&mut *poisoned.into_inner()),
-        };
+        let base = self.service.draw();
         let per_mib = self.shared.profile.proof_time_per_mib.0;
         base + per_mib.mul_f64(input_bytes as f64 / MIB)
     }
