@@ -3,8 +3,8 @@
 //! goose owns the users and their HTTP clients. Two models:
 //! - **open** ([`Pace::Open`]): goose starts enough users to carry rate x latency (up to
 //!   `max_users`), each running one paced loop: take the next intended time from the
-//!   shared [`Pacer`], sleep until it, send, and record latency *from the intended time*
-//!   plus how late the send was (the generator's health). The loop ends with the
+//!   shared [`Pacer`] (released at most `EARLY` before it), send at once, and record
+//!   latency *from the intended time* plus how late the send was (the generator's health). The loop ends with the
 //!   schedule, so the run ends when the last scheduled request is answered;
 //! - **closed** ([`Pace::Closed`]): goose's own plan (users, ramp, hold for the run
 //!   time, think time); latency is measured from the send.
@@ -248,20 +248,24 @@ fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
 fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<Gate>) -> Result<GooseAttack, Error> {
     let goose_err = |e: goose::GooseError| Error::RunFailed(format!("goose: {e}"));
     let host = mix.kinds.first().map(|k| k.url.clone()).unwrap_or_default();
-    let attack = GooseAttack::initialize_with_config(configuration(plan, host)).map_err(goose_err)?;
+    // One client for every user, built once: goose's default builds one per user
+    // (loading the system's root certificates each time, a few percent of a fast run's
+    // CPU in `perf`, spent while the first users already carry the schedule). goose's
+    // shared strategy stops that; each user then takes gameday's client (its CAs, its
+    // keep-alive setting), whose connection pool they share.
+    let shared = goose::client::GooseClientBuilder::new().without_cookies().timeout(plan.request_timeout);
+    let attack = GooseAttack::initialize_with_config(configuration(plan, host))
+        .and_then(|a| a.set_client_builder_without_cookies(shared))
+        .map_err(goose_err)?;
     let timeout = plan.request_timeout;
-    // Checked once here so a bad CA is a clear error, not one per user.
-    let client = Arc::new(UserClient { cas: mix.trusted_cas.clone(), timeout, keep_alive: plan.keep_alive });
-    client
+    let client = UserClient { cas: mix.trusted_cas.clone(), timeout, keep_alive: plan.keep_alive }
         .builder()
         .and_then(|b| b.build().map_err(|e| e.to_string()))
         .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
-        let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), Arc::clone(&client));
+        let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), client.clone());
         Box::pin(async move {
-            if let Some(Ok(builder)) = client.custom().then(|| client.builder()) {
-                user.set_client_builder(builder).await?;
-            }
+            user.client = client;
             if let Ok(started) = gate.arrive().await {
                 user.set_session_data(template.state(user.weighted_users_index, started));
             }
@@ -292,11 +296,6 @@ struct UserClient {
 }
 
 impl UserClient {
-    /// Whether goose's default client will not do.
-    fn custom(&self) -> bool {
-        !self.cas.is_empty() || !self.keep_alive
-    }
-
     fn builder(&self) -> Result<reqwest::ClientBuilder, String> {
         let mut builder =
             reqwest::Client::builder().user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION"))).timeout(self.timeout);
@@ -375,16 +374,14 @@ async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock
         if goose::is_killswitch_triggered() {
             break;
         }
-        // Slots come a few microseconds early; tokio's timer would round up to 1 ms.
-        while Instant::now() < intended {
-            tokio::task::yield_now().await;
-        }
+        // Slots come up to `EARLY` before their time and go out at once (see `EARLY`).
         let now = Instant::now();
         pacer.sent(now);
         let lag = now.saturating_duration_since(intended);
         let Some(sent) = send_one(user, mix, Some(kind)).await else { break };
-        // Latency from the intended send time: a stalled server's backlog counts.
-        let latency_us = sim_micros(clock.to_sim(sent.ended - intended));
+        // Latency from the intended send time: a stalled server's backlog counts (from
+        // the actual send when that was earlier).
+        let latency_us = sim_micros(clock.to_sim(sent.ended - intended.min(now)));
         if let Some(state) = user.get_session_data_mut::<UserState>() {
             let err = sent.error.as_ref().map(|e| e as &dyn std::fmt::Display);
             state.rec.record_lag(lag);
