@@ -4,8 +4,9 @@
 //! - **open** ([`Pace::Open`]): goose starts enough users to carry rate x latency (up to
 //!   `max_users`), each running one paced loop: take the next intended time from the
 //!   shared [`Pacer`] (released at most `EARLY` before it), send at once, and record
-//!   latency *from the intended time* plus how late the send was (the generator's health). The loop ends with the
-//!   schedule, so the run ends when the last scheduled request is answered;
+//!   latency *from the intended time* plus how late the send was (the generator's
+//!   health). The loop ends with the schedule, so the run ends when the last scheduled
+//!   request is answered;
 //! - **closed** ([`Pace::Closed`]): goose's own plan (users, ramp, hold for the run
 //!   time, think time); latency is measured from the send.
 //!
@@ -287,7 +288,7 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
     Ok(attack.register_scenario(scenario))
 }
 
-/// What a user's HTTP client needs beyond goose's default one.
+/// The one HTTP client every user shares: its timeout, trusted CAs and keep-alive.
 struct UserClient {
     /// CA certificates trusted besides the system roots.
     cas: Vec<String>,
