@@ -32,7 +32,7 @@ const SCRAPE_EVERY_S: u64 = 15;
 /// queue depth (a slow wave, 0..80) and CPU (0.3..0.9) every 15 s.
 fn day() -> RunData {
     let lat = latencies_us(DAY_S as usize * PER_SECOND, 7);
-    let mut intervals = BTreeMap::new();
+    let mut intervals = gameday::load::Intervals::new();
     for i in 0..DAY_S {
         let mut k = KindStats::default();
         for j in 0..PER_SECOND {

@@ -139,13 +139,7 @@ pub fn exit_of(verdict: RunVerdict) -> Exit {
 }
 
 /// What the rules read: the recording's intervals and the scraped series, one clock.
-pub(crate) fn run_data(
-    s: &Scenario,
-    plan: &Plan,
-    mix: &Mix,
-    intervals: std::collections::BTreeMap<u64, Vec<load::KindStats>>,
-    scraped: Scraped,
-) -> RunData {
+pub(crate) fn run_data(s: &Scenario, plan: &Plan, mix: &Mix, intervals: load::Intervals, scraped: Scraped) -> RunData {
     RunData::new(
         s.time_scale.to_sim(plan.interval).as_secs_f64(),
         load_span(s, plan).as_secs_f64(),
@@ -451,8 +445,8 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
 fn interval_summaries(data: &RunData, kind: usize) -> Vec<report::results::IntervalSummary> {
     data.intervals
         .iter()
-        .filter_map(|(i, kinds)| kinds.get(kind).filter(|k| k.total() > 0).map(|k| (*i, k)))
-        .map(|(i, k)| report::results::IntervalSummary::new(i as f64 * data.step_s, data.step_s, k))
+        .filter_map(|(i, kinds)| kinds.into_iter().nth(kind).filter(|k| k.total() > 0).map(|k| (i, k)))
+        .map(|(i, k)| report::results::IntervalSummary::new(i as f64 * data.step_s, data.step_s, &k))
         .collect()
 }
 

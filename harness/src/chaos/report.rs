@@ -170,12 +170,7 @@ impl DrillReport {
 }
 
 /// Stats merged over the request kinds `pick` selects, over intervals `lo..hi`.
-pub fn merged(
-    intervals: &std::collections::BTreeMap<u64, Vec<KindStats>>,
-    lo: u64,
-    hi: u64,
-    pick: &[bool],
-) -> KindStats {
+pub fn merged(intervals: &crate::load::Intervals, lo: u64, hi: u64, pick: &[bool]) -> KindStats {
     let mut out = KindStats::default();
     for (_, kinds) in intervals.range(lo..hi) {
         for (k, st) in kinds.iter().enumerate() {

@@ -13,8 +13,10 @@ pub mod mix;
 pub mod pacing;
 pub mod progress;
 pub mod record;
+pub mod series;
 
 pub use driver::{run, Outcomes, Pace, Plan};
 pub use mix::Mix;
 pub use pacing::{Health, LateBound};
 pub use record::{KindStats, Outcome, Recording};
+pub use series::Intervals;

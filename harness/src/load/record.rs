@@ -5,7 +5,9 @@
 //! When a sample falls into a new interval, the user sends its finished interval to the
 //! [`Collector`] over a channel and starts afresh; at the user's end it flushes the rest.
 //! The collector merges batches into a per-interval series and a whole-run total per
-//! request kind. Latencies are stored in microseconds of simulated time.
+//! request kind; an interval a few intervals behind the newest is sealed into the
+//! compact [`Intervals`] series, so memory stays flat in run length. Latencies are
+//! stored in microseconds of simulated time.
 //!
 //! Errors are counted by kind and kept in the latency data: a timed-out request is
 //! recorded at its timeout, so failures never vanish from the percentiles.
@@ -18,6 +20,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
+
+use super::series::Intervals;
 
 /// Significant figures kept by every histogram (0.1% relative error).
 pub const SIG_FIGS: u8 = 3;
@@ -301,15 +305,15 @@ impl Drop for UserRecorder {
 pub struct Recording {
     /// Whole-run stats per request kind.
     pub total: Vec<KindStats>,
-    /// Per-interval stats per request kind.
-    pub intervals: BTreeMap<u64, Vec<KindStats>>,
+    /// Per-interval stats per request kind (compact; decoded on reading).
+    pub intervals: Intervals,
     /// Open model: send lag behind the schedule, real microseconds (empty when closed).
     pub lag: Histogram<u64>,
 }
 
 impl Default for Recording {
     fn default() -> Self {
-        Self { total: Vec::new(), intervals: BTreeMap::new(), lag: new_histogram() }
+        Self { total: Vec::new(), intervals: Intervals::new(), lag: new_histogram() }
     }
 }
 
@@ -337,11 +341,19 @@ pub struct Live {
     pub recent_p95_s: Option<f64>,
 }
 
+/// Intervals kept open (as plain stats) behind the newest one that has a batch: most
+/// users hand in an interval within a few intervals of its end, so few late batches
+/// need the decode-merge-encode of a sealed one.
+const OPEN_INTERVALS: u64 = 3;
+
 /// Receives batches and merges them.
 #[derive(Debug)]
 pub struct Collector {
     rx: UnboundedReceiver<Batch>,
     recording: Recording,
+    /// The newest intervals, still taking batches as plain stats; sealed into
+    /// `recording.intervals` once [`OPEN_INTERVALS`] newer ones have started.
+    open: BTreeMap<u64, Vec<KindStats>>,
     live: Option<tokio::sync::watch::Sender<Live>>,
     tap: Option<crate::observe::Tap>,
 }
@@ -350,7 +362,7 @@ impl Collector {
     /// A collector for `kinds` request kinds.
     pub fn new(kinds: usize, rx: UnboundedReceiver<Batch>) -> Self {
         let recording = Recording { total: vec![KindStats::default(); kinds], ..Recording::default() };
-        Self { rx, recording, live: None, tap: None }
+        Self { rx, recording, open: BTreeMap::new(), live: None, tap: None }
     }
 
     /// Publishes a [`Live`] snapshot a few times a second while merging.
@@ -372,7 +384,7 @@ impl Collector {
             completed += k.total();
             errors += k.errors();
         }
-        let recent = self.recording.intervals.values().rev().find(|ks| ks.iter().any(|k| k.total() > 0));
+        let recent = self.open.values().rev().find(|ks| ks.iter().any(|k| k.total() > 0));
         let recent_p95_s = recent.map(|ks| {
             let mut all = KindStats::default();
             ks.iter().for_each(|k| all.merge(k));
@@ -389,12 +401,30 @@ impl Collector {
             tap.merge_batch(b.interval, &b.kinds);
         }
         let n = self.recording.total.len();
-        let slot = self.recording.intervals.entry(b.interval).or_insert_with(|| vec![KindStats::default(); n]);
-        for (i, k) in b.kinds.iter().enumerate() {
-            if let (Some(s), Some(t)) = (slot.get_mut(i), self.recording.total.get_mut(i)) {
+        for (k, t) in b.kinds.iter().zip(self.recording.total.iter_mut()) {
+            t.merge(k);
+        }
+        let newest = self.open.keys().next_back().copied().unwrap_or(0).max(b.interval);
+        if b.interval + OPEN_INTERVALS <= newest && !self.open.contains_key(&b.interval) {
+            // A user that sends rarely hands in an old interval late: merge it exactly.
+            self.recording.intervals.merge(b.interval, &b.kinds);
+        } else {
+            let slot = self.open.entry(b.interval).or_insert_with(|| vec![KindStats::default(); n]);
+            for (s, k) in slot.iter_mut().zip(&b.kinds) {
                 s.merge(k);
-                t.merge(k);
             }
+        }
+        self.seal_before(newest.saturating_sub(OPEN_INTERVALS - 1));
+    }
+
+    /// Moves the open intervals before `first_open` into the compact series.
+    fn seal_before(&mut self, first_open: u64) {
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= first_open {
+                break;
+            }
+            let (i, kinds) = entry.remove_entry();
+            self.recording.intervals.merge(i, &kinds);
         }
     }
 
@@ -415,6 +445,7 @@ impl Collector {
         while let Ok(b) = self.rx.try_recv() {
             self.merge(b);
         }
+        self.seal_before(u64::MAX);
         self.recording
     }
 }
@@ -449,10 +480,38 @@ mod tests {
         let p50 = all.latency.value_at_quantile(0.5) as f64;
         assert!((p50 - 100_000.0).abs() <= 100.0, "p50 {p50}");
         assert_eq!(rec.intervals.len(), 2);
-        assert_eq!(rec.intervals[&0][0].total(), 100);
-        assert_eq!(rec.intervals[&1][1].count(Outcome::Timeout), 1);
+        assert_eq!(rec.intervals.get(0).unwrap()[0].total(), 100);
+        assert_eq!(rec.intervals.get(1).unwrap()[1].count(Outcome::Timeout), 1);
         assert_eq!(rec.merged(None).errors(), 1);
         assert!(rec.merged(Some(1)).latency.max() >= 60_000_000 - 60_000);
+    }
+
+    #[tokio::test]
+    async fn sealed_intervals_take_late_batches_exactly_and_stay_small() {
+        // Ten minutes of 1 s intervals, 100 requests each at 1..=100 ms, then a user that
+        // sends rarely hands in 5 more requests for interval 2, long after it was sealed.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let batch = |interval: u64, ms: std::ops::RangeInclusive<u64>| {
+            let mut k = KindStats::default();
+            ms.for_each(|m| k.record(m * 1000, Outcome::Ok, None));
+            Batch { interval, kinds: vec![k], lag: new_histogram() }
+        };
+        for i in 0..600 {
+            tx.send(batch(i, 1..=100)).unwrap();
+        }
+        tx.send(batch(2, 96..=100)).unwrap();
+        drop(tx);
+        let rec = Collector::new(1, rx).run(tokio_util::sync::CancellationToken::new()).await;
+        assert_eq!(rec.intervals.len(), 600);
+        let two = &rec.intervals.get(2).unwrap()[0];
+        assert_eq!(two.total(), 105);
+        // 105 values, the top 10 of them 96..=100 ms: p95 is the 100th value, 98 ms.
+        assert_eq!(two.latency.highest_equivalent(two.latency.value_at_quantile(0.95)) / 1000, 98);
+        assert_eq!(rec.total[0].total(), 60_005);
+        // Dense, each interval's histogram (values to 100 ms) holds thousands of u64 counts.
+        let dense = 600 * two.latency.distinct_values() * 8;
+        let packed = rec.intervals.heap_bytes();
+        assert!(packed * 20 < dense, "packed {packed} B vs dense {dense} B");
     }
 
     #[test]

@@ -95,7 +95,8 @@ impl Tap {
                 t.merge(k);
             }
         }
-        Recording { total, intervals: inner.intervals.clone(), ..Recording::default() }
+        let intervals = inner.intervals.iter().map(|(k, v)| (*k, v.clone())).collect();
+        Recording { total, intervals, ..Recording::default() }
     }
 
     /// Everything scraped so far.
@@ -136,7 +137,7 @@ mod tests {
         assert_eq!((s[0].total(), s[0].errors()), (4, 1));
         // At 2.5 s with 1 s intervals, interval 2 is still filling.
         let data = tap.snapshot(1.0, 2.5, vec!["a".into()]);
-        assert_eq!(data.intervals.keys().copied().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(data.intervals.keys().collect::<Vec<_>>(), [0, 1]);
         assert_eq!(tap.recording(1).total[0].total(), 5);
     }
 

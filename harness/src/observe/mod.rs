@@ -25,7 +25,7 @@ pub use live::Tap;
 pub use scrape::{spawn, spawn_tapped, ScrapeTarget, Scraped, TargetReport, Want};
 pub use targets::scrape_targets;
 
-use crate::load::KindStats;
+use crate::load::Intervals;
 
 /// One scraped metric with one label set, sampled over the run.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -70,7 +70,7 @@ pub struct RunData {
     /// Request kind names, by index in the mix.
     pub requests: Vec<String>,
     /// Client-side stats per interval (interval `i` covers `[i*step_s, (i+1)*step_s)`).
-    pub intervals: BTreeMap<u64, Vec<KindStats>>,
+    pub intervals: Intervals,
     /// Scraped series, ordered by name, then labels.
     pub series: Vec<Series>,
     /// What could not be observed (a target without `/metrics`, a metric it lacks).
@@ -79,13 +79,7 @@ pub struct RunData {
 
 impl RunData {
     /// A run's data from the recording's intervals and what the scraper kept.
-    pub fn new(
-        step_s: f64,
-        duration_s: f64,
-        requests: Vec<String>,
-        intervals: BTreeMap<u64, Vec<KindStats>>,
-        scraped: Scraped,
-    ) -> Self {
+    pub fn new(step_s: f64, duration_s: f64, requests: Vec<String>, intervals: Intervals, scraped: Scraped) -> Self {
         let mut series = scraped.series;
         series.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
         Self { step_s, duration_s, requests, intervals, series, problems: scraped.problems }
@@ -139,7 +133,7 @@ mod tests {
             ],
             ..Scraped::default()
         };
-        let data = RunData::new(1.0, 10.0, vec![], BTreeMap::new(), scraped);
+        let data = RunData::new(1.0, 10.0, vec![], Intervals::new(), scraped);
         assert_eq!(data.series[0].name, "a", "sorted by name");
         assert_eq!(data.select("b", &[("pool", "proof")]).len(), 2);
         assert_eq!(data.select("b", &[("pool", "proof"), ("service", "")]).len(), 1);

@@ -34,7 +34,7 @@ impl ClientData {
     pub fn build(data: &RunData, pick: &[bool], slots: usize) -> Self {
         let mut raw: Vec<(usize, RawSlot)> = Vec::new();
         let mut equivalents = std::collections::BTreeMap::new();
-        for (&i, kinds) in &data.intervals {
+        for (i, kinds) in data.intervals.iter() {
             let Ok(i) = usize::try_from(i) else { continue };
             if i >= slots {
                 continue;
@@ -266,7 +266,7 @@ mod tests {
             let mut timeouts = 0;
             for i in lo..hi {
                 for k in [0, 2] {
-                    if let Some(st) = data.intervals.get(&(i as u64)).map(|v| &v[k]) {
+                    if let Some(st) = data.intervals.get(i as u64).map(|v| v[k].clone()) {
                         merged.add(&st.latency).unwrap();
                         timeouts += st.count(Outcome::Timeout);
                     }

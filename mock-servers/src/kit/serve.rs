@@ -3,12 +3,16 @@
 //! Taking a bound listener (not an address) lets tests bind port 0 and learn the port
 //! before serving, and lets `gameday mocks` report a clear error naming a busy port
 //! before anything starts. Shutdown is graceful: in-flight requests finish.
+//! Accepted connections get `TCP_NODELAY`, as a production server's would (axum 0.8
+//! leaves it to the caller): a small answer goes out at once instead of waiting on
+//! Nagle's algorithm for the client's delayed ACK.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -19,6 +23,10 @@ pub async fn serve<F>(listener: TcpListener, router: Router, shutdown: F) -> io:
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let listener = listener.tap_io(|tcp| {
+        // Best effort: a socket that refuses the option still serves, only slower.
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

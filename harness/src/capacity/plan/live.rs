@@ -165,7 +165,7 @@ fn measured(s: &Scenario, growth: &Growth, data: &RunData, warmup: Duration, bas
     let kinds = super::weeks::headline_kinds(s, &growth.unit);
     let mut head = crate::load::record::KindStats::default();
     let mut all = crate::load::record::KindStats::default();
-    for (&i, stats) in &data.intervals {
+    for (i, stats) in data.intervals.iter() {
         let t = i as f64 * data.step_s;
         if t < a || t >= b {
             continue;

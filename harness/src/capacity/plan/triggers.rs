@@ -77,7 +77,7 @@ fn run_data(s: &Scenario, id: ServiceId, growth: &Growth, report: &SimReport, we
         targets: Vec::new(),
     };
     let names = s.load.requests.iter().map(|r| r.name.get_ref().clone()).collect();
-    RunData::new(step, n as f64 * step, names, BTreeMap::new(), scraped)
+    RunData::new(step, n as f64 * step, names, crate::load::Intervals::new(), scraped)
 }
 
 /// The week (1-based) a simulated time falls in.
