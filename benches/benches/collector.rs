@@ -32,7 +32,7 @@ fn merge(c: &mut Criterion) {
                 || {
                     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                     for bt in batches {
-                        let _ = tx.send(Batch { interval: bt.interval, kinds: bt.kinds.clone(), lag: bt.lag.clone() });
+                        let _ = tx.send(bt.clone());
                     }
                     drop(tx);
                     Collector::new(KINDS, rx)

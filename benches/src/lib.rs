@@ -35,5 +35,5 @@ pub fn batch(interval: u64, requests: usize, seed: u64, timeouts: bool) -> Batch
         kinds[i % KINDS].record(latency_us, outcome, None);
         lag.saturating_record(50 + (i as u64 * 37) % 400);
     }
-    Batch { interval, kinds, lag }
+    Batch::new(interval, &kinds, &lag)
 }

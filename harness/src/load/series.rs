@@ -19,6 +19,22 @@ use hdrhistogram::Histogram;
 
 use super::record::{new_histogram, KindStats};
 
+/// One histogram, encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackedHistogram(Box<[u8]>);
+
+impl PackedHistogram {
+    /// Encodes `h` exactly.
+    pub fn pack(h: &Histogram<u64>) -> Self {
+        Self(encode(h))
+    }
+
+    /// Decodes it (auto-resizing, like every histogram gameday records into).
+    pub fn unpack(&self) -> Histogram<u64> {
+        decode(&self.0)
+    }
+}
+
 /// One request kind's stats for one interval, encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackedStats {
@@ -34,7 +50,10 @@ impl PackedStats {
         Self {
             outcomes: s.outcomes,
             latency: encode(&s.latency),
-            failed_latency: std::array::from_fn(|i| s.failed_latency[i].as_deref().map(encode)),
+            // A user's recorder keeps an emptied histogram per failure kind it has seen.
+            failed_latency: std::array::from_fn(|i| {
+                s.failed_latency[i].as_deref().filter(|h| !h.is_empty()).map(encode)
+            }),
             first_error: s.first_error.clone(),
         }
     }
