@@ -3,7 +3,8 @@
 //! Each goose user owns a [`UserRecorder`] (in its session data) and records into its
 //! own `hdrhistogram::Histogram`s: recording is a plain `&mut` call, no lock, no atomic.
 //! When a sample falls into a new interval, the user sends its finished interval to the
-//! [`Collector`] over a channel and starts afresh; at the user's end it flushes the rest.
+//! [`Collector`] over a channel, packed (see [`Batch`]), and resets its histograms in
+//! place; at the user's end it flushes the rest.
 //! The collector merges batches into a per-interval series and a whole-run total per
 //! request kind; an interval a few intervals behind the newest is sealed into the
 //! compact [`Intervals`] series, so memory stays flat in run length. Latencies are
