@@ -3,8 +3,8 @@
 //! The [`Pacer`] runs the arrival [`Schedule`] on its own OS thread, which sleeps with
 //! the kernel's precision (timer slack set to 1 us; tokio's timer wheel would round
 //! every send up to the next millisecond) and releases each intended send time into a
-//! channel at that time (up to [`EARLY`] before it, a batch per wake-up). Idle users wait on the channel; the first free one takes the
-//! slot and sends at once, and latency is measured *from the intended time*, as wrk2
+//! channel at that time (up to [`EARLY`] before it, a batch per wake-up). Idle users
+//! wait on the channel; the first free one takes the slot and sends at once, and latency is measured *from the intended time*, as wrk2
 //! does: when the server stalls and every user is stuck, the slots queue up, the sends
 //! that should have happened are late, and their lateness is part of the latency they
 //! report (no coordinated omission). The channel is bounded, so a generator that cannot

@@ -363,12 +363,6 @@ pub struct Live {
     pub recent_p95_s: Option<f64>,
 }
 
-/// A batch's stats, decoded for merging.
-struct Unpacked {
-    interval: u64,
-    kinds: Vec<KindStats>,
-}
-
 /// Intervals kept open (as plain stats) behind the newest one that has a batch: most
 /// users hand in an interval within a few intervals of its end, so few late batches
 /// need the decode-merge-encode of a sealed one.
@@ -421,26 +415,27 @@ impl Collector {
         tx.send_replace(Live { completed, errors, recent_p95_s });
     }
 
-    fn merge(&mut self, packed: Batch) {
-        let lag = packed.lag.unpack();
+    fn merge(&mut self, batch: Batch) {
+        let lag = batch.lag.unpack();
         if !lag.is_empty() {
             let _ = self.recording.lag.add(&lag);
         }
-        let b = Unpacked { interval: packed.interval, kinds: packed.kinds.iter().map(PackedStats::unpack).collect() };
+        let (interval, kinds): (u64, Vec<KindStats>) =
+            (batch.interval, batch.kinds.iter().map(PackedStats::unpack).collect());
         if let Some(tap) = &self.tap {
-            tap.merge_batch(b.interval, &b.kinds);
+            tap.merge_batch(interval, &kinds);
         }
         let n = self.recording.total.len();
-        for (k, t) in b.kinds.iter().zip(self.recording.total.iter_mut()) {
+        for (k, t) in kinds.iter().zip(self.recording.total.iter_mut()) {
             t.merge(k);
         }
-        let newest = self.open.keys().next_back().copied().unwrap_or(0).max(b.interval);
-        if b.interval + OPEN_INTERVALS <= newest && !self.open.contains_key(&b.interval) {
+        let newest = self.open.keys().next_back().copied().unwrap_or(0).max(interval);
+        if interval + OPEN_INTERVALS <= newest && !self.open.contains_key(&interval) {
             // A user that sends rarely hands in an old interval late: merge it exactly.
-            self.recording.intervals.merge(b.interval, &b.kinds);
+            self.recording.intervals.merge(interval, &kinds);
         } else {
-            let slot = self.open.entry(b.interval).or_insert_with(|| vec![KindStats::default(); n]);
-            for (s, k) in slot.iter_mut().zip(&b.kinds) {
+            let slot = self.open.entry(interval).or_insert_with(|| vec![KindStats::default(); n]);
+            for (s, k) in slot.iter_mut().zip(&kinds) {
                 s.merge(k);
             }
         }

@@ -39,8 +39,8 @@ impl PackedHistogram {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackedStats {
     outcomes: [u64; 7],
-    latency: Box<[u8]>,
-    failed_latency: [Option<Box<[u8]>>; 7],
+    latency: PackedHistogram,
+    failed_latency: [Option<PackedHistogram>; 7],
     first_error: Option<String>,
 }
 
@@ -49,10 +49,10 @@ impl PackedStats {
     pub fn pack(s: &KindStats) -> Self {
         Self {
             outcomes: s.outcomes,
-            latency: encode(&s.latency),
+            latency: PackedHistogram::pack(&s.latency),
             // A user's recorder keeps an emptied histogram per failure kind it has seen.
             failed_latency: std::array::from_fn(|i| {
-                s.failed_latency[i].as_deref().filter(|h| !h.is_empty()).map(encode)
+                s.failed_latency[i].as_deref().filter(|h| !h.is_empty()).map(PackedHistogram::pack)
             }),
             first_error: s.first_error.clone(),
         }
@@ -61,22 +61,17 @@ impl PackedStats {
     /// Decodes back into the stats it was packed from.
     pub fn unpack(&self) -> KindStats {
         KindStats {
-            latency: decode(&self.latency),
+            latency: self.latency.unpack(),
             outcomes: self.outcomes,
-            failed_latency: std::array::from_fn(|i| self.failed_latency[i].as_deref().map(|b| Box::new(decode(b)))),
+            failed_latency: std::array::from_fn(|i| self.failed_latency[i].as_ref().map(|h| Box::new(h.unpack()))),
             first_error: self.first_error.clone(),
         }
     }
 
-    /// Requests of every outcome (without decoding).
-    pub fn total(&self) -> u64 {
-        self.outcomes.iter().sum()
-    }
-
     /// Bytes held (for the memory figures in tests and benches).
     pub fn heap_bytes(&self) -> usize {
-        let failed: usize = self.failed_latency.iter().flatten().map(|b| b.len()).sum();
-        self.latency.len() + failed + self.first_error.as_ref().map_or(0, String::len)
+        let failed: usize = self.failed_latency.iter().flatten().map(|h| h.0.len()).sum();
+        self.latency.0.len() + failed + self.first_error.as_ref().map_or(0, String::len)
     }
 }
 
@@ -122,6 +117,10 @@ impl Intervals {
 
     /// Stores interval `i` (replacing what was there).
     pub fn insert(&mut self, i: u64, kinds: Vec<KindStats>) {
+        self.store(i, &kinds);
+    }
+
+    fn store(&mut self, i: u64, kinds: &[KindStats]) {
         self.map.insert(i, kinds.iter().map(PackedStats::pack).collect());
     }
 
@@ -129,7 +128,7 @@ impl Intervals {
     /// encode; a new interval is simply stored).
     pub fn merge(&mut self, i: u64, kinds: &[KindStats]) {
         match self.map.get_mut(&i) {
-            None => self.insert(i, kinds.to_vec()),
+            None => self.store(i, kinds),
             Some(slot) => {
                 for (j, k) in kinds.iter().enumerate() {
                     let mut merged = slot.get(j).map(PackedStats::unpack).unwrap_or_default();
@@ -157,11 +156,6 @@ impl Intervals {
     /// The intervals in `range`, decoded one at a time.
     pub fn range<R: RangeBounds<u64>>(&self, range: R) -> impl DoubleEndedIterator<Item = (u64, Vec<KindStats>)> + '_ {
         self.map.range(range).map(|(i, v)| (*i, unpack_all(v)))
-    }
-
-    /// The intervals in `range`, still encoded (a cheap copy).
-    pub fn slice<R: RangeBounds<u64>>(&self, range: R) -> Self {
-        Self { map: self.map.range(range).map(|(i, v)| (*i, v.clone())).collect() }
     }
 
     /// The interval numbers, in order.
