@@ -43,6 +43,9 @@ while (($#)); do
     esac
     shift
 done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds takes a whole number of at least 1, not '$ROUNDS'" >&2; exit 2; }
+[[ -z "$LONG_S" || "$LONG_S" =~ ^[1-9][0-9]*$ ]] || { echo "--long-seconds takes a whole number of seconds, not '$LONG_S'" >&2; exit 2; }
+[[ "$ONLY" =~ ^[a-d](,[a-d])*$ ]] || { echo "--only takes letters a to d separated by commas, not '$ONLY'" >&2; exit 2; }
 if ((QUICK)); then
     THR_S=3 GEN_S=3 LAT_S=5 GOOSE_S=4
     LONG_S=${LONG_S:-20}
