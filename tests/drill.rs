@@ -330,5 +330,17 @@ fn every_shipped_drill_validates_and_dry_runs() {
         let o = gameday().args(["drill", f.to_str().unwrap(), "--dry-run"]).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), text(&o));
         assert!(text(&o).contains("roll back"), "{}: {}", f.display(), text(&o));
+        // Each names the runbook alert that should page, or says why none can.
+        let doc: toml::Table = toml::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        for d in doc["drill"].as_array().unwrap() {
+            let detect = d["detect"].as_table().unwrap();
+            assert!(
+                detect.contains_key("alert") != detect.contains_key("no_alert"),
+                "{}: drill `{}` names neither `alert` nor `no_alert`",
+                f.display(),
+                d["name"]
+            );
+            assert!(text(&o).contains("runbook alert"), "{}: the plan shows the alert: {}", f.display(), text(&o));
+        }
     }
 }

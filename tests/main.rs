@@ -14,6 +14,7 @@ mod grahmos;
 mod load;
 mod merge;
 mod midnight;
+mod missing_data;
 mod morphsave;
 mod observe;
 mod plan;

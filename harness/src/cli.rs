@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::{PortPolicy, ServiceId, TimeScale};
 
 use crate::chaos::runner::{self, DrillOptions, DrillRun};
@@ -111,6 +112,10 @@ struct RunArgs {
     /// Override the scenario's time scale (simulated seconds per real second).
     #[arg(long)]
     time_scale: Option<f64>,
+    /// How far back an instant lookup finds a scraped sample (simulated; default 5m, the
+    /// scenario's `lookback_delta`), as Prometheus's flag of the same name.
+    #[arg(long = "query.lookback-delta", value_name = "DURATION")]
+    lookback_delta: Option<HumanDuration>,
     /// No progress output (the verdict table is still printed).
     #[arg(long, short)]
     quiet: bool,
@@ -125,6 +130,7 @@ impl RunArgs {
             allow_remote: self.allow_remote,
             seed: self.seed,
             time_scale: self.time_scale,
+            lookback_delta: self.lookback_delta,
             quiet: self.quiet,
         }
     }
@@ -162,6 +168,9 @@ struct DrillArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// How far back an instant lookup finds a scraped sample (simulated; default 5m).
+    #[arg(long = "query.lookback-delta", value_name = "DURATION")]
+    lookback_delta: Option<HumanDuration>,
     /// No progress output (the drill verdicts are still printed).
     #[arg(long, short)]
     quiet: bool,
@@ -390,6 +399,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         allow_remote: a.allow_remote,
         dry_run: a.dry_run,
         seed: a.seed,
+        lookback_delta: a.lookback_delta,
         quiet: a.quiet,
         panic_after_inject: None,
     };

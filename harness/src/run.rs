@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gameday_mocks::kit::{HumanDuration, PositiveDuration};
 use gameday_mocks::{MockContext, ServiceId, TimeScale};
 
 use tokio::sync::oneshot;
@@ -38,6 +39,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// `--time-scale` override.
     pub time_scale: Option<f64>,
+    /// `--query.lookback-delta` override (simulated).
+    pub lookback_delta: Option<HumanDuration>,
     /// No progress output.
     pub quiet: bool,
 }
@@ -60,6 +63,14 @@ impl Settings {
         }
         if let Some(scale) = opts.time_scale {
             scenario.time_scale = TimeScale::new(scale).map_err(|e| Error::Usage(format!("--time-scale: {e}")))?;
+        }
+        if let Some(lookback) = opts.lookback_delta {
+            if lookback.get().is_zero() {
+                return Err(Error::Usage(
+                    "--query.lookback-delta: must be longer than zero (Prometheus's default is 5m)".into(),
+                ));
+            }
+            scenario.lookback_delta = Some(PositiveDuration(lookback));
         }
         let out = opts.out.clone().unwrap_or_else(|| Path::new("out").join(&scenario.name));
         Ok(Self { scenario, out })

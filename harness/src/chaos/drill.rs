@@ -74,10 +74,24 @@ impl Drill {
     }
 }
 
-/// `[drill.detect]`: a rule (an `[[alert]]` or `[[slo]]` name) or a probe.
+/// `[drill.detect]`: a rule (an `[[alert]]` or `[[slo]]` name) or a probe, and the
+/// runbook alert that should page for the incident.
+///
+/// With `alert`, the operator is paged by that alert: recovery starts `recover.after`
+/// its first firing, the drill's MTTD is the alert's, and the drill fails when it does
+/// not fire before the dead-man timeout (or within `expect.mttd`). The probe or rule is
+/// still polled and reported as the probe-based MTTD next to it. With `no_alert`, the
+/// drill says why no runbook alert can detect the incident: a finding about the
+/// runbook, printed with the verdict.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Detect {
+    /// The runbook's `[[alert]]` that should page for this incident (with its `for`).
+    #[serde(default)]
+    pub alert: Option<Spanned<String>>,
+    /// Why no runbook alert can detect this incident (a finding about the runbook).
+    #[serde(default)]
+    pub no_alert: Option<Spanned<String>>,
     /// The `[[alert]]` (first firing) or `[[slo]]` (objective broken over its `window`,
     /// default 1 minute) whose state means detection.
     #[serde(default)]
@@ -204,6 +218,7 @@ fn check_timing(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
 
 fn check_detect(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
     let field = format!("drill[{i}].detect");
+    check_runbook_alert(s, d, &field)?;
     match (&d.detect.rule, &d.detect.probe) {
         (Some(r), None) => {
             let known =
@@ -222,9 +237,35 @@ fn check_detect(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
         }
         (None, Some(_)) => Ok(()),
         (Some(r), Some(_)) => Err((Some(r.span()), field, "give `rule` or `probe`, not both".into())),
-        (None, None) => {
-            Err((Some(d.name.span()), field, "give `rule` (an [[alert]] or [[slo]] name) or `probe`".into()))
+        (None, None) if d.detect.alert.is_some() => Ok(()),
+        (None, None) => Err((
+            Some(d.name.span()),
+            field,
+            "give `alert` (the runbook alert that pages), `rule` (an [[alert]] or [[slo]] name) or `probe`".into(),
+        )),
+    }
+}
+
+/// `alert` names an `[[alert]]` of the scenario; `alert` and `no_alert` exclude each other.
+fn check_runbook_alert(s: &Scenario, d: &Drill, field: &str) -> Result<(), Invalid> {
+    match (&d.detect.alert, &d.detect.no_alert) {
+        (Some(a), Some(_)) => {
+            Err((Some(a.span()), format!("{field}.alert"), "give `alert` or `no_alert`, not both".into()))
         }
+        (Some(a), None) if !s.alerts.iter().any(|x| x.name == *a.get_ref()) => {
+            let names: Vec<&str> = s.alerts.iter().map(|x| x.name.as_str()).collect();
+            let msg = format!(
+                "alert `{}` names no [[alert]] of this scenario (it has: {})",
+                a.get_ref(),
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            );
+            Err((Some(a.span()), format!("{field}.alert"), msg))
+        }
+        (None, Some(why)) if why.get_ref().trim().is_empty() => {
+            let msg = "say why no runbook alert can detect this incident".into();
+            Err((Some(why.span()), format!("{field}.no_alert"), msg))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -365,7 +406,16 @@ action = "rollback"
             err(&DRILL.replace("rule = \"down\"", "rule = \"down\"\nprobe = { kind = \"http\", path = \"/health\" }"));
         assert!(e.message.contains("not both"), "{e}");
         let e = err(&DRILL.replace("rule = \"down\"", "interval = \"1s\""));
-        assert!(e.message.contains("give `rule`"), "{e}");
+        assert!(e.message.contains("give `alert`"), "{e}");
+        // The runbook alert alone is a detector; it must name an [[alert]], and excludes `no_alert`.
+        let alert_only = DRILL.replace("rule = \"down\"", "alert = \"down\"");
+        assert!(parse(Path::new("d.toml"), &format!("{BASE}{alert_only}")).is_ok());
+        let e = err(&DRILL.replace("rule = \"down\"", "alert = \"errors\""));
+        assert!(e.message.contains("names no [[alert]]") && e.field.as_deref() == Some("drill[0].detect.alert"), "{e}");
+        let e = err(&DRILL.replace("rule = \"down\"", "alert = \"down\"\nno_alert = \"x\""));
+        assert!(e.message.contains("not both"), "{e}");
+        let e = err(&DRILL.replace("rule = \"down\"", "rule = \"down\"\nno_alert = \" \""));
+        assert!(e.field.as_deref() == Some("drill[0].detect.no_alert"), "{e}");
     }
 
     #[test]

@@ -99,6 +99,28 @@ pub struct BudgetBurn {
     pub budget_burned: f64,
 }
 
+/// The runbook alert a drill relies on: whether and when it fired after injection.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+pub struct RunbookAlert {
+    /// The `[[alert]]` name; `None` when the drill names none (see `finding`).
+    pub name: Option<String>,
+    /// Its rule as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// Its `for`, simulated seconds.
+    pub for_s: f64,
+    /// Whether it fired at or after injection.
+    pub fired: bool,
+    /// When it first fired at or after injection, simulated seconds since the load started.
+    pub first_firing_s: Option<f64>,
+    /// Injection -> first firing, simulated seconds (the alert-based MTTD).
+    pub mttd_s: Option<f64>,
+    /// A finding about the runbook: no alert can detect the incident, or the one named
+    /// never fired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+}
+
 /// A moment worth keeping (probe results, recovery steps).
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Event {
@@ -126,8 +148,13 @@ pub struct DrillReport {
     pub timeline: Timeline,
     /// The steady-state checks.
     pub steady_state: Vec<SteadyCheck>,
-    /// Injection -> detection, simulated seconds.
+    /// Injection -> detection, simulated seconds: by the runbook alert when the drill
+    /// names one, else by the detection probe or rule.
     pub mttd_s: Option<f64>,
+    /// Injection -> detection by `[drill.detect]`'s probe or rule, simulated seconds.
+    pub probe_mttd_s: Option<f64>,
+    /// The runbook alert the drill relies on, judged over the whole run.
+    pub runbook_alert: RunbookAlert,
     /// Injection -> verification, simulated seconds.
     pub rto_s: Option<f64>,
     /// The budget burned during the drill window.
@@ -253,8 +280,14 @@ pub fn criteria(d: &Drill, r: &DrillReport, data: &RunData) -> Vec<Criterion> {
         observed,
         pass: observed.is_some_and(|o| o <= limit),
     };
-    if let Some(m) = e.mttd {
-        out.push(within("mttd", m.get().as_secs_f64(), r.mttd_s));
+    // With a runbook alert, detection is the alert firing (judged over the whole run),
+    // within `mttd` or at least before the dead-man timeout.
+    let alert_named = d.detect.alert.is_some();
+    let mttd_s = if alert_named { r.runbook_alert.mttd_s } else { r.mttd_s };
+    match e.mttd {
+        Some(m) => out.push(within("mttd", m.get().as_secs_f64(), mttd_s)),
+        None if alert_named => out.push(within("mttd", d.timeout.get().as_secs_f64(), mttd_s)),
+        None => {}
     }
     if let Some(m) = e.rto {
         out.push(within("rto", m.get().as_secs_f64(), r.rto_s));
@@ -288,6 +321,65 @@ fn fmt_value(name: &str, v: f64) -> String {
     }
 }
 
+/// The runbook alert's line: alert-based MTTD next to probe-based MTTD, or the finding.
+pub fn alert_line(a: &RunbookAlert, probe_mttd_s: Option<f64>) -> String {
+    let secs = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_sim_time(v).replace(' ', ""));
+    let probe = format!("probe MTTD {}", secs(probe_mttd_s));
+    match (&a.name, &a.finding) {
+        (Some(name), None) => {
+            format!("runbook alert `{name}` (for {}): fired, MTTD {}; {probe}", secs(Some(a.for_s)), secs(a.mttd_s))
+        }
+        (Some(name), Some(f)) => format!("FINDING runbook alert `{name}`: {f}; {probe}"),
+        (None, Some(f)) => format!("FINDING no runbook alert: {f}; {probe}"),
+        (None, None) => format!("runbook alert: none named; {probe}"),
+    }
+}
+
+/// The runbook alert of `d` judged over the whole run: when it first fired at or after
+/// injection, or the finding when it did not (or the drill names none).
+pub fn runbook_alert(d: &Drill, s: &crate::scenario::Scenario, r: &DrillReport, data: &RunData) -> RunbookAlert {
+    let Some(name) = d.detect.alert.as_ref().map(|a| a.get_ref()) else {
+        let finding = d.detect.no_alert.as_ref().map_or_else(
+            || {
+                "the drill names no runbook alert (`detect.alert`): it cannot show that anyone would be paged"
+                    .to_owned()
+            },
+            |why| format!("no runbook alert can detect this incident: {}", why.get_ref()),
+        );
+        return RunbookAlert { finding: Some(finding), ..RunbookAlert::default() };
+    };
+    let Some(a) = s.alerts.iter().find(|a| a.name == *name) else {
+        return RunbookAlert {
+            name: Some(name.clone()),
+            finding: Some("no such [[alert]]".into()),
+            ..Default::default()
+        };
+    };
+    let mut out = RunbookAlert {
+        name: Some(name.clone()),
+        expr: Some(a.expr.get_ref().as_written().to_owned()),
+        for_s: a.r#for.get().as_secs_f64(),
+        ..RunbookAlert::default()
+    };
+    let Some(injected) = r.timeline.injected_at else {
+        out.finding = Some("not judged: nothing was injected".into());
+        return out;
+    };
+    let ev = crate::rules::evaluator(s, data);
+    let v = crate::rules::verdict::judge_alert(a, crate::rules::RuleKind::Alert, &ev);
+    let first = v.firing.iter().find(|sp| sp.overlaps(injected, f64::INFINITY)).map(|sp| sp.start_s.max(injected));
+    out.fired = first.is_some();
+    out.first_firing_s = first;
+    out.mttd_s = first.map(|t| t - injected);
+    if first.is_none() {
+        out.finding = Some(format!(
+            "it never fired after injection (worst value {}): as written it would page no one for this incident",
+            v.observed_text
+        ));
+    }
+    out
+}
+
 /// The terminal lines of one drill.
 pub fn render(r: &DrillReport) -> String {
     let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -304,6 +396,7 @@ pub fn render(r: &DrillReport) -> String {
         },
     );
     s.push_str(&format!("\n  MTTD {}  RTO {}  budget burned {burned}", secs(r.mttd_s), secs(r.rto_s)));
+    s.push_str(&format!("\n  {}", alert_line(&r.runbook_alert, r.probe_mttd_s)));
     for c in &r.criteria {
         let verdict = if c.pass { "PASS" } else { "FAIL" };
         let observed = c.observed.map_or_else(|| "never / no data".to_owned(), |o| fmt_value(&c.name, o));

@@ -48,6 +48,8 @@ pub struct DrillOptions {
     pub dry_run: bool,
     /// `--seed` override.
     pub seed: Option<u64>,
+    /// `--query.lookback-delta` override (simulated).
+    pub lookback_delta: Option<gameday_mocks::kit::HumanDuration>,
     /// No progress output.
     pub quiet: bool,
     /// Test hook: the drill of this name panics right after injecting.
@@ -88,8 +90,13 @@ pub enum DrillRun {
 }
 
 fn settings(opts: &DrillOptions) -> Result<Settings, Error> {
-    let run_opts =
-        RunOptions { scenario: opts.scenario.clone(), out: opts.out.clone(), seed: opts.seed, ..RunOptions::default() };
+    let run_opts = RunOptions {
+        scenario: opts.scenario.clone(),
+        out: opts.out.clone(),
+        seed: opts.seed,
+        lookback_delta: opts.lookback_delta,
+        ..RunOptions::default()
+    };
     let settings = Settings::resolve(&run_opts)?;
     if settings.scenario.drills.is_empty() {
         return Err(Error::Usage(format!("{}: the scenario has no [[drill]]", opts.scenario.display())));
@@ -167,6 +174,7 @@ fn drill_plan(s: &Scenario, d: &Drill) -> String {
         _ => "nothing".into(),
     };
     p.push_str(&format!("\n  4. detect: poll {detect} every {}", d.detect.interval.0));
+    p.push_str(&format!("\n       {}", runbook_alert_plan(s, d)));
     let action = d.recover.action.get_ref();
     let how = match &d.recover.command {
         Some(c) => format!("run `{}` (killed after {})", c.get_ref().join(" "), d.recover.timeout.0),
@@ -181,6 +189,21 @@ fn drill_plan(s: &Scenario, d: &Drill) -> String {
         p.push_str(&format!("\n  abort: when `{}`'s error budget burns faster than {}x", o.name, rate.get_ref()));
     }
     p
+}
+
+/// The plan's line on the runbook alert: which pages (and recovery waits for it), or the finding.
+fn runbook_alert_plan(s: &Scenario, d: &Drill) -> String {
+    match (&d.detect.alert, &d.detect.no_alert) {
+        (Some(a), _) => {
+            let rule = s.alerts.iter().find(|x| x.name == *a.get_ref());
+            let (expr, hold) = rule.map_or_else(Default::default, |r| {
+                (r.expr.get_ref().as_written().to_owned(), gameday_mocks::kit::HumanDuration(r.r#for.get()))
+            });
+            format!("runbook alert `{}` (`{expr}`, for {hold}) pages: recovery waits for it", a.get_ref())
+        }
+        (None, Some(why)) => format!("runbook alert: none can detect this (finding: {})", why.get_ref()),
+        (None, None) => "runbook alert: none named (finding: nobody would be paged)".into(),
+    }
 }
 
 fn list<S: AsRef<str>>(items: &[S]) -> String {
@@ -379,6 +402,7 @@ fn finish_reports(s: &Scenario, live: &Live, data: &observe::RunData, partial: b
                 r.budget = drill_report::budget(o, data, from, to);
                 r.budget_burned = r.budget.as_ref().map(|b| b.budget_burned);
             }
+            r.runbook_alert = drill_report::runbook_alert(d, s, &r, data);
             if r.timeline.injected_at.is_some() || r.status == DrillStatus::Completed {
                 r.criteria = drill_report::criteria(d, &r, data);
             }

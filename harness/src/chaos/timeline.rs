@@ -21,7 +21,7 @@ use super::guard::{Guard, Registration};
 use super::report::{bad_requests, interval_range, pick, DrillReport, DrillStatus, Event, SteadyCheck};
 use crate::clock::Clock;
 use crate::observe::Tap;
-use crate::rules::{slo, Evaluator, RuleKind};
+use crate::rules::{slo, RuleKind};
 use crate::scenario::Scenario;
 
 /// Everything a drill's task needs.
@@ -179,7 +179,11 @@ impl DrillTask {
         let d = &self.drill;
         let Some(detected_at) = self.detect(injected_at, deadline).await else {
             if !self.stop.is_cancelled() {
-                self.end(DrillStatus::Failed, "not detected before the dead-man timeout");
+                let why = match &d.detect.alert {
+                    Some(a) => format!("runbook alert `{}` did not fire before the dead-man timeout", a.get_ref()),
+                    None => "not detected before the dead-man timeout".into(),
+                };
+                self.end(DrillStatus::Failed, why);
                 self.await_dead_man(reg).await;
             }
             return;
@@ -230,33 +234,51 @@ impl DrillTask {
         self.roll_back(reg, super::guard::DEAD_MAN).await;
     }
 
-    /// Polls the detection probe or rule until it sees the fault; the detection time.
+    /// Polls the detection probe or rule, and the runbook alert when the drill names one,
+    /// until the fault is seen: the detection time (the alert's when named, since that is
+    /// what pages the operator). The probe's or rule's own time is kept as probe MTTD.
     async fn detect(&self, injected_at: f64, deadline: Instant) -> Option<f64> {
         let d = &self.drill;
         let every = self.real(d.detect.interval.get()).max(Duration::from_millis(10));
+        let alert = d.detect.alert.as_ref().map(|a| a.get_ref().as_str());
+        let mut probe_seen = false;
         loop {
-            let seen = match (&d.detect.probe, &d.detect.rule) {
-                (Some(p), _) => match p.check(d.target.get_ref(), &self.env).await {
-                    Ok(o) if !o.ok => {
-                        self.event(format!("detected by probe {}: {}", p.name(), o.detail));
-                        Some(self.now_s())
+            if !probe_seen {
+                if let Some(t) = self.poll_detector(injected_at).await {
+                    probe_seen = true;
+                    self.report().probe_mttd_s = Some(t - injected_at);
+                    if alert.is_none() {
+                        return Some(t);
                     }
-                    Ok(_) => None,
-                    Err(e) => {
-                        self.event(format!("detection probe {} could not run: {e}", p.name()));
-                        None
-                    }
-                },
-                (None, Some(rule)) => self.rule_fired(rule.get_ref(), injected_at),
-                (None, None) => None,
-            };
-            if seen.is_some() {
-                return seen;
+                }
+            }
+            if let Some(t) = alert.and_then(|name| self.rule_fired(name, injected_at)) {
+                return Some(t);
             }
             let next = (Instant::now() + every).min(deadline);
             if Instant::now() >= deadline || self.sleep_until(next).await.is_err() {
                 return None;
             }
+        }
+    }
+
+    /// One poll of `[drill.detect]`'s probe or rule: when it saw the fault, if it did.
+    async fn poll_detector(&self, injected_at: f64) -> Option<f64> {
+        let d = &self.drill;
+        match (&d.detect.probe, &d.detect.rule) {
+            (Some(p), _) => match p.check(d.target.get_ref(), &self.env).await {
+                Ok(o) if !o.ok => {
+                    self.event(format!("detected by probe {}: {}", p.name(), o.detail));
+                    Some(self.now_s())
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    self.event(format!("detection probe {} could not run: {e}", p.name()));
+                    None
+                }
+            },
+            (None, Some(rule)) => self.rule_fired(rule.get_ref(), injected_at),
+            (None, None) => None,
         }
     }
 
@@ -268,7 +290,7 @@ impl DrillTask {
         let upto = (now / self.step_s).floor() * self.step_s;
         if let Some(a) = s.alerts.iter().find(|a| a.name == name) {
             let data = self.tap.snapshot(self.step_s, upto, self.requests.clone());
-            let ev = Evaluator::new(&data, s.evaluation_interval.map(|d| d.get().as_secs_f64()));
+            let ev = crate::rules::evaluator(s, &data);
             let v = crate::rules::verdict::judge_alert(a, RuleKind::Alert, &ev);
             let span = v.firing.iter().find(|sp| sp.overlaps(injected_at, f64::INFINITY))?;
             let at = span.start_s.max(injected_at);

@@ -9,6 +9,7 @@
 //! as `_bucket`, `_sum` and `_count`. Labels: those seen on samples, plus `service` and
 //! `instance`, which the scraper adds to every series (an exposed label of that name is
 //! listed as `exported_service` / `exported_instance`, as the scraper renames it).
+//! Every catalog also lists `up` and `scrape_duration_seconds`, which every scrape adds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -40,9 +41,13 @@ impl Catalog {
         Ok(c)
     }
 
-    /// Adds every name and label of `families`.
+    /// Adds every name and label of `families`, and the series every scrape adds
+    /// (`up`, `scrape_duration_seconds`).
     fn add_families(&mut self, families: &[Family], service: ServiceId) {
         let no_labels = scrape_labels(&BTreeMap::new(), service, "");
+        for name in super::SCRAPE_SERIES {
+            self.metrics.entry(name.to_owned()).or_default().extend(no_labels.keys().cloned());
+        }
         for f in families {
             let entry = self.metrics.entry(f.name.clone()).or_default();
             entry.extend(no_labels.keys().cloned());
@@ -213,7 +218,8 @@ mod tests {
                     up{instance=\"x\"} 1\n";
         let c = Catalog::from_scrape(text, ServiceId::Pxl).unwrap();
         let names: Vec<&str> = c.metrics.keys().map(String::as_str).collect();
-        assert_eq!(names, ["d_seconds", "d_seconds_bucket", "d_seconds_count", "d_seconds_sum", "idle_total", "up"]);
+        let expected = ["d_seconds", "d_seconds_bucket", "d_seconds_count", "d_seconds_sum", "idle_total"];
+        assert_eq!(names, [&expected[..], &["scrape_duration_seconds", "up"]].concat(), "plus every scrape's own");
         let labels = |n: &str| c.labels(n).unwrap().iter().map(String::as_str).collect::<Vec<_>>();
         assert_eq!(labels("d_seconds"), ["instance", "le", "route", "service"]);
         assert_eq!(labels("d_seconds_sum"), ["instance", "route", "service"]);

@@ -11,6 +11,12 @@
 //!
 //! [`RunData`] is everything rules read about a finished run. A metric that could not be
 //! observed is a line in [`RunData::problems`], never a series of zeros.
+//!
+//! Missing data follows Prometheus: every scrape adds `up` (1 or 0) and
+//! `scrape_duration_seconds` for its target, and a series that a scrape did not return
+//! (the scrape failed, or the target stopped exposing it) gets a staleness marker
+//! ([`STALE_NAN`]) at that scrape's time. An instant lookup never looks past a marker,
+//! and range functions skip markers.
 
 pub mod catalog;
 pub mod live;
@@ -27,6 +33,19 @@ pub use targets::scrape_targets;
 
 use crate::load::Intervals;
 
+/// The value of a staleness marker: Prometheus's own NaN bit pattern
+/// (`value.StaleNaN`, `0x7ff0000000000002`), distinct from a NaN a target exposes.
+pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
+const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether a sample value is a staleness marker (not merely a NaN).
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// Names of the series every scrape adds for its target, as Prometheus does.
+pub const SCRAPE_SERIES: [&str; 2] = ["up", "scrape_duration_seconds"];
+
 /// One scraped metric with one label set, sampled over the run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
@@ -34,23 +53,27 @@ pub struct Series {
     pub name: String,
     /// Labels, including `service` and `instance` added by the scraper.
     pub labels: BTreeMap<String, String>,
-    /// `(simulated seconds since the run's start, value)`, in time order.
+    /// `(simulated seconds since the run's start, value)`, in time order; a value may be
+    /// a staleness marker ([`is_stale`]): the series ended there.
     pub samples: Vec<(f64, f64)>,
 }
 
 impl Series {
     /// The samples with `t0 < t <= t1`: a Prometheus range selector ending at `t1`
-    /// (left-open, right-closed). Binary search; `samples` must be in time order.
+    /// (left-open, right-closed), staleness markers included. Binary search; `samples`
+    /// must be in time order.
     pub fn window(&self, t0: f64, t1: f64) -> &[(f64, f64)] {
         let start = self.samples.partition_point(|&(t, _)| t <= t0);
         let end = self.samples.partition_point(|&(t, _)| t <= t1).max(start);
         &self.samples[start..end]
     }
 
-    /// The last sample at or before `t`, if any (an instant lookup without staleness).
-    pub fn at(&self, t: f64) -> Option<(f64, f64)> {
+    /// The last sample at or before `t` that is at most `lookback_s` old and is not a
+    /// staleness marker: a Prometheus instant lookup.
+    pub fn at(&self, t: f64, lookback_s: f64) -> Option<(f64, f64)> {
         let end = self.samples.partition_point(|&(s, _)| s <= t);
-        end.checked_sub(1).map(|i| self.samples[i])
+        let (ts, v) = self.samples[..end].last().copied()?;
+        (!is_stale(v) && t - ts <= lookback_s).then_some((ts, v))
     }
 
     /// Whether every label in `matchers` has the given value; an empty value matches an
@@ -118,8 +141,18 @@ mod tests {
         assert_eq!(s.window(0.5, 0.9), &[] as &[(f64, f64)]);
         assert_eq!(s.window(3.0, 10.0), &[] as &[(f64, f64)]);
         assert_eq!(s.window(5.0, 1.0), &[] as &[(f64, f64)], "an empty range, not a panic");
-        assert_eq!(s.at(2.5), Some((2.0, 3.0)));
-        assert_eq!(s.at(-0.1), None);
+        assert_eq!(s.at(2.5, 300.0), Some((2.0, 3.0)));
+        assert_eq!(s.at(2.5, 0.4), None, "older than the lookback");
+        assert_eq!(s.at(-0.1, 300.0), None);
+    }
+
+    #[test]
+    fn an_instant_lookup_never_looks_past_a_staleness_marker() {
+        let s = series("up", &[], &[(0.0, 1.0), (1.0, STALE_NAN), (2.0, 1.0)]);
+        assert_eq!(s.at(0.5, 300.0), Some((0.0, 1.0)));
+        assert_eq!(s.at(1.5, 300.0), None);
+        assert_eq!(s.at(2.0, 300.0), Some((2.0, 1.0)));
+        assert!(is_stale(STALE_NAN) && !is_stale(f64::NAN) && !is_stale(1.0));
     }
 
     #[test]

@@ -13,6 +13,14 @@
 //! same name becomes `exported_service` / `exported_instance`, as in Prometheus).
 //! Counters are kept as exposed (cumulative); rate functions handle resets.
 //!
+//! Missing data, as Prometheus's scrape loop records it (`scrape/scrape.go`):
+//! - every scrape, answered or not, adds `up{service,instance}` (1 answered with
+//!   Prometheus text, 0 otherwise) and `scrape_duration_seconds` (simulated seconds the
+//!   scrape took, up to its timeout);
+//! - a series this target had, which a scrape did not return (the scrape failed, or the
+//!   target stopped exposing it), gets a staleness marker ([`super::STALE_NAN`]) at that
+//!   scrape's time, once; it starts again at the next scrape that returns it.
+//!
 //! What could not be observed is a problem line naming the target's URL: a target that
 //! never answered with Prometheus text (refused, timed out, non-200, HTML, JSON), scrapes
 //! that failed part of the time (those points are missing, not zero), and every wanted
@@ -29,7 +37,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::text::{self, Family, MetricType};
-use super::Series;
+use super::{is_stale, Series, STALE_NAN};
 use crate::clock::Clock;
 
 /// Most scrapes of one target in one run (a day at one scrape per second real).
@@ -206,15 +214,18 @@ async fn scrape_loop(
             _ = ticker.tick() => {}
         }
         let t = sim_now(&clock);
+        let sent = Instant::now();
         let fetched = tokio::select! {
             biased;
             () = stop.cancelled() => return acc,
             r = fetch(&client, &acc.target.url) => r,
         };
+        let took_s = clock.to_sim(sent.elapsed()).as_secs_f64();
         match fetched {
             Ok(families) => acc.record(t, &families),
             Err(e) => acc.fail(t, e),
         }
+        acc.end_scrape(t, took_s);
     }
     acc.notes.push(format!("stopped after {MAX_SCRAPES} scrapes (the most kept per target); later points are missing"));
     acc
@@ -304,6 +315,8 @@ struct Accumulator {
     duplicates: u64,
     notes: Vec<String>,
     tap: Option<super::Tap>,
+    /// When the latest answered scrape was sent.
+    last_answered_at: Option<f64>,
 }
 
 impl Accumulator {
@@ -322,6 +335,7 @@ impl Accumulator {
             duplicates: 0,
             notes: Vec::new(),
             tap: None,
+            last_answered_at: None,
         }
     }
 
@@ -346,6 +360,7 @@ impl Accumulator {
     fn record(&mut self, t: f64, families: &[Family]) {
         self.report.attempts += 1;
         self.report.answered += 1;
+        self.last_answered_at = Some(t);
         for f in families {
             if f.samples.is_empty() {
                 self.declared.insert(f.name.clone());
@@ -387,6 +402,25 @@ impl Accumulator {
         self.failures += 1;
         if self.first_failure.is_none() {
             self.first_failure = Some((t, why));
+        }
+    }
+
+    /// Closes the scrape sent at `t`: `up` (1 if it was answered) and
+    /// `scrape_duration_seconds`, then a staleness marker on every series it did not
+    /// return. Call once per scrape, after [`Self::record`] or [`Self::fail`].
+    fn end_scrape(&mut self, t: f64, took_s: f64) {
+        let answered = self.last_answered_at == Some(t);
+        self.sampled.extend(super::SCRAPE_SERIES.iter().map(|n| (*n).to_owned()));
+        let labels = scrape_labels(&BTreeMap::new(), self.target.service, &self.target.instance);
+        self.push(("up".into(), labels.clone()), t, if answered { 1.0 } else { 0.0 });
+        self.push(("scrape_duration_seconds".into(), labels), t, took_s);
+        for ((name, labels), points) in &mut self.series {
+            if points.last().is_some_and(|&(last, v)| last < t && !is_stale(v)) {
+                points.push((t, STALE_NAN));
+                if let Some(tap) = &self.tap {
+                    tap.push_sample(name, labels, t, STALE_NAN);
+                }
+            }
         }
     }
 
@@ -525,6 +559,33 @@ mod tests {
         let out = merge(vec![acc], Some(&want));
         assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
         assert!(out.problems[0].contains("scribe is not scraped"), "{:?}", out.problems);
+    }
+
+    #[test]
+    fn every_scrape_adds_up_and_a_failed_or_partial_scrape_marks_series_stale() {
+        let mut acc = Accumulator::new(target(), None);
+        acc.record(0.0, &text::parse(TEXT).unwrap());
+        acc.end_scrape(0.0, 0.002);
+        acc.fail(1.0, "cannot connect".into());
+        acc.end_scrape(1.0, 0.25);
+        acc.fail(2.0, "cannot connect".into());
+        acc.end_scrape(2.0, 0.25);
+        // Back, but without `r_total`: it goes stale again at 4 (it was stale since 1).
+        acc.record(3.0, &text::parse(TEXT).unwrap());
+        acc.end_scrape(3.0, 0.001);
+        acc.record(4.0, &text::parse("# TYPE q gauge\nq{pool=\"a\",instance=\"x\"} 7\n").unwrap());
+        acc.end_scrape(4.0, 0.001);
+        let out = merge(vec![acc], None);
+        let get = |name: &str| out.series.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(get("up").samples, [(0.0, 1.0), (1.0, 0.0), (2.0, 0.0), (3.0, 1.0), (4.0, 1.0)]);
+        assert_eq!(get("up").labels["instance"], "midnight");
+        assert_eq!(get("scrape_duration_seconds").samples[1], (1.0, 0.25));
+        let shape = |name: &str| -> Vec<(f64, Option<f64>)> {
+            get(name).samples.iter().map(|&(t, v)| (t, (!is_stale(v)).then_some(v))).collect()
+        };
+        // One marker per gap, at the first scrape that did not return the series.
+        assert_eq!(shape("q"), [(0.0, Some(3.0)), (1.0, None), (3.0, Some(3.0)), (4.0, Some(7.0))]);
+        assert_eq!(shape("r_total"), [(0.0, Some(1.0)), (1.0, None), (3.0, Some(1.0)), (4.0, None)]);
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn check_units(rule: &Rule) -> Result<(), String> {
 pub fn selectors(rule: &Rule) -> Vec<&Selector> {
     let mut out = Vec::new();
     rule.expr.walk(&mut |e| {
-        if let Expr::Instant(s) | Expr::Range { sel: s, .. } = e {
+        if let Expr::Instant(s) | Expr::Range { sel: s, .. } | Expr::AbsentOverTime { sel: s, .. } = e {
             out.push(s);
         }
     });

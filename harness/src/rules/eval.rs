@@ -12,13 +12,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use super::client::{ClientData, Slide};
-use super::expr::{Expr, LatencyStat, Matcher, RangeFn, RatioMetric, Selector, Window};
+use super::expr::{Aggregation, Expr, LatencyStat, Matcher, RangeFn, RatioMetric, Selector, Window};
 use super::range;
 use crate::load::Outcome;
 use crate::observe::RunData;
 
 /// Tolerance when turning float times into interval counts.
 const EPS: f64 = 1e-9;
+
+/// Prometheus's default `--query.lookback-delta`: 5 minutes (simulated seconds here).
+pub const DEFAULT_LOOKBACK_S: f64 = 300.0;
 
 /// When rules are evaluated.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,13 +82,23 @@ pub struct Evaluator<'a> {
     pub data: &'a RunData,
     /// The evaluation grid.
     pub grid: Grid,
+    /// How far back an instant lookup may find a sample, simulated seconds.
+    pub lookback_s: f64,
     cache: RefCell<HashMap<Vec<bool>, Rc<ClientData>>>,
 }
 
 impl<'a> Evaluator<'a> {
-    /// An evaluator over `data` with the given evaluation step.
+    /// An evaluator over `data` with the given evaluation step and Prometheus's default
+    /// lookback ([`DEFAULT_LOOKBACK_S`]).
     pub fn new(data: &'a RunData, eval_step_s: Option<f64>) -> Self {
-        Self { data, grid: Grid::new(data, eval_step_s), cache: RefCell::default() }
+        let grid = Grid::new(data, eval_step_s);
+        Self { data, grid, lookback_s: DEFAULT_LOOKBACK_S, cache: RefCell::default() }
+    }
+
+    /// The same evaluator with an instant lookup reaching back `lookback_s` (> 0).
+    pub fn with_lookback(mut self, lookback_s: f64) -> Self {
+        self.lookback_s = lookback_s;
+        self
     }
 
     /// The client data of the request kinds `pick` selects.
@@ -116,12 +129,24 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Instant(sel) => self
                 .scraped(sel)
-                .map(|(labels, s)| Track { labels, values: range::latest(s, &self.grid.times, range::lookback(s)) })
+                .map(|(labels, s)| Track { labels, values: range::latest(s, &self.grid.times, self.lookback_s) })
                 .collect(),
-            Expr::Range { func, sel, window } => self
-                .scraped(sel)
-                .map(|(labels, s)| Track { labels, values: range::over(*func, s, &self.grid.times, *window) })
-                .collect(),
+            Expr::Range { func, sel, window } => self.ranged(*func, sel, *window),
+            Expr::Aggregate { func, inner } => {
+                let tracks = self.eval(inner);
+                let values = (0..self.grid.times.len()).map(|k| aggregate(*func, &tracks, k)).collect();
+                vec![Track { labels: BTreeMap::new(), values }]
+            }
+            Expr::Absent { inner, labels } => {
+                let tracks = self.eval(inner);
+                vec![Track { labels: labels.clone(), values: absent(&tracks, self.grid.times.len()) }]
+            }
+            Expr::AbsentOverTime { sel, window } => {
+                let tracks = self.ranged(RangeFn::Max, sel, *window);
+                let labels = sel.matchers.iter().filter(|m| !m.negate);
+                let labels = labels.map(|m| (m.label.clone(), m.value.clone())).collect();
+                vec![Track { labels, values: absent(&tracks, self.grid.times.len()) }]
+            }
             Expr::Over { func, inner, window } => self
                 .eval(inner)
                 .into_iter()
@@ -132,6 +157,16 @@ impl<'a> Evaluator<'a> {
                 })
                 .collect(),
         }
+    }
+
+    /// `func` over each matching series' samples in the window (staleness markers skipped).
+    fn ranged(&self, func: RangeFn, sel: &Selector, window: Window) -> Vec<Track> {
+        self.scraped(sel)
+            .map(|(labels, s)| {
+                let values = range::over(func, &range::without_stale(s), &self.grid.times, window);
+                Track { labels, values }
+            })
+            .collect()
     }
 
     fn scraped<'s>(&'s self, sel: &'s Selector) -> impl Iterator<Item = (BTreeMap<String, String>, &'s [(f64, f64)])> {
@@ -154,6 +189,28 @@ impl<'a> Evaluator<'a> {
             })
             .collect()
     }
+}
+
+/// One aggregation across the tracks' values at evaluation `k`; none with a value: none.
+fn aggregate(func: Aggregation, tracks: &[Track], k: usize) -> Option<f64> {
+    let values = tracks.iter().filter_map(|t| t.values.get(k).copied().flatten());
+    let (n, sum, min, max) = values.fold((0usize, 0.0, f64::INFINITY, f64::NEG_INFINITY), |(n, s, lo, hi), v| {
+        (n + 1, s + v, lo.min(v), hi.max(v))
+    });
+    (n > 0).then(|| match func {
+        Aggregation::Sum => sum,
+        Aggregation::Count => n as f64,
+        Aggregation::Avg => sum / n as f64,
+        Aggregation::Min => min,
+        Aggregation::Max => max,
+    })
+}
+
+/// PromQL `absent`: 1 at each evaluation where no track has a value, else no value.
+fn absent(tracks: &[Track], evaluations: usize) -> Vec<Option<f64>> {
+    (0..evaluations)
+        .map(|k| tracks.iter().all(|t| t.values.get(k).is_none_or(Option::is_none)).then_some(1.0))
+        .collect()
 }
 
 /// Which outcomes `kind` matchers select; `errors_only` drops `ok`.
@@ -274,5 +331,60 @@ mod tests {
         // A subquery: the max over 2 s of `avg(queue_depth)[2s]` of pool a (values 0, .5, 1.5, 2.5, 3.5).
         let r: super::super::expr::Rule = r#"max(avg(queue_depth{pool="a"})[2s])[2s] > 1"#.parse().unwrap();
         assert_eq!(ev.eval(&r.expr)[0].values, vec![Some(0.0), Some(0.5), Some(1.5), Some(2.5), Some(3.5)]);
+    }
+
+    /// A target scraped every second, answering at 0-2 s and 6 s, dead at 3-5 s: `up`
+    /// as the scraper records it, and a health gauge that goes stale at 3 s.
+    fn dead_between_3_and_5() -> RunData {
+        use crate::observe::STALE_NAN;
+        let mut d = run_with(&[(1, 0); 7]);
+        let labels: BTreeMap<String, String> = [("service".to_owned(), "midnight".to_owned())].into();
+        let up = (0..7).map(|i| (i as f64, if (3..6).contains(&i) { 0.0 } else { 1.0 })).collect();
+        let health = vec![(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, STALE_NAN), (6.0, 1.0)];
+        d.series.push(Series { name: "up".into(), labels: labels.clone(), samples: up });
+        d.series.push(Series { name: "health".into(), labels, samples: health });
+        d.series.sort_by(|a, b| a.name.cmp(&b.name));
+        d
+    }
+
+    #[test]
+    fn a_stale_series_has_no_value_and_absent_sees_it() {
+        let d = dead_between_3_and_5();
+        let ev = Evaluator::new(&d, None);
+        // The last value before the gap does not live on (the 5m lookback is not reached).
+        let health = values(&ev, "health < 1");
+        assert_eq!(health, [Some(1.0), Some(1.0), Some(1.0), None, None, None, Some(1.0), Some(1.0)]);
+        assert_eq!(values(&ev, "up < 1")[3..6], [Some(0.0); 3]);
+        let t = ev.eval(&r#"absent(health{service="midnight"}) > 0"#.parse::<super::super::expr::Rule>().unwrap().expr);
+        assert_eq!(t[0].labels["service"], "midnight", "absent() carries the selector's = labels");
+        assert_eq!(t[0].values[2..7], [None, Some(1.0), Some(1.0), Some(1.0), None]);
+        // absent_over_time over 2 s: no sample in (t-2, t] only at t = 5.
+        let got = values(&ev, "absent_over_time(health[2s]) > 0");
+        assert_eq!(got[3..7], [None, Some(1.0), Some(1.0), None]);
+        // Across series: with `up` alone, sum = count of answering targets.
+        assert_eq!(values(&ev, "sum(up) < 1")[2..5], [Some(1.0), Some(0.0), Some(0.0)]);
+        assert_eq!(values(&ev, "count(health) < 1")[2..5], [Some(1.0), None, None]);
+        // A metric no target has is absent everywhere.
+        assert!(values(&ev, "absent(nothing_here) > 0").iter().all(|v| *v == Some(1.0)));
+        // The lookback bounds a lookup too: with 0.5 s, the sample at 6 s is gone at 7 s.
+        let ev = Evaluator::new(&d, None).with_lookback(0.5);
+        assert_eq!(values(&ev, "health < 1")[6..], [Some(1.0), None]);
+    }
+
+    #[test]
+    fn a_for_whose_expression_has_no_result_resets() {
+        use crate::rules::state::{run, Hold};
+        let d = dead_between_3_and_5();
+        let ev = Evaluator::new(&d, None);
+        // `health < 2` is true while there is data; the gap (no result) resets `for` 2s.
+        let v = values(&ev, "health < 2");
+        let tl = run(&ev.grid.times, &v, |x| x < 2.0, Hold { for_s: 2.0, keep_firing_for_s: 0.0 });
+        assert_eq!(tl.firing.len(), 1, "{tl:?}");
+        assert_eq!((tl.firing[0].start_s, tl.firing[0].end_s), (2.0, Some(3.0)));
+        assert!(!tl.firing_at(6.0), "pending again from 6, not firing");
+        // The same dead target on `up`: fires after 2 s of 0 and stays firing while it is down.
+        let v = values(&ev, "up < 1");
+        let tl = run(&ev.grid.times, &v, |x| x < 1.0, Hold { for_s: 2.0, keep_firing_for_s: 0.0 });
+        assert_eq!((tl.firing[0].start_s, tl.firing[0].end_s), (5.0, Some(6.0)));
     }
 }

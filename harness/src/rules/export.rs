@@ -434,6 +434,9 @@ fn promql(ctx: &mut Ctx<'_>, e: &Expr) -> Result<String, String> {
         Expr::Over { func, inner, window } => {
             format!("{}(({})[{}:])", over_time(*func), promql(ctx, inner)?, range(*window)?)
         }
+        Expr::Absent { inner, .. } => format!("absent({})", promql(ctx, inner)?),
+        Expr::Aggregate { func, inner } => format!("{}({})", func.name(), promql(ctx, inner)?),
+        Expr::AbsentOverTime { sel, window } => format!("absent_over_time({}[{}])", scraped(sel), range(*window)?),
     })
 }
 

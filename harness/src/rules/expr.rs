@@ -22,7 +22,17 @@
 //! A function with a range around another ranged expression (`deriv(p95(latency)[5m])[30m]`)
 //! applies to that expression's values at each evaluation step (a subquery).
 //! The range may also be written inside the call (`avg(cpu[15m])`), as in PromQL.
+//!
+//! Without a window, `sum`, `count`, `avg`, `min` and `max` aggregate across series at
+//! each evaluation, as in PromQL: `sum(up{service="scribe"}) < 2` (nodes answering).
+//!
+//! Missing data, as in PromQL: `absent(<expr>)` is 1 at each evaluation where the
+//! expression has no value at all (no series, every series stale or older than the
+//! lookback), and no value otherwise; `absent_over_time(<metric>[w])` is 1 where no
+//! matching series has a sample in the window. Both carry the selector's `=` labels. A
+//! rule on them reads `absent(up{service="midnight"}) > 0`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -155,6 +165,34 @@ impl RangeFn {
     }
 }
 
+/// An aggregation across series at each evaluation (PromQL `sum(x)`, `count(x)`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    /// Sum of the series' values.
+    Sum,
+    /// How many series have a value.
+    Count,
+    /// Mean of the series' values.
+    Avg,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+}
+
+impl Aggregation {
+    /// The function's name in rules and PromQL.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sum => "sum",
+            Self::Count => "count",
+            Self::Avg => "avg",
+            Self::Min => "min",
+            Self::Max => "max",
+        }
+    }
+}
+
 /// A label matcher (`label="value"` or `label!="value"`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Matcher {
@@ -227,6 +265,28 @@ pub enum Expr {
         /// The window.
         window: Window,
     },
+    /// An aggregation of the inner expression's series at each evaluation; no series
+    /// with a value gives no value (PromQL `sum(x)` of an empty vector is empty).
+    Aggregate {
+        /// The aggregation.
+        func: Aggregation,
+        /// The expression whose series are aggregated.
+        inner: Box<Expr>,
+    },
+    /// 1 where the inner expression has no value at all, else no value (PromQL `absent`).
+    Absent {
+        /// The expression whose absence is tested.
+        inner: Box<Expr>,
+        /// The labels of the result: the inner selector's `=` matchers.
+        labels: BTreeMap<String, String>,
+    },
+    /// 1 where no matching series has a sample in the window (PromQL `absent_over_time`).
+    AbsentOverTime {
+        /// The series.
+        sel: Selector,
+        /// The window.
+        window: Window,
+    },
     /// A function of another expression's values at each evaluation step.
     Over {
         /// The function (not `rate`/`increase`).
@@ -247,6 +307,9 @@ impl Expr {
             Self::Count { func: RangeFn::Rate, .. } => Some(Unit::PerSecond),
             Self::Count { .. } => Some(Unit::Number),
             Self::Over { func: RangeFn::Deriv, .. } | Self::Range { func: RangeFn::Deriv, .. } => Some(Unit::PerSecond),
+            Self::Absent { .. } | Self::AbsentOverTime { .. } => Some(Unit::Number),
+            Self::Aggregate { func: Aggregation::Count, .. } => Some(Unit::Number),
+            Self::Aggregate { inner, .. } => inner.unit(),
             Self::Over { inner, .. } => inner.unit(),
             Self::Instant(s) | Self::Range { sel: s, .. } => scraped_unit(&s.name),
         }
@@ -255,7 +318,7 @@ impl Expr {
     /// Calls `f` on every sub-expression, outermost first.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);
-        if let Self::Over { inner, .. } = self {
+        if let Self::Over { inner, .. } | Self::Absent { inner, .. } | Self::Aggregate { inner, .. } = self {
             inner.walk(f);
         }
     }
@@ -354,15 +417,25 @@ const CLIENT: &[&str] = &["latency", "requests", "errors", "error_ratio", "avail
 fn lower(node: &Node) -> Result<Expr, ParseError> {
     match node {
         Node::Metric { name, matchers, range, at } => lower_metric(name, matchers, *range, *at),
+        Node::Call { func, arg, range, at } if func == "absent" => lower_absent(arg, range.is_some(), *at),
         Node::Call { func, arg, range, at } => {
             let (arg, window) = match (range, arg.as_ref()) {
                 (Some(w), _) => (arg.as_ref().clone(), *w),
                 (None, Node::Metric { name, matchers, range: Some(w), at }) => {
                     (Node::Metric { name: name.clone(), matchers: matchers.clone(), range: None, at: *at }, *w)
                 }
+                (None, inner) if aggregation(func).is_some() && !is_client(inner) => {
+                    let func = aggregation(func).unwrap_or(Aggregation::Sum);
+                    return Ok(Expr::Aggregate { func, inner: Box::new(lower(inner)?) });
+                }
+                _ if !is_known_function(func) => {
+                    return Err(ParseError { at: *at, message: unknown_function(func) });
+                }
                 _ => {
-                    let message =
-                        format!("`{func}(...)` needs a window: write `{func}(...)[5m]` (or `[..]` for the whole run)");
+                    let message = format!(
+                        "`{func}(...)` needs a window: write `{func}(...)[5m]` (or `[..]` for the whole run); \
+                         without one, sum, count, avg, min and max aggregate scraped series"
+                    );
                     return Err(ParseError { at: *at, message });
                 }
             };
@@ -382,6 +455,53 @@ fn lower(node: &Node) -> Result<Expr, ParseError> {
             }
         }
     }
+}
+
+fn unknown_function(func: &str) -> String {
+    format!(
+        "unknown function `{func}` (known: pNN, mean, avg, max, min, sum, count, rate, increase, deriv, absent, \
+         absent_over_time)"
+    )
+}
+
+fn is_known_function(func: &str) -> bool {
+    range_fn(func).is_some()
+        || aggregation(func).is_some()
+        || matches!(latency_stat(func), Ok(Some(_)) | Err(_))
+        || matches!(func, "absent" | "absent_over_time")
+}
+
+/// The aggregation a function name means without a window, if any.
+fn aggregation(func: &str) -> Option<Aggregation> {
+    match func {
+        "sum" => Some(Aggregation::Sum),
+        "count" => Some(Aggregation::Count),
+        "avg" => Some(Aggregation::Avg),
+        "min" => Some(Aggregation::Min),
+        "max" => Some(Aggregation::Max),
+        _ => None,
+    }
+}
+
+/// Whether a node is a bare client metric (those need a statistic and a window).
+fn is_client(node: &Node) -> bool {
+    matches!(node, Node::Metric { name, .. } if CLIENT.contains(&name.as_str()))
+}
+
+/// `absent(<expr>)`: the inner expression as written, its `=` labels for the result.
+fn lower_absent(arg: &Node, ranged: bool, at: usize) -> Result<Expr, ParseError> {
+    if ranged {
+        let message = "`absent(...)` takes no range; for a window write `absent_over_time(metric[5m])`".into();
+        return Err(ParseError { at, message });
+    }
+    let inner = lower(arg)?;
+    let labels = match &inner {
+        Expr::Instant(sel) | Expr::Range { sel, .. } => {
+            sel.matchers.iter().filter(|m| !m.negate).map(|m| (m.label.clone(), m.value.clone())).collect()
+        }
+        _ => BTreeMap::new(),
+    };
+    Ok(Expr::Absent { inner: Box::new(inner), labels })
 }
 
 fn lower_metric(name: &str, matchers: &[Matcher], range: Option<Window>, at: usize) -> Result<Expr, ParseError> {
@@ -456,6 +576,9 @@ fn lower_direct(
     let err = |message: String| Err(ParseError { at, message });
     let stat = latency_stat(func).map_err(|message| ParseError { at, message })?;
     match name {
+        "latency" | "requests" | "errors" if func == "absent_over_time" => err(format!(
+            "`absent_over_time` applies to scraped metrics; test client `{name}` with absent(...) instead"
+        )),
         "latency" => match stat {
             Some(stat) => Ok(Expr::Latency { stat, matchers: matchers.to_vec(), window }),
             None => err(format!("`{func}(latency)` is not defined; use pNN, mean, max or min")),
@@ -472,12 +595,15 @@ fn lower_direct(
         "error_ratio" | "availability" => {
             err(format!("`{name}` takes no function: write `{name}[5m]`, or `max({name}[1m])[10m]` for a subquery"))
         }
+        _ if func == "absent_over_time" => {
+            Ok(Expr::AbsentOverTime { sel: selector(name, matchers, m_at)?, window })
+        }
         _ => match range_fn(func) {
             Some(f) => Ok(Expr::Range { func: f, sel: selector(name, matchers, m_at)?, window }),
             None if stat.is_some() => err(format!(
                 "`{func}` applies to client `latency` only; `{name}` is a scraped metric (use avg, max, min, sum, rate, increase or deriv)"
             )),
-            None => err(format!("unknown function `{func}` (known: pNN, mean, avg, max, min, sum, rate, increase, deriv)")),
+            None => err(unknown_function(func)),
         },
     }
 }
@@ -551,6 +677,19 @@ mod tests {
         };
         assert_eq!((func, window), (RangeFn::Deriv, Window::Last(1800.0)));
         assert!(matches!(*inner, Expr::Latency { .. }));
+        let Expr::Absent { inner, labels } = rule(r#"absent(up{service="midnight",instance!="x"}) > 0"#).expr else {
+            panic!()
+        };
+        assert!(matches!(*inner, Expr::Instant(_)));
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), [("service".to_owned(), "midnight".to_owned())]);
+        assert!(matches!(rule("absent(error_ratio[1m]) > 0").expr, Expr::Absent { .. }));
+        let Expr::AbsentOverTime { sel, window } = rule("absent_over_time(up[2m]) > 0").expr else { panic!() };
+        assert_eq!((sel.name.as_str(), window), ("up", Window::Last(120.0)));
+        assert!(matches!(rule("absent_over_time(cpu)[1m] > 0").expr, Expr::AbsentOverTime { .. }));
+        let Expr::Aggregate { func, inner } = rule(r#"sum(up{service="scribe"}) < 2"#).expr else { panic!() };
+        assert_eq!(func, Aggregation::Sum);
+        assert!(matches!(*inner, Expr::Instant(_)));
+        assert!(matches!(rule("count(max(cpu)[1m]) < 3").expr, Expr::Aggregate { func: Aggregation::Count, .. }));
     }
 
     #[test]
@@ -588,6 +727,9 @@ mod tests {
             ("rate(error_ratio[1m])[5m] > 1", 0, "cannot apply"),
             ("error_ratio[5m] > lots", 18, "not a threshold"),
             ("error_ratio[5m] ~ 1%", 16, "comparison"),
+            ("absnet(up) > 0", 0, "unknown function `absnet`"),
+            ("absent(up)[5m] > 0", 0, "takes no range"),
+            ("absent_over_time(latency[5m]) > 0", 0, "scraped metrics"),
         ] {
             let e = error(text);
             assert!(e.message.contains(needle), "{text}: {e}");

@@ -92,8 +92,7 @@ impl RulesReport {
 
 /// Judges every SLO, alert and trigger of the scenario over the run.
 pub fn judge(scenario: &Scenario, data: &RunData) -> RulesReport {
-    let step = scenario.evaluation_interval.map(|d| d.get().as_secs_f64());
-    let ev = Evaluator::new(data, step);
+    let ev = evaluator(scenario, data);
     RulesReport {
         step_s: ev.grid.eval_step_s,
         evaluations: ev.grid.times.len(),
@@ -101,6 +100,14 @@ pub fn judge(scenario: &Scenario, data: &RunData) -> RulesReport {
         alerts: scenario.alerts.iter().map(|a| verdict::judge_alert(a, RuleKind::Alert, &ev)).collect(),
         triggers: scenario.triggers.iter().map(|a| verdict::judge_alert(a, RuleKind::Trigger, &ev)).collect(),
     }
+}
+
+/// The evaluator the scenario's rules are judged with: its `evaluation_interval` and
+/// `lookback_delta`.
+pub fn evaluator<'a>(scenario: &Scenario, data: &'a RunData) -> Evaluator<'a> {
+    let step = scenario.evaluation_interval.map(|d| d.get().as_secs_f64());
+    let lookback = scenario.lookback_delta.map_or(eval::DEFAULT_LOOKBACK_S, |d| d.get().as_secs_f64());
+    Evaluator::new(data, step).with_lookback(lookback)
 }
 
 /// Formats a simulated time since the start: `1d 2h 3m 4s`, `250ms`.

@@ -7,10 +7,14 @@
 //! deque for `max`/`min`. `rate` and `increase` handle counter resets like Prometheus but
 //! do not extrapolate to the window's edges: `increase` is the growth between the first
 //! and last sample in the window, `rate` that growth over the time between them.
+//! Staleness markers are not samples: callers pass [`without_stale`] series to [`over`],
+//! and [`latest`] returns no value at or after a marker.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::expr::{RangeFn, Window};
+use crate::observe::is_stale;
 
 /// Tolerance on window edges: times are sums of float steps.
 const EPS: f64 = 1e-9;
@@ -88,8 +92,9 @@ fn apply(
     }
 }
 
-/// The latest sample at or before each of `times`, if it is at most `lookback` old.
-pub fn latest(samples: &[(f64, f64)], times: &[f64], lookback: f64) -> Vec<Option<f64>> {
+/// The latest sample at or before each of `times`, if it is at most `lookback_s` old
+/// and is not a staleness marker: Prometheus's instant lookup (`--query.lookback-delta`).
+pub fn latest(samples: &[(f64, f64)], times: &[f64], lookback_s: f64) -> Vec<Option<f64>> {
     let mut b = 0usize;
     times
         .iter()
@@ -97,23 +102,26 @@ pub fn latest(samples: &[(f64, f64)], times: &[f64], lookback: f64) -> Vec<Optio
             while b < samples.len() && samples[b].0 <= t + EPS {
                 b += 1;
             }
-            b.checked_sub(1).map(|i| samples[i]).filter(|(ts, _)| t - ts <= lookback + EPS).map(|(_, v)| v)
+            let (ts, v) = samples[..b].last().copied()?;
+            (!is_stale(v) && t - ts <= lookback_s + EPS).then_some(v)
         })
         .collect()
 }
 
-/// How old a sample may be and still count as the latest: Prometheus's 5 minutes, or
-/// three typical gaps between the series' samples when it is scraped more sparsely.
-pub fn lookback(samples: &[(f64, f64)]) -> f64 {
-    let mut gaps: Vec<f64> = samples.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    gaps.sort_by(f64::total_cmp);
-    let median = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
-    (3.0 * median).max(300.0)
+/// The samples without staleness markers, as a range selector returns them (borrowed
+/// when there is none).
+pub fn without_stale(samples: &[(f64, f64)]) -> Cow<'_, [(f64, f64)]> {
+    if samples.iter().any(|&(_, v)| is_stale(v)) {
+        Cow::Owned(samples.iter().copied().filter(|&(_, v)| !is_stale(v)).collect())
+    } else {
+        Cow::Borrowed(samples)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::STALE_NAN;
 
     fn near(a: Option<f64>, b: f64) -> bool {
         a.is_some_and(|a| (a - b).abs() < 1e-9)
@@ -148,6 +156,18 @@ mod tests {
         let s = [(0.0, 1.0), (60.0, 2.0), (500.0, 3.0)];
         let got = latest(&s, &[0.0, 59.0, 60.0, 359.0, 361.0, 500.0], 300.0);
         assert_eq!(got, vec![Some(1.0), Some(1.0), Some(2.0), Some(2.0), None, Some(3.0)]);
-        assert_eq!(lookback(&s), 1320.0);
+        // A 30 s lookback: the sample at 60 is gone by 91.
+        assert_eq!(latest(&s, &[90.0, 91.0], 30.0), vec![Some(2.0), None]);
+    }
+
+    #[test]
+    fn a_staleness_marker_ends_the_latest_value_and_is_not_a_sample() {
+        let s = [(0.0, 1.0), (10.0, STALE_NAN), (20.0, 4.0)];
+        assert_eq!(latest(&s, &[5.0, 10.0, 15.0, 20.0], 300.0), vec![Some(1.0), None, None, Some(4.0)]);
+        let fresh = without_stale(&s);
+        assert_eq!(&*fresh, &[(0.0, 1.0), (20.0, 4.0)]);
+        // The window (0, 20] holds one sample, 4: the marker is not a value.
+        assert_eq!(over(RangeFn::Max, &fresh, &[20.0], Window::Last(20.0)), vec![Some(4.0)]);
+        assert!(matches!(without_stale(&[(0.0, 1.0)]), Cow::Borrowed(_)));
     }
 }

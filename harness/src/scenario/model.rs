@@ -44,6 +44,10 @@ pub struct Scenario {
     /// How often rules are evaluated (simulated time); default the recording interval.
     #[serde(default)]
     pub evaluation_interval: Option<PositiveDuration>,
+    /// How far back an instant lookup finds a scraped sample (simulated time), as
+    /// Prometheus's `--query.lookback-delta`; default 5m. Never past a staleness marker.
+    #[serde(default)]
+    pub lookback_delta: Option<PositiveDuration>,
     /// Alerts: reported, and failing the run only when they carry an expectation.
     #[serde(default, rename = "alert")]
     pub alerts: Vec<AlertRule>,

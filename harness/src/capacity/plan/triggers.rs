@@ -42,6 +42,11 @@ pub fn judge(
     let mut only_rules = s.clone();
     only_rules.slos.clear();
     only_rules.evaluation_interval = Some(PositiveDuration(HumanDuration(PLAN_EVAL_STEP)));
+    // The simulator's series have no gaps but may be sparser than a scrape: an instant
+    // lookup reaches back three of its intervals when that is longer than the lookback.
+    let three_steps = report.interval.saturating_mul(3);
+    let lookback = s.lookback_delta.map_or(Duration::from_secs(300), |d| d.get()).max(three_steps);
+    only_rules.lookback_delta = Some(PositiveDuration(HumanDuration(lookback)));
     let r = rules::judge(&only_rules, &data);
     (r.triggers, r.alerts)
 }

@@ -24,7 +24,8 @@ pub struct Spec {
     /// The Scribe target (default: the drill's only Scribe cluster).
     #[serde(default)]
     pub target: Option<String>,
-    /// The node to stop: `scribe` / `scribe-2` / `2` (default: the current leader).
+    /// The node to stop: `scribe` / `scribe-2` / `2`, or `follower` (the first node that is
+    /// not the leader at injection; default: the current leader).
     #[serde(default)]
     pub node: Option<String>,
 }
@@ -57,6 +58,13 @@ pub fn parse_node(cluster: &ScribeCluster, name: &str) -> Result<NodeId, FaultEr
 
 fn pick(spec: &Spec, cluster: &ScribeCluster) -> Result<NodeId, FaultError> {
     match &spec.node {
+        Some(name) if name == "follower" => {
+            let leader = cluster.leader();
+            cluster.node_ids().into_iter().find(|id| Some(*id) != leader).ok_or_else(|| FaultError::NoTarget {
+                target: "scribe".into(),
+                what: "the cluster has no follower to stop".into(),
+            })
+        }
         Some(name) => parse_node(cluster, name),
         None => cluster.leader().ok_or_else(|| FaultError::NoTarget {
             target: "scribe".into(),
