@@ -196,7 +196,8 @@ fn gate(plan: &Plan, kinds: KindDraw) -> Gate {
     match &plan.pace {
         Pace::Closed { .. } => Gate::already(Started { clock: Clock::start(scale), pacer: None }),
         Pace::Open { curve, process, users, late } => {
-            let (curve, process, seed, users, late_after) = (curve.clone(), *process, plan.seed, *users, late.late_after);
+            let (curve, process, seed, users, late_after) =
+                (curve.clone(), *process, plan.seed, *users, late.late_after);
             let horizon = scale.to_sim(plan.run_time);
             let give_up = give_up(plan);
             Gate::new(

@@ -64,7 +64,10 @@ impl Unanswered {
             .targets
             .iter()
             .map(|(name, timeouts, total)| {
-                format!("{name} timed out on {timeouts} of {total} requests (no answer within {}s)", self.timeout.as_secs_f64())
+                format!(
+                    "{name} timed out on {timeouts} of {total} requests (no answer within {}s)",
+                    self.timeout.as_secs_f64()
+                )
             })
             .collect();
         let mut r = format!("target stopped answering (an outage, not a saturated generator): {}", each.join("; "));
@@ -100,7 +103,11 @@ mod tests {
         let (silent, refused, fine) = (stats(0, 500, 0), stats(0, 0, 500), stats(400, 3, 0));
         let u = judge([("midnight", &silent), ("scribe", &fine)], None, timeout).unwrap();
         assert_eq!(u.targets, vec![("midnight".to_owned(), 500, 500)]);
-        assert!(u.reason().contains("midnight timed out on 500 of 500 requests (no answer within 2s)"), "{}", u.reason());
+        assert!(
+            u.reason().contains("midnight timed out on 500 of 500 requests (no answer within 2s)"),
+            "{}",
+            u.reason()
+        );
         // Refused connections are not an outage this rule reports (exit 3 stays), and a
         // few timeouts among answers are for the SLOs to judge.
         assert_eq!(judge([("midnight", &refused), ("scribe", &fine)], None, timeout), None);

@@ -353,7 +353,13 @@ impl Health {
     /// `duration_sim_s`. Late sends the target held are not the generator's lateness;
     /// past the bound they make `held_by_target`, and an abandoned schedule is then the
     /// target's doing too.
-    pub fn judge(lag_us: &Histogram<u64>, bound: LateBound, kept: Kept, duration_sim_s: f64, sending_sim_s: f64) -> Self {
+    pub fn judge(
+        lag_us: &Histogram<u64>,
+        bound: LateBound,
+        kept: Kept,
+        duration_sim_s: f64,
+        sending_sim_s: f64,
+    ) -> Self {
         let Kept { scheduled, abandoned, held, users } = kept;
         let sent = lag_us.len();
         let late_us = u64::try_from(bound.late_after.as_micros()).unwrap_or(u64::MAX);
@@ -435,8 +441,8 @@ mod tests {
         let clock = Clock::start(TimeScale::new(2.0).unwrap());
         let schedule = Schedule::new(curve, Process::Constant, 1, Duration::from_secs(1));
         let kinds = KindDraw::new(&[1, 3], 5).unwrap();
-        let pacer =
-            Pacer::start(schedule, kinds.clone(), clock, 4, Duration::from_secs(60), Duration::from_millis(10)).unwrap();
+        let pacer = Pacer::start(schedule, kinds.clone(), clock, 4, Duration::from_secs(60), Duration::from_millis(10))
+            .unwrap();
         let mut slots = Vec::new();
         let mut drawn = Vec::new();
         while let Some(Slot { at, kind }) = pacer.next().await {
