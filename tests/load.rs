@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use crate::common::{gameday, heavy, run, text, wait_manifest, write};
 
+mod outage;
+
 /// A scenario of one request kind at time scale 1.
 fn one_request(load: &str, path: &str, extra: &str) -> String {
     format!(

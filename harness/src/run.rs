@@ -309,11 +309,11 @@ pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
 /// A send more than this late (real time) is late, unless the scenario says otherwise.
 pub const DEFAULT_LATE_AFTER: Duration = Duration::from_millis(10);
 
-/// Users for the open model by Little's law: enough concurrent requests to carry the
-/// peak rate even if every request took the whole timeout, capped at `max_users`.
+/// Users for the open model: enough concurrent requests to carry the peak rate even if
+/// every request took the whole timeout, at the 99.99th percentile of the Poisson
+/// in-flight count, capped at `max_users` ([`load::sizing`]).
 pub fn open_users(peak_per_s: f64, request_timeout: Duration, max_users: u32) -> usize {
-    let needed = (peak_per_s * request_timeout.as_secs_f64()).ceil() + 1.0;
-    needed.clamp(4.0, f64::from(max_users.max(1))) as usize
+    load::sizing::open_users(peak_per_s, request_timeout, max_users)
 }
 
 /// Real-time resolution below which scaled latencies are not trustworthy: tokio's timer
@@ -392,8 +392,12 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
     };
     let partial = outcome.wall + Duration::from_secs(1) < expected;
     let saturated = outcome.health.as_ref().filter(|h| h.saturated);
+    // A target that stopped answering fails the run (exit 1); it is not a run that
+    // measured nothing, nor a saturated generator (exit 3).
+    let targets = s.load.requests.iter().map(|r| r.target.as_str()).zip(&rec.total);
+    let unanswered = load::outage::judge(targets, outcome.health.as_ref(), s.load.request_timeout.get());
     let mut reasons: Vec<String> = rules.failures();
-    let verdict = if all.ok() == 0 {
+    let verdict = if all.ok() == 0 && unanswered.is_none() {
         let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
         reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
         RunVerdict::Invalid
@@ -410,6 +414,9 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
             ),
         );
         RunVerdict::Invalid
+    } else if let Some(u) = &unanswered {
+        reasons.insert(0, u.reason());
+        RunVerdict::Fail
     } else if reasons.is_empty() {
         RunVerdict::Pass
     } else {

@@ -1,12 +1,15 @@
 //! The goose driver: users sending the mix, timed by us, recorded in HDR.
 //!
 //! goose owns the users and their HTTP clients. Two models:
-//! - **open** ([`Pace::Open`]): goose starts enough users to carry rate x latency (up to
-//!   `max_users`), each running one paced loop: take the next intended time from the
+//! - **open** ([`Pace::Open`]): goose starts enough users to carry the peak rate even
+//!   if the target stops answering and every request takes the whole timeout (a high
+//!   quantile of the Poisson in-flight count, up to `max_users`: [`super::sizing`]),
+//!   each running one paced loop: take the next intended time from the
 //!   shared [`Pacer`] (released at most `EARLY` before it), send at once, and record
 //!   latency *from the intended time* plus how late the send was (the generator's
-//!   health). The loop ends with the schedule, so the run ends when the last scheduled
-//!   request is answered;
+//!   health; a late slot that waited for a user the target held is told apart, see
+//!   [`super::pacing`]). The loop ends with the schedule, so the run ends when the last
+//!   scheduled request is answered;
 //! - **closed** ([`Pace::Closed`]): goose's own plan (users, ramp, hold for the run
 //!   time, think time); latency is measured from the send.
 //!
@@ -31,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::arrival::{KindDraw, Process, RateCurve, Schedule};
 use super::mix::{expand, Mix};
-use super::pacing::{Gate, Health, LateBound, Pacer, Slot, Started};
+use super::pacing::{Gate, Health, Kept, LateBound, Pacer, Slot, Started};
 use super::progress::Progress;
 use super::record::{Batch, Collector, Live, Outcome, Recording, UserRecorder};
 use crate::clock::Clock;
@@ -171,7 +174,7 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Cl
     let template = Arc::new(Template { kinds: mix.kinds.len(), interval: plan.interval, tx, seed: plan.seed });
     let attack = build_attack(Arc::clone(&mix), plan, template, Arc::clone(&gate))?;
     let launch = Duration::from_millis(5) * plan.pace.users() as u32;
-    let bound = gate_patience(plan) + launch + plan.run_time + plan.request_timeout + Duration::from_secs(30);
+    let bound = gate_patience(plan) + launch + give_up(plan) + plan.request_timeout + Duration::from_secs(30);
     let executed = tokio::time::timeout(bound, attack.execute()).await;
     // Users flushed into the channel when goose dropped them; the collector drains it.
     stop.cancel();
@@ -192,24 +195,30 @@ fn gate(plan: &Plan, kinds: KindDraw) -> Gate {
     let scale = plan.scale;
     match &plan.pace {
         Pace::Closed { .. } => Gate::already(Started { clock: Clock::start(scale), pacer: None }),
-        Pace::Open { curve, process, users, .. } => {
-            let (curve, process, seed, users) = (curve.clone(), *process, plan.seed, *users);
+        Pace::Open { curve, process, users, late } => {
+            let (curve, process, seed, users, late_after) =
+                (curve.clone(), *process, plan.seed, *users, late.late_after);
             let horizon = scale.to_sim(plan.run_time);
-            // Behind by more than a tenth of the run (at least 5 s): stop and say so.
-            let give_up = plan.run_time + (plan.run_time / 10).max(Duration::from_secs(5));
+            let give_up = give_up(plan);
             Gate::new(
                 users.min(GATE_USERS),
                 gate_patience(plan),
                 Box::new(move || {
                     let clock = Clock::start(scale);
                     let schedule = Schedule::new(curve, process, seed, horizon);
-                    let pacer = Pacer::start(schedule, kinds, clock, users * 4, give_up)
+                    let pacer = Pacer::start(schedule, kinds, clock, users * 4, give_up, late_after)
                         .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
                     Ok(Started { clock, pacer: Some(Arc::new(pacer)) })
                 }),
             )
         }
     }
+}
+
+/// When a generator still behind its schedule gives up (real time from the start):
+/// behind by more than a tenth of the run (at least 5 s), it stops and says so.
+fn give_up(plan: &Plan) -> Duration {
+    plan.run_time + (plan.run_time / 10).max(Duration::from_secs(5))
 }
 
 /// Users that must be up before the open-model schedule starts; goose launches the
@@ -233,7 +242,7 @@ async fn finish_progress(progress: Option<tokio::task::JoinHandle<Option<Progres
 }
 
 fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
-    let (Pace::Open { late, .. }, Some(pacer)) = (&plan.pace, &started.pacer) else { return None };
+    let (Pace::Open { late, users, .. }, Some(pacer)) = (&plan.pace, &started.pacer) else { return None };
     let clock = started.clock;
     let duration_sim_s = clock.to_sim(plan.run_time).as_secs_f64();
     let sending_sim_s = clock.to_sim(pacer.sending_span()).as_secs_f64();
@@ -243,7 +252,8 @@ fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
     } else {
         pacer.issued()
     };
-    Some(Health::judge(&rec.lag, *late, scheduled, pacer.abandoned(), duration_sim_s, sending_sim_s))
+    let kept = Kept { scheduled, abandoned: pacer.abandoned(), held: pacer.held_count(), users: *users };
+    Some(Health::judge(&rec.lag, *late, kept, duration_sim_s, sending_sim_s))
 }
 
 fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<Gate>) -> Result<GooseAttack, Error> {
@@ -371,6 +381,8 @@ async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout:
 
 /// Open model: one user's loop over the shared schedule until it ends (or Ctrl-C).
 async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock) -> TransactionResult {
+    // When this user's previous request gave up at its timeout (the target held it).
+    let mut timed_out_at: Option<Instant> = None;
     while let Some(Slot { at: intended, kind }) = pacer.next().await {
         if goose::is_killswitch_triggered() {
             break;
@@ -379,7 +391,12 @@ async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock
         let now = Instant::now();
         pacer.sent(now);
         let lag = now.saturating_duration_since(intended);
+        if timed_out_at.is_some_and(|t| intended < t) {
+            // Due while this user still waited on the target: see `pacing`'s module doc.
+            pacer.held(lag);
+        }
         let Some(sent) = send_one(user, mix, Some(kind)).await else { break };
+        timed_out_at = (sent.outcome == Outcome::Timeout).then_some(sent.ended);
         // Latency from the intended send time: a stalled server's backlog counts (from
         // the actual send when that was earlier).
         let latency_us = sim_micros(clock.to_sim(sent.ended - intended.min(now)));

@@ -17,6 +17,27 @@
 //! How late each send was is the generator's health: [`Health`] judges the lag the
 //! users recorded against the scenario's bound (default: more than 1% of sends over
 //! 10 ms of real time late = saturated), and a saturated run is invalid, never a pass.
+//!
+//! A send is late for one of two reasons, and only one is the generator's:
+//! - **the generator's own lateness**: a user was free, but the pacing thread or the
+//!   users' runtime woke too late (CPU-bound, too few cores, a busy machine). The
+//!   measurement is not to be trusted: `generator saturated`, run invalid (exit 3);
+//! - **every user was waiting on the target**: the slot came due while all users had a
+//!   request outstanding, and it went out only when one of those requests gave up at
+//!   `request_timeout`. The target stopped answering; the generator did as asked, and
+//!   the late sends' latency (from the intended time) is the truth about the outage.
+//!   The users are sized so this is rare while users last (see [`super::sizing`]); when
+//!   it passes the bound anyway (`max_users` reached), the run *fails* (exit 1) saying
+//!   the target stopped answering, with its timeouts, never `generator saturated`.
+//!
+//! The rule, per late send, costs nothing on a normal run: the user that takes a slot
+//! knows whether its own previous request timed out and when; when that request was
+//! still outstanding at the slot's intended time, the slot waited for this user, which
+//! the target held (a free user would have taken the slot at its time, the channel
+//! hands each slot to a waiting user). Only those late sends touch a shared counter
+//! ([`Pacer::held`]); [`Health`] takes them out of the generator's lateness. A schedule
+//! the generator abandons counts against the target only when the target's hold alone
+//! passes the bound.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,6 +85,10 @@ struct Shared {
     last_send_us: AtomicU64,
     stop: AtomicBool,
     abandoned: AtomicBool,
+    /// Late sends that waited for a user the target held (see the module doc).
+    held: AtomicU64,
+    /// A send later than this (real microseconds) is late.
+    late_after_us: u64,
 }
 
 impl Pacer {
@@ -71,16 +96,19 @@ impl Pacer {
     /// next kind of `kinds`, on a pacing thread; at most `backlog` released slots wait
     /// for a user. A generator still behind the
     /// schedule `give_up` (real time) after the start abandons the rest, so a saturated
-    /// run ends on time and says how much it could not send.
+    /// run ends on time and says how much it could not send. A send more than
+    /// `late_after` behind its slot is late.
     pub fn start(
         schedule: Schedule,
         kinds: KindDraw,
         clock: Clock,
         backlog: usize,
         give_up: Duration,
+        late_after: Duration,
     ) -> Result<Self, std::io::Error> {
         let (tx, rx) = flume::bounded(backlog.max(1));
-        let shared = Arc::new(Shared::default());
+        let late_after_us = u64::try_from(late_after.as_micros()).unwrap_or(u64::MAX);
+        let shared = Arc::new(Shared { late_after_us, ..Shared::default() });
         let thread_shared = Arc::clone(&shared);
         let give_up_at = clock.started().into_std() + give_up;
         std::thread::Builder::new()
@@ -89,9 +117,12 @@ impl Pacer {
         Ok(Self { rx, clock, shared })
     }
 
-    /// The next intended send, or `None` once the schedule is over.
+    /// The next intended send, or `None` once the schedule is over (or abandoned: the
+    /// slots still queued are not sent, so an abandoned run ends within one request
+    /// timeout instead of draining a backlog the target holds).
     pub async fn next(&self) -> Option<Slot> {
-        self.rx.recv_async().await.ok()
+        let slot = self.rx.recv_async().await.ok()?;
+        (!self.shared.abandoned.load(Ordering::Relaxed)).then_some(slot)
     }
 
     /// Stops releasing slots (Ctrl-C); users then drain and stop.
@@ -103,6 +134,21 @@ impl Pacer {
     pub fn sent(&self, at: Instant) {
         let us = u64::try_from(at.saturating_duration_since(self.clock.started()).as_micros()).unwrap_or(u64::MAX);
         self.shared.last_send_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// Notes a send `lag` behind its slot that waited for a user the target held (its
+    /// previous request was outstanding at the slot's time and then timed out); only a
+    /// late one is counted. Called on that rare path only.
+    #[cold]
+    pub fn held(&self, lag: Duration) {
+        if u64::try_from(lag.as_micros()).unwrap_or(u64::MAX) > self.shared.late_after_us {
+            self.shared.held.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Late sends that waited for a user the target held.
+    pub fn held_count(&self) -> u64 {
+        self.shared.held.load(Ordering::Relaxed)
     }
 
     /// Real time from the start to the last send.
@@ -272,26 +318,57 @@ pub struct Health {
     pub achieved_rate: f64,
     /// Whether the generator fell so far behind that it gave up on the rest of the schedule.
     pub abandoned: bool,
-    /// Whether the generator fell behind past the bound.
+    /// Whether the generator itself fell behind past the bound (the sends the target
+    /// held left out).
     pub saturated: bool,
+    /// Late sends that waited for a user the target held: every user was waiting on a
+    /// request that then timed out (see the module doc). Part of `late`.
+    #[serde(default)]
+    pub late_held_by_target: u64,
+    /// Users the run started.
+    #[serde(default)]
+    pub users: u64,
+    /// Whether the sends the target held passed the bound: the target stopped answering
+    /// and held every user, which fails the run (it is not the generator's lateness).
+    #[serde(default)]
+    pub held_by_target: bool,
+}
+
+/// What the pacer and the users saw of the schedule, besides the lag.
+#[derive(Clone, Copy, Debug)]
+pub struct Kept {
+    /// Requests the schedule held (its expected count over the run when abandoned).
+    pub scheduled: u64,
+    /// Whether the generator gave up on part of the schedule.
+    pub abandoned: bool,
+    /// Late sends that waited for a user the target held ([`Pacer::held_count`]).
+    pub held: u64,
+    /// Users the run started.
+    pub users: usize,
 }
 
 impl Health {
     /// Judges the recorded send lag (real microseconds) of the sends, made over
-    /// `sending_sim_s` simulated seconds, against a schedule of `scheduled` requests over
-    /// `duration_sim_s`; `abandoned` when the generator gave up on part of it.
+    /// `sending_sim_s` simulated seconds, against the schedule `kept` over
+    /// `duration_sim_s`. Late sends the target held are not the generator's lateness;
+    /// past the bound they make `held_by_target`, and an abandoned schedule is then the
+    /// target's doing too.
     pub fn judge(
         lag_us: &Histogram<u64>,
         bound: LateBound,
-        scheduled: u64,
-        abandoned: bool,
+        kept: Kept,
         duration_sim_s: f64,
         sending_sim_s: f64,
     ) -> Self {
+        let Kept { scheduled, abandoned, held, users } = kept;
         let sent = lag_us.len();
         let late_us = u64::try_from(bound.late_after.as_micros()).unwrap_or(u64::MAX);
         let late = sent - lag_us.count_between(0, late_us).min(sent);
-        let late_ratio = if sent == 0 { 0.0 } else { late as f64 / sent as f64 };
+        let ratio = |n: u64| if sent == 0 { 0.0 } else { n as f64 / sent as f64 };
+        let held = held.min(late);
+        let held_by_target = ratio(held) > bound.max_late_ratio;
+        let own_late = ratio(late - held) > bound.max_late_ratio;
+        let late_ratio = ratio(late);
         let ms = |us: u64| us as f64 / 1e3;
         Self {
             sent,
@@ -306,8 +383,29 @@ impl Health {
             scheduled_rate: scheduled as f64 / duration_sim_s.max(f64::MIN_POSITIVE),
             achieved_rate: sent as f64 / sending_sim_s.max(f64::MIN_POSITIVE),
             abandoned,
-            saturated: abandoned || late_ratio > bound.max_late_ratio,
+            saturated: own_late || (abandoned && !held_by_target),
+            late_held_by_target: held,
+            users: users as u64,
+            held_by_target: held_by_target && !own_late,
         }
+    }
+
+    /// Why the target, not the generator, made the sends late (when `held_by_target`).
+    pub fn held_reason(&self) -> String {
+        format!(
+            "{} of {} sends ({:.1}%, bound {:.1}%) were more than {:.0} ms late because all {} users were waiting on requests that then timed out{}; the generator kept up (raise `max_users` to keep to the schedule through an outage)",
+            self.late_held_by_target,
+            self.sent,
+            self.late_held_by_target as f64 * 100.0 / self.sent.max(1) as f64,
+            self.max_late_ratio * 100.0,
+            self.late_after_ms,
+            self.users,
+            if self.abandoned {
+                format!(", and it sent {} of {} scheduled requests", self.sent, self.scheduled)
+            } else {
+                String::new()
+            },
+        )
     }
 
     /// The one-line reason of a saturated run.
@@ -343,7 +441,8 @@ mod tests {
         let clock = Clock::start(TimeScale::new(2.0).unwrap());
         let schedule = Schedule::new(curve, Process::Constant, 1, Duration::from_secs(1));
         let kinds = KindDraw::new(&[1, 3], 5).unwrap();
-        let pacer = Pacer::start(schedule, kinds.clone(), clock, 4, Duration::from_secs(60)).unwrap();
+        let pacer = Pacer::start(schedule, kinds.clone(), clock, 4, Duration::from_secs(60), Duration::from_millis(10))
+            .unwrap();
         let mut slots = Vec::new();
         let mut drawn = Vec::new();
         while let Some(Slot { at, kind }) = pacer.next().await {
@@ -372,12 +471,45 @@ mod tests {
         lag.record_n(1_000, 990).unwrap();
         lag.record_n(50_000, 10).unwrap();
         let bound = LateBound { late_after: Duration::from_millis(10), max_late_ratio: 0.01 };
-        let h = Health::judge(&lag, bound, 1000, false, 100.0, 100.0);
+        let h = Health::judge(&lag, bound, kept(0, false), 100.0, 100.0);
         assert_eq!((h.sent, h.late), (1000, 10));
         assert!(!h.saturated, "exactly at the bound is not past it");
         lag.record(50_000).unwrap();
-        let h = Health::judge(&lag, bound, 1000, false, 100.0, 100.0);
+        let h = Health::judge(&lag, bound, kept(0, false), 100.0, 100.0);
         assert!(h.saturated);
         assert!(h.reason().contains("generator saturated"), "{}", h.reason());
+    }
+
+    fn kept(held: u64, abandoned: bool) -> Kept {
+        Kept { scheduled: 1000, abandoned, held, users: 140 }
+    }
+
+    #[test]
+    fn sends_the_target_held_are_not_the_generators_lateness() {
+        // 1000 sends, 300 of them 2 s late: a blackholed target held every user. When the
+        // users say the target held 290 of them, the generator's own lateness is 10 (1%,
+        // at the bound): not saturated, but the target's hold (29%) fails the run.
+        let mut lag = new_histogram();
+        lag.record_n(1_000, 700).unwrap();
+        lag.record_n(2_000_000, 300).unwrap();
+        let bound = LateBound { late_after: Duration::from_millis(10), max_late_ratio: 0.01 };
+        let h = Health::judge(&lag, bound, kept(290, false), 100.0, 100.0);
+        assert_eq!((h.late, h.late_held_by_target), (300, 290));
+        assert!(!h.saturated && h.held_by_target, "{h:?}");
+        assert!(h.held_reason().contains("all 140 users were waiting"), "{}", h.held_reason());
+        // Abandoned while the target held the users: still the target's doing.
+        let h = Health::judge(&lag, bound, kept(290, true), 100.0, 100.0);
+        assert!(!h.saturated && h.held_by_target, "{h:?}");
+        // The same lag with no user held by the target is the generator's: saturated,
+        // and so is an abandoned schedule the target did not hold back.
+        let h = Health::judge(&lag, bound, kept(0, false), 100.0, 100.0);
+        assert!(h.saturated && !h.held_by_target, "{h:?}");
+        let mut on_time = new_histogram();
+        on_time.record_n(1_000, 1000).unwrap();
+        let h = Health::judge(&on_time, bound, kept(0, true), 100.0, 100.0);
+        assert!(h.saturated && !h.held_by_target, "{h:?}");
+        // Both at once: the generator's own lateness wins (the run cannot be trusted).
+        let h = Health::judge(&lag, bound, kept(100, false), 100.0, 100.0);
+        assert!(h.saturated && !h.held_by_target, "{h:?}");
     }
 }
