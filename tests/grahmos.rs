@@ -200,5 +200,6 @@ fn docs_on_disk(dir: &Path) -> Vec<Value> {
 
 mod api;
 mod backhaul;
+mod health;
 mod index;
 mod tls;

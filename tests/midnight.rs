@@ -8,6 +8,7 @@
 //! `promtool check metrics` when present), and counts are the requests the test sent.
 
 mod attestation;
+mod health;
 mod metrics;
 mod queue;
 mod runbook;

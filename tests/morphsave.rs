@@ -4,6 +4,7 @@
 
 mod api;
 mod faults;
+mod health;
 
 use std::time::Duration;
 

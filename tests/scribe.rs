@@ -7,6 +7,7 @@
 //! runbook's own `curl` commands run by the real `curl`.
 
 mod faults;
+mod health;
 mod metrics;
 mod proofs;
 

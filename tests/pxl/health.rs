@@ -143,3 +143,33 @@ async fn the_fleet_dispatch_starts_pxl_with_the_gateway_as_main_endpoint() {
     let (status, body) = json(resp.send().await.unwrap()).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
+
+/// What one gateway scrape and one `/v1/health` say of `c`: (`pxl_component_up`, 1 when
+/// `/v1/health` lists it `ok`).
+async fn gauge_and_health(m: &Pxl, c: &str) -> (f64, f64) {
+    let text = m.get(Component::Gateway, "/metrics").await.text().await.unwrap();
+    let exp = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let gauge = exp.one("pxl_component_up", &[("component", c)]).unwrap_or_else(|| panic!("no gauge for {c}"));
+    let (_, body) = json(m.get(Component::Gateway, "/v1/health").await).await;
+    (gauge, f64::from(u8::from(body["components"][c]["status"] == "ok")))
+}
+
+#[tokio::test]
+async fn component_up_agrees_with_the_gateways_health_probe_before_during_and_after_each_outage() {
+    let m = Pxl::start(Profile::default(), 1.0).await;
+    let all = [(Component::Core, "core"), (Component::Chrono, "overlay-chrono"), (Component::V4, "overlay-v4")];
+    for (down, down_label) in all {
+        for (_, label) in all {
+            assert_eq!(gauge_and_health(&m, label).await, (1.0, 1.0), "before {down_label} down: {label}");
+        }
+        m.control.take_down(down).await.unwrap();
+        for (_, label) in all {
+            let want = if label == down_label { 0.0 } else { 1.0 };
+            assert_eq!(gauge_and_health(&m, label).await, (want, want), "{down_label} down: {label}");
+        }
+        m.control.bring_up(down).await.unwrap();
+    }
+    for (_, label) in all {
+        assert_eq!(gauge_and_health(&m, label).await, (1.0, 1.0), "all back: {label}");
+    }
+}

@@ -16,6 +16,17 @@
 //! - `/metrics`: the kit's set plus `midnight_*` series named after the runbook's
 //!   CloudWatch metrics (proofs, proof duration, queue depth, attestation, cert expiry).
 //!
+//! Self-reported health, and what it cannot see. `midnight_health_check_success` is
+//! computed by [`State::health`], the function `/health` answers from, and
+//! `midnight_ready` by [`State::readiness`], the function `/ready` answers from, so a
+//! gauge and its endpoint cannot disagree. `/health` is a liveness check: it is `ok`
+//! whenever the process answers, so `midnight_health_check_success` is 1 in every scrape
+//! that succeeds. A crashed enclave (SIGKILL) or a frozen one (SIGSTOP) exports nothing at
+//! all: its last sample goes stale, it never reads 0. Detecting a dead or frozen server
+//! therefore needs the scrape's own `up{service="midnight"} == 0` or a probe of `/health`
+//! (`probe_success`), never `midnight_health_check_success < 1`. `midnight_ready` does
+//! change while the process answers: 0 while the job queue is full (`/ready` answers 503).
+//!
 //! The runbook's curl commands work as written: bodies are parsed as JSON whatever the
 //! `Content-Type` (`curl -d` sends a form type).
 
@@ -226,6 +237,7 @@ struct OwnMetrics {
     processing: Gauge,
     cert_expiry: Gauge,
     health: Gauge,
+    ready: Gauge,
 }
 
 impl OwnMetrics {
@@ -266,7 +278,11 @@ impl OwnMetrics {
                 "midnight_cert_expiry_seconds",
                 "Seconds until the attestation leaf certificate expires",
             )?,
-            health: gauge("midnight_health_check_success", "1 while the server answers /health (HealthCheckSuccess)")?,
+            health: gauge(
+                "midnight_health_check_success",
+                "1 when /health answers ok (HealthCheckSuccess); a dead server exports nothing, use up or a probe",
+            )?,
+            ready: gauge("midnight_ready", "1 when /ready answers 200, 0 while the job queue is full (503)")?,
         })
     }
 }
@@ -336,9 +352,32 @@ impl State {
         self.own.pending.set(stats.pending as f64);
         self.own.processing.set(stats.processing as f64);
         self.own.cert_expiry.set(self.chain.seconds_to_expiry());
-        self.own.health.set(1.0);
+        self.own.health.set(if self.health().status == "ok" { 1.0 } else { 0.0 });
+        self.own.ready.set(if self.readiness().full { 0.0 } else { 1.0 });
         self.kit.render()
     }
+
+    /// What `/health` answers: a liveness check, `ok` whenever the process can answer
+    /// (the real server's `/health` does not look at the queue or the enclave's load).
+    pub fn health(&self) -> Health {
+        Health { status: "ok", timestamp: unix_ms() }
+    }
+
+    /// What `/ready` answers: the pool's counters and whether the job queue is full.
+    pub fn readiness(&self) -> Readiness {
+        let stats = self.pool.stats();
+        // From the same snapshot as the counters (the pool's own `is_full` rule).
+        let full = stats.job_capacity > 0 && stats.pending >= stats.job_capacity;
+        Readiness { stats, full }
+    }
+}
+
+/// `/ready`'s verdict: 503 `busy` while `full`.
+pub struct Readiness {
+    /// The pool's counters at the time of the check.
+    pub stats: crate::kit::PoolStats,
+    /// The job queue is full: new proof jobs get 503.
+    pub full: bool,
 }
 
 /// Midnight's routes on `state`, with the kit's metrics and fallbacks.
@@ -382,13 +421,15 @@ pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService
 /// `/health`'s answer: a typed body, serialised without building a JSON map (the route
 /// load tests and probes hit hardest).
 #[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    timestamp: u64,
+pub struct Health {
+    /// `ok` while the server answers.
+    pub status: &'static str,
+    /// Unix milliseconds.
+    pub timestamp: u64,
 }
 
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok", timestamp: unix_ms() })
+async fn health(AxumState(s): AxumState<Arc<State>>) -> Json<Health> {
+    Json(s.health())
 }
 
 async fn version(AxumState(s): AxumState<Arc<State>>) -> String {
@@ -396,8 +437,7 @@ async fn version(AxumState(s): AxumState<Arc<State>>) -> String {
 }
 
 async fn ready(AxumState(s): AxumState<Arc<State>>) -> Response {
-    let stats = s.pool.stats();
-    let full = s.pool.is_full();
+    let Readiness { stats, full } = s.readiness();
     let body = json!({
         "status": if full { "busy" } else { "ok" },
         "jobsProcessing": stats.processing,

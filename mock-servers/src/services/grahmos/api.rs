@@ -477,7 +477,7 @@ async fn jwks(AxumState(s): AxumState<Arc<State>>) -> Json<Value> {
 }
 
 async fn metrics_text(AxumState(s): AxumState<Arc<State>>) -> Response {
-    let ix = s.index.health();
+    let ix = s.index.checked_health();
     s.own.observe_index(&ix, s.index.reloads());
     if let Some(b) = &s.backhaul {
         s.own.observe_backhaul(b);

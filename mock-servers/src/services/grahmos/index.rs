@@ -450,7 +450,16 @@ impl IndexStore {
         Ok(ix)
     }
 
-    /// A summary without touching every file (status pages, metrics).
+    /// The summary after the full check `/_healthz` makes ([`Self::verify`]: every file of
+    /// the serving release re-read): what the `grahmos_index_*` series report, so they
+    /// read as `/_healthz` answers. A failed check is installed as the index's state, so
+    /// `/api/health` and searches see it too.
+    pub fn checked_health(&self) -> IndexHealth {
+        let _ = self.verify();
+        self.health()
+    }
+
+    /// A summary without touching every file (status pages).
     pub fn health(&self) -> IndexHealth {
         let (ready, err) = match self.current() {
             Ok(ix) => (Some(ix), None),

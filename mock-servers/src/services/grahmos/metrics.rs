@@ -8,8 +8,12 @@
 //!   `grahmos_stale_responses_total`; `grahmos_cache_entries`;
 //! - `grahmos_upstream_requests_total{result}` (`ok`, `error`, `timeout`, `skipped`),
 //!   `grahmos_upstream_errors_total`, `grahmos_upstream_up` (1 up, 0.5 degraded, 0 down);
-//! - `grahmos_index_release_info{release}` (1 for the serving release),
-//!   `grahmos_index_healthy`, `grahmos_index_documents`, `grahmos_index_reloads_total{result}`;
+//! - `grahmos_index_release_info{release}` (1 for the serving release; the series is
+//!   absent while no release serves), `grahmos_index_healthy`, `grahmos_index_documents`,
+//!   `grahmos_index_reloads_total{result}`. They are computed at scrape time by
+//!   [`IndexStore::checked_health`](super::index::IndexStore::checked_health), the same
+//!   full check `/_healthz` runs, so `grahmos_index_healthy` is 0 exactly while
+//!   `/_healthz` answers 503;
 //! - `grahmos_cert_expiry_days`, `grahmos_cert_not_after_timestamp_seconds`,
 //!   `grahmos_cert_reloads_total`, `grahmos_tls_handshakes_total{result}`;
 //! - `grahmos_auth_requests_total{endpoint,result}`, `grahmos_dpop_nonces_issued_total`;
@@ -86,7 +90,7 @@ fn gauge(kit: &KitMetrics, name: &str, help: &str) -> Result<Gauge, MetricsError
 impl Infra {
     fn new(k: &KitMetrics) -> Result<Self, MetricsError> {
         let release = GaugeVec::new(
-            Opts::new("grahmos_index_release_info", "1 for the release `current` points to"),
+            Opts::new("grahmos_index_release_info", "1 for the serving release; absent while the index is broken"),
             &["release"],
         )?;
         Ok(Self {
@@ -163,11 +167,13 @@ impl OwnMetrics {
         })
     }
 
-    /// Copies the index's state into its gauges.
+    /// Copies the index's state into its gauges. `grahmos_index_release_info` exists only
+    /// while a release serves: a broken index has no serving release, so the series
+    /// disappears from the scrape (Prometheus marks it stale) rather than reading 0.
     pub fn observe_index(&self, h: &IndexHealth, reloads: (u64, u64)) {
         self.infra.release.reset();
-        if let Some(r) = &h.release {
-            self.infra.release.with_label_values(&[r]).set(if h.healthy { 1.0 } else { 0.0 });
+        if let (true, Some(r)) = (h.healthy, &h.release) {
+            self.infra.release.with_label_values(&[r]).set(1.0);
         }
         self.infra.index_healthy.set(if h.healthy { 1.0 } else { 0.0 });
         self.infra.index_documents.set(h.documents as f64);

@@ -23,6 +23,18 @@
 //! mock creates and seeds with a generated corpus (see [`corpus`]) and removes when it
 //! stops. In-process drills get a [`Handle`] from [`start_with_handle`] to roll back,
 //! rebuild, renew certificates and stop or restart the upstream.
+//!
+//! Self-reported health (see [`metrics`]): `grahmos_index_healthy` comes from the same full
+//! check `/_healthz` runs, at scrape time, and `grahmos_upstream_up` from the backhaul
+//! status `/api/health` reads, so each gauge and its endpoint agree. A dead edge process
+//! exports nothing: detecting it needs `up` or a probe of `/api/health`.
+//!
+//! A metric that disappears (the staleness fixture): while the index is broken (drill
+//! fault `index-corruption`, either mode; or the runbook's `rm -rf current/*` by hand),
+//! `grahmos_index_release_info{release=...}` is absent from the otherwise successful
+//! scrape of the edge API's `/metrics` (endpoint `grahmos`, `GET <grahmos url>/metrics`),
+//! so Prometheus marks it stale and `absent(grahmos_index_release_info)` turns 1. It comes
+//! back, labelled with the serving release, after `index-rollback` or `index-rebuild`.
 
 pub mod api;
 pub mod auth;

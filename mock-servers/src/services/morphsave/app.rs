@@ -10,7 +10,11 @@
 //!   to the chain (`eth_sendRawTransaction`, with failover), recorded in a database write
 //!   transaction, and the account's cache entry invalidated; 201 with the new balance.
 //! - `GET /api/blockchain/status`: `eth_blockNumber` with failover; names the node used.
-//! - `GET /metrics` (and `/api/metrics`): the kit's set plus [`super::metrics`].
+//! - `GET /metrics` (and `/api/metrics`): the kit's set plus [`super::metrics`]. Each
+//!   scrape runs `/api/health`'s checks again ([`check_dependencies`]) for the health
+//!   gauges, so a scrape takes up to `health_probe_timeout` while a dependency hangs, and
+//!   its checks count like any health check's (a cache `PING` while the cache is down is
+//!   a cache error; a pool wait that times out is a pool timeout).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -31,6 +35,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::cache::Lookup;
+use super::metrics::DependencyHealth;
 use super::rpc_client::{parse_block_number, RpcFailure, RpcNode};
 use super::{metrics, Shared};
 use crate::kit::errors::parse_json;
@@ -255,47 +260,84 @@ fn with_status(up: bool, latency: f64, mut detail: Value) -> Value {
     detail
 }
 
-async fn health(State(s): State<Arc<Shared>>) -> Response {
+/// One run of the dependency checks: what `/api/health` answers from, and what each
+/// `/metrics` scrape runs again for the health gauges, so the two cannot disagree.
+pub(super) struct Dependencies {
+    db: Check,
+    cache: (bool, f64),
+    primary: Check,
+    backup: Check,
+}
+
+impl Dependencies {
+    fn rpc_status(&self) -> &'static str {
+        match (self.primary.0, self.backup.0) {
+            (true, true) => "up",
+            (false, false) => "down",
+            _ => "degraded",
+        }
+    }
+
+    /// `/api/health`'s status and HTTP code.
+    fn verdict(&self) -> (&'static str, StatusCode) {
+        let rpc = self.rpc_status();
+        if !self.db.0 || rpc == "down" {
+            ("unhealthy", StatusCode::SERVICE_UNAVAILABLE)
+        } else if !self.cache.0 || rpc == "degraded" {
+            ("degraded", StatusCode::OK)
+        } else {
+            ("healthy", StatusCode::OK)
+        }
+    }
+
+    /// The verdicts as the health gauges export them.
+    pub(super) fn gauges(&self) -> DependencyHealth {
+        DependencyHealth {
+            database: self.db.0,
+            cache: self.cache.0,
+            rpc_primary: self.primary.0,
+            rpc_backup: self.backup.0,
+            answers_200: self.verdict().1 == StatusCode::OK,
+        }
+    }
+}
+
+/// Runs every check at once, each within `health_probe_timeout`.
+pub(super) async fn check_dependencies(s: &Shared) -> Dependencies {
     let timeout = s.real(s.profile.health_probe_timeout.get());
     let cache = async {
         let started = Instant::now();
         let up = s.cache.ping().await;
-        (up, latency_ms(&s, started))
+        (up, latency_ms(s, started))
     };
-    let (db, (cache_up, cache_ms), primary, backup) = tokio::join!(
-        check_db(&s, timeout),
+    let (db, cache, primary, backup) = tokio::join!(
+        check_db(s, timeout),
         cache,
-        check_rpc(&s, RpcNode::Primary, timeout),
-        check_rpc(&s, RpcNode::Backup, timeout),
+        check_rpc(s, RpcNode::Primary, timeout),
+        check_rpc(s, RpcNode::Backup, timeout),
     );
-    let rpc_status = match (primary.0, backup.0) {
-        (true, true) => "up",
-        (false, false) => "down",
-        _ => "degraded",
-    };
-    let (status, code) = if !db.0 || rpc_status == "down" {
-        ("unhealthy", StatusCode::SERVICE_UNAVAILABLE)
-    } else if !cache_up || rpc_status == "degraded" {
-        ("degraded", StatusCode::OK)
-    } else {
-        ("healthy", StatusCode::OK)
-    };
+    Dependencies { db, cache, primary, backup }
+}
+
+async fn health(State(s): State<Arc<Shared>>) -> Response {
+    let d = check_dependencies(&s).await;
+    let (status, code) = d.verdict();
     let body = json!({
         "status": status,
         "version": s.profile.version,
         "uptime_s": s.scale.to_sim(s.started.elapsed()).as_secs(),
         "services": {
-            "database": with_status(db.0, db.1, json!({ "pool": db.2 })),
+            "database": with_status(d.db.0, d.db.1, json!({ "pool": d.db.2 })),
             "cache": {
-                "status": up_down(cache_up),
-                "latency_ms": cache_ms,
+                "status": up_down(d.cache.0),
+                "latency_ms": d.cache.1,
                 "hit_ratio": s.cache.counts().hit_ratio(),
             },
             "rpc": {
-                "status": rpc_status,
+                "status": d.rpc_status(),
                 "active": s.rpc.active().label(),
-                "primary": with_status(primary.0, primary.1, primary.2),
-                "backup": with_status(backup.0, backup.1, backup.2),
+                "primary": with_status(d.primary.0, d.primary.1, d.primary.2),
+                "backup": with_status(d.backup.0, d.backup.1, d.backup.2),
             },
         },
     });
@@ -303,6 +345,8 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
-    s.metrics.observe(&s.db.snapshot(), &s.cache.counts(), s.cache.is_up());
+    let health = check_dependencies(&s).await.gauges();
+    s.metrics.observe_health(&health);
+    s.metrics.observe(&s.db.snapshot(), &s.cache.counts());
     kit_metrics::text_response(s.kit.render())
 }

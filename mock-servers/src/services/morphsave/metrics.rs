@@ -8,11 +8,15 @@
 //!   `morphsave_db_pool_connections_waiting`, `morphsave_db_pool_usage_ratio`,
 //!   `morphsave_db_pool_timeouts_total`;
 //! - cache: `morphsave_cache_hits_total`, `morphsave_cache_misses_total`,
-//!   `morphsave_cache_errors_total`, `morphsave_cache_hit_ratio`, `morphsave_cache_up`;
+//!   `morphsave_cache_errors_total`, `morphsave_cache_hit_ratio`;
 //! - blockchain: `morphsave_rpc_requests_total{endpoint,result}`,
 //!   `morphsave_rpc_errors_total{endpoint,reason}`, `morphsave_rpc_failovers_total`,
-//!   `morphsave_rpc_up{endpoint}`, `morphsave_block_number`, and what each node served,
-//!   `morphsave_rpc_node_requests_total{node,method}`.
+//!   `morphsave_block_number`, and what each node served,
+//!   `morphsave_rpc_node_requests_total{node,method}`;
+//! - health, from the checks `/api/health` runs, run again by each scrape (see
+//!   [`DependencyHealth`]): `morphsave_db_up`, `morphsave_cache_up`,
+//!   `morphsave_rpc_up{endpoint}` (primary, backup) and `morphsave_health_check_success`
+//!   (1 when `/api/health` answers 200: healthy or degraded).
 
 use std::sync::Arc;
 
@@ -47,6 +51,9 @@ pub(super) struct MorphMetrics {
     cache_errors: IntCounter,
     cache_ratio: Gauge,
     cache_up: IntGauge,
+    db_up: IntGauge,
+    rpc_up: IntGaugeVec,
+    health_ok: IntGauge,
     pub(super) block_number: IntGauge,
     pub(super) rpc: RpcMetrics,
     pub(super) node_requests: IntCounterVec,
@@ -97,7 +104,6 @@ impl Reg<'_> {
             )?,
             failovers: r
                 .counter("morphsave_rpc_failovers_total", "Calls answered by the backup after the primary failed")?,
-            up: r.gauges("morphsave_rpc_up", "1 if the last call to the endpoint succeeded", &["endpoint"])?,
         })
     }
 }
@@ -120,7 +126,18 @@ impl MorphMetrics {
                 .counter("morphsave_cache_misses_total", "Cache lookups that missed or found the cache down")?,
             cache_errors: r.counter("morphsave_cache_errors_total", "Cache calls that failed: cache down")?,
             cache_ratio: r.ratio("morphsave_cache_hit_ratio", "Hits over lookups since start")?,
-            cache_up: r.gauge("morphsave_cache_up", "1 while the cache answers")?,
+            cache_up: r.gauge("morphsave_cache_up", "1 when the cache answered PING in this scrape's health check")?,
+            db_up: r.gauge(
+                "morphsave_db_up",
+                "1 when the database answered through the pool in this scrape's health check",
+            )?,
+            rpc_up: r.gauges(
+                "morphsave_rpc_up",
+                "1 when the node answered eth_blockNumber in this scrape's health check",
+                &["endpoint"],
+            )?,
+            health_ok: r
+                .gauge("morphsave_health_check_success", "1 when /api/health answers 200 (healthy or degraded)")?,
             block_number: r.gauge("morphsave_block_number", "Last block number the app read")?,
             rpc: r.rpc()?,
             node_requests: r.counters(
@@ -131,8 +148,17 @@ impl MorphMetrics {
         })
     }
 
+    /// Copies the health check's verdicts into the health gauges.
+    pub(super) fn observe_health(&self, h: &DependencyHealth) {
+        self.db_up.set(i64::from(h.database));
+        self.cache_up.set(i64::from(h.cache));
+        self.rpc_up.with_label_values(&["primary"]).set(i64::from(h.rpc_primary));
+        self.rpc_up.with_label_values(&["backup"]).set(i64::from(h.rpc_backup));
+        self.health_ok.set(i64::from(h.answers_200));
+    }
+
     /// Copies live pool and cache state into the gauges and counters.
-    pub(super) fn observe(&self, pool: &PoolSnapshot, cache: &CacheCounts, cache_up: bool) {
+    pub(super) fn observe(&self, pool: &PoolSnapshot, cache: &CacheCounts) {
         self.pool_size.set(as_i64(pool.size as u64));
         self.pool_in_use.set(as_i64(pool.in_use as u64));
         self.pool_waiting.set(as_i64(pool.waiting as u64));
@@ -142,8 +168,23 @@ impl MorphMetrics {
         catch_up(&self.cache_misses, cache.misses);
         catch_up(&self.cache_errors, cache.errors);
         self.cache_ratio.set(cache.hit_ratio());
-        self.cache_up.set(i64::from(cache_up));
     }
+}
+
+/// The verdicts of one run of `/api/health`'s checks ([`super::app`]'s
+/// `check_dependencies`), as the health gauges export them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct DependencyHealth {
+    /// The database answered `SELECT 1` through the pool in time.
+    pub database: bool,
+    /// The cache answered `PING`.
+    pub cache: bool,
+    /// The primary RPC node answered `eth_blockNumber`.
+    pub rpc_primary: bool,
+    /// The backup RPC node answered `eth_blockNumber`.
+    pub rpc_backup: bool,
+    /// `/api/health` answers 200 (healthy or degraded).
+    pub answers_200: bool,
 }
 
 fn as_i64(v: u64) -> i64 {

@@ -20,6 +20,14 @@
 //!
 //! Fault hooks for drills ([`Control`]): stop/start any listener (an RPC node really
 //! refuses connections), take the cache down, hold database connections (pool exhaustion).
+//!
+//! Self-reported health: each `/metrics` scrape runs the very checks `/api/health` answers
+//! from (`app::check_dependencies`), so `morphsave_db_up` is 0 while the pool is exhausted
+//! (fault `db-pool-exhaustion`: the check's `SELECT 1` gets no connection within the
+//! timeout), `morphsave_rpc_up{endpoint="primary"}` is 0 while the primary node is down
+//! (fault `rpc-failure`) even if no traffic called it, `morphsave_cache_up` is 0 while the
+//! cache is down, and `morphsave_health_check_success` is 0 exactly while `/api/health`
+//! answers 503. A dead app process exports nothing: detecting it needs `up` or a probe.
 
 mod app;
 mod cache;

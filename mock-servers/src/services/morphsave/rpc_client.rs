@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use prometheus::{IntCounter, IntCounterVec, IntGaugeVec};
+use prometheus::{IntCounter, IntCounterVec};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -67,8 +67,6 @@ pub struct RpcMetrics {
     pub errors: IntCounterVec,
     /// `morphsave_rpc_failovers_total`.
     pub failovers: IntCounter,
-    /// `morphsave_rpc_up{endpoint}`: 1 if the last call to it succeeded.
-    pub up: IntGaugeVec,
 }
 
 /// The failover client.
@@ -175,12 +173,10 @@ impl RpcClient {
         match outcome {
             Ok(()) => {
                 m.requests.with_label_values(&[node.label(), "ok"]).inc();
-                m.up.with_label_values(&[node.label()]).set(1);
             }
             Err(reason) => {
                 m.requests.with_label_values(&[node.label(), "error"]).inc();
                 m.errors.with_label_values(&[node.label(), reason]).inc();
-                m.up.with_label_values(&[node.label()]).set(0);
             }
         }
     }

@@ -21,6 +21,15 @@
 //! time; the client is the `X-API-Key` header if sent, else the source IP; past the limit:
 //! 429 `rate_limited` with `Retry-After`), 10 MiB request bodies (413 `payload_too_large`).
 //! Health and metrics routes are not limited, so monitoring keeps working under a flood.
+//!
+//! Self-reported health and what it cannot see: `pxl_component_up{component}` reads the
+//! component's listener switch (bound and serving, or stopped through [`Control`]), the
+//! very thing the gateway's `/v1/health` probes over HTTP: the core's `/healthz` and the
+//! overlays' `/health` answer `ok` whenever their listener serves, so the gauge is 0
+//! exactly while `/v1/health` lists that component `down` (drill fault `overlay-down`, or
+//! the core taken down). The gauge is exported by the gateway's and the core's
+//! `/metrics` (one registry), so the gateway still reports a dead core as 0. A dead PXL
+//! process exports nothing at all: detecting it needs `up` or a probe of `/v1/health`.
 
 mod core;
 mod gateway;

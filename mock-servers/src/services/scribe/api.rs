@@ -52,7 +52,8 @@ pub(super) fn router(guard: Guard) -> Router {
         .layer(middleware::from_fn_with_state(kit, metrics::track))
 }
 
-/// `GET /health`: 200 while this node is a member with a leader and quorum, else 503.
+/// `GET /health`: 200 while this node is a member with a leader and quorum, else 503
+/// ([`super::raft::View::health_problem`], which `scribe_node_health` also reads).
 async fn health(State(node): State<Arc<Node>>) -> Response {
     let v = node.shared.view(node.id);
     let body = json!({
@@ -66,14 +67,7 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         "healthy_nodes": v.healthy,
         "members": v.members,
     });
-    let problem = match v.role {
-        Role::Learner => Some(("not_a_member", format!("node {} is not a member of the cluster", node.id))),
-        _ if !v.quorum => {
-            Some(("no_quorum", format!("{} of {} nodes healthy, {} needed", v.healthy, v.members, v.needed)))
-        }
-        _ if v.leader.is_none() => Some(("no_leader", "an election is in progress".to_owned())),
-        _ => None,
-    };
+    let problem = v.health_problem();
     let Value::Object(mut body) = body else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };

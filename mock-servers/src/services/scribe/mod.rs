@@ -32,6 +32,17 @@
 //! 503 `no_quorum` with `reads_without_quorum = "refuse"`. `/health` answers 503 while
 //! the node has no quorum or no leader, as etcd's does, so the runbook's `curl -sf`
 //! health loop flags it.
+//!
+//! Self-reported health and what it cannot see: `scribe_node_health` is computed from
+//! [`View::health_problem`], the verdict `/health` answers from, so the gauge is 0
+//! exactly while the node's `/health` answers 503 (no quorum, election in progress, not a
+//! member). `scribe_cluster_healthy_nodes` (and `/health`'s `healthy_nodes`) counts the
+//! voters really serving: a stopped node is counted out before its listener closes and
+//! back in only once it is bound again; a partitioned one is counted out too. A stopped
+//! node itself exports nothing (its listener is closed), so its own `scribe_node_health`
+//! goes stale rather than 0: the runbook's `NodeDown` must be written on the scrape's
+//! `up{service="scribe",instance=...} == 0` (or a probe), and the survivors'
+//! `scribe_cluster_healthy_nodes < 3` is the in-band signal that one node is gone.
 
 mod api;
 mod cluster;

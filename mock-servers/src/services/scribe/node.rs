@@ -87,8 +87,14 @@ impl NodeMetrics {
             term: int("scribe_raft_term", "Current Raft term")?,
             commit_index: int("scribe_raft_commit_index", "Index of the last committed Raft entry")?,
             is_leader: int("scribe_raft_is_leader", "1 while this node is the Raft leader")?,
-            health: int("scribe_node_health", "1 while this node is a member with a leader and quorum, else 0")?,
-            healthy_nodes: int("scribe_cluster_healthy_nodes", "Voting members this node can reach, itself included")?,
+            health: int(
+                "scribe_node_health",
+                "1 when this node's /health answers 200 (a member with a leader and quorum)",
+            )?,
+            healthy_nodes: int(
+                "scribe_cluster_healthy_nodes",
+                "Voting members serving and reachable (listener open, not partitioned), as /health's healthy_nodes",
+            )?,
             members: int("scribe_cluster_members", "Voting members")?,
             quorum: int("scribe_cluster_quorum", "1 while a majority of members is healthy")?,
             writes_paused: int("scribe_writes_paused", "1 while writes are paused by an operator")?,
@@ -176,8 +182,7 @@ impl Node {
         o.term.set(as_i64(view.term));
         o.commit_index.set(as_i64(view.commit_index));
         o.is_leader.set(i64::from(view.role == Role::Leader));
-        let healthy = matches!(view.role, Role::Leader | Role::Follower) && view.quorum;
-        o.health.set(i64::from(healthy));
+        o.health.set(i64::from(view.health_problem().is_none()));
         o.healthy_nodes.set(as_i64(view.healthy as u64));
         o.members.set(as_i64(view.members as u64));
         o.quorum.set(i64::from(view.quorum));

@@ -123,6 +123,24 @@ pub struct View {
     pub elections: u64,
 }
 
+impl View {
+    /// Why this node's `/health` answers 503, or `None` when it answers 200: not a member,
+    /// stopped or cut off, no quorum, or no leader (an election in progress). The one
+    /// verdict both `/health` and the `scribe_node_health` gauge are computed from.
+    pub fn health_problem(&self) -> Option<(&'static str, String)> {
+        match self.role {
+            Role::Learner => Some(("not_a_member", format!("node {} is not a member of the cluster", self.node_id))),
+            Role::Down => Some(("node_down", format!("node {} is stopped or cut off from its peers", self.node_id))),
+            _ if !self.quorum => Some((
+                "no_quorum",
+                format!("{} of {} nodes healthy, {} needed", self.healthy, self.members, self.needed),
+            )),
+            _ if self.leader.is_none() => Some(("no_leader", "an election is in progress".to_owned())),
+            _ => None,
+        }
+    }
+}
+
 /// One voter as `/cluster/nodes` lists it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MemberView {
