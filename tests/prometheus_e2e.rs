@@ -36,7 +36,9 @@ fn prometheus_available() -> bool {
             ci.is_empty() || ci == "false",
             "CI={ci}: prometheus or promtool is missing (apt-get install prometheus; ci/test.sh installs it)"
         );
-        eprintln!("SKIPPED: prometheus or promtool is missing (Debian package `prometheus`): no real-Prometheus oracle");
+        eprintln!(
+            "SKIPPED: prometheus or promtool is missing (Debian package `prometheus`): no real-Prometheus oracle"
+        );
     }
     ok
 }
@@ -147,6 +149,9 @@ fn check_each_fault_fired_its_alert(cmp: &Value, results: &Value) {
     ] {
         assert!(fired_after(cmp, alert, at, 10.0), "{alert} did not fire within 10 s of the {fault} at {at} s: {cmp}");
     }
-    assert!(fired_after(cmp, "MidnightQueueHigh", 0.0, freeze), "the queue alert did not fire before the freeze: {cmp}");
+    assert!(
+        fired_after(cmp, "MidnightQueueHigh", 0.0, freeze),
+        "the queue alert did not fire before the freeze: {cmp}"
+    );
     assert!(!fired_after(cmp, "MidnightScrapeSlow", kill, 30.0), "a refused scrape is not a slow one: {cmp}");
 }

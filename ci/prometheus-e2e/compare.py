@@ -12,7 +12,10 @@ Every firing episode (start and end) of every alert on either side is paired wit
 nearest one of the same alert on the other side; each pair must agree within TOLERANCE
 seconds (one scrape interval plus one evaluation interval); an episode with no partner
 fails, unless it starts within TOLERANCE of the run's end (the other side may not have
-evaluated it yet); an alert with no episode seen by both sides fails. Prints a table, writes comparison.json, exits 0 when all agree, 1
+evaluated it yet) or it is a near miss: it lasted at most TOLERANCE plus one evaluation
+while the other side was pending (a fault that stops the scrapes just as `for` runs out
+ends it on one side a moment before it fires, on the other a moment after). An alert
+with no episode seen by both sides fails. Prints a table, writes comparison.json, exits 0 when all agree, 1
 otherwise, 3 when Prometheus cannot be read.
 
 Usage: compare.py RESULTS_JSON PROMETHEUS_URL OUT_JSON [--scrape-s 1] [--eval-s 1]
@@ -39,18 +42,18 @@ def parse_rfc3339(text):
     return whole + (float("0." + m.group(2)) if m.group(2) else 0.0)
 
 
-def gameday_episodes(results):
-    """{alert: [(start, end or None)]} in wall-clock seconds, and the run's window."""
+def gameday_episodes(results, state):
+    """{alert: [(start, end or None)]} in wall-clock seconds of `state` (firing, pending)."""
     zero = parse_rfc3339(results["started_at"])
     scale = results["time_scale"]
     out = {}
     for a in results["alerts"]:
         spans = []
-        for s in a["firing"]:
+        for s in a[state]:
             end = None if s.get("end_s") is None else zero + s["end_s"] / scale
             spans.append((zero + s["start_s"] / scale, end))
         out[a["name"]] = spans
-    return out, zero, zero + results["simulated_s"] / scale
+    return out
 
 
 def query(base, promql, at):
@@ -62,13 +65,13 @@ def query(base, promql, at):
     return body["data"]["result"]
 
 
-def prometheus_episodes(base, names, start, end, eval_s):
-    """{alert: [(start, end)]}: firing episodes seen in ALERTS within [start, end]."""
+def prometheus_episodes(base, names, start, end, eval_s, state):
+    """{alert: [(start, end)]}: `state` (firing, pending) episodes in ALERTS within [start, end]."""
     window = int(end - start) + 5
     out = {}
     for name in names:
         stamps = set()
-        sel = f'ALERTS{{alertname="{name}",alertstate="firing"}}[{window}s]'
+        sel = f'ALERTS{{alertname="{name}",alertstate="{state}"}}[{window}s]'
         for series in query(base, sel, end + 1):
             stamps.update(float(t) for t, _ in series["values"])
         stamps = sorted(t for t in stamps if start <= t <= end + 1)
@@ -98,7 +101,16 @@ def pair(ours, theirs):
     return pairs, [g for i, g in enumerate(left) if i not in used_i], [p for j, p in enumerate(right) if j not in used_j]
 
 
-def compare(gd, prom, zero, end, tol):
+def near_miss(e, pending, tol, eval_s):
+    """An episode one side fired for at most tol + one evaluation while the other was
+    pending within tol before it: both were about to fire when the fault ended it."""
+    short = e[1] is not None and e[1] - e[0] <= tol + eval_s
+    return short and any(p[0] <= e[0] and (p[1] is None or p[1] >= e[0] - tol) for p in pending)
+
+
+def compare(sides, zero, end, tol, eval_s):
+    """sides: {"gameday"|"prometheus": {"firing"|"pending": {alert: [(start, end)]}}}."""
+    gd, prom = sides["gameday"]["firing"], sides["prometheus"]["firing"]
     rows, ok = [], True
     rel = lambda t: None if t is None else round(t - zero, 3)
     for name in gd:
@@ -113,13 +125,17 @@ def compare(gd, prom, zero, end, tol):
             good = abs(d_start) <= tol and (d_end is None or abs(d_end) <= tol)
             ok &= good
             rows.append(row(name, rel(g[0]), rel(g[1]), rel(p[0]), rel(p[1]), d_start, d_end, "ok" if good else "DISAGREE"))
-        for side, lone in (("gameday only", only_g), ("prometheus only", only_p)):
+        for side, other, lone in (("gameday", "prometheus", only_g), ("prometheus", "gameday", only_p)):
             for e in lone:
-                edge = e[0] >= end - tol
-                ok &= edge
-                g, p = (e, (None, None)) if side == "gameday only" else ((None, None), e)
-                rows.append(row(name, rel(g[0]), rel(g[1]), rel(p[0]), rel(p[1]), None, None,
-                                f"{side}{' (at the run end: ignored)' if edge else ''}"))
+                if e[0] >= end - tol:
+                    note = "at the run end: ignored"
+                elif near_miss(e, sides[other]["pending"].get(name, []), tol, eval_s):
+                    note = f"{other} pending: ignored"
+                else:
+                    note, ok = "", False
+                g, p = (e, (None, None)) if side == "gameday" else ((None, None), e)
+                verdict = f"{side} only" + (f" ({note})" if note else "")
+                rows.append(row(name, rel(g[0]), rel(g[1]), rel(p[0]), rel(p[1]), None, None, verdict))
     return rows, ok
 
 
@@ -152,13 +168,18 @@ def main():
     tol = a.scrape_s + a.eval_s
     with open(a.results) as f:
         results = json.load(f)
-    gd, zero, end = gameday_episodes(results)
+    zero = parse_rfc3339(results["started_at"])
+    end = zero + results["simulated_s"] / results["time_scale"]
+    sides = {"gameday": {}, "prometheus": {}}
     try:
-        prom = prometheus_episodes(a.prometheus, list(gd), zero, end, a.eval_s)
+        for state in ("firing", "pending"):
+            sides["gameday"][state] = gameday_episodes(results, state)
+            names = list(sides["gameday"][state])
+            sides["prometheus"][state] = prometheus_episodes(a.prometheus, names, zero, end, a.eval_s, state)
     except Exception as e:  # noqa: BLE001 - any failure to read Prometheus is one message
         print(f"compare.py: cannot read Prometheus at {a.prometheus}: {e}", file=sys.stderr)
         return 3
-    rows, ok = compare(gd, prom, zero, end, tol)
+    rows, ok = compare(sides, zero, end, tol, a.eval_s)
     print(table(rows, tol))
     doc = {"started_at": results["started_at"], "simulated_s": results["simulated_s"], "tolerance_s": tol,
            "agree": ok, "episodes": rows}
