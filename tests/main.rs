@@ -19,6 +19,7 @@ mod morphsave;
 mod observe;
 mod plan;
 mod prom;
+mod prometheus_e2e;
 mod pxl;
 mod reports;
 mod rules;

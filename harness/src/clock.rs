@@ -5,7 +5,7 @@
 //! and measured real latencies are multiplied by it before they are recorded, so SLOs,
 //! reports and rules all read simulated time.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use gameday_mocks::TimeScale;
 use tokio::time::Instant;
@@ -36,6 +36,12 @@ impl Clock {
     /// The real instant the clock started.
     pub fn started(&self) -> Instant {
         self.start
+    }
+
+    /// The wall-clock time of this clock's zero (simulated time 0), read now from the
+    /// monotonic clock's elapsed time (the Unix epoch if the system clock is earlier).
+    pub fn zero_wall(&self) -> SystemTime {
+        SystemTime::now().checked_sub(self.start.elapsed()).unwrap_or(SystemTime::UNIX_EPOCH)
     }
 
     /// The real duration a simulated one takes.

@@ -124,7 +124,6 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     if let Some(w) = floor_warning(s) {
         eprintln!("warning: {w}");
     }
-    let started_at = now_rfc3339();
     let mix = Arc::new(Mix::new(s, &resolved)?);
     let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
     let (on_start, observer) = observe_when_started(scrape_targets, plan.interval, None);
@@ -136,7 +135,7 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     }
     let mut outcome = outcome?;
     let data = run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
-    let measured = Measured { outcome, data, resolved, started_at };
+    let measured = Measured { outcome, data, resolved };
     Ok(judge(s, &opts.scenario, &mix, &plan, measured))
 }
 
@@ -374,14 +373,13 @@ pub(crate) struct Measured {
     pub(crate) data: RunData,
     /// Where each service was.
     pub(crate) resolved: std::collections::BTreeMap<ServiceId, Resolved>,
-    /// When the run started (RFC 3339).
-    pub(crate) started_at: String,
 }
 
 /// Judges a measured run: rules, validity, the results document.
 /// Hands the run's data back with the results (a plan reads its live windows from it).
 pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, m: Measured) -> (Results, RunData) {
-    let Measured { outcome, data: owned, resolved, started_at } = m;
+    let Measured { outcome, data: owned, resolved } = m;
+    let started_at = rfc3339(outcome.zero_at);
     let data = &owned;
     let rec = &outcome.recording;
     let rules = rules::judge(s, data);
@@ -470,5 +468,10 @@ fn interval_summaries(data: &RunData, kind: usize) -> Vec<report::results::Inter
 
 /// Now, as RFC 3339.
 pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    rfc3339(std::time::SystemTime::now())
+}
+
+/// A wall-clock time as RFC 3339, UTC, with its fraction of a second.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

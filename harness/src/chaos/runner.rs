@@ -263,7 +263,6 @@ async fn run_with_env(
     if !opts.quiet {
         eprintln!("{}", run::header(s, &plan, &resolved).replacen("gameday run", "gameday drill", 1));
     }
-    let started_at = run::now_rfc3339();
     let mix = Arc::new(Mix::new(s, &resolved)?);
     let scrape_targets = scrape_targets(s, env, &resolved, opts.allow_remote)?;
     let (on_start, observer) = run::observe_when_started(scrape_targets, plan.interval, Some(tap.clone()));
@@ -301,13 +300,14 @@ async fn run_with_env(
         Some(out) => (out?, false),
         None => {
             let wall = clock.map_or_else(Default::default, |c| c.started().elapsed());
-            (Outcomes { recording: live.tap.recording(mix.kinds.len()), wall, health: None }, true)
+            let zero_at = clock.map_or_else(std::time::SystemTime::now, |c| c.zero_wall());
+            (Outcomes { recording: live.tap.recording(mix.kinds.len()), wall, zero_at, health: None }, true)
         }
     };
     let mut outcome = outcome;
     let data = run::run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let drills = finish_reports(s, &live, &data, partial || cut_short);
-    let measured = Measured { outcome, data, resolved, started_at };
+    let measured = Measured { outcome, data, resolved };
     let (mut results, _) = run::judge(s, &opts.scenario, &mix, &plan, measured);
     results.partial |= partial || cut_short;
     results.kind = report::results::ReportKind::Drill;

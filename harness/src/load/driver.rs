@@ -105,6 +105,8 @@ pub struct Outcomes {
     pub recording: Recording,
     /// Real time the load took (from the clock's start).
     pub wall: Duration,
+    /// The wall-clock time of the clock's zero (simulated time 0 of every series).
+    pub zero_at: std::time::SystemTime,
     /// Open model: how well the generator kept to the schedule.
     pub health: Option<Health>,
 }
@@ -182,11 +184,12 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Cl
     finish_progress(progress).await;
     let started = gate.get().unwrap_or_else(|| Err("no user started".into())).map_err(Error::RunFailed)?;
     let wall = started.clock.started().elapsed();
+    let zero_at = started.clock.zero_wall();
     let health = health(plan, &recording, &started);
     match executed {
         Err(_) => Err(Error::RunFailed(format!("load did not stop within {bound:?}"))),
         Ok(Err(e)) => Err(Error::RunFailed(format!("goose: {e}"))),
-        Ok(Ok(_)) => Ok(Outcomes { recording, wall, health }),
+        Ok(Ok(_)) => Ok(Outcomes { recording, wall, zero_at, health }),
     }
 }
 

@@ -222,7 +222,9 @@ pub struct Results {
     pub seed: u64,
     /// Simulated seconds per real second.
     pub time_scale: f64,
-    /// Start time (RFC 3339, UTC).
+    /// Start time (RFC 3339, UTC): for `run`, `drill` and `gate`, the wall-clock moment of
+    /// simulated time 0, to the nanosecond, so `first_firing_s` and every other time in
+    /// simulated seconds since the start can be put on another system's clock.
     pub started_at: String,
     /// The machine it ran on.
     #[serde(default)]
