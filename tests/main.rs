@@ -17,6 +17,7 @@ mod midnight;
 mod morphsave;
 mod observe;
 mod plan;
+mod probes;
 mod prom;
 mod pxl;
 mod reports;
