@@ -116,7 +116,10 @@ fn a_probe_without_a_target_or_url_exits_2_with_its_line_and_field() {
     assert!(msg.contains("p.toml:10:") && msg.contains("probe[0].target"), "{msg}");
     assert!(!dir.path().join("out").exists(), "nothing written for a bad scenario");
     // A kind that needs a drill's hooks is refused by `gameday run`, before any load.
-    let tls = text_in.replace("[[probe]]\nname = \"health\"\npath = \"/health\"\n", "[[probe]]\nname = \"cert\"\nkind = \"tls\"\ntarget = \"midnight\"\n");
+    let tls = text_in.replace(
+        "[[probe]]\nname = \"health\"\npath = \"/health\"\n",
+        "[[probe]]\nname = \"cert\"\nkind = \"tls\"\ntarget = \"midnight\"\n",
+    );
     let file = write(dir.path(), "tls.toml", &tls);
     let o = run(&["run", file.to_str().unwrap(), "--out", dir.path().join("out2").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}\n{tls}", text(&o));

@@ -14,9 +14,9 @@ use gameday_mocks::{MockContext, ServiceId, TimeScale};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use crate::chaos::probe::ProbeSpec;
 use crate::clock::Clock;
 use crate::load::{self, LateBound, Mix, Pace, Plan};
-use crate::chaos::probe::ProbeSpec;
 use crate::observe::{self, RunData, ScrapeTarget, Scraped};
 use crate::probe;
 use crate::report::{self, RequestSummary, Results, RunVerdict};

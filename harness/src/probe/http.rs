@@ -159,7 +159,8 @@ async fn read_body(mut resp: reqwest::Response) -> Result<String, String> {
 }
 
 fn judge(spec: &Spec, what: &str, status: u16, body: Result<&str, &String>) -> ProbeOutcome {
-    let fail = |why: String| ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, {why}"), definitive: false };
+    let fail =
+        |why: String| ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, {why}"), definitive: false };
     let status_ok = spec.expect_status.map_or((200..300).contains(&status), |s| s == status);
     if !status_ok {
         let want = spec.expect_status.map_or("2xx".to_owned(), |s| s.to_string());
@@ -211,7 +212,8 @@ mod tests {
     #[tokio::test]
     async fn status_and_body_are_checked_against_a_real_server() {
         let url =
-            serve("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndegraded".into()).await;
+            serve("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndegraded".into())
+                .await;
         let env = env_with(&url);
         let o = check(&spec("/health"), "pxl", &env).await.unwrap();
         assert!(!o.ok && o.detail.contains("HTTP 503"), "{}", o.detail);

@@ -192,7 +192,11 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             return Err((name_at, field("name"), msg));
         }
         if !names.insert(p.name()) {
-            return Err((name_at, field("name"), format!("probe name `{}` is used twice; names must be unique", p.name())));
+            return Err((
+                name_at,
+                field("name"),
+                format!("probe name `{}` is used twice; names must be unique", p.name()),
+            ));
         }
         let Some((_, fields)) = KINDS.iter().find(|(k, _)| *k == p.kind()) else {
             let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
@@ -267,7 +271,8 @@ fn check_rules(s: &Scenario) -> Result<(), Invalid> {
                         }
                         "probe" | "service" | "instance" => {}
                         other => {
-                            let msg = format!("`{}` has no label `{other}` (it has probe, service, instance)", sel.name);
+                            let msg =
+                                format!("`{}` has no label `{other}` (it has probe, service, instance)", sel.name);
                             return Err(err(msg));
                         }
                     }
@@ -291,7 +296,7 @@ duration = "10m"
 [[load.request]]
 name = "h"
 target = "midnight"
-path = "/health"
+path = "/status"
 "#;
 
     const PROBE: &str = r#"
@@ -307,7 +312,7 @@ for = "2m"
 "#;
 
     fn line_of(text: &str, needle: &str) -> usize {
-        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+        text.lines().collect::<Vec<_>>().iter().rposition(|l| l.contains(needle)).unwrap() + 1
     }
 
     #[test]
@@ -329,8 +334,20 @@ for = "2m"
         let full = format!("{BASE}{PROBE}");
         // (replace, with, field, message, line of)
         let cases: [(&str, &str, &str, &str, &str); 10] = [
-            ("target = \"midnight\"\n", "", "probe[0].target", "needs `target`", "name = \"health\""),
-            ("target = \"midnight\"", "target = \"moon\"", "probe[0].target", "moon", "target = \"moon\""),
+            (
+                "target = \"midnight\"\npath = \"/health\"\ni",
+                "path = \"/health\"\ni",
+                "probe[0].target",
+                "needs `target`",
+                "name = \"health\"",
+            ),
+            (
+                "target = \"midnight\"\npath = \"/health\"\ni",
+                "target = \"moon\"\npath = \"/health\"\ni",
+                "probe[0].target",
+                "moon",
+                "target = \"moon\"",
+            ),
             ("interval = \"1m\"", "interval = \"0s\"", "probe[0].interval", "longer than 0s", "interval = \"0s\""),
             ("interval = \"1m\"", "timeout = \"0s\"", "probe[0].timeout", "longer than 0s", "timeout = \"0s\""),
             ("interval = \"1m\"", "kind = \"ping\"", "probe[0].kind", "unknown probe kind `ping`", "kind = \"ping\""),
