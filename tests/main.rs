@@ -18,6 +18,7 @@ mod missing_data;
 mod morphsave;
 mod observe;
 mod plan;
+mod probes;
 mod prom;
 mod prometheus_e2e;
 mod pxl;

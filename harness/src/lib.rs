@@ -9,6 +9,7 @@
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
 //! - [`load`]: the goose driver, the request mix and HDR latency recording;
 //! - [`observe`]: the run's time series (client-side and scraped);
+//! - [`probe`]: active checks run on the run's clock and recorded as `probe_success` series;
 //! - [`rules`]: SLOs, alerts and scaling triggers over the run (Prometheus semantics), and their export;
 //! - [`report`]: `results.json` (written atomically) and the terminal table;
 //! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
@@ -23,6 +24,7 @@ pub mod fleet;
 pub mod gate;
 pub mod load;
 pub mod observe;
+pub mod probe;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -15,9 +15,11 @@ use gameday_mocks::{MockContext, ServiceId, TimeScale};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use crate::chaos::probe::ProbeSpec;
 use crate::clock::Clock;
 use crate::load::{self, LateBound, Mix, Pace, Plan};
 use crate::observe::{self, RunData, ScrapeTarget, Scraped};
+use crate::probe;
 use crate::report::{self, RequestSummary, Results, RunVerdict};
 use crate::rules;
 use crate::scenario::{self, Model, Scenario};
@@ -126,7 +128,8 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     }
     let mix = Arc::new(Mix::new(s, &resolved)?);
     let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
-    let (on_start, observer) = observe_when_started(scrape_targets, plan.interval, None);
+    let probes = probe_schedule(s, &resolved, opts.allow_remote)?;
+    let (on_start, observer) = observe_when_started(scrape_targets, probes, plan.interval, None);
     let outcome = load::run(Arc::clone(&mix), &plan, Some(on_start)).await;
     let scraped = observer.finish().await;
     ctx.shutdown.cancel();
@@ -250,10 +253,11 @@ impl Observer {
     }
 }
 
-/// Scrapes `targets` every `interval` (real) from the moment the load's clock starts,
-/// also into `tap` when given.
+/// Scrapes `targets` every `interval` (real) and runs `probes` from the moment the load's
+/// clock starts, also into `tap` when given.
 pub(crate) fn observe_when_started(
     targets: Vec<ScrapeTarget>,
+    probes: Vec<probe::Scheduled>,
     interval: Duration,
     tap: Option<observe::Tap>,
 ) -> (oneshot::Sender<Clock>, Observer) {
@@ -265,9 +269,53 @@ pub(crate) fn observe_when_started(
             c = rx => c.ok()?,
             () = inner.cancelled() => return None,
         };
-        observe::spawn_tapped(targets, None, interval, clock, inner, tap).await.ok()
+        let probed = probe::spawn(probes, clock, inner.clone(), tap.clone());
+        let abnormal = |what: &str, e: tokio::task::JoinError| Scraped {
+            problems: vec![format!("{what}: the task ended abnormally: {e}")],
+            ..Scraped::default()
+        };
+        let scraped = observe::spawn_tapped(targets, None, interval, clock, inner, tap).await;
+        let mut scraped = scraped.unwrap_or_else(|e| abnormal("metrics", e));
+        let probed = probed.await.unwrap_or_else(|e| abnormal("probes", e));
+        scraped.series.extend(probed.series);
+        scraped.problems.extend(probed.problems);
+        Some(scraped)
     });
     (tx, Observer { stop, task })
+}
+
+/// The scenario's `[[probe]]`s for `gameday run` and `gate`: HTTP probes against the
+/// resolved targets. Other kinds need a drill's target hooks and are refused (exit 2); a
+/// probe `url` off loopback needs `--allow-remote`.
+pub(crate) fn probe_schedule(
+    s: &Scenario,
+    resolved: &std::collections::BTreeMap<ServiceId, Resolved>,
+    allow_remote: bool,
+) -> Result<Vec<probe::Scheduled>, Error> {
+    let endpoints = Arc::new(probe::Endpoints::from(resolved));
+    let mut out = Vec::with_capacity(s.probes.len());
+    for p in &s.probes {
+        let ProbeSpec::Http(spec) = p.spec() else {
+            return Err(Error::Usage(format!(
+                "probe `{}`: kind `{}` needs a drill's target hooks; it runs under `gameday drill` only",
+                p.name(),
+                p.kind()
+            )));
+        };
+        if let Some(url) = spec.url.as_deref().filter(|u| !allow_remote && !probe::is_loopback_url(u)) {
+            return Err(Error::Usage(format!(
+                "probe `{}`: `{url}` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given",
+                p.name()
+            )));
+        }
+        let (spec, target, env) = (Arc::new(spec), p.target().unwrap_or_default().to_owned(), Arc::clone(&endpoints));
+        let check: probe::CheckFn = Arc::new(move || {
+            let (spec, target, env) = (Arc::clone(&spec), target.clone(), Arc::clone(&env));
+            Box::pin(async move { probe::http::check(&spec, &target, &env).await })
+        });
+        out.push(probe::scheduled(p, s.time_scale, check));
+    }
+    Ok(out)
 }
 
 /// The load plan in real time.

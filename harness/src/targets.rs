@@ -65,9 +65,10 @@ pub fn check_loopback(service: ServiceId, url: &str, allow_remote: bool) -> Resu
     Ok(parsed)
 }
 
-/// The services a scenario's requests use, in order.
+/// The services a scenario's requests and `[[probe]]`s use, in order.
 pub fn used_services(s: &Scenario) -> Vec<ServiceId> {
     let mut ids: Vec<ServiceId> = s.load.requests.iter().map(|r| r.target).collect();
+    ids.extend(s.probes.iter().filter_map(|p| p.target()?.parse::<ServiceId>().ok()));
     ids.sort();
     ids.dedup();
     ids

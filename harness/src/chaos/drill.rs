@@ -297,7 +297,11 @@ fn check_probes(d: &Drill, i: usize) -> Result<(), Invalid> {
     let verify = d.verify.iter().enumerate().map(|(k, p)| (p, format!("drill[{i}].verify[{k}].target")));
     for (p, field) in probes.chain(verify) {
         if let Some(t) = p.target() {
-            check_target(t).map_err(|m| (Some(d.name.span()), field, m))?;
+            check_target(t).map_err(|m| (Some(d.name.span()), field.clone(), m))?;
+        }
+        if let ProbeSpec::Http(h) = p {
+            let at = field.trim_end_matches("target");
+            h.validate().map_err(|(f, m)| (Some(d.name.span()), format!("{at}{f}"), m))?;
         }
     }
     Ok(())

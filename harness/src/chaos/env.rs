@@ -180,6 +180,11 @@ impl DrillEnv {
             .collect()
     }
 
+    /// Every target's base URL (through its fault proxy, if any) and CA, for probes.
+    pub fn endpoints(&self) -> crate::probe::Endpoints {
+        (&self.resolved()).into()
+    }
+
     /// Starts every target: `urls` maps each service the scenario uses to its URL (remote)
     /// or `None` (started here). Call it on the mocks' runtime: the serving tasks are
     /// spawned on the current one.

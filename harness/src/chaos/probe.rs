@@ -2,13 +2,16 @@
 //! probe under [`super::probes`], all with `pub struct Spec` (with the common
 //! fields `target` and `timeout`) and `pub async fn check(&Spec, target, &DrillEnv) -> Result<ProbeOutcome, FaultError>`.
 //! An `Err` means the probe could not run at all (bad target); a probe that ran and saw a
-//! failure is `Ok(ProbeOutcome { ok: false, .. })`.
+//! failure is `Ok(ProbeOutcome { ok: false, .. })`. The same specs are a scenario's
+//! `[[probe]]` tables; [`crate::probe`] schedules them and records them as series
+//! ([`ProbeSpec::check_recorded`] for a drill's own detection and verification probes).
 
 use serde::{Deserialize, Serialize};
 
 use super::env::DrillEnv;
 use super::fault::FaultError;
 use super::probes;
+pub use crate::probe::ProbeOutcome;
 
 /// A probe's HTTP client: no proxy, every request bounded by `timeout`.
 pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, FaultError> {
@@ -17,19 +20,6 @@ pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, Faul
         .timeout(timeout)
         .build()
         .map_err(|e| FaultError::Failed(format!("cannot build an HTTP client: {e}")))
-}
-
-/// What one probe saw.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeOutcome {
-    /// Whether the check passed.
-    pub ok: bool,
-    /// One line: what was checked and what was seen.
-    pub detail: String,
-    /// A failure that waiting cannot fix: the service answered and failed a security
-    /// check (attestation with the wrong PCRs or debug on). Verification stops and the
-    /// drill fails at once, as the runbook's security check would.
-    pub definitive: bool,
 }
 
 /// Every probe (`kind = "..."`).
@@ -99,5 +89,31 @@ impl ProbeSpec {
             ProbeSpec::ScribeWrite(s) => probes::scribe_write::check(s, target, env).await,
             ProbeSpec::Tls(s) => probes::tls::check(s, target, env).await,
         }
+    }
+
+    /// [`Self::check`], also recorded into `tap` as `probe_success` and
+    /// `probe_duration_seconds` labelled `probe = label` at the simulated time it started
+    /// (a check that could not run records 0).
+    pub async fn check_recorded(
+        &self,
+        target: &str,
+        env: &DrillEnv,
+        tap: &crate::observe::Tap,
+        clock: &crate::clock::Clock,
+        label: &str,
+    ) -> Result<ProbeOutcome, FaultError> {
+        let target = self.target().unwrap_or(target);
+        let url = match self {
+            ProbeSpec::Http(h) => h.url.as_deref(),
+            _ => None,
+        };
+        let service = url.is_none().then_some(target);
+        let labels = crate::probe::labels(label, service, &crate::probe::instance(service, url));
+        let started = tokio::time::Instant::now();
+        let at_s = clock.to_sim(started.saturating_duration_since(clock.started())).as_secs_f64();
+        let out = self.check(target, env).await;
+        let took_s = clock.to_sim(started.elapsed()).as_secs_f64();
+        crate::probe::record(tap, &labels, at_s, out.as_ref().is_ok_and(|o| o.ok), took_s);
+        out
     }
 }

@@ -265,7 +265,8 @@ async fn run_with_env(
     }
     let mix = Arc::new(Mix::new(s, &resolved)?);
     let scrape_targets = scrape_targets(s, env, &resolved, opts.allow_remote)?;
-    let (on_start, observer) = run::observe_when_started(scrape_targets, plan.interval, Some(tap.clone()));
+    let probes = probe_schedule(s, env);
+    let (on_start, observer) = run::observe_when_started(scrape_targets, probes, plan.interval, Some(tap.clone()));
     let (clock_tx, clock_rx) = watch::channel(None::<Clock>);
     let (load_tx, load_rx) = tokio::sync::oneshot::channel::<Clock>();
     tokio::spawn(async move {
@@ -294,7 +295,8 @@ async fn run_with_env(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
     }
     live.guard.roll_back_all(reason).await;
-    let scraped = observer.finish().await;
+    let mut scraped = observer.finish().await;
+    scraped.series.extend(drill_probe_series(&live.tap));
     let clock = *clock_rx.borrow();
     let (outcome, partial) = match loaded {
         Some(out) => (out?, false),
@@ -317,6 +319,30 @@ async fn run_with_env(
     let results = DrillResults { run: results, drills_pass, drills };
     let results_path = write_results(&settings.out, &results)?;
     Ok(DrillOutcome { results, results_path, exit })
+}
+
+/// The scenario's `[[probe]]`s, every kind checked against the drill's targets.
+fn probe_schedule(s: &Scenario, env: &Arc<DrillEnv>) -> Vec<crate::probe::Scheduled> {
+    s.probes
+        .iter()
+        .map(|p| {
+            let (spec, target, env) = (Arc::new(p.spec()), p.target().unwrap_or_default().to_owned(), Arc::clone(env));
+            let check: crate::probe::CheckFn = Arc::new(move || {
+                let (spec, target, env) = (Arc::clone(&spec), target.clone(), Arc::clone(&env));
+                Box::pin(async move {
+                    spec.check(&target, &env).await.map_err(|e| crate::probe::ProbeError::CannotRun(e.to_string()))
+                })
+            });
+            crate::probe::scheduled(p, s.time_scale, check)
+        })
+        .collect()
+}
+
+/// The drills' own probe results (`probe="<drill>/detect"`, `"<drill>/verify/<i>"`),
+/// which their timelines recorded into the tap.
+fn drill_probe_series(tap: &Tap) -> Vec<observe::Series> {
+    let drill_probe = |s: &observe::Series| s.labels.get("probe").is_some_and(|p| p.contains('/'));
+    tap.scraped().series.into_iter().filter(|s| crate::probe::is_probe_metric(&s.name) && drill_probe(s)).collect()
 }
 
 fn scrape_targets(

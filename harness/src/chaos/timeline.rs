@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::drill::{budget_slo, Drill};
 use super::env::DrillEnv;
-use super::fault::RecoveryAction;
+use super::fault::{FaultError, RecoveryAction};
 use super::faults::command::run_command;
 use super::guard::{Guard, Registration};
+use super::probe::{ProbeOutcome, ProbeSpec};
 use super::report::{bad_requests, interval_range, pick, DrillReport, DrillStatus, Event, SteadyCheck};
 use crate::clock::Clock;
 use crate::observe::Tap;
@@ -266,7 +267,7 @@ impl DrillTask {
     async fn poll_detector(&self, injected_at: f64) -> Option<f64> {
         let d = &self.drill;
         match (&d.detect.probe, &d.detect.rule) {
-            (Some(p), _) => match p.check(d.target.get_ref(), &self.env).await {
+            (Some(p), _) => match self.probe(p, "detect").await {
                 Ok(o) if !o.ok => {
                     self.event(format!("detected by probe {}: {}", p.name(), o.detail));
                     Some(self.now_s())
@@ -352,8 +353,8 @@ impl DrillTask {
         let mut last = String::new();
         loop {
             let mut failing = None;
-            for p in &d.verify {
-                match p.check(d.target.get_ref(), &self.env).await {
+            for (i, p) in d.verify.iter().enumerate() {
+                match self.probe(p, &format!("verify/{i}")).await {
                     Ok(o) if o.ok => {}
                     Ok(o) if o.definitive => {
                         let why = format!("{}: {}", p.name(), o.detail);
@@ -383,6 +384,12 @@ impl DrillTask {
                 return Ok(None);
             }
         }
+    }
+
+    /// Runs one of the drill's probes, recorded as `probe_success{probe="<drill>/<which>"}`.
+    async fn probe(&self, p: &ProbeSpec, which: &str) -> Result<ProbeOutcome, FaultError> {
+        let label = format!("{}/{which}", self.drill.name());
+        p.check_recorded(self.drill.target.get_ref(), &self.env, &self.tap, &self.clock, &label).await
     }
 
     /// Resolves with a reason when the budget burns faster than `max_burn_rate`.

@@ -117,6 +117,9 @@ fn check_selector(sel: &Selector, catalogs: &BTreeMap<ServiceId, Catalog>) -> Re
     if sel.name.starts_with(crate::capacity::plan::triggers::PLAN_METRIC_PREFIX) {
         return Ok(()); // synthesised by `gameday plan`, never scraped
     }
+    if crate::probe::is_probe_metric(&sel.name) {
+        return Ok(()); // recorded by gameday's probes; names checked with the scenario
+    }
     let service = sel.matchers.iter().find(|m| m.label == "service" && !m.negate).map(|m| m.value.as_str());
     let candidates: Vec<(&ServiceId, &Catalog)> =
         catalogs.iter().filter(|(id, _)| service.is_none_or(|s| id.to_string() == s)).collect();

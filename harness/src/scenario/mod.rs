@@ -6,6 +6,7 @@
 
 pub mod model;
 pub mod objective;
+pub mod probe;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -159,6 +160,7 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
     if let Some(g) = &s.gate {
         crate::gate::validate(g, &requests).map_err(|(field, msg)| (None, field, msg))?;
     }
+    probe::validate(s)?;
     crate::chaos::drill::validate(s)
 }
 

@@ -54,6 +54,9 @@ pub struct Scenario {
     /// Scaling triggers: rules whose verdict is when they fired.
     #[serde(default, rename = "trigger")]
     pub triggers: Vec<AlertRule>,
+    /// Active checks recorded as `probe_success` series (see [`super::probe`]).
+    #[serde(default, rename = "probe")]
+    pub probes: Vec<super::probe::ProbeDecl>,
     /// A growth curve for `gameday plan` (see `capacity::growth`).
     #[serde(default)]
     pub growth: Option<crate::capacity::growth::GrowthSpec>,
