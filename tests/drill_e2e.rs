@@ -9,9 +9,14 @@ use serde_json::Value;
 
 use crate::common::{gameday, heavy, text, write};
 
-/// Runs `gameday drill FILE --out DIR/out`; the exit code and `results.json`.
+/// Runs `gameday drill` on `scenario` (written to DIR/drill.toml); see [`drill_file`].
 fn drill(dir: &Path, scenario: &str) -> (Option<i32>, Value, String) {
-    let file = write(dir, "drill.toml", scenario);
+    drill_file(dir, &write(dir, "drill.toml", scenario))
+}
+
+/// Runs `gameday drill FILE --out DIR/out`, checks its reports; the exit code,
+/// `results.json` and the output.
+pub(crate) fn drill_file(dir: &Path, file: &Path) -> (Option<i32>, Value, String) {
     let out = dir.join("out");
     let o = gameday()
         .args(["drill", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])

@@ -5,25 +5,10 @@
 //! fires `for` after the first failed scrape, which comes at most one scrape interval
 //! after the fault), and the drill's own injection and recovery times.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::common::{gameday, heavy, repo_file, text, write};
-
-/// Runs `gameday drill FILE --out DIR/out --quiet`: exit code, results.json, output.
-fn drill(dir: &Path, file: &Path) -> (Option<i32>, Value, String) {
-    let out = dir.join("out");
-    let o = gameday()
-        .args(["drill", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let results: Value = std::fs::read(out.join("results.json"))
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap_or_else(|e| panic!("no results.json ({e}): {}", text(&o)));
-    (o.status.code(), results, text(&o))
-}
+use crate::drill_e2e::drill_file;
 
 fn drill_named<'a>(results: &'a Value, name: &str) -> &'a Value {
     results["drills"].as_array().unwrap().iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("{results:#}"))
@@ -72,7 +57,7 @@ fn bad_missing_data_input_exits_2_naming_file_line_and_field() {
 fn a_killed_midnight_pages_proof_server_down_within_its_budget() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
-    let (code, results, out) = drill(dir.path(), &repo_file("scenarios/drills/midnight-enclave-crash.toml"));
+    let (code, results, out) = drill_file(dir.path(), &repo_file("scenarios/drills/midnight-enclave-crash.toml"));
     assert_eq!(code, Some(0), "{out}");
     let d = drill_named(&results, "enclave-crash");
     let alert = &d["runbook_alert"];
@@ -99,7 +84,7 @@ fn a_stopped_scribe_leader_or_follower_fires_node_down_while_down() {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "scribe.toml", SCRIBE);
-    let (code, results, out) = drill(dir.path(), &file);
+    let (code, results, out) = drill_file(dir.path(), &file);
     assert_eq!(code, Some(0), "{out}");
     for name in ["leader-down", "follower-down"] {
         let d = drill_named(&results, name);

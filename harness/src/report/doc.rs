@@ -238,7 +238,11 @@ fn facts(r: &Results) -> Vec<(String, String)> {
         ("gameday".into(), r.gameday_version.clone()),
     ];
     if let Some(h) = &r.generator {
-        let state = if h.saturated { "SATURATED" } else { "kept to the schedule" };
+        let state = match (h.saturated, h.held_by_target) {
+            (true, _) => "SATURATED",
+            (false, true) => "held up by the target (every user waiting on a request that timed out)",
+            (false, false) => "kept to the schedule",
+        };
         f.push((
             "generator".into(),
             format!(
