@@ -231,11 +231,20 @@ async fn targets_without_metrics_are_problems_never_zeros() {
     stop.cancel();
     let scraped = scraper.await.unwrap();
 
-    // Series only from the mock, and none for the metric nobody exposes.
-    assert!(!scraped.series.is_empty());
-    for s in &scraped.series {
+    // Metric series only from the mock, and none for the metric nobody exposes.
+    let (scrape_own, metrics): (Vec<_>, Vec<_>) =
+        scraped.series.iter().partition(|s| observe::SCRAPE_SERIES.contains(&s.name.as_str()));
+    assert!(!metrics.is_empty());
+    for s in &metrics {
         assert_eq!(s.labels["instance"], "midnight", "{s:?}");
         assert_eq!(s.name, "gameday_queue_depth", "{s:?}");
+    }
+    // Every target, answering or not, has `up` and `scrape_duration_seconds` at every
+    // scrape: 1 for the mock, 0 for the four that never answered with metrics.
+    assert_eq!(scrape_own.len(), 2 * (bad.len() + 1), "{scrape_own:?}");
+    for s in scrape_own.iter().filter(|s| s.name == "up") {
+        let want = if s.labels["instance"] == "midnight" { 1.0 } else { 0.0 };
+        assert!(s.samples.len() >= 3 && s.samples.iter().all(|&(_, v)| v == want), "{s:?}");
     }
     let problems = scraped.problems.join("\n");
     for (url, reason) in &bad {
@@ -308,6 +317,8 @@ async fn discover_lists_the_kit_and_runbook_metrics_of_every_service() {
             expected.extend(names_by_reference_reader(&body));
             same_samples_as_reference_reader(&body);
         }
+        // Plus the series every scrape adds for its target, as Prometheus's scrape loop does.
+        expected.extend(["up".to_owned(), "scrape_duration_seconds".to_owned()]);
         let found: BTreeSet<String> = catalog.metrics.keys().cloned().collect();
         assert_eq!(found, expected, "{id}");
     }

@@ -250,6 +250,9 @@ pub struct UserRecorder {
     kinds: Vec<KindStats>,
     lag: Histogram<u64>,
     tx: UnboundedSender<Batch>,
+    /// When the previous sample was recorded: a user that records less often than once an
+    /// interval hands each sample in at once (see [`Self::record`]).
+    last_at: Instant,
 }
 
 impl UserRecorder {
@@ -265,6 +268,7 @@ impl UserRecorder {
             kinds: vec![KindStats::default(); kinds],
             lag: new_histogram(),
             tx,
+            last_at: start,
         }
     }
 
@@ -277,6 +281,12 @@ impl UserRecorder {
     }
 
     /// Records one request that ended at `at`; the hot path: no lock, no allocation.
+    ///
+    /// A user that records at least once an interval hands its interval in when it moves
+    /// to the next one. A sparse user (its previous sample more than an interval ago: an
+    /// open model spreads a low rate over many users) hands each sample in at once, so
+    /// what drills read live (steady state, detection rules, burn) lags by at most one
+    /// interval, however many users share the rate.
     pub fn record(
         &mut self,
         at: Instant,
@@ -290,6 +300,11 @@ impl UserRecorder {
         }
         if let Some(k) = self.kinds.get_mut(kind) {
             k.record(latency_us, outcome, error);
+        }
+        let sparse = at.saturating_duration_since(self.last_at) > self.interval;
+        self.last_at = at;
+        if sparse {
+            self.flush();
         }
     }
 
@@ -509,6 +524,24 @@ mod tests {
         assert_eq!(rec.intervals.get(1).unwrap()[1].count(Outcome::Timeout), 1);
         assert_eq!(rec.merged(None).errors(), 1);
         assert!(rec.merged(Some(1)).latency.max() >= 60_000_000 - 60_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sparse_user_hands_each_sample_in_at_once() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let start = Instant::now();
+        let mut u = UserRecorder::new(1, start, Duration::from_secs(1), tx);
+        // Two samples 100 ms apart in interval 0: kept until the user moves on.
+        u.record(start + Duration::from_millis(100), 0, 1000, Outcome::Ok, None);
+        u.record(start + Duration::from_millis(200), 0, 1000, Outcome::Ok, None);
+        assert!(rx.try_recv().is_err(), "a dense user hands in whole intervals");
+        // 8 s later (one of many users sharing a low rate): interval 0 goes in, and the new
+        // sample too, at once, not at this user's next request.
+        u.record(start + Duration::from_millis(8200), 0, 1000, Outcome::Ok, None);
+        let first = rx.try_recv().unwrap();
+        let second = rx.try_recv().unwrap();
+        assert_eq!((first.interval, second.interval), (0, 8));
+        assert!(rx.try_recv().is_err());
     }
 
     #[tokio::test]
