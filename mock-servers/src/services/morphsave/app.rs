@@ -12,9 +12,11 @@
 //! - `GET /api/blockchain/status`: `eth_blockNumber` with failover; names the node used.
 //! - `GET /metrics` (and `/api/metrics`): the kit's set plus [`super::metrics`]. Each
 //!   scrape runs `/api/health`'s checks again ([`check_dependencies`]) for the health
-//!   gauges, so a scrape takes up to `health_probe_timeout` while a dependency hangs, and
-//!   its checks count like any health check's (a cache `PING` while the cache is down is
-//!   a cache error; a pool wait that times out is a pool timeout).
+//!   gauges, except that it never waits for a database connection: the database is up
+//!   for a scrape when the pool has a free connection now (a scrape that waited on an
+//!   exhausted pool would time out and hide the very pool gauges an alert reads). The
+//!   other checks count like any health check's (a cache `PING` while the cache is down
+//!   is a cache error), and take up to `health_probe_timeout` while a dependency hangs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -304,18 +306,28 @@ impl Dependencies {
 
 /// Runs every check at once, each within `health_probe_timeout`.
 pub(super) async fn check_dependencies(s: &Shared) -> Dependencies {
+    check_with(s, check_db(s, s.real(s.profile.health_probe_timeout.get()))).await
+}
+
+/// [`check_dependencies`] for a scrape: the database check does not wait for a connection.
+async fn check_for_scrape(s: &Shared) -> Dependencies {
+    let db = async {
+        let p = s.db.snapshot();
+        let pool = json!({ "size": p.size, "in_use": p.in_use, "waiting": p.waiting });
+        (p.in_use < p.size, 0.0, pool)
+    };
+    check_with(s, db).await
+}
+
+async fn check_with(s: &Shared, db: impl std::future::Future<Output = Check>) -> Dependencies {
     let timeout = s.real(s.profile.health_probe_timeout.get());
     let cache = async {
         let started = Instant::now();
         let up = s.cache.ping().await;
         (up, latency_ms(s, started))
     };
-    let (db, cache, primary, backup) = tokio::join!(
-        check_db(s, timeout),
-        cache,
-        check_rpc(s, RpcNode::Primary, timeout),
-        check_rpc(s, RpcNode::Backup, timeout),
-    );
+    let (db, cache, primary, backup) =
+        tokio::join!(db, cache, check_rpc(s, RpcNode::Primary, timeout), check_rpc(s, RpcNode::Backup, timeout),);
     Dependencies { db, cache, primary, backup }
 }
 
@@ -345,7 +357,7 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
-    let health = check_dependencies(&s).await.gauges();
+    let health = check_for_scrape(&s).await.gauges();
     s.metrics.observe_health(&health);
     s.metrics.observe(&s.db.snapshot(), &s.cache.counts());
     kit_metrics::text_response(s.kit.render())
