@@ -34,10 +34,14 @@ enum Command {
     Drill(DrillArgs),
     /// Start the embedded mocks on loopback and serve until Ctrl-C.
     Mocks(MocksArgs),
-    /// Check a scenario file without running it.
+    /// Check a scenario file without running it: everything `run` (or `drill`, for a
+    /// scenario with drills) would refuse before sending load (exit 0 ok, 2 refused).
     Validate {
         /// The scenario file.
         scenario: PathBuf,
+        /// Accept targets that are not on loopback, as `run --allow-remote` would.
+        #[arg(long)]
+        allow_remote: bool,
     },
     /// Work with a scenario's rules (SLOs, alerts, triggers).
     #[command(subcommand)]
@@ -109,8 +113,8 @@ struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Override the scenario's time scale (simulated seconds per real second).
-    #[arg(long)]
+    /// Override the scenario's time scale (simulated seconds per real second, 0.001 to 10000).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_time_scale)]
     time_scale: Option<f64>,
     /// How far back an instant lookup finds a scraped sample (simulated; default 5m, the
     /// scenario's `lookback_delta`), as Prometheus's flag of the same name.
@@ -195,8 +199,8 @@ struct MocksArgs {
     /// Write the manifest {service: url} to this file.
     #[arg(long)]
     manifest: Option<PathBuf>,
-    /// Simulated seconds per real second for the mocks' service times.
-    #[arg(long, default_value_t = 1.0)]
+    /// Simulated seconds per real second for the mocks' service times (0.001 to 10000).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = parse_time_scale)]
     time_scale: f64,
     /// Seed for the mocks' random draws.
     #[arg(long, default_value_t = 42)]
@@ -218,6 +222,12 @@ fn parse_named_port(s: &str) -> Result<(String, u16), String> {
         return Err(format!("`{s}`: expected NAME=PORT with a name and a port from 1 to 65535"));
     }
     Ok((name.to_owned(), port))
+}
+
+/// `--time-scale`: a number in the range [`TimeScale::new`] enforces.
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+    TimeScale::new(v).map(TimeScale::factor)
 }
 
 fn parse_service(s: &str) -> Result<ServiceId, String> {
@@ -259,13 +269,13 @@ async fn dispatch(command: Command) -> Exit {
         Command::Gate(args) => gate_cmd(args).await,
         Command::Drill(args) => drill_cmd(args).await,
         Command::Mocks(args) => mocks_cmd(args).await,
-        Command::Validate { scenario } => validate_cmd(&scenario).await,
+        Command::Validate { scenario, allow_remote } => validate_cmd(&scenario, allow_remote).await,
         Command::Rules(RulesCommand::Export { scenario, out }) => rules_export_cmd(&scenario, out.as_deref()),
         Command::Plan(args) => plan_cmd(args).await,
         Command::Merge(args) => merge_cmd(&args),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", crate::redact::scrub(&e.to_string()));
         e.exit()
     })
 }
@@ -329,7 +339,7 @@ fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
     }
     let labels: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
     let merged = report::merge_labelled(&inputs, &labels).map_err(|e| Error::Usage(e.to_string()))?;
-    let out = a.out.clone().unwrap_or_else(|| std::path::Path::new("out").join(format!("{}-merged", merged.scenario)));
+    let out = a.out.clone().unwrap_or_else(|| report::out_path::default_dir(&merged.scenario, "-merged"));
     report::prepare_out_dir(&out)?;
     let path = report::write_run_outputs(&out, &merged)?;
     println!("{}", report::table::render(&merged));
@@ -344,7 +354,7 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     if let Some(seed) = a.seed {
         s.seed = seed;
     }
-    let out = a.out.unwrap_or_else(|| std::path::Path::new("out").join(format!("{}-plan", s.name)));
+    let out = a.out.unwrap_or_else(|| crate::report::out_path::default_dir(&s.name, "-plan"));
     crate::report::prepare_out_dir(&out)?;
     if let Some(table) = a.calibrate {
         return calibrate_cmd(&s, &table, &out);
@@ -446,12 +456,12 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
     Ok(Exit::Pass)
 }
 
-async fn validate_cmd(path: &std::path::Path) -> Result<Exit, Error> {
+async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit, Error> {
     let s = scenario::load(path)?;
-    // The scenario's own URLs (no flags here); remote ones are checked only if reachable.
-    let urls = crate::targets::used_services(&s)
+    // The scenario's own URLs (no --target here); remote ones are checked only if reachable.
+    let urls = run::preflight(&s, &[], allow_remote)?
         .into_iter()
-        .map(|id| (id, s.targets.get(id).0.map(|u| u.trim_end_matches('/').to_owned())))
+        .map(|(id, u)| (id, u.map(|u| u.trim_end_matches('/').to_owned())))
         .collect();
     for w in crate::run::check_rule_metrics(&s, &urls).await? {
         eprintln!("warning: {w}");

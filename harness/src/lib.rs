@@ -11,6 +11,7 @@
 //! - [`observe`]: the run's time series (client-side and scraped);
 //! - [`probe`]: active checks run on the run's clock and recorded as `probe_success` series;
 //! - [`rules`]: SLOs, alerts and scaling triggers over the run (Prometheus semantics), and their export;
+//! - [`redact`]: credentials in URLs masked in every output;
 //! - [`report`]: `results.json` (written atomically) and the terminal table;
 //! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
 //! - [`run`]: `gameday run`, tying the above together;
@@ -25,6 +26,7 @@ pub mod gate;
 pub mod load;
 pub mod observe;
 pub mod probe;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -74,7 +74,7 @@ impl Settings {
             }
             scenario.lookback_delta = Some(PositiveDuration(lookback));
         }
-        let out = opts.out.clone().unwrap_or_else(|| Path::new("out").join(&scenario.name));
+        let out = opts.out.clone().unwrap_or_else(|| report::out_path::default_dir(&scenario.name, ""));
         Ok(Self { scenario, out })
     }
 }
@@ -111,7 +111,7 @@ pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunR
 /// writable first: the caller adds what it knows (a gate's comparison) and writes.
 pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results, RunData), Error> {
     let s = &settings.scenario;
-    let urls = targets::resolve_urls(s, &opts.targets, opts.allow_remote)?;
+    let urls = preflight(s, &opts.targets, opts.allow_remote)?;
     for w in check_rule_metrics(s, &urls).await? {
         eprintln!("warning: {w}");
     }
@@ -140,6 +140,31 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     let data = run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved };
     Ok(judge(s, &opts.scenario, &mix, &plan, measured))
+}
+
+/// Everything `run` refuses before it starts a mock or sends a request, checked without
+/// starting anything (so `validate` refuses exactly what `run` would): the targets'
+/// loopback guard, the request mix against the targets, the scrape targets and (for a
+/// scenario without drills, which runs under `run`) the probes. Returns every used
+/// service's URL (`None`: embedded mock).
+pub fn preflight(
+    s: &Scenario,
+    overrides: &[(ServiceId, String)],
+    allow_remote: bool,
+) -> Result<std::collections::BTreeMap<ServiceId, Option<String>>, Error> {
+    let urls = targets::resolve_urls(s, overrides, allow_remote)?;
+    let stand_in = |url: &Option<String>| Resolved {
+        url: url.clone().unwrap_or_else(|| "http://127.0.0.1:9".to_owned()),
+        embedded: url.is_none(),
+        ca_pem: None,
+    };
+    let resolved = urls.iter().map(|(&id, url)| (id, stand_in(url))).collect();
+    Mix::new(s, &resolved)?;
+    observe::scrape_targets(s, &resolved, &[], allow_remote)?;
+    if s.drills.is_empty() {
+        probe_schedule(s, &resolved, allow_remote)?;
+    }
+    Ok(urls)
 }
 
 /// The exit code a run verdict deserves.
@@ -294,19 +319,21 @@ pub(crate) fn probe_schedule(
 ) -> Result<Vec<probe::Scheduled>, Error> {
     let endpoints = Arc::new(probe::Endpoints::from(resolved));
     let mut out = Vec::with_capacity(s.probes.len());
-    for p in &s.probes {
+    for (i, p) in s.probes.iter().enumerate() {
         let ProbeSpec::Http(spec) = p.spec() else {
-            return Err(Error::Usage(format!(
+            let msg = format!(
                 "probe `{}`: kind `{}` needs a drill's target hooks; it runs under `gameday drill` only",
                 p.name(),
                 p.kind()
-            )));
+            );
+            return Err(Error::Scenario(s.refusal(&format!("probe[{i}].kind"), msg)));
         };
         if let Some(url) = spec.url.as_deref().filter(|u| !allow_remote && !probe::is_loopback_url(u)) {
-            return Err(Error::Usage(format!(
+            let msg = format!(
                 "probe `{}`: `{url}` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given",
                 p.name()
-            )));
+            );
+            return Err(Error::Scenario(s.refusal(&format!("probe[{i}].url"), msg)));
         }
         let (spec, target, env) = (Arc::new(spec), p.target().unwrap_or_default().to_owned(), Arc::clone(&endpoints));
         let check: probe::CheckFn = Arc::new(move || {
@@ -408,7 +435,7 @@ pub(crate) fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTre
     );
     for (id, t) in targets {
         let kind = if t.embedded { "embedded mock" } else { "external" };
-        h.push_str(&format!("\n  {id}: {} ({kind})", t.url));
+        h.push_str(&format!("\n  {id}: {} ({kind})", crate::redact::scrub(&t.url)));
     }
     h
 }

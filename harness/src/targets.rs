@@ -84,9 +84,13 @@ pub fn resolve_urls(
     let mut out = BTreeMap::new();
     for id in used_services(s) {
         let flag = overrides.iter().rev().find(|(o, _)| *o == id).map(|(_, u)| u.clone());
+        let from_file = flag.is_none();
         let url = flag.or_else(|| s.targets.get(id).0);
         if let Some(u) = &url {
-            check_loopback(id, u, allow_remote)?;
+            check_loopback(id, u, allow_remote).map_err(|e| match from_file {
+                true => Error::Scenario(s.refusal(&format!("targets.{id}.url"), e.to_string())),
+                false => Error::Usage(format!("--target {id}=...: {e}")),
+            })?;
         }
         out.insert(id, url);
     }

@@ -157,7 +157,7 @@ pub struct GateReport {
     pub false_alarm_rate: f64,
     /// One per tracked percentile per request kind.
     pub comparisons: Vec<Comparison>,
-    /// Whether no tracked percentile regressed.
+    /// Whether at least one tracked percentile was compared and none regressed.
     pub pass: bool,
 }
 
@@ -219,7 +219,7 @@ pub fn compare(spec: &GateSpec, baseline: &Results, current: &Results, baseline_
         baseline_started_at: baseline.started_at.clone(),
         tolerance: spec.tolerance.0,
         false_alarm_rate: spec.false_alarm_rate,
-        pass: comparisons.iter().all(|c| !c.regressed),
+        pass: comparisons.iter().all(|c| !c.regressed) && comparisons.iter().any(|c| c.not_compared.is_none()),
         comparisons,
     }
 }
@@ -316,19 +316,46 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
         let g = compare(&spec, b, &results, &opts.baseline);
         apply(&mut results, g);
     } else if results.verdict != RunVerdict::Invalid {
-        let json = serde_json::to_vec_pretty(&results)
-            .map_err(|e| Error::RunFailed(format!("cannot serialise the baseline: {e}")))?;
-        crate::report::write_atomic(&opts.baseline, &json)?;
-        baseline_written = true;
+        // A baseline gates only if a run like this one could be compared with it: the
+        // run against itself shows whether any tracked percentile has enough intervals.
+        match nothing_compared(&compare(&spec, &results, &results, &opts.baseline)) {
+            Some(why) => {
+                results.verdict = RunVerdict::Invalid;
+                results.reasons.push(format!("the baseline was not written: it could not gate any run: {why}"));
+            }
+            None => {
+                let json = serde_json::to_vec_pretty(&results)
+                    .map_err(|e| Error::RunFailed(format!("cannot serialise the baseline: {e}")))?;
+                crate::report::write_atomic(&opts.baseline, &json)?;
+                baseline_written = true;
+            }
+        }
     }
     crate::report::write_run_outputs(&settings.out, &results)?;
     let exit = run::exit_of(results.verdict);
     Ok(GateOutcome { results, out: settings.out.clone(), exit, baseline_written })
 }
 
-/// Folds the gate's verdict into the run's: a regression fails a run that was passing.
+/// Why nothing in `g` was compared, when no tracked percentile could be (too few
+/// qualifying intervals on either side): such a gate has checked nothing.
+pub fn nothing_compared(g: &GateReport) -> Option<String> {
+    if g.comparisons.iter().any(|c| c.not_compared.is_none()) {
+        return None;
+    }
+    let first = g.comparisons.first().and_then(|c| c.not_compared.clone());
+    Some(first.map_or_else(|| "no percentile is tracked".to_owned(), |why| format!("every tracked percentile, e.g.: {why}")))
+}
+
+/// Folds the gate's verdict into the run's: a regression fails a run that was passing,
+/// and a gate that compared nothing makes the run invalid (it cannot be trusted to pass).
 fn apply(results: &mut Results, g: GateReport) {
     let failures = g.failures();
+    if let Some(why) = nothing_compared(&g) {
+        if results.verdict != RunVerdict::Invalid {
+            results.verdict = RunVerdict::Invalid;
+            results.reasons.push(format!("gate: nothing was compared with the baseline: {why}"));
+        }
+    }
     if results.verdict == RunVerdict::Pass && !failures.is_empty() {
         results.verdict = RunVerdict::Fail;
     }

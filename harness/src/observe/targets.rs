@@ -55,7 +55,10 @@ pub fn external(
         Some(path) if path.starts_with('/') => format!("{base}{path}"),
         Some(full) => full.to_owned(),
     };
-    let parsed = check_loopback(id, &url, allow_remote)?;
+    let parsed = check_loopback(id, &url, allow_remote).map_err(|e| match setting.metrics.is_some() {
+        true => Error::Scenario(s.refusal(&format!("targets.{id}.metrics"), e.to_string())),
+        false => e,
+    })?;
     let host = parsed.host_str().unwrap_or("unknown");
     let instance = match parsed.port_or_known_default() {
         Some(port) => format!("{host}:{port}"),

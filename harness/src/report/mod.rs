@@ -20,6 +20,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod out_path;
 pub mod plan_chart;
 pub mod results;
 pub mod table;
@@ -43,12 +44,13 @@ pub fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
     probe.close().map_err(io)
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same directory, then rename).
+/// Writes `bytes` to `path` atomically (temp file in the same directory, then rename),
+/// with credentials in URLs masked ([`crate::redact`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
+    tmp.write_all(&crate::redact::scrub_bytes(bytes)).map_err(io)?;
     // Reports are for people and CI artifact uploaders: world-readable like any output
     // file, not the temp file's private 0600.
     {

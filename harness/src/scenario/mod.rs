@@ -4,9 +4,11 @@
 //! parses it; every failure is one [`ScenarioError`] naming the file, the line and column,
 //! and the field path (`load.requests[2].weight`), so a user can go straight to it.
 
+pub mod locate;
 pub mod model;
 pub mod objective;
 pub mod probe;
+mod request;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -45,47 +47,74 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Reads and validates a scenario file.
+/// The largest scenario file gameday reads (10 MiB); shipped scenarios are a few KiB.
+pub const MAX_SCENARIO_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Reads and validates a scenario file (at most [`MAX_SCENARIO_BYTES`], UTF-8).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        position: None,
-        field: None,
-        message: format!("cannot read scenario: {e}"),
-    })?;
+    let text = read_text(path)?;
     parse(path, &text)
+}
+
+/// The file's text, read through a cap so `/dev/zero` or a huge file cannot exhaust memory.
+fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let refuse = |position, message| ScenarioError { file: path.to_path_buf(), position, field: None, message };
+    let file = std::fs::File::open(path).map_err(|e| refuse(None, format!("cannot read scenario: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(None, format!("cannot read scenario: {e}")))?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(refuse(None, format!("the file is larger than {} MiB; a scenario is a short TOML file", MAX_SCENARIO_BYTES >> 20)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let at = line_col(&String::from_utf8_lossy(&e.as_bytes()[..valid]), valid);
+        refuse(Some(at), format!("not UTF-8 text (invalid byte 0x{:02x})", e.as_bytes()[valid]))
+    })
 }
 
 /// Parses and validates scenario text; `path` is used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let de = toml::Deserializer::new(text);
-    let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = Some(e.path().to_string()).filter(|p| p != "." && !p.is_empty());
-        let inner = e.into_inner();
+    let refuse = |span: Option<Range<usize>>, field: String, message: String| {
+        let field = locate::clean_field(&field);
+        let span = span.or_else(|| locate::span_of(text, &field));
         ScenarioError {
             file: path.to_path_buf(),
-            position: inner.span().map(|s| line_col(text, s.start)),
-            field,
-            message: inner.message().trim().to_owned(),
+            position: span.map(|s| line_col(text, s.start)),
+            field: Some(field).filter(|f| !f.is_empty()),
+            message,
         }
+    };
+    let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        let inner = e.into_inner();
+        refuse(inner.span(), field, inner.message().trim().to_owned())
     })?;
-    growth_rate(&mut scenario).map_err(|(field, message)| ScenarioError {
-        file: path.to_path_buf(),
-        position: None,
-        field: Some(field),
-        message,
-    })?;
-    validate(&scenario, text).map_err(|(span, field, message)| ScenarioError {
-        file: path.to_path_buf(),
-        position: span.map(|s| line_col(text, s.start)),
-        field: Some(field),
-        message,
-    })?;
+    growth_rate(&mut scenario).map_err(|(field, message)| refuse(None, field, message))?;
+    validate(&scenario, text).map_err(|(span, field, message)| refuse(span, field, message))?;
     scenario.origin = Origin { file: path.to_path_buf(), text: text.into() };
     Ok(scenario)
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
+
+impl Scenario {
+    /// A refusal of this scenario's `field` found after parsing (a check that needs a
+    /// flag, such as the loopback guard), naming the line the field is on.
+    pub fn refusal(&self, field: &str, message: impl Into<String>) -> ScenarioError {
+        let text = &self.origin.text;
+        ScenarioError {
+            file: self.origin.file.clone(),
+            position: locate::span_of(text, field).map(|s| line_col(text, s.start)),
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+}
 
 /// Checks `[growth]` and `[plan]`; a growth scenario without its own `load.rate` or
 /// `load.users` runs its growth curve (so `gameday run` replays it too).
@@ -119,23 +148,15 @@ fn check_plan(p: &crate::capacity::plan::PlanSpec) -> Result<(), (String, String
 
 /// Cross-field checks that serde cannot express.
 fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
-    s.load.model().map_err(|m| (None, "load".to_owned(), m))?;
+    check_name(&s.name)?;
+    s.load.model().map_err(|m| (None, model_field(&s.load), m))?;
     if s.load.requests.is_empty() {
-        return Err((None, "load.request".into(), "the load has no [[load.request]] entries".into()));
+        return Err((None, "load".into(), "the load has no [[load.request]] entries".into()));
     }
-    let mut names = BTreeSet::new();
-    for (i, r) in s.load.requests.iter().enumerate() {
-        let field = format!("load.request[{i}]");
-        if !names.insert(r.name.get_ref().as_str()) {
-            let msg = format!("request name `{}` is used twice; names must be unique", r.name.get_ref());
-            return Err((Some(r.name.span()), format!("{field}.name"), msg));
-        }
-        if !r.path.starts_with('/') {
-            let msg = format!("path `{}` must start with `/`", r.path);
-            return Err((Some(r.name.span()), format!("{field}.path"), msg));
-        }
-    }
+    let names = request::validate(&s.load.requests)?;
+    check_load_durations(&s.load)?;
     check_scrape_settings(s)?;
+    check_targets(s)?;
     for (i, slo) in s.slos.iter().enumerate() {
         if let Some(req) = &slo.request {
             if !names.contains(req.get_ref().as_str()) {
@@ -185,6 +206,66 @@ fn validate_rules(s: &Scenario, requests: &[&str]) -> Result<(), Invalid> {
             if from > to {
                 return Err((Some(w.span()), field, format!("the range [{from}, {to}] ends before it starts")));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The longest load phase (simulated): a year. Longer is a typo, and would overflow the
+/// real-time clock at the slowest time scale.
+const MAX_LOAD_PHASE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+fn check_load_durations(l: &Load) -> Result<(), Invalid> {
+    let phases = [
+        ("duration", l.duration.get()),
+        ("ramp", l.ramp.get()),
+        ("think_time", l.think_time.get()),
+        ("request_timeout", l.request_timeout.get()),
+        ("late_after", l.late_after.map(|d| d.get()).unwrap_or_default()),
+    ];
+    match phases.iter().find(|(_, d)| *d > MAX_LOAD_PHASE) {
+        Some((name, d)) => Err((None, format!("load.{name}"), format!("{d:?} is longer than a year (366d)"))),
+        None => Ok(()),
+    }
+}
+
+/// The field a `rate`/`users` refusal points at: the one given, or the `[load]` table.
+fn model_field(load: &Load) -> String {
+    match (&load.rate, load.users) {
+        (Some(_), _) => "load.rate".into(),
+        (None, Some(_)) => "load.users".into(),
+        (None, None) => "load".into(),
+    }
+}
+
+/// The scenario's name: shown in reports and the default output directory
+/// (`out/<name>`, sanitised there); control characters are refused here.
+fn check_name(name: &str) -> Result<(), Invalid> {
+    if name.trim().is_empty() {
+        return Err((None, "name".into(), "the scenario needs a name".into()));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err((None, "name".into(), format!("contains the control character {:?}", c)));
+    }
+    if name.chars().count() > 200 {
+        return Err((None, "name".into(), "is longer than 200 characters".into()));
+    }
+    Ok(())
+}
+
+/// Each target's URL is an http(s) URL, and each embedded mock's profile is one its mock
+/// accepts (the same check the mock makes when it starts).
+fn check_targets(s: &Scenario) -> Result<(), Invalid> {
+    for &id in gameday_mocks::ServiceId::ALL {
+        let (url, profile) = s.targets.get(id);
+        if let Some(u) = url {
+            let field = format!("targets.{id}.url");
+            let parsed = url::Url::parse(&u).map_err(|e| (None, field.clone(), format!("`{}` is not a URL: {e}", crate::redact::scrub(&u))))?;
+            if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
+                return Err((None, field, format!("`{}` must be an http:// or https:// URL with a host", crate::redact::scrub(&u))));
+            }
+        } else if let Err(e) = profile.validate() {
+            return Err((None, format!("targets.{id}.profile"), e.to_string()));
         }
     }
     Ok(())

@@ -96,13 +96,21 @@ impl TimeScale {
     /// Real time.
     pub const REAL_TIME: TimeScale = TimeScale(1.0);
 
-    /// A scale, if it is finite and positive.
+    /// The slowest scale: a simulated second lasts 1000 real seconds.
+    pub const MIN: f64 = 1e-3;
+    /// The fastest scale: a simulated day lasts 8.6 real seconds. Faster, a millisecond of
+    /// service time is shorter than a loopback round trip.
+    pub const MAX: f64 = 1e4;
+
+    /// A scale, if it is in [`Self::MIN`]`..=`[`Self::MAX`] (the one place the range is enforced).
     pub fn new(sim_per_real: f64) -> Result<Self, String> {
-        if sim_per_real.is_finite() && sim_per_real > 0.0 {
+        if (Self::MIN..=Self::MAX).contains(&sim_per_real) {
             Ok(Self(sim_per_real))
         } else {
             Err(format!(
-                "time_scale must be a positive number of simulated seconds per real second, got {sim_per_real}"
+                "time_scale must be between {} and {} simulated seconds per real second, got {sim_per_real}",
+                Self::MIN,
+                Self::MAX
             ))
         }
     }
@@ -112,14 +120,14 @@ impl TimeScale {
         self.0
     }
 
-    /// The real time that a simulated duration takes.
+    /// The real time that a simulated duration takes (saturating at `Duration::MAX`).
     pub fn to_real(self, simulated: Duration) -> Duration {
-        Duration::from_secs_f64(simulated.as_secs_f64() / self.0)
+        Duration::try_from_secs_f64(simulated.as_secs_f64() / self.0).unwrap_or(Duration::MAX)
     }
 
-    /// The simulated time that a real duration stands for.
+    /// The simulated time that a real duration stands for (saturating at `Duration::MAX`).
     pub fn to_sim(self, real: Duration) -> Duration {
-        Duration::from_secs_f64(real.as_secs_f64() * self.0)
+        Duration::try_from_secs_f64(real.as_secs_f64() * self.0).unwrap_or(Duration::MAX)
     }
 }
 

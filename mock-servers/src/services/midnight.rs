@@ -201,7 +201,7 @@ impl Profile {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
         }

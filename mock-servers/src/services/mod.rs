@@ -102,6 +102,42 @@ impl ServiceProfile {
         }
     }
 
+    /// Checks the profile as its mock does when it starts (counts, ratios, each service
+    /// time's distribution), without starting anything: a scenario that passes this does
+    /// not fail at start-up for its profile.
+    pub fn validate(&self) -> Result<(), MockError> {
+        let bad = |message: String| MockError::Profile { service: self.id(), message };
+        let own = match self {
+            Self::Midnight(p) => p.validate(),
+            Self::Scribe(p) => p.validate(),
+            Self::Grahmos(p) => p.validate(),
+            Self::Pxl(p) => p.validate(),
+            Self::Morphsave(p) => p.validate().map(|_| ()),
+        };
+        own.map_err(bad)?;
+        for (name, st) in self.service_times() {
+            st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The profile's service-time distributions by field name (those its own `validate`
+    /// does not check).
+    fn service_times(&self) -> Vec<(&'static str, &crate::kit::ServiceTime)> {
+        match self {
+            Self::Midnight(p) => {
+                let st = &p.service_time;
+                vec![("check", &st.check), ("prove", &st.prove), ("prove_tx", &st.prove_tx), ("attestation", &st.attestation)]
+            }
+            Self::Scribe(p) => {
+                let st = &p.service_time;
+                vec![("read", &st.read), ("write", &st.write), ("compact", &st.compact)]
+            }
+            Self::Grahmos(p) => vec![("search", &p.service_time.search), ("upstream", &p.service_time.upstream)],
+            Self::Pxl(_) | Self::Morphsave(_) => Vec::new(),
+        }
+    }
+
     /// Which service this profile is for.
     pub fn id(&self) -> ServiceId {
         match self {

@@ -190,7 +190,7 @@ impl Default for Profile {
 }
 
 impl Profile {
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
         }

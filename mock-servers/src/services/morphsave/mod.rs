@@ -183,7 +183,7 @@ impl Default for Profile {
     }
 }
 
-struct Samplers {
+pub(super) struct Samplers {
     db_read: Sampler,
     db_write: Sampler,
     cache: Sampler,
@@ -191,7 +191,7 @@ struct Samplers {
 }
 
 impl Profile {
-    fn validate(&self) -> Result<Samplers, String> {
+    pub(super) fn validate(&self) -> Result<Samplers, String> {
         if self.db_pool_size == 0 || self.accounts == 0 || self.max_body_bytes == 0 {
             return Err("db_pool_size, accounts and max_body_bytes must be at least 1".into());
         }

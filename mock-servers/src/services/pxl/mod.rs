@@ -198,7 +198,7 @@ impl Profile {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         let positive = [
             ("workers", self.workers),
             ("max_sessions", self.max_sessions),

@@ -205,7 +205,7 @@ impl Profile {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         if !(1..=64).contains(&self.nodes) {
             return Err(format!("nodes must be between 1 and 64, got {}", self.nodes));
         }
