@@ -89,10 +89,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
     };
     let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
         let inner = e.into_inner();
-        refuse(inner.span(), field, inner.message().trim().to_owned())
+        let message = inner.message().trim().to_owned();
+        refuse(inner.span(), missing_field(&path, &message).unwrap_or(path), message)
     })?;
     growth_rate(&mut scenario).map_err(|(field, message)| refuse(None, field, message))?;
     validate(&scenario, text).map_err(|(span, field, message)| refuse(span, field, message))?;
@@ -114,6 +115,12 @@ impl Scenario {
             message: message.into(),
         }
     }
+}
+
+/// serde's "missing field `x`" is reported at the table that lacks it: name the field.
+fn missing_field(path: &str, message: &str) -> Option<String> {
+    let name = message.strip_prefix("missing field `")?.split('`').next()?;
+    Some(if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") })
 }
 
 /// Checks `[growth]` and `[plan]`; a growth scenario without its own `load.rate` or

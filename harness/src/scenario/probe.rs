@@ -207,6 +207,13 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             let msg = format!("`{f}` does not apply to kind `{}` (it takes: {})", p.kind(), fields.join(", "));
             return Err((Some(span), field(f), msg));
         }
+        if p.kind() != "http" && s.drills.is_empty() {
+            let msg = format!(
+                "kind `{}` needs a drill's target hooks and runs under `gameday drill` only; this scenario has no [[drill]] (use kind `http` for `gameday run`)",
+                p.kind()
+            );
+            return Err((p.kind.as_ref().map(Spanned::span).or(name_at), field("kind"), msg));
+        }
         check_where(p).map_err(|(at, f, msg)| (at.or(name_at.clone()), field(f), msg))?;
         for (f, d) in [("interval", &p.interval), ("timeout", &p.timeout)] {
             if let Some(d) = d.as_ref().filter(|d| d.get_ref().get().is_zero()) {
