@@ -115,7 +115,8 @@ impl Report {
 fn fuzz(per_scenario: usize, seed: u64) -> Report {
     let files = shipped_scenarios();
     assert!(files.len() >= 20, "found only {} shipped scenarios", files.len());
-    let texts: Vec<(PathBuf, String)> = files.iter().map(|f| (f.clone(), std::fs::read_to_string(f).unwrap())).collect();
+    let texts: Vec<(PathBuf, String)> =
+        files.iter().map(|f| (f.clone(), std::fs::read_to_string(f).unwrap())).collect();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut report = Report::default();
     for (file, text) in &texts {

@@ -13,10 +13,11 @@ use gameday_mocks::ServiceProfile;
 use crate::common::{gameday, text, write, Mock};
 
 /// A short open-model run of Midnight's `/health`; `top` goes before `[load]`, `request`
-/// into the request table.
+/// into the request table. These tests are not about the generator's pace: on a busy
+/// machine one late send in 40 would make a run invalid, so `max_late` is generous.
 fn scenario(name: &str, top: &str, request: &str) -> String {
     format!(
-        "name = \"{name}\"\n{top}\n[load]\nrate = \"20/s\"\nduration = \"2s\"\n\n[[load.request]]\nname = \"health\"\ntarget = \"midnight\"\npath = \"/health\"\n{request}\n"
+        "name = \"{name}\"\n{top}\n[load]\nrate = \"20/s\"\nduration = \"2s\"\nmax_late = \"50%\"\n[[load.request]]\nname = \"health\"\ntarget = \"midnight\"\npath = \"/health\"\n{request}\n"
     )
 }
 
@@ -28,9 +29,9 @@ fn cmd(args: &[&str], cwd: &Path) -> Output {
 fn refused_cases() -> Vec<(&'static str, String, &'static str, usize)> {
     let targets = |body: &str| scenario("t", body, "");
     vec![
-        ("CR/LF in a header value", scenario("t", "", "headers = { \"X-Trace\" = \"a\\r\\nInjected: 1\" }"), "load.request[0].headers", 11),
-        ("a space in a header name", scenario("t", "", "headers = { \"Bad Name\" = \"1\" }"), "load.request[0].headers", 11),
-        ("a colon in a header name", scenario("t", "", "headers = { \"X:Y\" = \"1\" }"), "load.request[0].headers", 11),
+        ("CR/LF in a header value", scenario("t", "", "headers = { \"X-Trace\" = \"a\\r\\nInjected: 1\" }"), "load.request[0].headers", 12),
+        ("a space in a header name", scenario("t", "", "headers = { \"Bad Name\" = \"1\" }"), "load.request[0].headers", 12),
+        ("a colon in a header name", scenario("t", "", "headers = { \"X:Y\" = \"1\" }"), "load.request[0].headers", 12),
         ("an ftp:// target", targets("[targets.midnight]\nurl = \"ftp://127.0.0.1:21/\""), "targets.midnight.url", 3),
         ("a remote target", targets("[targets.midnight]\nurl = \"http://10.0.0.1:6300\""), "targets.midnight.url", 3),
         ("workers = 0", targets("[targets.midnight.profile]\nworkers = 0"), "targets.midnight.profile", 2),
@@ -51,13 +52,13 @@ fn refused_cases() -> Vec<(&'static str, String, &'static str, usize)> {
             "weights past u32",
             scenario("t", "", "weight = 4294967295\n[[load.request]]\nname = \"b\"\ntarget = \"midnight\"\npath = \"/health\"\nweight = 4294967295"),
             "load.request[0].weight",
-            11,
+            12,
         ),
         (
             "a bad alert expression",
             scenario("t", "", "\n[[alert]]\nname = \"x\"\nexpr = \"rate(\""),
             "alert[0].expr",
-            14,
+            15,
         ),
     ]
 }
@@ -183,7 +184,8 @@ async fn credentials_in_a_target_url_reach_no_output() {
     let args = ["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--target", &format!("midnight={url}")];
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let cwd = dir.path().to_owned();
-    let o = tokio::task::spawn_blocking(move || gameday().args(&args).current_dir(cwd).output().unwrap()).await.unwrap();
+    let o =
+        tokio::task::spawn_blocking(move || gameday().args(&args).current_dir(cwd).output().unwrap()).await.unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let written = all_text(&out);
     assert!(written.contains("http://xxxxx:xxxxx@127.0.0.1"), "results name the target, masked");
@@ -220,15 +222,25 @@ fn a_gate_that_compared_nothing_is_invalid_and_writes_no_baseline() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let baseline = run_out.join("results.json");
     let gate_out = dir.path().join("gate");
-    let args = ["gate", file.to_str().unwrap(), "--baseline", baseline.to_str().unwrap(), "--out", gate_out.to_str().unwrap(), "-q"];
+    let args = [
+        "gate",
+        file.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--out",
+        gate_out.to_str().unwrap(),
+        "-q",
+    ];
     let o = cmd(&args, dir.path());
     assert_eq!(o.status.code(), Some(3), "nothing compared cannot pass: {}", text(&o));
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(gate_out.join("results.json")).unwrap()).unwrap();
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(gate_out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["verdict"], "invalid");
     assert!(results["reasons"].to_string().contains("nothing was compared"), "{}", results["reasons"]);
     assert_eq!(results["gate"]["pass"], false);
     let new_baseline = dir.path().join("new-baseline.json");
-    let args = ["gate", file.to_str().unwrap(), "--baseline", new_baseline.to_str().unwrap(), "--update-baseline", "-q"];
+    let args =
+        ["gate", file.to_str().unwrap(), "--baseline", new_baseline.to_str().unwrap(), "--update-baseline", "-q"];
     let o = cmd(&args, dir.path());
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(!new_baseline.exists(), "a baseline that cannot gate was written");

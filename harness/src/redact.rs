@@ -22,7 +22,11 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find("://") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
-        let authority_len = tail.find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`' | ')' | ']') || c.is_whitespace()).unwrap_or(tail.len());
+        let authority_len = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`' | ')' | ']') || c.is_whitespace()
+            })
+            .unwrap_or(tail.len());
         let authority = &tail[..authority_len];
         match authority.rfind('@') {
             Some(userinfo_len) => {

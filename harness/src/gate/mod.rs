@@ -343,7 +343,12 @@ pub fn nothing_compared(g: &GateReport) -> Option<String> {
         return None;
     }
     let first = g.comparisons.first().and_then(|c| c.not_compared.clone());
-    Some(first.map_or_else(|| "no percentile is tracked".to_owned(), |why| format!("every tracked percentile, e.g.: {why}")))
+    Some(
+        first.map_or_else(
+            || "no percentile is tracked".to_owned(),
+            |why| format!("every tracked percentile, e.g.: {why}"),
+        ),
+    )
 }
 
 /// Folds the gate's verdict into the run's: a regression fails a run that was passing,

@@ -42,7 +42,11 @@ pub fn render(doc: &Doc) -> String {
         let _ = writeln!(
             out,
             "Charts: {}",
-            doc.figures.iter().map(|f| format!("[{}](charts/{})", cell(&f.title), link(&f.file))).collect::<Vec<_>>().join(", ")
+            doc.figures
+                .iter()
+                .map(|f| format!("[{}](charts/{})", cell(&f.title), link(&f.file)))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     out

@@ -66,7 +66,10 @@ fn read_text(path: &Path) -> Result<String, ScenarioError> {
         .read_to_end(&mut bytes)
         .map_err(|e| refuse(None, format!("cannot read scenario: {e}")))?;
     if bytes.len() as u64 > MAX_SCENARIO_BYTES {
-        return Err(refuse(None, format!("the file is larger than {} MiB; a scenario is a short TOML file", MAX_SCENARIO_BYTES >> 20)));
+        return Err(refuse(
+            None,
+            format!("the file is larger than {} MiB; a scenario is a short TOML file", MAX_SCENARIO_BYTES >> 20),
+        ));
     }
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
@@ -267,9 +270,14 @@ fn check_targets(s: &Scenario) -> Result<(), Invalid> {
         let (url, profile) = s.targets.get(id);
         if let Some(u) = url {
             let field = format!("targets.{id}.url");
-            let parsed = url::Url::parse(&u).map_err(|e| (None, field.clone(), format!("`{}` is not a URL: {e}", crate::redact::scrub(&u))))?;
+            let parsed = url::Url::parse(&u)
+                .map_err(|e| (None, field.clone(), format!("`{}` is not a URL: {e}", crate::redact::scrub(&u))))?;
             if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
-                return Err((None, field, format!("`{}` must be an http:// or https:// URL with a host", crate::redact::scrub(&u))));
+                return Err((
+                    None,
+                    field,
+                    format!("`{}` must be an http:// or https:// URL with a host", crate::redact::scrub(&u)),
+                ));
             }
         } else if let Err(e) = profile.validate() {
             return Err((None, format!("targets.{id}.profile"), e.to_string()));

@@ -127,7 +127,12 @@ impl ServiceProfile {
         match self {
             Self::Midnight(p) => {
                 let st = &p.service_time;
-                vec![("check", &st.check), ("prove", &st.prove), ("prove_tx", &st.prove_tx), ("attestation", &st.attestation)]
+                vec![
+                    ("check", &st.check),
+                    ("prove", &st.prove),
+                    ("prove_tx", &st.prove_tx),
+                    ("attestation", &st.attestation),
+                ]
             }
             Self::Scribe(p) => {
                 let st = &p.service_time;
