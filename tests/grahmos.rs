@@ -110,7 +110,14 @@ async fn token(c: &Client, base: &str, tenants: &[&str], tier: &str) -> Tok {
 }
 
 /// `Authorization: DPoP <token>` and a `DPoP` proof (fresh nonce) for `method` on `url`.
-async fn dpop(req: reqwest::RequestBuilder, c: &Client, base: &str, t: &Tok, method: &str, url: &str) -> reqwest::RequestBuilder {
+async fn dpop(
+    req: reqwest::RequestBuilder,
+    c: &Client,
+    base: &str,
+    t: &Tok,
+    method: &str,
+    url: &str,
+) -> reqwest::RequestBuilder {
     let proof = t.key.proof(method, url, Some(&fresh_nonce(c, base).await));
     req.header("Authorization", format!("DPoP {}", t.token)).header("DPoP", proof)
 }

@@ -161,7 +161,8 @@ fn matches_word(doc: &Value, word: &str) -> bool {
 
 #[tokio::test]
 async fn acl_filtering_matches_the_rule_and_never_crosses_tenants() {
-    let multi = json!({"id": "multi", "secret": "multi-secret", "tenant_ids": ["tenant-a", "tenant-c"], "max_tier": "secret"});
+    let multi =
+        json!({"id": "multi", "secret": "multi-secret", "tenant_ids": ["tenant-a", "tenant-c"], "max_tier": "secret"});
     let clients: Vec<Value> = ["tenant-a", "tenant-b", "tenant-c"]
         .iter()
         .map(|t| json!({"id": t, "secret": format!("{t}-secret"), "tenant_ids": [t], "max_tier": "secret"}))
@@ -244,7 +245,9 @@ async fn bad_requests_get_json_4xx_and_the_mock_keeps_serving() {
         ),
         (c.post(format!("{api}/auth/dpop")).header("DPoP", "garbage"), 400, "invalid_json"),
         (
-            c.get(format!("{api}/auth/dpop")).header("Authorization", format!("DPoP {}", t.token)).header("DPoP", "x.y.z"),
+            c.get(format!("{api}/auth/dpop"))
+                .header("Authorization", format!("DPoP {}", t.token))
+                .header("DPoP", "x.y.z"),
             401,
             "invalid_dpop_proof",
         ),
@@ -318,14 +321,18 @@ async fn a_dpop_bound_token_without_its_proof_and_nonce_is_401() {
     let offered = r.headers()["dpop-nonce"].to_str().unwrap().to_owned();
     assert_eq!(status_error(r).await, (401, "nonce_required".to_owned()));
     // The offered nonce works once; used again it is nonce_expired.
-    let with = |n: &str| c.get(&search_url).header("Authorization", &scheme).header("DPoP", t.key.proof("GET", &get, Some(n)));
+    let with =
+        |n: &str| c.get(&search_url).header("Authorization", &scheme).header("DPoP", t.key.proof("GET", &get, Some(n)));
     assert_eq!(with(&offered).send().await.unwrap().status(), 200);
     let r = with(&offered).send().await.unwrap();
     assert!(r.headers().contains_key("dpop-nonce"));
     assert_eq!(status_error(r).await, (401, "nonce_expired".to_owned()));
     // A proof for another route, or by another key (a stolen token): 401.
     let n = fresh_nonce(&c, &api).await;
-    let r = c.get(&search_url).header("Authorization", &scheme).header("DPoP", t.key.proof("GET", &format!("{api}/auth/dpop"), Some(&n)));
+    let r = c
+        .get(&search_url)
+        .header("Authorization", &scheme)
+        .header("DPoP", t.key.proof("GET", &format!("{api}/auth/dpop"), Some(&n)));
     assert_eq!(status_error(r.send().await.unwrap()).await, (401, "invalid_dpop_proof".to_owned()));
     let thief = DpopKey::generate().unwrap();
     let n = fresh_nonce(&c, &api).await;

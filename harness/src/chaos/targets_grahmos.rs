@@ -267,7 +267,8 @@ impl GrahmosTarget {
         let proof = key.proof("POST", &url, Some(&self.nonce(client).await?));
         let body = serde_json::json!({"client_id": cred.id, "client_secret": cred.secret, "sub": "gameday-probe",
             "tenant_ids": tenants, "tier": tier});
-        let resp = client.post(&url).header("DPoP", proof).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let resp =
+            client.post(&url).header("DPoP", proof).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
         let status = resp.status().as_u16();
         let answer: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
         let token = answer["access_token"].as_str().filter(|_| status == 200);

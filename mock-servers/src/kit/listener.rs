@@ -94,7 +94,8 @@ pub fn spawn_all(
     let mut tasks = Vec::with_capacity(pairs.len());
     for (listener, router) in pairs {
         let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (switch, task) = spawn(listener, router, limits, shutdown.clone()).map_err(|source| BindError { addr, source })?;
+        let (switch, task) =
+            spawn(listener, router, limits, shutdown.clone()).map_err(|source| BindError { addr, source })?;
         switches.push(switch);
         tasks.push(task);
     }

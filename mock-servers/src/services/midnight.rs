@@ -52,8 +52,8 @@ use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::metrics::{self, register, KitMetrics, MetricsError, LATENCY_BUCKETS_S};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, serve, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceStream, ServiceTime,
-    TimeScale, WorkerPool,
+    bind_loopback, serve, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceStream,
+    ServiceTime, TimeScale, WorkerPool,
 };
 
 /// The runbook's port.

@@ -86,7 +86,9 @@ pub async fn scan(g: &GrahmosTarget, queries: &[String], timeout: std::time::Dur
         for tier in [Label::Public, Label::Secret.min(cred.max_tier)] {
             match g.mint(&client, &cred, &[tenant.as_str()], tier).await {
                 Ok((200, Some(t))) => run_queries(g, &client, &t, (tenant, tier), queries, &mut out).await,
-                Ok((status, _)) => out.errors.push(format!("{tenant}: POST /auth/dpop with its own credential: HTTP {status}")),
+                Ok((status, _)) => {
+                    out.errors.push(format!("{tenant}: POST /auth/dpop with its own credential: HTTP {status}"))
+                }
                 Err(e) => out.errors.push(format!("{tenant}: POST /auth/dpop: {e}")),
             }
         }

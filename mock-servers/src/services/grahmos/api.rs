@@ -424,28 +424,45 @@ struct Grant {
     tier: Label,
 }
 
-/// Checks the client credential and that the requested tenants and tier are the client's:
-/// 401 `invalid_client` for a missing or wrong credential, 403 `tenant_not_allowed` /
-/// `tier_not_allowed` for claims beyond it.
-fn authorize_issue(s: &State, r: IssueRequest) -> Result<Grant, Response> {
+/// Why `POST /auth/dpop` refused to mint.
+enum Refusal {
+    /// 401: no credential, or a wrong one (`invalid_client`).
+    Unauthenticated(AuthError),
+    /// 403: claims beyond the client's (`tenant_not_allowed`, `tier_not_allowed`).
+    Forbidden(&'static str, String),
+}
+
+impl Refusal {
+    fn into_response(self, s: &State) -> Response {
+        match self {
+            Refusal::Unauthenticated(e) => auth_failure(s, "dpop", e),
+            Refusal::Forbidden(code, message) => {
+                s.own.auth.with_label_values(&["dpop", code]).inc();
+                ApiError::new(StatusCode::FORBIDDEN, code, message).into_response()
+            }
+        }
+    }
+}
+
+/// Checks the client credential and that the requested tenants and tier are the client's.
+fn authorize_issue(s: &State, r: IssueRequest) -> Result<Grant, Refusal> {
     let (Some(id), Some(secret)) = (r.client_id.as_deref(), r.client_secret.as_deref()) else {
-        let e = AuthError::new("invalid_client", "send client_id and client_secret (an issuer client of your tenant)");
-        return Err(auth_failure(s, "dpop", e));
+        let m = "send client_id and client_secret (an issuer client of your tenant)";
+        return Err(Refusal::Unauthenticated(AuthError::new("invalid_client", m)));
     };
     let Some(client) = s.clients.iter().find(|c| c.id == id && c.secret_matches(secret)) else {
-        return Err(auth_failure(s, "dpop", AuthError::new("invalid_client", "unknown client_id or wrong client_secret")));
-    };
-    let forbidden = |code: &'static str, m: String| {
-        s.own.auth.with_label_values(&["dpop", code]).inc();
-        ApiError::new(StatusCode::FORBIDDEN, code, m).into_response()
+        let m = "unknown client_id or wrong client_secret";
+        return Err(Refusal::Unauthenticated(AuthError::new("invalid_client", m)));
     };
     let tenant_ids = r.tenant_ids.unwrap_or_else(|| client.tenant_ids.clone());
     if let Some(t) = tenant_ids.iter().find(|t| !client.tenant_ids.contains(t)) {
-        return Err(forbidden("tenant_not_allowed", format!("client `{id}` may not mint tokens for tenant `{t}`")));
+        let m = format!("client `{id}` may not mint tokens for tenant `{t}`");
+        return Err(Refusal::Forbidden("tenant_not_allowed", m));
     }
     let tier = r.tier.unwrap_or(client.max_tier);
     if tier > client.max_tier {
-        return Err(forbidden("tier_not_allowed", format!("client `{id}` may mint tokens up to tier {}", client.max_tier.as_str())));
+        let m = format!("client `{id}` may mint tokens up to tier {}", client.max_tier.as_str());
+        return Err(Refusal::Forbidden("tier_not_allowed", m));
     }
     Ok(Grant { sub: r.sub.unwrap_or_else(|| id.to_owned()), tenant_ids, tier })
 }
@@ -482,7 +499,7 @@ async fn dpop_issue(
     };
     let req = match authorize_issue(&s, req) {
         Ok(g) => g,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(&s),
     };
     if let Err(e) = validate_issue(&req) {
         return e.into_response();

@@ -472,7 +472,12 @@ pub struct IssuerClient {
 impl IssuerClient {
     /// The default client of `tenant`: id = the tenant, secret `<tenant>-secret`, every tier.
     pub fn default_for(tenant: &str) -> Self {
-        Self { id: tenant.to_owned(), secret: format!("{tenant}-secret"), tenant_ids: vec![tenant.to_owned()], max_tier: Label::Secret }
+        Self {
+            id: tenant.to_owned(),
+            secret: format!("{tenant}-secret"),
+            tenant_ids: vec![tenant.to_owned()],
+            max_tier: Label::Secret,
+        }
     }
 
     /// Whether `secret` is this client's (compared by digest, in constant time per byte).

@@ -65,8 +65,8 @@ use self::upstream::{Backhaul, BackhaulConfig, UpstreamServer, UpstreamState};
 use super::{Endpoint, MockError, RunningService, ServiceId};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::{
-    bind_loopback, serve_listener, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler, ServiceTime, TimeScale,
-    WorkerPool,
+    bind_loopback, serve_listener, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler,
+    ServiceTime, TimeScale, WorkerPool,
 };
 
 /// The edge API's port with `--ports runbook` (the runbook's nginx serves 443).

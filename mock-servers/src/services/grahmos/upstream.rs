@@ -158,13 +158,12 @@ impl UpstreamServer {
     fn spawn(&self, listener: tokio::net::TcpListener) {
         let token = self.parent.child_token();
         let stop = token.clone();
-        let task =
-            tokio::spawn(serve(
-                listener,
-                upstream_router(Arc::clone(&self.state)),
-                ConnLimits::default(),
-                async move { stop.cancelled().await },
-            ));
+        let task = tokio::spawn(serve(
+            listener,
+            upstream_router(Arc::clone(&self.state)),
+            ConnLimits::default(),
+            async move { stop.cancelled().await },
+        ));
         *lock(&self.running) = Some((token, task));
     }
 

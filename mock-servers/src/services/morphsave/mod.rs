@@ -49,7 +49,9 @@ use super::{Endpoint, MockError, RunningService, ServiceId};
 use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::serve::finish_router;
-use crate::kit::{bind_loopback, ConnLimits, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale};
+use crate::kit::{
+    bind_loopback, ConnLimits, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale,
+};
 
 pub use db::PoolSnapshot;
 pub use rpc_client::RpcNode;

@@ -164,8 +164,12 @@ pub(super) async fn admit(State(g): State<Arc<GatewayState>>, req: Request, next
     if matches!(client, Client::Peer { bad_key: true, .. }) {
         shared.metrics.rejected.with_label_values(&["invalid_api_key"]).inc();
         let header = &shared.profile.client_key_header;
-        return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", format!("the {header} is not a registered API key"))
-            .into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            format!("the {header} is not a registered API key"),
+        )
+        .into_response();
     }
     let Ok(_session) = Arc::clone(&shared.sessions).try_acquire_owned() else {
         shared.metrics.rejected.with_label_values(&["session_limit"]).inc();

@@ -52,7 +52,8 @@ use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::{self as kit_metrics, KitMetrics};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceTime, TimeScale, WorkerPool,
+    bind_loopback, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceTime, TimeScale,
+    WorkerPool,
 };
 
 /// The runbook's gateway port: `http://localhost/v1/health` is plain HTTP on port 80.
