@@ -72,27 +72,60 @@ async fn fresh_nonce(c: &Client, base: &str) -> String {
     body["nonce"].as_str().unwrap().to_owned()
 }
 
-/// A token obtained the way a client does: nonce, DPoP proof, POST /auth/dpop.
-async fn token(c: &Client, base: &str, tenants: &[&str], tier: &str) -> String {
+/// A DPoP-bound access token and the key it is bound to (derefs to the token).
+#[derive(Clone)]
+struct Tok {
+    token: String,
+    key: Arc<DpopKey>,
+}
+
+impl std::ops::Deref for Tok {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.token
+    }
+}
+
+/// The issuer credential the default profile gives `tenant`; tokens for several tenants
+/// come from the client `multi` (secret `multi-secret`), which tests register themselves.
+fn credential(tenants: &[&str]) -> Value {
+    let id = if tenants.len() == 1 { tenants[0] } else { "multi" };
+    json!({"client_id": id, "client_secret": format!("{id}-secret")})
+}
+
+/// A token obtained the way a client does: nonce, DPoP proof, POST /auth/dpop with the
+/// tenant's issuer credential.
+async fn token(c: &Client, base: &str, tenants: &[&str], tier: &str) -> Tok {
     let key = DpopKey::generate().unwrap();
     let nonce = fresh_nonce(c, base).await;
     let proof = key.proof("POST", &format!("{base}/auth/dpop"), Some(&nonce));
-    let r = c
-        .post(format!("{base}/auth/dpop"))
-        .header("DPoP", proof)
-        .json(&json!({"sub": "tester", "tenant_ids": tenants, "tier": tier}))
-        .send()
-        .await
-        .unwrap();
+    let mut body = credential(tenants);
+    body["sub"] = json!("tester");
+    body["tenant_ids"] = json!(tenants);
+    body["tier"] = json!(tier);
+    let r = c.post(format!("{base}/auth/dpop")).header("DPoP", proof).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    Tok { token: body["access_token"].as_str().unwrap().to_owned(), key: Arc::new(key) }
 }
 
-async fn search(c: &Client, base: &str, token: &str, q: &str) -> (StatusCode, HashMap<String, String>, Value) {
+/// `Authorization: DPoP <token>` and a `DPoP` proof (fresh nonce) for `method` on `url`.
+async fn dpop(
+    req: reqwest::RequestBuilder,
+    c: &Client,
+    base: &str,
+    t: &Tok,
+    method: &str,
+    url: &str,
+) -> reqwest::RequestBuilder {
+    let proof = t.key.proof(method, url, Some(&fresh_nonce(c, base).await));
+    req.header("Authorization", format!("DPoP {}", t.token)).header("DPoP", proof)
+}
+
+async fn search(c: &Client, base: &str, token: &Tok, q: &str) -> (StatusCode, HashMap<String, String>, Value) {
     let mut url = reqwest::Url::parse(&format!("{base}/search")).unwrap();
     url.query_pairs_mut().append_pair("q", q).append_pair("limit", "100");
-    let r = c.get(url).bearer_auth(token).send().await.unwrap();
+    let r = dpop(c.get(url), c, base, token, "GET", &format!("{base}/search")).await.send().await.unwrap();
     let status = r.status();
     let headers =
         r.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();

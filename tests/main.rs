@@ -17,6 +17,7 @@ mod load;
 mod merge;
 mod midnight;
 mod missing_data;
+mod mock_conns;
 mod morphsave;
 mod observe;
 mod plan;

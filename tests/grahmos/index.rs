@@ -26,7 +26,7 @@ fn ln_sfn(index_dir: &Path, name: &str) {
 }
 
 /// Canary queries in a loop until `stop`: (answered, failed).
-fn canary_load(c: Client, api: String, token: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(u64, u64)> {
+fn canary_load(c: Client, api: String, token: Tok, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(u64, u64)> {
     tokio::spawn(async move {
         let (ok, failed) = (AtomicU64::new(0), AtomicU64::new(0));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

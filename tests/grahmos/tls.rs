@@ -102,6 +102,10 @@ async fn mtls_refuses_clients_without_a_valid_certificate() {
     let tok = body["access_token"].as_str().unwrap();
     let r = probe.get(format!("{https}/search?q=canary")).bearer_auth(tok).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    // It is bound to the certificate (cnf x5t#S256): without it on the connection, 401.
+    let r = anonymous.get(format!("{https}/search?q=canary")).bearer_auth(tok).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_token");
 }
 
 #[tokio::test]

@@ -38,10 +38,10 @@ async fn the_runbook_rate_of_1000_per_minute_refuses_the_1001st_with_retry_after
     let m = Pxl::start(Profile::default(), 1.0).await;
     let url = format!("{}/v1/overlays/v4", m.url(Component::Gateway));
     for i in 0..1000 {
-        let status = m.client.get(&url).header("x-api-key", "load").send().await.unwrap().status();
+        let status = m.client.get(&url).header("x-api-key", "client-1").send().await.unwrap().status();
         assert_eq!(status, StatusCode::OK, "request {i}");
     }
-    let resp = m.client.get(&url).header("x-api-key", "load").send().await.unwrap();
+    let resp = m.client.get(&url).header("x-api-key", "client-1").send().await.unwrap();
     let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     // The window opened with the first of the 1000 requests, less than a minute ago.
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
@@ -49,7 +49,7 @@ async fn the_runbook_rate_of_1000_per_minute_refuses_the_1001st_with_retry_after
     assert_eq!((status, err["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
     assert_eq!(err["limit"], 1000);
     // Another client (another key) has its own window; health is never limited.
-    let other = m.client.get(&url).header("x-api-key", "other").send().await.unwrap();
+    let other = m.client.get(&url).header("x-api-key", "client-2").send().await.unwrap();
     assert_eq!(other.status(), StatusCode::OK);
     assert_eq!(m.get(Component::Gateway, "/v1/health").await.status(), StatusCode::OK);
 }
@@ -131,4 +131,60 @@ async fn a_full_proof_queue_answers_503_queue_full_through_the_gateway() {
     assert_eq!((status, err["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("queue_full")));
     assert_eq!(first.await.unwrap(), StatusCode::OK);
     assert_eq!(second.await.unwrap(), StatusCode::OK);
+}
+
+/// Issue 23 item 5: the limit was keyed on a client-chosen `X-API-Key`, so a fresh key per
+/// request passed 1100 of 1100 against 1000/min. An unregistered key is 401 now and counts
+/// against the source address; nothing passes.
+#[tokio::test]
+async fn fresh_api_keys_per_request_do_not_buy_fresh_windows() {
+    let m = Pxl::start(Profile::default(), 1.0).await;
+    let url = format!("{}/v1/overlays/v4", m.url(Component::Gateway));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(50);
+    let mut codes = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..1100 {
+        assert!(tokio::time::Instant::now() < deadline, "1100 requests must fit in one window");
+        let status = m.client.get(&url).header("x-api-key", format!("fresh-{i}")).send().await.unwrap().status();
+        *codes.entry(status.as_u16()).or_default() += 1;
+    }
+    assert_eq!(codes.get(&200), None, "{codes:?}");
+    // Hand count: the first 1000 spend the source address's window (401 each), the rest 429.
+    assert_eq!(codes, [(401, 1000), (429, 100)].into_iter().collect(), "{codes:?}");
+    let (status, err) = json(m.client.get(&url).header("x-api-key", "nope").send().await.unwrap()).await;
+    assert_eq!((status, err["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
+    // A registered client is not the address: its own window is whole.
+    assert_eq!(m.client.get(&url).header("x-api-key", "client-3").send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// Issue 23 item 5: another client's traffic (its own key, made-up keys, or no key) never
+/// spends a registered client's quota; only that client's key does.
+#[tokio::test]
+async fn another_clients_requests_do_not_spend_the_victims_quota() {
+    let keys = vec!["victim-7f3a".to_owned(), "attacker-1".to_owned()];
+    let profile = Profile { rate_limit_requests: 5, api_keys: keys, ..Profile::default() };
+    let m = Pxl::start(profile, 1.0).await;
+    let url = format!("{}/v1/overlays/v4", m.url(Component::Gateway));
+    let send = |key: Option<String>| {
+        let mut req = m.client.get(&url);
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let (mut own, mut guessed, mut keyless) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..8 {
+        own.push(send(Some("attacker-1".into())).await);
+        guessed.push(send(Some(format!("victim-{i}"))).await);
+        keyless.push(send(None).await);
+    }
+    assert_eq!(own, [200, 200, 200, 200, 200, 429, 429, 429], "the attacker's own key has its own window");
+    // Guessed keys and no key share the source address's window of 5 (hand count: 401,
+    // 200, 401, 200, 401, then 429 for everything).
+    assert_eq!(guessed, [401, 401, 401, 429, 429, 429, 429, 429]);
+    assert_eq!(keyless, [200, 200, 429, 429, 429, 429, 429, 429]);
+    let mut victim = Vec::new();
+    for _ in 0..6 {
+        victim.push(send(Some("victim-7f3a".into())).await);
+    }
+    assert_eq!(victim, [200, 200, 200, 200, 200, 429], "the victim's whole window, then its own limit");
 }

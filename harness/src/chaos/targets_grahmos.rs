@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gameday_mocks::kit::MockContext;
+use gameday_mocks::services::grahmos::auth::{DpopKey, IssuerClient};
 use gameday_mocks::services::grahmos::corpus::{self, Label};
 use gameday_mocks::services::grahmos::tls::TlsMode;
 use gameday_mocks::services::grahmos::upstream::{self, UpstreamServer, UpstreamState};
@@ -239,4 +240,72 @@ impl GrahmosTarget {
         let body = resp.json().await.unwrap_or(serde_json::Value::Null);
         Ok(SearchAnswer { status, body })
     }
+
+    /// The issuer client holding `tenant`'s credential (the profile's `clients`).
+    pub fn issuer_client(&self, tenant: &str) -> Option<IssuerClient> {
+        self.handle.issuer_clients().into_iter().find(|c| c.tenant_ids.iter().any(|t| t == tenant))
+    }
+
+    async fn nonce(&self, client: &reqwest::Client) -> Result<String, String> {
+        let url = format!("{}/auth/dpop/nonce", self.api_url());
+        let resp = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let body: serde_json::Value = resp.json().await.map_err(|e| format!("{url}: {e}"))?;
+        body["nonce"].as_str().map(str::to_owned).ok_or_else(|| format!("{url}: no nonce in the answer"))
+    }
+
+    /// Asks `POST /auth/dpop` for a DPoP-bound token for `tenants` at `tier`, presenting
+    /// `cred`, the way a client does (nonce, proof). The status, and the token when 200.
+    pub async fn mint(
+        &self,
+        client: &reqwest::Client,
+        cred: &IssuerClient,
+        tenants: &[&str],
+        tier: Label,
+    ) -> Result<(u16, Option<DpopToken>), String> {
+        let key = DpopKey::generate().map_err(|e| format!("DPoP key: {e}"))?;
+        let url = format!("{}/auth/dpop", self.api_url());
+        let proof = key.proof("POST", &url, Some(&self.nonce(client).await?));
+        let body = serde_json::json!({"client_id": cred.id, "client_secret": cred.secret, "sub": "gameday-probe",
+            "tenant_ids": tenants, "tier": tier});
+        let resp =
+            client.post(&url).header("DPoP", proof).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let answer: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+        let token = answer["access_token"].as_str().filter(|_| status == 200);
+        Ok((status, token.map(|t| DpopToken { token: t.to_owned(), key })))
+    }
+
+    /// `GET /search?q=` presenting a DPoP-bound token: `Authorization: DPoP` and a proof with
+    /// a fresh nonce (`dpop = false` sends it as plain Bearer, which the edge must refuse).
+    pub async fn search_dpop(
+        &self,
+        client: &reqwest::Client,
+        t: &DpopToken,
+        q: &str,
+        dpop: bool,
+    ) -> Result<SearchAnswer, String> {
+        let base = format!("{}/search", self.api_url());
+        let mut url = url::Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+        url.query_pairs_mut().append_pair("q", q);
+        let mut req = client.get(url);
+        if dpop {
+            let proof = t.key.proof("GET", &base, Some(&self.nonce(client).await?));
+            req = req.header("Authorization", format!("DPoP {}", t.token)).header("DPoP", proof);
+        } else {
+            req = req.bearer_auth(&t.token);
+        }
+        let resp = req.send().await.map_err(|e| format!("{base}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Ok(SearchAnswer { status, body })
+    }
+}
+
+/// A DPoP-bound access token and the key it is bound to.
+#[derive(Debug)]
+pub struct DpopToken {
+    /// The access token.
+    pub token: String,
+    /// The client's DPoP key (`cnf.jkt` of the token).
+    pub key: DpopKey,
 }

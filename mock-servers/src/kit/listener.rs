@@ -21,7 +21,7 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::serve::{serve, BindError};
+use super::serve::{serve, BindError, ConnLimits};
 
 /// What the supervisor last reported.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,13 +67,14 @@ pub struct Switch {
 pub fn spawn(
     listener: TcpListener,
     router: Router,
+    limits: ConnLimits,
     shutdown: CancellationToken,
 ) -> io::Result<(Switch, JoinHandle<io::Result<()>>)> {
     let addr = listener.local_addr()?;
     let (want_tx, want_rx) = watch::channel(true);
     let first = Reported { up: true, attempt: 0, error: None };
     let (report_tx, report_rx) = watch::channel(first);
-    let supervisor = Supervisor { addr, router, shutdown, want: want_rx, report: report_tx };
+    let supervisor = Supervisor { addr, router, limits, shutdown, want: want_rx, report: report_tx };
     let task = tokio::spawn(supervisor.run(listener));
     let switch = Switch { addr, want_up: Arc::new(want_tx), reported: report_rx, op: Arc::new(Mutex::new(())) };
     Ok((switch, task))
@@ -86,13 +87,15 @@ pub type Tasks = Vec<JoinHandle<io::Result<()>>>;
 /// listener's address.
 pub fn spawn_all(
     pairs: Vec<(TcpListener, Router)>,
+    limits: ConnLimits,
     shutdown: &CancellationToken,
 ) -> Result<(Vec<Switch>, Tasks), BindError> {
     let mut switches = Vec::with_capacity(pairs.len());
     let mut tasks = Vec::with_capacity(pairs.len());
     for (listener, router) in pairs {
         let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (switch, task) = spawn(listener, router, shutdown.clone()).map_err(|source| BindError { addr, source })?;
+        let (switch, task) =
+            spawn(listener, router, limits, shutdown.clone()).map_err(|source| BindError { addr, source })?;
         switches.push(switch);
         tasks.push(task);
     }
@@ -148,6 +151,7 @@ impl Switch {
 struct Supervisor {
     addr: SocketAddr,
     router: Router,
+    limits: ConnLimits,
     shutdown: CancellationToken,
     want: watch::Receiver<bool>,
     report: watch::Sender<Reported>,
@@ -197,7 +201,7 @@ impl Supervisor {
                 () = stop_requested => {}
             }
         };
-        serve(listener, self.router.clone(), stop).await
+        serve(listener, self.router.clone(), self.limits, stop).await
     }
 
     /// Waits until the listener is wanted up; false if the mock shuts down first (or
@@ -245,7 +249,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let token = CancellationToken::new();
         let router = Router::new().route("/", get(|| async { "pong" }));
-        let (switch, task) = spawn(listener, router, token.clone())?;
+        let (switch, task) = spawn(listener, router, ConnLimits::default(), token.clone())?;
         Ok((switch, task, token))
     }
 

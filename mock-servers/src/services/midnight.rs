@@ -52,8 +52,8 @@ use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::metrics::{self, register, KitMetrics, MetricsError, LATENCY_BUCKETS_S};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, serve, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceStream, ServiceTime,
-    TimeScale, WorkerPool,
+    bind_loopback, serve, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceStream,
+    ServiceTime, TimeScale, WorkerPool,
 };
 
 /// The runbook's port.
@@ -166,6 +166,10 @@ pub struct Profile {
     pub cert_lifetime: PositiveDuration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Connection timeouts of every listener (real time): a request head must be complete
+    /// `header_read_timeout` after its first byte, and a connection with nothing in flight
+    /// closes after `idle_timeout` without traffic.
+    pub connection: ConnLimits,
 }
 
 impl Default for Profile {
@@ -185,6 +189,7 @@ impl Default for Profile {
             service_time: ServiceTimes::default(),
             cert_lifetime: PositiveDuration(HumanDuration(Duration::from_secs(90 * 86_400))),
             max_body_bytes: 10 * 1024 * 1024,
+            connection: ConnLimits::default(),
         }
     }
 }
@@ -401,6 +406,7 @@ pub fn router(state: Arc<State>) -> Router {
 
 /// Binds Midnight's listener and serves until `ctx.shutdown`.
 pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService, MockError> {
+    let limits = profile.connection;
     let state = State::new(profile, ctx)?;
     let listener = bind_loopback(ctx.host, ctx.port(RUNBOOK_PORT))
         .await
@@ -410,7 +416,7 @@ pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService
         source: crate::kit::BindError { addr: std::net::SocketAddr::new(ctx.host, 0), source },
     })?;
     let shutdown = ctx.shutdown.clone();
-    let task = tokio::spawn(serve(listener, router(state), async move { shutdown.cancelled().await }));
+    let task = tokio::spawn(serve(listener, router(state), limits, async move { shutdown.cancelled().await }));
     Ok(RunningService {
         id: ServiceId::Midnight,
         endpoints: vec![Endpoint { name: "midnight".into(), addr }],

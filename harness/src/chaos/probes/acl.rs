@@ -6,6 +6,12 @@
 //! caller's clearance (the runbook's doc-level ACLs). The probe fails when any hit leaks,
 //! and also when a query is not answered with 200 (an ACL check that could not run is
 //! not a pass); the detail tells leaks and errors apart.
+//!
+//! The probe is a client, not the edge's owner: each tenant's token is minted over HTTP
+//! at `POST /auth/dpop` with that tenant's issuer credential (the profile's `clients`),
+//! and every search presents it with a DPoP proof and a fresh nonce. It also plays the
+//! dishonest client, and counts as leaks: a token minted for another tenant with this
+//! tenant's credential, and a DPoP-bound token accepted as plain Bearer (runbook 002: 401).
 
 use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::services::grahmos::corpus::Label;
@@ -15,7 +21,8 @@ use serde_json::Value;
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
-use crate::chaos::targets_grahmos::{find, GrahmosTarget};
+use crate::chaos::targets_grahmos::{find, DpopToken, GrahmosTarget};
+use gameday_mocks::services::grahmos::auth::IssuerClient;
 
 /// Queries that match documents of every tenant in the generated corpus.
 pub const DEFAULT_QUERIES: &[&str] = &["canary", "report", "maintenance guide", "archive"];
@@ -66,27 +73,76 @@ fn leak(hit: &Value, tenant: &str, tier: Label) -> Option<String> {
     })
 }
 
-/// Runs every query for every tenant at clearances public and secret.
+/// Runs every query for every tenant at clearances public and secret (capped at what the
+/// tenant's issuer client may mint), then the dishonest-client checks.
 pub async fn scan(g: &GrahmosTarget, queries: &[String], timeout: std::time::Duration) -> Result<AclScan, FaultError> {
     let client = g.client(timeout)?;
     let mut out = AclScan::default();
     for tenant in g.tenants() {
-        for tier in [Label::Public, Label::Secret] {
-            let token = g.token(&[tenant.as_str()], tier)?;
-            for q in queries {
-                match g.search(&client, &token, q).await {
-                    Ok(a) if a.status == 200 => {
-                        out.answered += 1;
-                        out.hits += a.hits().len();
-                        out.leaks.extend(a.hits().iter().filter_map(|h| leak(h, tenant, tier)));
-                    }
-                    Ok(a) => out.errors.push(format!("{tenant} `{q}`: HTTP {} {}", a.status, a.body["error"])),
-                    Err(e) => out.errors.push(format!("{tenant} `{q}`: {e}")),
+        let Some(cred) = g.issuer_client(tenant) else {
+            out.errors.push(format!("{tenant}: no issuer client holds this tenant's credential"));
+            continue;
+        };
+        for tier in [Label::Public, Label::Secret.min(cred.max_tier)] {
+            match g.mint(&client, &cred, &[tenant.as_str()], tier).await {
+                Ok((200, Some(t))) => run_queries(g, &client, &t, (tenant, tier), queries, &mut out).await,
+                Ok((status, _)) => {
+                    out.errors.push(format!("{tenant}: POST /auth/dpop with its own credential: HTTP {status}"))
                 }
+                Err(e) => out.errors.push(format!("{tenant}: POST /auth/dpop: {e}")),
             }
         }
+        dishonest(g, &client, &cred, tenant, queries, &mut out).await;
     }
     Ok(out)
+}
+
+async fn run_queries(
+    g: &GrahmosTarget,
+    client: &reqwest::Client,
+    t: &DpopToken,
+    (tenant, tier): (&str, Label),
+    queries: &[String],
+    out: &mut AclScan,
+) {
+    for q in queries {
+        match g.search_dpop(client, t, q, true).await {
+            Ok(a) if a.status == 200 => {
+                out.answered += 1;
+                out.hits += a.hits().len();
+                out.leaks.extend(a.hits().iter().filter_map(|h| leak(h, tenant, tier)));
+            }
+            Ok(a) => out.errors.push(format!("{tenant} `{q}`: HTTP {} {}", a.status, a.body["error"])),
+            Err(e) => out.errors.push(format!("{tenant} `{q}`: {e}")),
+        }
+    }
+}
+
+/// With `tenant`'s credential: ask for a token of another tenant (must be refused), and
+/// present an own DPoP-bound token as plain Bearer (must be 401).
+async fn dishonest(
+    g: &GrahmosTarget,
+    client: &reqwest::Client,
+    cred: &IssuerClient,
+    tenant: &str,
+    queries: &[String],
+    out: &mut AclScan,
+) {
+    if let Some(other) = g.tenants().iter().find(|o| !cred.tenant_ids.contains(o)) {
+        match g.mint(client, cred, &[other.as_str()], Label::Public).await {
+            Ok((200, _)) => out.leaks.push(format!("client `{}` of {tenant} got a token for {other}", cred.id)),
+            Ok(_) => {}
+            Err(e) => out.errors.push(format!("{tenant}: POST /auth/dpop for {other}: {e}")),
+        }
+    }
+    let (Some(q), Ok((200, Some(t)))) = (queries.first(), g.mint(client, cred, &[tenant], Label::Public).await) else {
+        return;
+    };
+    match g.search_dpop(client, &t, q, false).await {
+        Ok(a) if a.status == 401 => {}
+        Ok(a) => out.leaks.push(format!("{tenant}: a DPoP-bound token as plain Bearer got HTTP {}", a.status)),
+        Err(e) => out.errors.push(format!("{tenant}: plain Bearer check: {e}")),
+    }
 }
 
 /// Runs the probe once.

@@ -72,14 +72,52 @@ async fn record_request(AxumState(s): AxumState<Arc<State>>, req: Request, next:
     resp
 }
 
+/// What a search request presents: its headers, route and connection.
+struct Caller<'a> {
+    headers: &'a HeaderMap,
+    method: &'static str,
+    path: &'static str,
+    peer: Option<&'a PeerInfo>,
+}
+
 impl State {
-    fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, AuthError> {
-        let header = headers.get(axum::http::header::AUTHORIZATION);
+    /// The viewer a search request authenticates as. A bound token proves possession:
+    /// a DPoP-bound one only as `Authorization: DPoP` with a proof of its key and a fresh
+    /// nonce (as plain Bearer it is 401, runbook 002), a certificate-bound one only on a
+    /// connection presenting its client certificate.
+    fn viewer(&self, c: &Caller<'_>) -> Result<Viewer, AuthError> {
+        let header = c.headers.get(axum::http::header::AUTHORIZATION);
         if header.is_none() && self.profile.anonymous_search {
             return Ok(Viewer::anonymous());
         }
-        let raw = header.map(|h| h.to_str().unwrap_or_default());
-        Ok(self.keys.verify(auth::bearer(raw)?)?.viewer())
+        let (scheme, token) = auth::authorization(header.map(|h| h.to_str().unwrap_or_default()))?;
+        let claims = self.keys.verify(token)?;
+        match (claims.binding(), scheme) {
+            (auth::Binding::Dpop(jkt), auth::Scheme::Dpop) => {
+                let proof = c.headers.get("dpop").and_then(|v| v.to_str().ok());
+                auth::verify_bound_proof(&jkt, proof, c.method, c.path, &self.nonces)?;
+            }
+            (auth::Binding::Dpop(_), auth::Scheme::Bearer) => {
+                return Err(AuthError::new(
+                    "invalid_token",
+                    "this token is DPoP-bound: send `Authorization: DPoP <token>` with a `DPoP` proof carrying a nonce from /auth/dpop/nonce",
+                ));
+            }
+            (_, auth::Scheme::Dpop) => {
+                return Err(AuthError::new("invalid_token", "this token is not DPoP-bound: send it as `Bearer`"));
+            }
+            (auth::Binding::Certificate(x5t), auth::Scheme::Bearer) => {
+                let presented = c.peer.and_then(|p| p.client_cert.as_ref()).and_then(|d| client_identity(d).ok());
+                if presented.is_none_or(|id| id.thumbprint != x5t) {
+                    return Err(AuthError::new(
+                        "invalid_token",
+                        "this token is bound to a client certificate: present it on the connection (mTLS)",
+                    ));
+                }
+            }
+            (auth::Binding::None, auth::Scheme::Bearer) => {}
+        }
+        Ok(claims.viewer())
     }
 
     fn uptime_s(&self) -> f64 {
@@ -161,6 +199,7 @@ async fn status_v2(AxumState(s): AxumState<Arc<State>>) -> Json<Value> {
             "nonce_ttl_s": s.profile.nonce_ttl.get().as_secs_f64(),
             "token_ttl_s": s.profile.token_ttl.get().as_secs_f64(),
             "anonymous_search": s.profile.anonymous_search,
+            "issuer_clients": s.clients.iter().map(|c| json!({"id": c.id, "tenant_ids": c.tenant_ids, "max_tier": c.max_tier})).collect::<Vec<_>>(),
         },
         "search_pool": {"workers": pool.workers, "pending": pool.pending, "processing": pool.processing, "cpu_utilisation": pool.cpu_utilisation},
     }))
@@ -181,8 +220,11 @@ struct SearchBody {
     _filter: Option<Value>,
 }
 
+type Peer = Option<Extension<ConnectInfo<PeerInfo>>>;
+
 async fn search_get(
     AxumState(s): AxumState<Arc<State>>,
+    peer: Peer,
     headers: HeaderMap,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -190,17 +232,22 @@ async fn search_get(
         count(&s, "bad_request");
         ApiError::bad_request("invalid_query", e.body_text())
     })?;
-    run_search(&s, &headers, p.q, p.limit).await
+    let peer = peer.map(|Extension(ConnectInfo(p))| p);
+    let caller = Caller { headers: &headers, method: "GET", path: "/search", peer: peer.as_ref() };
+    run_search(&s, &caller, p.q, p.limit).await
 }
 
 async fn search_post(
     AxumState(s): AxumState<Arc<State>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let parsed = body.map_err(ApiError::from).and_then(|b| parse_json::<SearchBody>(&b));
     let b = parsed.inspect_err(|_| count(&s, "bad_request"))?;
-    run_search(&s, &headers, b.q.or(b.query), b.limit).await
+    let peer = peer.map(|Extension(ConnectInfo(p))| p);
+    let caller = Caller { headers: &headers, method: "POST", path: "/api/search", peer: peer.as_ref() };
+    run_search(&s, &caller, b.q.or(b.query), b.limit).await
 }
 
 fn validate_query(q: Option<String>, limit: Option<usize>, default_limit: usize) -> Result<(String, usize), ApiError> {
@@ -231,12 +278,18 @@ fn index_error(e: &IndexError) -> ApiError {
 
 async fn run_search(
     s: &State,
-    headers: &HeaderMap,
+    caller: &Caller<'_>,
     q: Option<String>,
     limit: Option<usize>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let viewer = s.viewer(headers).inspect_err(|_| count(s, "unauthorized"))?;
+    let viewer = match s.viewer(caller) {
+        Ok(v) => v,
+        Err(e) => {
+            count(s, "unauthorized");
+            return Ok(auth_failure(s, "search", e));
+        }
+    };
     let (q, limit) = validate_query(q, limit, s.profile.default_limit).inspect_err(|_| count(s, "bad_request"))?;
     let service = s.search_time.sample(&mut *upstream::lock(&s.rng));
     if let Err(e) = s.pool.run(service).await {
@@ -353,12 +406,68 @@ async fn nonce(AxumState(s): AxumState<Arc<State>>) -> Response {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IssueRequest {
+    /// The issuer client's credential (see the profile's `clients`).
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// Default: the client id.
+    sub: Option<String>,
+    /// Default: the client's tenants.
+    tenant_ids: Option<Vec<String>>,
+    /// Default: the client's highest tier.
+    tier: Option<Label>,
+}
+
+/// The claims a request may have, once its credential checks out.
+struct Grant {
     sub: String,
     tenant_ids: Vec<String>,
     tier: Label,
 }
 
-fn validate_issue(r: &IssueRequest) -> Result<(), ApiError> {
+/// Why `POST /auth/dpop` refused to mint.
+enum Refusal {
+    /// 401: no credential, or a wrong one (`invalid_client`).
+    Unauthenticated(AuthError),
+    /// 403: claims beyond the client's (`tenant_not_allowed`, `tier_not_allowed`).
+    Forbidden(&'static str, String),
+}
+
+impl Refusal {
+    fn into_response(self, s: &State) -> Response {
+        match self {
+            Refusal::Unauthenticated(e) => auth_failure(s, "dpop", e),
+            Refusal::Forbidden(code, message) => {
+                s.own.auth.with_label_values(&["dpop", code]).inc();
+                ApiError::new(StatusCode::FORBIDDEN, code, message).into_response()
+            }
+        }
+    }
+}
+
+/// Checks the client credential and that the requested tenants and tier are the client's.
+fn authorize_issue(s: &State, r: IssueRequest) -> Result<Grant, Refusal> {
+    let (Some(id), Some(secret)) = (r.client_id.as_deref(), r.client_secret.as_deref()) else {
+        let m = "send client_id and client_secret (an issuer client of your tenant)";
+        return Err(Refusal::Unauthenticated(AuthError::new("invalid_client", m)));
+    };
+    let Some(client) = s.clients.iter().find(|c| c.id == id && c.secret_matches(secret)) else {
+        let m = "unknown client_id or wrong client_secret";
+        return Err(Refusal::Unauthenticated(AuthError::new("invalid_client", m)));
+    };
+    let tenant_ids = r.tenant_ids.unwrap_or_else(|| client.tenant_ids.clone());
+    if let Some(t) = tenant_ids.iter().find(|t| !client.tenant_ids.contains(t)) {
+        let m = format!("client `{id}` may not mint tokens for tenant `{t}`");
+        return Err(Refusal::Forbidden("tenant_not_allowed", m));
+    }
+    let tier = r.tier.unwrap_or(client.max_tier);
+    if tier > client.max_tier {
+        let m = format!("client `{id}` may mint tokens up to tier {}", client.max_tier.as_str());
+        return Err(Refusal::Forbidden("tier_not_allowed", m));
+    }
+    Ok(Grant { sub: r.sub.unwrap_or_else(|| id.to_owned()), tenant_ids, tier })
+}
+
+fn validate_issue(r: &Grant) -> Result<(), ApiError> {
     let bad = |m: &str| ApiError::bad_request("invalid_claims", m.to_owned());
     if r.sub.is_empty() || r.sub.len() > 128 {
         return Err(bad("sub must be 1..=128 characters"));
@@ -387,6 +496,10 @@ async fn dpop_issue(
     let req = match body.map_err(ApiError::from).and_then(|b| parse_json::<IssueRequest>(&b)) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
+    };
+    let req = match authorize_issue(&s, req) {
+        Ok(g) => g,
+        Err(refusal) => return refusal.into_response(&s),
     };
     if let Err(e) = validate_issue(&req) {
         return e.into_response();

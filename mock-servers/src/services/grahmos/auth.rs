@@ -398,14 +398,112 @@ impl DpopKey {
 
 /// The token in an `Authorization: Bearer|DPoP <token>` header.
 pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    authorization(header).map(|(_, token)| token)
+}
+
+/// How a token was presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer <token>`: whoever holds the token.
+    Bearer,
+    /// `Authorization: DPoP <token>` with a `DPoP` proof of the bound key.
+    Dpop,
+}
+
+/// The scheme and token of an `Authorization: Bearer|DPoP <token>` header.
+pub fn authorization(header: Option<&str>) -> Result<(Scheme, &str), AuthError> {
     let h = header.ok_or_else(|| {
         AuthError::new("missing_token", "send Authorization: Bearer <token> (get one from POST /auth/dpop)")
     })?;
     let (scheme, token) = h.trim().split_once(' ').unwrap_or((h, ""));
-    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")) || token.trim().is_empty() {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Err(AuthError::new("missing_token", "Authorization must be `Bearer <token>` or `DPoP <token>`"));
+    };
+    if token.trim().is_empty() {
         return Err(AuthError::new("missing_token", "Authorization must be `Bearer <token>` or `DPoP <token>`"));
     }
-    Ok(token.trim())
+    Ok((scheme, token.trim()))
+}
+
+/// What a token is bound to (its `cnf` claim).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// No `cnf`: a plain bearer token (the drills' in-process tokens).
+    None,
+    /// `cnf.jkt`: usable only with a DPoP proof signed by that key (RFC 9449).
+    Dpop(String),
+    /// `cnf["x5t#S256"]`: usable only on a connection presenting that client certificate
+    /// (RFC 8705).
+    Certificate(String),
+}
+
+impl Claims {
+    /// The key or certificate the token is bound to.
+    pub fn binding(&self) -> Binding {
+        let cnf = self.cnf.as_ref();
+        if let Some(jkt) = cnf.and_then(|c| c["jkt"].as_str()) {
+            return Binding::Dpop(jkt.to_owned());
+        }
+        match cnf.and_then(|c| c["x5t#S256"].as_str()) {
+            Some(x5t) => Binding::Certificate(x5t.to_owned()),
+            None => Binding::None,
+        }
+    }
+}
+
+/// A client of the token issuer (`POST /auth/dpop`): its credential and what it may ask for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerClient {
+    /// `client_id` in the request.
+    pub id: String,
+    /// `client_secret` in the request.
+    pub secret: String,
+    /// The tenants its tokens may name (a token for any other tenant is refused).
+    pub tenant_ids: Vec<String>,
+    /// The highest clearance its tokens may carry.
+    pub max_tier: Label,
+}
+
+impl IssuerClient {
+    /// The default client of `tenant`: id = the tenant, secret `<tenant>-secret`, every tier.
+    pub fn default_for(tenant: &str) -> Self {
+        Self {
+            id: tenant.to_owned(),
+            secret: format!("{tenant}-secret"),
+            tenant_ids: vec![tenant.to_owned()],
+            max_tier: Label::Secret,
+        }
+    }
+
+    /// Whether `secret` is this client's (compared by digest, in constant time per byte).
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        let (a, b) = (Sha256::digest(self.secret.as_bytes()), Sha256::digest(secret.as_bytes()));
+        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Checks a DPoP-bound token's proof on a resource request: the proof is for `method` and
+/// `path`, carries a fresh nonce, and is signed by the key the token is bound to.
+pub fn verify_bound_proof(
+    jkt: &str,
+    proof: Option<&str>,
+    method: &str,
+    path: &str,
+    nonces: &NonceStore,
+) -> Result<(), AuthError> {
+    let raw = proof.ok_or_else(|| {
+        AuthError::new("invalid_dpop_proof", "this token is DPoP-bound: send a DPoP proof in the `DPoP` header")
+    })?;
+    let proof = verify_proof_and_nonce(raw, method, path, nonces)?;
+    if proof.jkt != jkt {
+        return Err(AuthError::new("dpop_key_mismatch", "the proof's key is not the key the token is bound to"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

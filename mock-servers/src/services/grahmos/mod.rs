@@ -57,7 +57,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use self::auth::{Claims, NonceStore, TokenKeys};
+use self::auth::{Claims, IssuerClient, NonceStore, TokenKeys};
 use self::corpus::Label;
 use self::index::{IndexError, IndexStore};
 use self::tls::{EdgeTls, HandshakeCounters, PeerInfo, TlsListener, TlsMode};
@@ -65,8 +65,8 @@ use self::upstream::{Backhaul, BackhaulConfig, UpstreamServer, UpstreamState};
 use super::{Endpoint, MockError, RunningService, ServiceId};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::{
-    bind_loopback, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler, ServiceTime, TimeScale,
-    WorkerPool,
+    bind_loopback, serve_listener, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler,
+    ServiceTime, TimeScale, WorkerPool,
 };
 
 /// The edge API's port with `--ports runbook` (the runbook's nginx serves 443).
@@ -132,6 +132,10 @@ pub struct Profile {
     pub nonce_ttl: PositiveDuration,
     /// Lifetime of an access token.
     pub token_ttl: PositiveDuration,
+    /// Who may mint tokens at `POST /auth/dpop` (`client_id` + `client_secret`), each
+    /// bound to its tenants and a highest tier. Empty (the default): one client per
+    /// tenant, id = the tenant, secret `<tenant>-secret`, that tenant only, every tier.
+    pub clients: Vec<IssuerClient>,
     /// Whether `/search` without a token answers as the anonymous viewer (public
     /// documents shared with every tenant) instead of 401.
     pub anonymous_search: bool,
@@ -155,6 +159,10 @@ pub struct Profile {
     pub default_limit: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Connection timeouts of every listener (real time): a request head must be complete
+    /// `header_read_timeout` after its first byte, and a connection with nothing in flight
+    /// closes after `idle_timeout` without traffic.
+    pub connection: ConnLimits,
 }
 
 impl Default for Profile {
@@ -175,6 +183,7 @@ impl Default for Profile {
             nonce_ttl: dur(120),
             token_ttl: dur(3600),
             anonymous_search: false,
+            clients: Vec::new(),
             tls: TlsMode::Off,
             cert_lifetime: dur(90 * 86_400),
             handshake_timeout: dur(10),
@@ -185,6 +194,7 @@ impl Default for Profile {
             service_time: ServiceTimes::default(),
             default_limit: 10,
             max_body_bytes: 64 * 1024,
+            connection: ConnLimits::default(),
         }
     }
 }
@@ -206,7 +216,32 @@ impl Profile {
         if self.breaker_failures == 0 {
             return Err("breaker_failures must be at least 1".into());
         }
+        self.validate_clients()
+    }
+
+    fn validate_clients(&self) -> Result<(), String> {
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.id.is_empty() || c.secret.is_empty() {
+                return Err(format!("clients[{i}]: id and secret must not be empty"));
+            }
+            if !ids.insert(c.id.as_str()) {
+                return Err(format!("clients[{i}]: id `{}` is given twice", c.id));
+            }
+            if c.tenant_ids.is_empty() || c.tenant_ids.iter().any(|t| !corpus::valid_id(t)) {
+                return Err(format!("clients[{i}].tenant_ids must be non-empty tenant ids"));
+            }
+        }
         Ok(())
+    }
+
+    /// The clients of the token issuer: `clients`, or one per tenant when it is empty.
+    pub fn issuer_clients(&self) -> Vec<IssuerClient> {
+        if self.clients.is_empty() {
+            self.tenants.iter().map(|t| IssuerClient::default_for(t)).collect()
+        } else {
+            self.clients.clone()
+        }
     }
 
     /// The worker-pool part of the profile (no base CPU: the runbook gives none).
@@ -229,6 +264,7 @@ pub struct State {
     backhaul: Option<Backhaul>,
     keys: TokenKeys,
     nonces: NonceStore,
+    clients: Vec<IssuerClient>,
     tls: EdgeTls,
     handshakes: Arc<HandshakeCounters>,
     pool: Arc<WorkerPool>,
@@ -317,6 +353,7 @@ impl State {
         Ok(Arc::new(Self {
             nonces: NonceStore::new(ctx.scale.to_real(profile.nonce_ttl.get())),
             index: IndexStore::open(dirs.index),
+            clients: profile.issuer_clients(),
             scale: ctx.scale,
             profile,
             backhaul,
@@ -400,8 +437,14 @@ impl Handle {
         self.upstream.as_ref()
     }
 
-    /// A token for `tenant_ids` with clearance `tier` (what `POST /auth/dpop` issues,
-    /// without the proof), for load scripts.
+    /// The issuer's clients (what `POST /auth/dpop` accepts as `client_id` + `client_secret`).
+    pub fn issuer_clients(&self) -> Vec<IssuerClient> {
+        self.state.clients.clone()
+    }
+
+    /// An unbound bearer token for `tenant_ids` with clearance `tier`, minted in-process
+    /// (no credential, no proof): for trusted load scripts and drills that hold the edge.
+    /// Over HTTP, `POST /auth/dpop` requires a client credential of those tenants.
     pub fn issue_token(&self, sub: &str, tenant_ids: &[&str], tier: Label) -> Result<String, String> {
         let tenants = tenant_ids.iter().map(|t| (*t).to_owned()).collect();
         self.state.issue_token(sub, tenants, tier, None).map(|(t, _)| t)
@@ -448,9 +491,10 @@ pub async fn start_with_handle(profile: Profile, ctx: &MockContext) -> Result<(R
     let handle = Handle { state: Arc::clone(&state), upstream: upstream.clone() };
     let api_task = spawn_api(&state, api_listener, api_addr, ctx)?;
     let shutdown = ctx.shutdown.clone();
-    let engine_task = tokio::spawn(crate::kit::serve(engine_listener, engine::router(handle.clone()), async move {
-        shutdown.cancelled().await
-    }));
+    let limits = state.profile.connection;
+    let engine = engine::router(handle.clone());
+    let engine_task =
+        tokio::spawn(crate::kit::serve(engine_listener, engine, limits, async move { shutdown.cancelled().await }));
     let mut endpoints = vec![
         Endpoint { name: "grahmos".into(), addr: api_addr },
         Endpoint { name: "grahmos-search".into(), addr: engine_addr },
@@ -475,12 +519,13 @@ fn spawn_api(
     addr: SocketAddr,
     ctx: &MockContext,
 ) -> Result<JoinHandle<std::io::Result<()>>, MockError> {
-    let api = api::router(Arc::clone(state)).into_make_service_with_connect_info::<PeerInfo>();
+    let api = api::router(Arc::clone(state));
     let shutdown = ctx.shutdown.clone();
     let stop = async move { shutdown.cancelled().await };
     let mode = state.profile.tls;
+    let limits = state.profile.connection;
     if mode == TlsMode::Off {
-        return Ok(tokio::spawn(async move { axum::serve(listener, api).with_graceful_shutdown(stop).await }));
+        return Ok(tokio::spawn(serve_listener(listener, api, limits, |io, addr| PeerInfo::of_tcp(io, *addr), stop)));
     }
     let config = state
         .tls
@@ -489,7 +534,7 @@ fn spawn_api(
     let timeout = state.profile.handshake_timeout.get();
     let tls = TlsListener::new(listener, config, timeout, Arc::clone(&state.handshakes), ctx.shutdown.clone())
         .map_err(|source| bind_err(crate::kit::BindError { addr, source }))?;
-    Ok(tokio::spawn(async move { axum::serve(tls, api).with_graceful_shutdown(stop).await }))
+    Ok(tokio::spawn(serve_listener(tls, api, limits, |io, addr| PeerInfo::of_tls(io, *addr), stop)))
 }
 
 /// Starts the service (see [`start_with_handle`]).

@@ -413,11 +413,25 @@ pub struct PeerInfo {
     pub client_cert: Option<CertificateDer<'static>>,
 }
 
+impl PeerInfo {
+    /// A TLS connection from `remote`, with the client certificate it presented.
+    pub fn of_tls(stream: &TlsStream<TcpStream>, remote: SocketAddr) -> Self {
+        let (_, conn) = stream.get_ref();
+        let client_cert = conn.peer_certificates().and_then(|c| c.first().cloned());
+        Self { remote, tls: true, client_cert }
+    }
+
+    /// A plain TCP connection from `remote`.
+    pub fn of_tcp(stream: &TcpStream, remote: SocketAddr) -> Self {
+        // Best effort: a socket that refuses the option still serves, only slower.
+        let _ = stream.set_nodelay(true);
+        Self { remote, tls: false, client_cert: None }
+    }
+}
+
 impl Connected<IncomingStream<'_, TlsListener>> for PeerInfo {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        let (_, conn) = stream.io().get_ref();
-        let client_cert = conn.peer_certificates().and_then(|c| c.first().cloned());
-        Self { remote: *stream.remote_addr(), tls: true, client_cert }
+        Self::of_tls(stream.io(), *stream.remote_addr())
     }
 }
 

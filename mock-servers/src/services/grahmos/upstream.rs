@@ -41,7 +41,7 @@ use super::corpus::{Document, Label, Viewer};
 use super::index::{rank, terms, unix_ms, Hit};
 use crate::kit::errors::ApiError;
 use crate::kit::serve::finish_router;
-use crate::kit::{bind_loopback, serve, BindError, Sampler, TimeScale};
+use crate::kit::{bind_loopback, serve, BindError, ConnLimits, Sampler, TimeScale};
 
 /// Entries the cache keeps at most; past it the oldest is dropped.
 const CACHE_CAP: usize = 10_000;
@@ -158,12 +158,12 @@ impl UpstreamServer {
     fn spawn(&self, listener: tokio::net::TcpListener) {
         let token = self.parent.child_token();
         let stop = token.clone();
-        let task =
-            tokio::spawn(serve(
-                listener,
-                upstream_router(Arc::clone(&self.state)),
-                async move { stop.cancelled().await },
-            ));
+        let task = tokio::spawn(serve(
+            listener,
+            upstream_router(Arc::clone(&self.state)),
+            ConnLimits::default(),
+            async move { stop.cancelled().await },
+        ));
         *lock(&self.running) = Some((token, task));
     }
 

@@ -49,7 +49,9 @@ use super::{Endpoint, MockError, RunningService, ServiceId};
 use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::serve::finish_router;
-use crate::kit::{bind_loopback, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale};
+use crate::kit::{
+    bind_loopback, ConnLimits, HumanDuration, MockContext, PositiveDuration, Sampler, ServiceTime, TimeScale,
+};
 
 pub use db::PoolSnapshot;
 pub use rpc_client::RpcNode;
@@ -153,6 +155,10 @@ pub struct Profile {
     pub health_probe_timeout: PositiveDuration,
     /// Largest accepted request body (Next.js API routes' default 1 MB).
     pub max_body_bytes: usize,
+    /// Connection timeouts of every listener (real time): a request head must be complete
+    /// `header_read_timeout` after its first byte, and a connection with nothing in flight
+    /// closes after `idle_timeout` without traffic.
+    pub connection: ConnLimits,
 }
 
 impl Default for Profile {
@@ -179,6 +185,7 @@ impl Default for Profile {
             accounts: 1000,
             health_probe_timeout: pos(Duration::from_secs(2)),
             max_body_bytes: 1024 * 1024,
+            connection: ConnLimits::default(),
         }
     }
 }
@@ -300,13 +307,14 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
     }
     let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
     let rpc_time = samplers.rpc.clone();
+    let limits = profile.connection;
     let shared = build_shared(profile, samplers, ctx, &addrs)?;
     let mut routers = vec![app::router(Arc::clone(&shared))];
     for (name, salt) in [("primary", "morphsave-rpc"), ("backup", "morphsave-rpc-backup")] {
         routers.push(node_router(&shared, name, rpc_time.clone(), ctx.rng(salt)));
     }
     let pairs = listeners.into_iter().map(|(l, _)| l).zip(routers).collect();
-    let (switches, tasks) = listener::spawn_all(pairs, &ctx.shutdown)
+    let (switches, tasks) = listener::spawn_all(pairs, limits, &ctx.shutdown)
         .map_err(|source| MockError::Bind { service: ServiceId::Morphsave, source })?;
     let switches = Switchboard::new(switches, 3).ok_or_else(|| bad("expected three listeners".into()))?;
     let control = Control { switches, shared };

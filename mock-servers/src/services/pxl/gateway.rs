@@ -10,6 +10,7 @@
 //! within `health_probe_timeout`: `ok` when all answer, `degraded` (still 200) naming the
 //! overlays that do not, `down` (503) when the core does not.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ use crate::kit::{metrics, ApiError};
 pub(super) struct GatewayState {
     pub(super) shared: Arc<Shared>,
     pub(super) limiter: RateLimiter,
+    /// The registered API keys (`Profile::api_keys`).
+    pub(super) api_keys: HashSet<String>,
     client: reqwest::Client,
     urls: [String; 4],
 }
@@ -44,7 +47,8 @@ impl GatewayState {
         let p = &shared.profile;
         let limiter = RateLimiter::new(p.rate_limit_requests, shared.scale.to_real(p.rate_limit_window.get()));
         let urls = addrs.map(|a| format!("http://{a}"));
-        Ok(Arc::new(Self { shared, limiter, client, urls }))
+        let api_keys = p.api_keys.iter().cloned().collect();
+        Ok(Arc::new(Self { shared, limiter, api_keys, client, urls }))
     }
 
     fn url(&self, c: Component, path: &str) -> String {

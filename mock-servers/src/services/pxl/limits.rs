@@ -4,13 +4,19 @@
 //! limits are usually described: a client's window opens with its first request and lasts
 //! `rate_limit_window` (simulated time); within it the first `rate_limit_requests` pass and
 //! the rest get 429 with `Retry-After` = the time left in the window (real seconds, at
-//! least 1). Refused requests do not count. A client is the `client_key_header` value if
-//! the request has one, else its source IP.
+//! least 1). Refused requests do not count.
+//!
+//! Who the client is must not be the caller's choice, or a fresh key per request buys a
+//! fresh window: a client is a *registered* API key (`Profile::api_keys`) in the
+//! `client_key_header`, else its source address (runbook 003's audit log names the user
+//! if authenticated, else the client IP). An unregistered key is 401 `invalid_api_key`
+//! and counts against its source address, so inventing keys neither passes nor escapes
+//! the limit, and nobody spends a registered client's window without its key.
 //!
 //! A session is a request in flight through the gateway's API: past `max_sessions` at
 //! once, 503 `session_limit` with `Retry-After: 1`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,22 +106,46 @@ impl RateLimiter {
     }
 }
 
-/// The client key of a request: the key header if present and readable, else the source IP.
-fn client_key(req: &Request, header: &str) -> String {
-    if let Some(key) = req.headers().get(header).and_then(|v| v.to_str().ok()) {
-        return format!("key:{key}");
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "ip:unknown".to_owned(), |ConnectInfo(addr)| format!("ip:{}", addr.ip()))
+/// Who a request counts as: a registered key, or (no key, or an unregistered one) the
+/// source address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Client {
+    /// A registered API key.
+    Key(String),
+    /// The source address; `bad_key` when the request sent an unregistered key.
+    Peer { ip: String, bad_key: bool },
 }
 
-/// Middleware on the gateway's API routes: rate limit first, then a session slot held for
-/// the whole request.
+impl Client {
+    fn window(&self) -> String {
+        match self {
+            Client::Key(k) => format!("key:{k}"),
+            Client::Peer { ip, .. } => format!("ip:{ip}"),
+        }
+    }
+}
+
+/// The client of a request (see [`Client`]).
+fn client_of(req: &Request, header: &str, registered: &HashSet<String>) -> Client {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(addr)| addr.ip().to_string());
+    match req.headers().get(header) {
+        None => Client::Peer { ip, bad_key: false },
+        Some(v) => match v.to_str().ok().filter(|k| registered.contains(*k)) {
+            Some(k) => Client::Key(k.to_owned()),
+            None => Client::Peer { ip, bad_key: true },
+        },
+    }
+}
+
+/// Middleware on the gateway's API routes: rate limit first, then the key check, then a
+/// session slot held for the whole request.
 pub(super) async fn admit(State(g): State<Arc<GatewayState>>, req: Request, next: Next) -> Response {
     let shared = &g.shared;
-    let client = client_key(&req, &shared.profile.client_key_header);
-    if let Decision::Limited { retry_after } = g.limiter.check(&client, Instant::now()) {
+    let client = client_of(&req, &shared.profile.client_key_header, &g.api_keys);
+    if let Decision::Limited { retry_after } = g.limiter.check(&client.window(), Instant::now()) {
         shared.metrics.rejected.with_label_values(&["rate_limited"]).inc();
         let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         return ApiError::new(
@@ -129,6 +159,16 @@ pub(super) async fn admit(State(g): State<Arc<GatewayState>>, req: Request, next
         )
         .with("limit", g.limiter.limit())
         .retry_after(secs)
+        .into_response();
+    }
+    if matches!(client, Client::Peer { bad_key: true, .. }) {
+        shared.metrics.rejected.with_label_values(&["invalid_api_key"]).inc();
+        let header = &shared.profile.client_key_header;
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            format!("the {header} is not a registered API key"),
+        )
         .into_response();
     }
     let Ok(_session) = Arc::clone(&shared.sessions).try_acquire_owned() else {

@@ -7,7 +7,7 @@
 //!   quantiles near them are exact at the bucket edge;
 //! - `proof_queue_length`: proofs waiting for a core worker (QueueDepthHigh > 20);
 //! - `pxl_proofs_total{result}`, `pxl_active_sessions`, `pxl_requests_rejected_total{reason}`
-//!   (rate_limited, session_limit), `pxl_component_up{component}` (1 while that listener
+//!   (rate_limited, session_limit, invalid_api_key), `pxl_component_up{component}` (1 while that listener
 //!   serves: the `up{job="pxl-core"}` of PXLCoreDown, seen from inside).
 
 use std::sync::Arc;

@@ -18,8 +18,9 @@
 //! Limits from the runbook's capacity table, all in the [`Profile`]: 1000 concurrent
 //! sessions (a session is a request in flight through the gateway's API; past the limit:
 //! 503 `session_limit`), 1000 requests per minute per client (fixed window in simulated
-//! time; the client is the `X-API-Key` header if sent, else the source IP; past the limit:
-//! 429 `rate_limited` with `Retry-After`), 10 MiB request bodies (413 `payload_too_large`).
+//! time; the client is a registered `X-API-Key` (`api_keys`), else the source IP; an
+//! unregistered key is 401 `invalid_api_key`; past the limit: 429 `rate_limited` with
+//! `Retry-After`), 10 MiB request bodies (413 `payload_too_large`).
 //! Health and metrics routes are not limited, so monitoring keeps working under a flood.
 //!
 //! Self-reported health and what it cannot see: `pxl_component_up{component}` reads the
@@ -51,11 +52,14 @@ use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::{self as kit_metrics, KitMetrics};
 use crate::kit::serve::finish_router;
 use crate::kit::{
-    bind_loopback, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceTime, TimeScale, WorkerPool,
+    bind_loopback, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, ServiceTime, TimeScale,
+    WorkerPool,
 };
 
 /// The runbook's gateway port: `http://localhost/v1/health` is plain HTTP on port 80.
 pub const GATEWAY_RUNBOOK_PORT: u16 = 80;
+/// The highest `client-N` among the default registered API keys (one per runbook session).
+pub const DEFAULT_API_KEYS: usize = 1000;
 /// The runbook's core port (`http://localhost:8080/healthz`).
 pub const CORE_RUNBOOK_PORT: u16 = 8080;
 /// The runbook's overlay chrono port (`http://localhost:8081/health`).
@@ -138,10 +142,20 @@ pub struct Profile {
     pub rate_limit_requests: u32,
     /// The rate-limit window (simulated time; the runbook's "per minute").
     pub rate_limit_window: PositiveDuration,
-    /// Header that identifies a client; without it the source IP does.
+    /// Header carrying a client's API key. A registered key (`api_keys`) is the client
+    /// the rate limit counts; an unregistered one is refused with 401 `invalid_api_key`
+    /// (counted against the source address); without the header the source address is
+    /// the client.
     pub client_key_header: String,
+    /// The registered API keys. Default: `client-0` .. `client-1000`, what the shipped
+    /// scenarios send (`client-{{user}}`); a profile shared with others should set its own.
+    pub api_keys: Vec<String>,
     /// Largest accepted request body, in bytes (the runbook's 10 MB input limit).
     pub max_body_bytes: usize,
+    /// Connection timeouts of every listener (real time): a request head must be complete
+    /// `header_read_timeout` after its first byte, and a connection with nothing in flight
+    /// closes after `idle_timeout` without traffic.
+    pub connection: ConnLimits,
     /// Proof workers in the core.
     pub workers: usize,
     /// Proofs that may wait for a worker (503 `queue_full` past it; 0 = unbounded).
@@ -170,7 +184,9 @@ impl Default for Profile {
             rate_limit_requests: 1000,
             rate_limit_window: secs(60),
             client_key_header: "x-api-key".into(),
+            api_keys: (0..=DEFAULT_API_KEYS).map(|n| format!("client-{n}")).collect(),
             max_body_bytes: 10 * 1024 * 1024,
+            connection: ConnLimits::default(),
             workers: 8,
             job_capacity: 100,
             job_timeout: secs(10),
@@ -207,6 +223,9 @@ impl Profile {
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be at least 1"));
+        }
+        if self.api_keys.iter().any(|k| k.is_empty() || axum::http::HeaderValue::from_str(k).is_err()) {
+            return Err("api_keys must be non-empty printable header values".into());
         }
         if axum::http::HeaderName::from_bytes(self.client_key_header.as_bytes()).is_err() {
             return Err(format!("client_key_header `{}` is not a valid header name", self.client_key_header));
@@ -265,6 +284,7 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
     profile.validate().map_err(bad)?;
     let listeners = bind_all(&profile, ctx).await?;
     let addrs = listeners.each_ref().map(|(_, addr)| *addr);
+    let limits = profile.connection;
     let shared = build_shared(profile, ctx)?;
     let core = core::CoreState::new(Arc::clone(&shared), ctx).map_err(bad)?;
     let gateway = gateway::GatewayState::new(Arc::clone(&shared), &addrs)
@@ -276,7 +296,7 @@ pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, Moc
         overlay::router(Arc::clone(&shared), Component::V4),
     ];
     let pairs = listeners.into_iter().map(|(l, _)| l).zip(routers).collect();
-    let (switches, tasks) = listener::spawn_all(pairs, &ctx.shutdown)
+    let (switches, tasks) = listener::spawn_all(pairs, limits, &ctx.shutdown)
         .map_err(|source| MockError::Bind { service: ServiceId::Pxl, source })?;
     let control = Switchboard::new(switches, 4).ok_or_else(|| bad("expected four listeners".into()))?;
     let _ = shared.control.set(control.clone());

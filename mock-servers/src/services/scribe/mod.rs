@@ -62,7 +62,7 @@ pub use raft::{NodeId, Role, View};
 pub use store::{PathStep, Proof};
 
 use super::{MockError, RunningService, ServiceId};
-use crate::kit::{HumanDuration, MockContext, PositiveDuration, ServiceTime};
+use crate::kit::{ConnLimits, HumanDuration, MockContext, PositiveDuration, ServiceTime};
 
 /// Node `i` listens on `RUNBOOK_BASE_PORT + i` with runbook ports (8001, 8002, 8003).
 pub const RUNBOOK_BASE_PORT: u16 = 8000;
@@ -167,6 +167,10 @@ pub struct Profile {
     pub max_key_bytes: usize,
     /// Largest accepted request body (so value), in bytes.
     pub max_body_bytes: usize,
+    /// Connection timeouts of every listener (real time): a request head must be complete
+    /// `header_read_timeout` after its first byte, and a connection with nothing in flight
+    /// closes after `idle_timeout` without traffic.
+    pub connection: ConnLimits,
 }
 
 impl Default for Profile {
@@ -189,6 +193,7 @@ impl Default for Profile {
             seed_data: BTreeMap::from([("key".into(), "scribe gameday canary".into())]),
             max_key_bytes: 1024,
             max_body_bytes: 1024 * 1024,
+            connection: ConnLimits::default(),
         }
     }
 }

@@ -33,7 +33,7 @@ use super::cluster::Shared;
 use super::raft::{NodeId, Role};
 use crate::kit::errors::ApiError;
 use crate::kit::metrics::{register, KitMetrics, MetricsError};
-use crate::kit::{bind_loopback, BindError, TimeScale};
+use crate::kit::{bind_loopback, serve_listener, BindError, TimeScale};
 
 /// Most latency samples kept for the p99 gauge.
 const LATENCY_SAMPLES: usize = 10_000;
@@ -346,8 +346,8 @@ async fn serve_until_stopped(
     let stop = shutdown.child_token();
     let router = super::api::router(Guard { node: Arc::clone(node), kill: kill.clone(), stop: stop.clone() });
     let listener = KillableListener { inner: listener, kill: kill.clone() };
-    let serving = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
-    let serving = std::future::IntoFuture::into_future(serving);
+    let limits = node.shared.profile.connection;
+    let serving = serve_listener(listener, router, limits, |_, addr| *addr, stop.clone().cancelled_owned());
     tokio::pin!(serving);
     let mut commands_open = true;
     loop {
