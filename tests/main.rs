@@ -26,3 +26,4 @@ mod reports;
 mod rules;
 mod scenarios;
 mod scribe;
+mod signals;
