@@ -29,3 +29,4 @@ mod reports;
 mod rules;
 mod scenarios;
 mod scribe;
+mod signals;

@@ -213,6 +213,9 @@ struct MocksArgs {
     /// `scribe-2=9002`), whatever `--ports` says (repeatable). A restarted mock keeps its URLs.
     #[arg(long = "port", value_name = "NAME=PORT", value_parser = parse_named_port)]
     fixed_ports: Vec<(String, u16)>,
+    /// Die with this parent process (SIGKILL when it ends): set by a drill's supervisor.
+    #[arg(long, hide = true, value_name = "PID")]
+    parent_pid: Option<u32>,
 }
 
 fn parse_named_port(s: &str) -> Result<(String, u16), String> {
@@ -244,6 +247,13 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing();
+    // First, before any thread starts: a supervised mock dies with the drill that started it.
+    if let Command::Mocks(MocksArgs { parent_pid: Some(parent), .. }) = &cli.command {
+        if let Err(e) = crate::chaos::supervisor::die_with_parent(*parent) {
+            eprintln!("error: {e}");
+            return ExitCode::from(Exit::RunFailed as u8);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -252,6 +262,8 @@ pub fn main() -> ExitCode {
         }
     };
     let exit = runtime.block_on(dispatch(cli.command));
+    drop(runtime);
+    crate::chaos::cleanup::remove_at_exit();
     ExitCode::from(exit as u8)
 }
 
@@ -264,6 +276,16 @@ fn init_tracing() {
 }
 
 async fn dispatch(command: Command) -> Exit {
+    let long_running = matches!(
+        command,
+        Command::Run(_) | Command::Gate(_) | Command::Drill(_) | Command::Mocks(_) | Command::Plan(_)
+    );
+    if long_running {
+        // Ctrl-C and SIGTERM alike: the run stops, partial results are written, exit 3.
+        if let Err(e) = run::interrupt::install() {
+            eprintln!("warning: cannot listen for SIGINT/SIGTERM: {e}");
+        }
+    }
     let result = match command {
         Command::Run(args) => run_cmd(args).await,
         Command::Gate(args) => gate_cmd(args).await,
@@ -339,8 +361,7 @@ fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
     }
     let labels: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
     let merged = report::merge_labelled(&inputs, &labels).map_err(|e| Error::Usage(e.to_string()))?;
-    let out = a.out.clone().unwrap_or_else(|| report::out_path::default_dir(&merged.scenario, "-merged"));
-    report::prepare_out_dir(&out)?;
+    let out = a.out.clone().unwrap_or_else(|| report::out_dir::default_dir(&merged.scenario, "-merged"));
     let path = report::write_run_outputs(&out, &merged)?;
     println!("{}", report::table::render(&merged));
     println!("results: {}", path.display());
@@ -349,53 +370,68 @@ fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
 }
 
 async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
-    use crate::capacity::plan::{self, PlanError, PlanOptions};
+    use crate::capacity::plan::{self, PlanOptions};
     let mut s = scenario::load(&a.scenario)?;
     if let Some(seed) = a.seed {
         s.seed = seed;
     }
-    let out = a.out.unwrap_or_else(|| crate::report::out_path::default_dir(&s.name, "-plan"));
+    let out = a.out.unwrap_or_else(|| crate::report::out_dir::default_dir(&s.name, "-plan"));
     crate::report::prepare_out_dir(&out)?;
     if let Some(table) = a.calibrate {
         return calibrate_cmd(&s, &table, &out);
     }
-    let opts = PlanOptions { out: out.clone(), no_live: a.no_live, quiet: a.quiet };
-    let as_error = |e: PlanError| match e {
-        PlanError::Usage(m) => Error::Usage(m),
-        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
-    };
+    // The live windows and every file are staged and swapped in as `out` at the end.
+    let set = crate::report::OutSet::begin(&out)?;
+    let opts =
+        PlanOptions { out: out.clone(), write_to: Some(set.dir().to_path_buf()), no_live: a.no_live, quiet: a.quiet };
     let started_at = crate::run::now_rfc3339();
-    let report = plan::plan(&s, &opts).await.map_err(as_error)?;
+    let report = plan::plan(&s, &opts).await.map_err(plan_error)?;
     print!("{}", plan::output::render(&report));
-    let path = plan::write(&out, &report).map_err(as_error)?;
-    println!("plan: {}", path.display());
+    plan::write(set.dir(), &report).map_err(plan_error)?;
     // The chart is a view of plan.json: a chart that cannot be drawn is a warning.
-    let chart = match plan::write_chart(&out, &s, &report) {
-        Ok(svg) => {
-            println!("chart: {}", svg.display());
-            std::fs::read_to_string(&svg).ok()
-        }
+    let chart = match plan::write_chart(set.dir(), &s, &report) {
+        Ok(svg) => std::fs::read_to_string(&svg).ok(),
         Err(e) => {
             eprintln!("warning: {}: {e}", out.join("plan.svg").display());
             None
         }
     };
-    crate::report::write_results(&out, &plan::report::results(&s, &report, started_at))?;
-    crate::report::write_reports(&out, &plan::report::doc(&s, &report, chart))?;
+    let mut results = plan::report::results(&s, &report, started_at);
+    let interrupted = run::interrupt::is_interrupted();
+    if interrupted {
+        run::mark_interrupted(&mut results);
+    }
+    crate::report::write_results(set.dir(), &results)?;
+    crate::report::write_reports(set.dir(), &plan::report::doc(&s, &report, chart.clone()))?;
+    set.commit()?;
+    println!("plan: {}", out.join("plan.json").display());
+    if chart.is_some() {
+        println!("chart: {}", out.join("plan.svg").display());
+    }
     println!("report: {}", out.join("report.md").display());
-    Ok(if report.feasible { Exit::Pass } else { Exit::Failed })
+    Ok(match (interrupted, report.feasible) {
+        (true, _) => Exit::RunFailed,
+        (false, true) => Exit::Pass,
+        (false, false) => Exit::Failed,
+    })
+}
+
+fn plan_error(e: crate::capacity::plan::PlanError) -> Error {
+    use crate::capacity::plan::PlanError;
+    match e {
+        PlanError::Usage(m) => Error::Usage(m),
+        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
+    }
 }
 
 fn calibrate_cmd(s: &scenario::Scenario, table: &std::path::Path, out: &std::path::Path) -> Result<Exit, Error> {
-    use crate::capacity::plan::{self, PlanError};
-    let c = plan::calibrate(s, table).map_err(|e| match e {
-        PlanError::Usage(m) => Error::Usage(m),
-        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
-    })?;
+    use crate::capacity::plan;
+    let c = plan::calibrate(s, table).map_err(plan_error)?;
     print!("{}", crate::capacity::calibrate::render_residuals(&c));
     let doc = serde_json::json!({ "targets": { "midnight": { "profile": &c.profile } } });
     let profile = toml::to_string_pretty(&doc).map_err(|e| Error::RunFailed(format!("profile: {e}")))?;
     let path = out.join("calibrated-profile.toml");
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
     crate::report::write_atomic(&path, profile.as_bytes())?;
     println!("calibrated profile: {}", path.display());
     Ok(Exit::Pass)
@@ -413,7 +449,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         quiet: a.quiet,
         panic_after_inject: None,
     };
-    match runner::drill(&opts, fleet::interrupted()).await? {
+    match runner::drill(&opts, run::interrupt::interrupted()).await? {
         DrillRun::Plan(plan) => {
             println!("{plan}");
             Ok(Exit::Pass)
@@ -452,7 +488,7 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
         profile,
         fixed_ports: a.fixed_ports.into_iter().collect(),
     };
-    fleet::serve(&opts, fleet::interrupted()).await?;
+    fleet::serve(&opts, run::interrupt::interrupted()).await?;
     Ok(Exit::Pass)
 }
 

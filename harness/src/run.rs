@@ -26,6 +26,8 @@ use crate::scenario::{self, Model, Scenario};
 use crate::targets::{self, Resolved};
 use crate::{Error, Exit};
 
+pub mod interrupt;
+
 /// What `gameday run` was asked to do (flags already parsed, not yet merged).
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -74,7 +76,7 @@ impl Settings {
             }
             scenario.lookback_delta = Some(PositiveDuration(lookback));
         }
-        let out = opts.out.clone().unwrap_or_else(|| report::out_path::default_dir(&scenario.name, ""));
+        let out = opts.out.clone().unwrap_or_else(|| report::out_dir::default_dir(&scenario.name, ""));
         Ok(Self { scenario, out })
     }
 }
@@ -116,6 +118,9 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
         eprintln!("warning: {w}");
     }
     report::prepare_out_dir(&settings.out)?;
+    if interrupt::is_interrupted() {
+        return Err(Error::RunFailed(interrupt::partial_reason()));
+    }
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
     let mocks = MockRuntime::new()?;
     let (resolved, running) = mocks.start(s, urls, &ctx).await?;
@@ -130,7 +135,7 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
     let probes = probe_schedule(s, &resolved, opts.allow_remote)?;
     let (on_start, observer) = observe_when_started(scrape_targets, probes, plan.interval, None);
-    let outcome = load::run(Arc::clone(&mix), &plan, Some(on_start)).await;
+    let outcome = interrupt::until_done_or_interrupted(load::run(Arc::clone(&mix), &plan, Some(on_start))).await;
     let scraped = observer.finish().await;
     ctx.shutdown.cancel();
     for svc in running {
@@ -139,7 +144,21 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     let mut outcome = outcome?;
     let data = run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved };
-    Ok(judge(s, &opts.scenario, &mix, &plan, measured))
+    let (mut results, data) = judge(s, &opts.scenario, &mix, &plan, measured);
+    if interrupt::is_interrupted() {
+        mark_interrupted(&mut results);
+    }
+    Ok((results, data))
+}
+
+/// An interrupted run (Ctrl-C, SIGTERM) is partial and cannot be trusted, however much of
+/// it ran (exit 3).
+pub(crate) fn mark_interrupted(results: &mut Results) {
+    results.partial = true;
+    results.verdict = RunVerdict::Invalid;
+    if !results.reasons.first().is_some_and(|r| r.starts_with("run interrupted")) {
+        results.reasons.insert(0, interrupt::partial_reason());
+    }
 }
 
 /// Everything `run` refuses before it starts a mock or sends a request, checked without

@@ -16,8 +16,10 @@
 //! - [`proxy`]: the in-process TCP fault proxy (blackhole, reset, latency, bandwidth, drop);
 //! - [`supervisor`]: one mock as its own child process (kill, freeze, restart on the same ports);
 //! - [`targets`]: finding the handle (process, cluster, controls) a fault needs;
-//! - [`targets_grahmos`]: the Grahmos edge started with the fault proxy on its backhaul.
+//! - [`targets_grahmos`]: the Grahmos edge started with the fault proxy on its backhaul;
+//! - [`cleanup`]: the targets' temporary folders, removed at exit and after a killed run.
 
+pub mod cleanup;
 pub mod drill;
 pub mod env;
 pub mod fault;

@@ -6,7 +6,8 @@
 //! load runs (the same plan, scraping and recording as `gameday run`, plus a live
 //! [`Tap`] the drills read), and each drill's timeline runs in its own task next to it.
 //! The [`Guard`] lives here, outside the drill tasks: it rolls back when a drill
-//! finishes, fails, panics, when the load ends, and on Ctrl-C (partial results, exit 3).
+//! finishes, fails, panics, when the load ends, and on Ctrl-C or SIGTERM (at once, not
+//! behind the load's hung requests; partial results, the drills `interrupted`, exit 3).
 //! After the load, each drill's exit criteria are judged over the recorded intervals.
 
 use std::collections::BTreeMap;
@@ -222,6 +223,10 @@ pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -
     if opts.dry_run {
         return Ok(DrillRun::Plan(plan_text(&s, &urls)));
     }
+    // What SIGKILLed drills left: their supervised processes' and edges' folders.
+    for prefix in [super::supervisor::PROC_DIR_PREFIX, super::targets_grahmos::EDGE_DIR_PREFIX] {
+        super::cleanup::sweep(&std::env::temp_dir(), prefix);
+    }
     for w in run::check_rule_metrics(&s, &urls).await? {
         eprintln!("warning: {w}");
     }
@@ -284,12 +289,19 @@ async fn run_with_env(
         out = &mut load => Some(out),
         () = interrupted => None,
     };
+    let interrupted = loaded.is_none() || run::interrupt::is_interrupted();
+    if interrupted {
+        // At once, whatever the load is doing: its requests may hang on a frozen target
+        // until their timeout, the faults must not.
+        live.guard.roll_back_all("interrupted").await;
+    }
     live.stop.cancel();
     // goose stops its attack on Ctrl-C too: a load that ended early was interrupted.
-    let cut_short = match &loaded {
-        Some(Ok(o)) => s.time_scale.to_sim(o.wall) + std::time::Duration::from_secs(1) < run::load_span(s, &plan),
-        _ => true,
-    };
+    let cut_short = interrupted
+        || match &loaded {
+            Some(Ok(o)) => s.time_scale.to_sim(o.wall) + std::time::Duration::from_secs(1) < run::load_span(s, &plan),
+            _ => true,
+        };
     let reason = if cut_short { "interrupted" } else { "end of run" };
     for w in std::mem::take(&mut live.watchers) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
@@ -312,6 +324,9 @@ async fn run_with_env(
     let measured = Measured { outcome, data, resolved };
     let (mut results, _) = run::judge(s, &opts.scenario, &mix, &plan, measured);
     results.partial |= partial || cut_short;
+    if interrupted {
+        run::mark_interrupted(&mut results);
+    }
     results.kind = report::results::ReportKind::Drill;
     let drills_pass = drills.iter().all(DrillReport::passed);
     let invalid = results.verdict == report::RunVerdict::Invalid;
@@ -464,14 +479,16 @@ fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
 
 /// Writes `results.json` and the reports (the drills decide the verdict; the whole run's
 /// SLOs, incident included, are informational).
-fn write_results(dir: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
-    let path = dir.join("results.json");
+/// The whole set is staged and swapped in as `out` ([`report::OutSet`]).
+fn write_results(out: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
+    let set = report::OutSet::begin(out)?;
+    let dir = set.dir();
     let json =
         serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
-    report::write_atomic(&path, &json)?;
+    report::write_atomic(&dir.join("results.json"), &json)?;
     report::write_hlogs(dir, &results.run)?;
     report::write_reports(dir, &report_doc(results))?;
-    Ok(path)
+    Ok(set.commit()?.join("results.json"))
 }
 
 /// The report document of a drill run.

@@ -7,10 +7,15 @@
 //! `--port NAME=PORT` for each endpoint of the first start, so the load keeps its URLs.
 //!
 //! Lifetime: the child is spawned with tokio's `kill_on_drop`, and dropping the
-//! [`Supervisor`] SIGKILLs and reaps it. A gameday that is itself SIGKILLed cannot run
-//! any of that (and `PR_SET_PDEATHSIG` would need `unsafe` in `pre_exec`, which the
-//! workspace forbids): its child is then left running until someone kills it, and is
-//! reaped by init.
+//! [`Supervisor`] SIGKILLs and reaps it. A gameday that is itself SIGKILLed runs none of
+//! that, so the child is started with `--parent-pid <our pid>`: its first act is
+//! `PR_SET_PDEATHSIG(SIGKILL)` on itself (see `gameday mocks`, [`die_with_parent`]; a
+//! `pre_exec` hook would need `unsafe`, which the workspace forbids), then it checks that
+//! its parent is still us. SIGKILL, not SIGTERM, because a frozen (SIGSTOPped) child acts
+//! on nothing else. The kernel sends it when the parent *thread* that spawned the child
+//! ends: children are spawned from runtime worker threads, which live as long as their
+//! runtime. The child's folder (`gameday-proc-<pid>-*`, [`super::cleanup`]) of a killed
+//! run is removed by the next supervisor's start.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +56,21 @@ pub fn gameday_bin() -> Result<PathBuf, FaultError> {
             exe.display()
         )))
     }
+}
+
+/// The start of a supervised child's folder's name in the temporary directory.
+pub const PROC_DIR_PREFIX: &str = "gameday-proc-";
+
+/// Makes the calling process die (SIGKILL) with its parent, and checks that its parent
+/// is still `parent` (it may have died before this ran). Call first thing in the child.
+pub fn die_with_parent(parent: u32) -> Result<(), FaultError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| FaultError::Failed(format!("PR_SET_PDEATHSIG: {e}")))?;
+    let now = nix::unistd::getppid();
+    if u32::try_from(now.as_raw()).ok() != Some(parent) {
+        return Err(FaultError::Failed(format!("the parent process {parent} is gone (parent now {now})")));
+    }
+    Ok(())
 }
 
 /// What to run under a [`Supervisor`].
@@ -107,9 +127,7 @@ pub async fn start_process_target(
 impl Supervisor {
     /// Starts the service on ephemeral ports and waits until `GET /health` answers 200.
     pub async fn start(config: SupervisorConfig) -> Result<Supervisor, FaultError> {
-        let dir = tempfile::Builder::new()
-            .prefix("gameday-proc-")
-            .tempdir()
+        let dir = super::cleanup::temp_dir(PROC_DIR_PREFIX)
             .map_err(|source| FaultError::Io { path: std::env::temp_dir(), source })?;
         let profile = config.profile.clone();
         let mut sup = Supervisor {
@@ -281,7 +299,8 @@ impl Supervisor {
             .arg("--profile")
             .arg(profile_file)
             .args(["--seed", &self.config.seed.to_string()])
-            .args(["--time-scale", &self.config.time_scale.factor().to_string()]);
+            .args(["--time-scale", &self.config.time_scale.factor().to_string()])
+            .args(["--parent-pid", &std::process::id().to_string()]);
         for (name, port) in &self.ports {
             cmd.arg("--port").arg(format!("{name}={port}"));
         }

@@ -35,6 +35,9 @@ pub struct GrahmosTarget {
     backhaul: Arc<FaultProxy>,
     tls: TlsMode,
     tenants: Vec<String>,
+    /// The edge's index and certificate folders when the profile names none
+    /// (`grahmos-edge-<pid>-*`, removed at exit, see [`super::cleanup`]).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for GrahmosTarget {
@@ -66,11 +69,28 @@ pub async fn start_grahmos_target(mut profile: Profile, ctx: &MockContext) -> Re
         .await
         .map_err(|e| failed("fault proxy")(e.to_string()))?;
     profile.upstream_url = Some(proxy.url());
+    let dir = edge_dirs(&mut profile)?;
     let tls = profile.tls;
     let tenants = profile.tenants.clone();
     let (running, handle) =
         grahmos::start_with_handle(profile, ctx).await.map_err(|e| failed("starting the edge")(e.to_string()))?;
-    Ok(GrahmosTarget { handle, running, upstream, backhaul: Arc::new(proxy), tls, tenants })
+    Ok(GrahmosTarget { handle, running, upstream, backhaul: Arc::new(proxy), tls, tenants, _dir: dir })
+}
+
+/// The start of the name of the edge's temporary folder.
+pub const EDGE_DIR_PREFIX: &str = "grahmos-edge-";
+
+/// Gives the edge an index and certificate folder of ours when the profile names none:
+/// the mock's own would outlive a run whose runtime ends without dropping its state.
+fn edge_dirs(profile: &mut Profile) -> Result<Option<tempfile::TempDir>, FaultError> {
+    if profile.index_dir.is_some() && profile.cert_dir.is_some() {
+        return Ok(None);
+    }
+    let dir = super::cleanup::temp_dir(EDGE_DIR_PREFIX)
+        .map_err(|source| FaultError::Io { path: std::env::temp_dir(), source })?;
+    profile.index_dir.get_or_insert_with(|| dir.path().join("indexes"));
+    profile.cert_dir.get_or_insert_with(|| dir.path().join("certs"));
+    Ok(Some(dir))
 }
 
 fn resolve_url(url: &str) -> Result<SocketAddr, FaultError> {

@@ -326,6 +326,8 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
             None => {
                 let json = serde_json::to_vec_pretty(&results)
                     .map_err(|e| Error::RunFailed(format!("cannot serialise the baseline: {e}")))?;
+                let dir = parent_dir(&opts.baseline);
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
                 crate::report::write_atomic(&opts.baseline, &json)?;
                 baseline_written = true;
             }

@@ -8,8 +8,9 @@
 //! - `hlog/<kind>.hlog` ([`hlog`]): HdrHistogram interval logs per request kind;
 //! - the terminal table ([`table`]); [`merge`] combines shards' results (`gameday merge`).
 //!
-//! Files are written to a temporary file in the output directory and renamed into place,
-//! so a reader never sees half a file and a crash never leaves one.
+//! Files are written to a temporary file and renamed into place, so a reader never sees
+//! half a file; a run's whole set is staged next to `--out` and swapped in ([`out_dir`]),
+//! so a reader never sees the new results beside the previous run's reports.
 
 mod chart_kit;
 pub mod charts;
@@ -20,7 +21,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
-pub mod out_path;
+pub mod out_dir;
 pub mod plan_chart;
 pub mod results;
 pub mod table;
@@ -34,15 +35,8 @@ use crate::Error;
 
 pub use hlog::{read_hlog, write_hlogs};
 pub use merge::{merge, merge_labelled, MergeError};
+pub use out_dir::{prepare_out_dir, OutSet};
 pub use results::{RequestSummary, Results, RunVerdict};
-
-/// Creates `dir` if needed and proves it is writable, before any load is sent.
-pub fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
-    let io = |source| Error::Io { path: dir.to_path_buf(), source };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let probe = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    probe.close().map_err(io)
-}
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, then rename),
 /// with credentials in URLs masked ([`crate::redact`]).
@@ -86,10 +80,17 @@ pub fn write_reports(dir: &Path, doc: &doc::Doc) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes every output of a run, gate or merge: `results.json`, the interval logs and the
-/// reports; returns the
-/// results file's path.
+/// Writes every output of a run, gate or merge as one set swapped in as `dir`
+/// ([`OutSet`]): `results.json`, the interval logs and the reports; returns the results
+/// file's path.
 pub fn write_run_outputs(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
+    let set = OutSet::begin(dir)?;
+    write_run_set(set.dir(), results)?;
+    Ok(set.commit()?.join("results.json"))
+}
+
+/// Writes the outputs of a run into `dir` in place (a set being staged).
+pub fn write_run_set(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
     let path = write_results(dir, results)?;
     write_hlogs(dir, results)?;
     let mut doc = doc::Doc::from_results(results);

@@ -85,14 +85,14 @@ pub async fn replay(
     spec: &PlanSpec,
     week: u32,
     size: usize,
-    out: &Path,
+    (write_to, out): (&Path, &Path),
     quiet: bool,
 ) -> Result<LiveWeek, PlanError> {
     let scenario = window_scenario(s, svc, growth, spec, week, size)?;
-    let dir = out.join(format!("live-week{week}-size{size}"));
-    let settings = Settings { scenario: scenario.clone(), out: dir.clone() };
+    let name = format!("live-week{week}-size{size}");
+    let settings = Settings { scenario: scenario.clone(), out: write_to.join(&name) };
     let opts = RunOptions { scenario: s.origin.file.clone(), quiet, ..RunOptions::default() };
-    let results_dir = dir.display().to_string();
+    let results_dir = out.join(&name).display().to_string();
     let report = match run::run_settings(&settings, &opts).await {
         Ok(r) => r,
         Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::Usage(e.to_string())),

@@ -91,15 +91,26 @@ pub enum PlanError {
 /// What `gameday plan` was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
-    /// Output directory.
+    /// Output directory (as results name it).
     pub out: PathBuf,
+    /// Where the live windows are written now (a staging folder that becomes `out`);
+    /// `None`: `out` itself.
+    pub write_to: Option<PathBuf>,
     /// Skip the live windows.
     pub no_live: bool,
     /// No progress output.
     pub quiet: bool,
 }
 
-/// Makes the plan for a growth scenario.
+impl PlanOptions {
+    /// Where files go now: [`PlanOptions::write_to`], else `out`.
+    pub fn write_dir(&self) -> &Path {
+        self.write_to.as_deref().unwrap_or(&self.out)
+    }
+}
+
+/// Makes the plan for a growth scenario (stopping before the next live window once
+/// interrupted: Ctrl-C, SIGTERM).
 pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<PlanReport, PlanError> {
     let spec = s.plan.clone();
     let growth = growth_of(s)?;
@@ -172,7 +183,11 @@ async fn live_weeks(
         if let Some(warning) = live::floor_warning(row.sim.peak.p50_s, spec.live_time_scale.unwrap_or(s.time_scale)) {
             eprintln!("plan: week {week}: warning: {warning}");
         }
-        row.live = Some(live::replay(s, svc, growth, spec, week, svc.size(), &opts.out, opts.quiet).await?);
+        if crate::run::interrupt::is_interrupted() {
+            break;
+        }
+        let dirs = (opts.write_dir(), opts.out.as_path());
+        row.live = Some(live::replay(s, svc, growth, spec, week, svc.size(), dirs, opts.quiet).await?);
     }
     Ok(())
 }
@@ -186,7 +201,7 @@ async fn confirm(
     opts: &PlanOptions,
     rows: &[WeekRow],
 ) -> Result<Option<live::LiveWeek>, PlanError> {
-    if !spec.live || opts.no_live {
+    if !spec.live || opts.no_live || crate::run::interrupt::is_interrupted() {
         return Ok(None);
     }
     let Some((week, size)) = rows.iter().rev().find_map(|r| Some((r.sim.load.week, r.recommended.as_ref()?.size?)))
@@ -196,7 +211,7 @@ async fn confirm(
     if !opts.quiet {
         eprintln!("plan: confirming week {week} live at the recommended {size} {}", svc.unit());
     }
-    live::replay(s, svc, growth, spec, week, size, &opts.out, opts.quiet).await.map(Some)
+    live::replay(s, svc, growth, spec, week, size, (opts.write_dir(), &opts.out), opts.quiet).await.map(Some)
 }
 
 /// Writes `plan.json` into `dir` atomically.
