@@ -333,7 +333,9 @@ for = "2m"
         let by_url = PROBE.replace("target = \"midnight\"\npath = \"/health\"", "url = \"http://127.0.0.1:9/x\"");
         assert!(parse(Path::new("p.toml"), &format!("{BASE}{by_url}")).is_ok());
         let tls = PROBE.replace("path = \"/health\"", "kind = \"tls\"\nmin_valid = \"1d\"");
-        assert!(parse(Path::new("p.toml"), &format!("{BASE}{tls}")).is_ok());
+        // A drill-only kind in a scenario without drills: `run` would refuse it, so parsing does.
+        let e = parse(Path::new("p.toml"), &format!("{BASE}{tls}")).unwrap_err();
+        assert!(e.message.contains("gameday drill") && e.field.as_deref() == Some("probe[0].kind"), "{e}");
     }
 
     #[test]
