@@ -31,8 +31,10 @@ pub const SIG_FIGS: u8 = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// 2xx or 3xx.
+    /// 2xx.
     Ok,
+    /// A 3xx answer that was not followed (`load.follow_redirects`, the loopback guard).
+    Redirect,
     /// 429 Too Many Requests.
     Status429,
     /// Another 4xx.
@@ -43,32 +45,40 @@ pub enum Outcome {
     Timeout,
     /// The connection was refused or reset before an answer.
     Connect,
+    /// The body was longer than `load.max_response_bytes`; the connection was dropped.
+    BodyTooLarge,
     /// Any other client-side failure (body read, protocol).
     Other,
 }
 
 impl Outcome {
+    /// How many outcomes there are (the length of per-outcome arrays).
+    pub const COUNT: usize = 9;
+
     /// Every outcome, in index order (the order of `KindStats::outcomes`).
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; Self::COUNT] = [
         Outcome::Ok,
+        Outcome::Redirect,
         Outcome::Status429,
         Outcome::Status4xx,
         Outcome::Status5xx,
         Outcome::Timeout,
         Outcome::Connect,
+        Outcome::BodyTooLarge,
         Outcome::Other,
     ];
 
-    /// Every error kind, in report order.
-    pub const ERRORS: [Outcome; 6] = {
+    /// Every error kind (every outcome but `ok`), in report order.
+    pub const ERRORS: [Outcome; Self::COUNT - 1] = {
         let a = Self::ALL;
-        [a[1], a[2], a[3], a[4], a[5], a[6]]
+        [a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]]
     };
 
     /// The outcome of an HTTP status.
     pub fn of_status(status: u16) -> Self {
         match status {
-            200..=399 => Outcome::Ok,
+            200..=299 => Outcome::Ok,
+            300..=399 => Outcome::Redirect,
             429 => Outcome::Status429,
             400..=499 => Outcome::Status4xx,
             _ => Outcome::Status5xx,
@@ -83,11 +93,13 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
+            Outcome::Redirect => "redirect",
             Outcome::Status429 => "http_429",
             Outcome::Status4xx => "http_4xx",
             Outcome::Status5xx => "http_5xx",
             Outcome::Timeout => "timeout",
             Outcome::Connect => "connect",
+            Outcome::BodyTooLarge => "body_too_large",
             Outcome::Other => "other",
         }
     }
@@ -114,18 +126,18 @@ pub struct KindStats {
     /// Latency of every request (successes and failures), simulated microseconds.
     pub latency: Histogram<u64>,
     /// Count per [`Outcome`].
-    pub outcomes: [u64; 7],
+    pub outcomes: [u64; Outcome::COUNT],
     /// Latency of the failed requests per [`Outcome`] (index = outcome), allocated on an
     /// outcome's first request; the successes' latency is `latency` minus these (see
     /// [`KindStats::latency_of`]), so a success costs no second record.
-    pub failed_latency: [Option<Box<Histogram<u64>>>; 7],
+    pub failed_latency: [Option<Box<Histogram<u64>>>; Outcome::COUNT],
     /// The first error message seen, for the report.
     pub first_error: Option<String>,
 }
 
 impl Default for KindStats {
     fn default() -> Self {
-        Self { latency: new_histogram(), outcomes: [0; 7], failed_latency: Default::default(), first_error: None }
+        Self { latency: new_histogram(), outcomes: [0; Outcome::COUNT], failed_latency: Default::default(), first_error: None }
     }
 }
 
@@ -171,7 +183,7 @@ impl KindStats {
     /// Empties the stats, keeping the histograms' memory for the next interval.
     pub fn reset(&mut self) {
         self.latency.reset();
-        self.outcomes = [0; 7];
+        self.outcomes = [0; Outcome::COUNT];
         for h in self.failed_latency.iter_mut().flatten() {
             h.reset();
         }
