@@ -11,6 +11,7 @@ mod common;
 mod drill;
 mod drill_e2e;
 mod grahmos;
+mod hostile;
 mod load;
 mod merge;
 mod midnight;
