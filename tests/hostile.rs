@@ -299,3 +299,27 @@ fn vm_hwm_kb(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+#[test]
+fn follow_redirects_and_max_response_bytes_out_of_range_exit_2_with_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "name = \"v\"\n[load]\nrate = \"1/s\"\nduration = \"1s\"\n";
+    let tail = "[[load.request]]\nname = \"h\"\ntarget = \"midnight\"\npath = \"/health\"\n";
+    let cases = [
+        ("follow_redirects = 11", "load.follow_redirects", "0..=10"),
+        ("follow_redirects = -1", "load.follow_redirects", "0..=10"),
+        ("max_response_bytes = 0", "load.max_response_bytes", "outside"),
+        ("max_response_bytes = \"2 GiB\"", "load.max_response_bytes", "outside"),
+        ("max_response_bytes = \"ten megs\"", "load.max_response_bytes", "not a size"),
+    ];
+    for (line, field, says) in cases {
+        let file = write(dir.path(), "v.toml", &format!("{base}{line}\n{tail}"));
+        let o = crate::common::run(&["validate", file.to_str().unwrap()]);
+        let msg = crate::common::text(&o);
+        assert_eq!(o.status.code(), Some(2), "{line}: {msg}");
+        assert!(msg.contains("v.toml:5:") && msg.contains(field) && msg.contains(says), "{line}: {msg}");
+    }
+    let ok = write(dir.path(), "ok.toml", &format!("{base}follow_redirects = 10\nmax_response_bytes = \"512 KiB\"\n{tail}"));
+    let o = crate::common::run(&["validate", ok.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::common::text(&o));
+}
