@@ -249,7 +249,25 @@ impl Batch {
     }
 }
 
-/// A user's recorder: its own histograms, flushed per interval.
+/// One request a user recorded, kept raw until its interval is handed in.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    latency_us: u64,
+    kind: u32,
+    outcome: Outcome,
+}
+
+/// Most samples a user keeps before it hands its interval in early (the collector merges
+/// several batches of one interval exactly): bounds a busy user's buffer (~100 KiB).
+const MAX_USER_SAMPLES: usize = 4096;
+
+/// A user's recorder: its samples of the current interval, raw, flushed per interval.
+///
+/// Users keep raw samples rather than histograms: a dense HDR histogram grows to cover
+/// the largest value it has seen (~90 KiB for a 1 s latency at 3 significant figures)
+/// and keeps that size, so after one latency spike a thousand users held ~180 MB of
+/// mostly empty histograms. A user records a few samples per interval at most rates;
+/// they are packed on flush through one scratch histogram set per thread.
 #[derive(Debug)]
 pub struct UserRecorder {
     start: Instant,
@@ -259,12 +277,25 @@ pub struct UserRecorder {
     /// and two comparisons tell (no division on the hot path).
     current_start: Instant,
     current_end: Instant,
-    kinds: Vec<KindStats>,
-    lag: Histogram<u64>,
+    kinds: usize,
+    samples: Vec<Sample>,
+    lags_us: Vec<u64>,
+    /// The first error message of each kind in this interval (rare: failures only).
+    errors: Vec<(u32, String)>,
     tx: UnboundedSender<Batch>,
     /// When the previous sample was recorded: a user that records less often than once an
     /// interval hands each sample in at once (see [`Self::record`]).
     last_at: Instant,
+}
+
+/// What a thread packs users' samples with: one histogram set, reused (reset in place).
+struct Scratch {
+    kinds: Vec<KindStats>,
+    lag: Histogram<u64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
 }
 
 impl UserRecorder {
@@ -277,8 +308,10 @@ impl UserRecorder {
             current: 0,
             current_start: start,
             current_end: start + interval,
-            kinds: vec![KindStats::default(); kinds],
-            lag: new_histogram(),
+            kinds,
+            samples: Vec::new(),
+            lags_us: Vec::new(),
+            errors: Vec::new(),
             tx,
             last_at: start,
         }
@@ -287,12 +320,11 @@ impl UserRecorder {
     /// Records how late a send was behind its intended time (open model).
     pub fn record_lag(&mut self, lag: Duration) {
         let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1);
-        if self.lag.record(us).is_err() {
-            self.lag.saturating_record(us);
-        }
+        self.lags_us.push(us);
     }
 
-    /// Records one request that ended at `at`; the hot path: no lock, no allocation.
+    /// Records one request that ended at `at`; the hot path: no lock, and no allocation
+    /// once the user's buffer has grown to its usual size.
     ///
     /// A user that records at least once an interval hands its interval in when it moves
     /// to the next one. A sparse user (its previous sample more than an interval ago: an
@@ -310,13 +342,24 @@ impl UserRecorder {
         if at >= self.current_end || at < self.current_start {
             self.rotate(at);
         }
-        if let Some(k) = self.kinds.get_mut(kind) {
-            k.record(latency_us, outcome, error);
+        if kind < self.kinds {
+            let kind = kind as u32;
+            self.samples.push(Sample { latency_us, kind, outcome });
+            if let Some(e) = error.filter(|_| outcome != Outcome::Ok) {
+                self.note_error(kind, e);
+            }
         }
         let sparse = at.saturating_duration_since(self.last_at) > self.interval;
         self.last_at = at;
-        if sparse {
+        if sparse || self.samples.len() >= MAX_USER_SAMPLES || self.lags_us.len() >= MAX_USER_SAMPLES {
             self.flush();
+        }
+    }
+
+    #[cold]
+    fn note_error(&mut self, kind: u32, e: &dyn fmt::Display) {
+        if !self.errors.iter().any(|(k, _)| *k == kind) {
+            self.errors.push((kind, e.to_string()));
         }
     }
 
@@ -333,13 +376,43 @@ impl UserRecorder {
 
     /// Sends the current interval to the collector, if it holds anything.
     pub fn flush(&mut self) {
-        if self.lag.is_empty() && self.kinds.iter().all(|k| k.total() == 0) {
+        if self.lags_us.is_empty() && self.samples.is_empty() {
             return;
         }
-        let batch = Batch::new(self.current, &self.kinds, &self.lag);
-        self.kinds.iter_mut().for_each(KindStats::reset);
-        self.lag.reset();
+        let pack = |scratch: &mut Option<Scratch>| {
+            let s = scratch.get_or_insert_with(|| Scratch { kinds: Vec::new(), lag: new_histogram() });
+            s.kinds.resize_with(self.kinds, KindStats::default);
+            self.pack(s)
+        };
+        // A recorder dropped while its thread ends has no thread-local: a scratch of its own.
+        let batch = SCRATCH
+            .try_with(|cell| cell.try_borrow_mut().ok().map(|mut c| pack(&mut c)))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| pack(&mut None));
+        self.samples.clear();
+        self.lags_us.clear();
+        self.errors.clear();
         let _ = self.tx.send(batch);
+    }
+
+    /// Records this interval's samples into `s`, packs them, and resets `s`.
+    fn pack(&self, s: &mut Scratch) -> Batch {
+        for x in &self.samples {
+            let err = self.errors.iter().find(|(k, _)| *k == x.kind).map(|(_, e)| e as &dyn fmt::Display);
+            if let Some(k) = s.kinds.get_mut(x.kind as usize) {
+                k.record(x.latency_us, x.outcome, err);
+            }
+        }
+        for &us in &self.lags_us {
+            if s.lag.record(us).is_err() {
+                s.lag.saturating_record(us);
+            }
+        }
+        let batch = Batch::new(self.current, &s.kinds[..self.kinds], &s.lag);
+        s.kinds.iter_mut().for_each(KindStats::reset);
+        s.lag.reset();
+        batch
     }
 }
 
