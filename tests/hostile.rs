@@ -319,7 +319,8 @@ fn follow_redirects_and_max_response_bytes_out_of_range_exit_2_with_line_and_fie
         assert_eq!(o.status.code(), Some(2), "{line}: {msg}");
         assert!(msg.contains("v.toml:5:") && msg.contains(field) && msg.contains(says), "{line}: {msg}");
     }
-    let ok = write(dir.path(), "ok.toml", &format!("{base}follow_redirects = 10\nmax_response_bytes = \"512 KiB\"\n{tail}"));
+    let ok =
+        write(dir.path(), "ok.toml", &format!("{base}follow_redirects = 10\nmax_response_bytes = \"512 KiB\"\n{tail}"));
     let o = crate::common::run(&["validate", ok.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", crate::common::text(&o));
 }

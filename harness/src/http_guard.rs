@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn loopback_hosts_only() {
         let ok = |u: &str| is_loopback(&url::Url::parse(u).unwrap());
-        assert!(ok("http://127.0.0.1:1/x") && ok("https://[::1]/") && ok("http://LOCALHOST/") && ok("http://127.8.0.1"));
+        assert!(
+            ok("http://127.0.0.1:1/x") && ok("https://[::1]/") && ok("http://LOCALHOST/") && ok("http://127.8.0.1")
+        );
         assert!(!ok("http://10.0.0.1/") && !ok("http://example.com/") && !ok("ftp://127.0.0.1/"));
         assert!(!ok("http://localhost.example.com/"));
     }

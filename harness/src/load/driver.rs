@@ -287,8 +287,8 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
         idle_per_host: idle_connections(&plan.pace),
     }
     .builder()
-        .and_then(|b| b.build().map_err(|e| e.to_string()))
-        .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
+    .and_then(|b| b.build().map_err(|e| e.to_string()))
+    .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), client.clone());
         Box::pin(async move {
@@ -508,12 +508,15 @@ fn sim_micros(d: Duration) -> u64 {
 /// its latency up to that point). A 3xx here is one the redirect policy did not follow.
 async fn read_answer(resp: reqwest::Response, max_body: u64) -> (Outcome, Option<String>) {
     let status = resp.status().as_u16();
-    let location = resp.headers().get(reqwest::header::LOCATION).map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    let location =
+        resp.headers().get(reqwest::header::LOCATION).map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
     match crate::http_guard::read_capped(resp, max_body).await {
         Ok(body) => {
             let outcome = Outcome::of_status(status);
             let error = (outcome != Outcome::Ok).then(|| match (outcome, location) {
-                (Outcome::Redirect, Some(to)) => format!("HTTP {status} to {to}: not followed (load.follow_redirects, loopback guard)"),
+                (Outcome::Redirect, Some(to)) => {
+                    format!("HTTP {status} to {to}: not followed (load.follow_redirects, loopback guard)")
+                }
                 _ => {
                     let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
                     format!("HTTP {status}: {text}")
@@ -521,7 +524,9 @@ async fn read_answer(resp: reqwest::Response, max_body: u64) -> (Outcome, Option
             });
             (outcome, error)
         }
-        Err(e @ crate::http_guard::BodyError::TooLarge { .. }) => (Outcome::BodyTooLarge, Some(format!("HTTP {status}: {e}"))),
+        Err(e @ crate::http_guard::BodyError::TooLarge { .. }) => {
+            (Outcome::BodyTooLarge, Some(format!("HTTP {status}: {e}")))
+        }
         Err(crate::http_guard::BodyError::Read(e)) => classify(&e),
     }
 }

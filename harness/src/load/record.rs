@@ -137,7 +137,12 @@ pub struct KindStats {
 
 impl Default for KindStats {
     fn default() -> Self {
-        Self { latency: new_histogram(), outcomes: [0; Outcome::COUNT], failed_latency: Default::default(), first_error: None }
+        Self {
+            latency: new_histogram(),
+            outcomes: [0; Outcome::COUNT],
+            failed_latency: Default::default(),
+            first_error: None,
+        }
     }
 }
 

@@ -363,7 +363,8 @@ impl<'de> Deserialize<'de> for ByteSize {
             Raw::Text(t) => {
                 let v = Self::parse(&t);
                 if v.is_none() {
-                    let msg = format!("`{t}` is not a size like 1048576 or \"10 MiB\" (units B, KB, KiB, MB, MiB, GB, GiB)");
+                    let msg =
+                        format!("`{t}` is not a size like 1048576 or \"10 MiB\" (units B, KB, KiB, MB, MiB, GB, GiB)");
                     return Err(serde::de::Error::custom(msg));
                 }
                 (format!("`{t}`"), v)
