@@ -2,7 +2,8 @@
 # gameday side by side with wrk, plain goose and a bare hyper server, on this machine,
 # back to back and alternating, N rounds each; prints a table of medians and ratios.
 #
-# Usage: bash ci/bench-compare.sh [--quick] [--dev] [--rounds N] [--long-seconds S] [--out FILE]
+# Usage: bash ci/bench-compare.sh [--quick] [--dev] [--rounds N] [--long-seconds S]
+#                                 [--stall-seconds S] [--out FILE]
 #   --quick           the CI setting: 1 round, short durations (about 2 minutes)
 #   --dev             use the dev-profile binaries (what `cargo test` builds; optimised at
 #                     opt-level 1/2) instead of a release build: `.ci/run` uses it with
@@ -10,8 +11,9 @@
 #                     build; its figures are not the published ones
 #   --rounds N        rounds per comparison (default 3)
 #   --long-seconds S  length of the memory run (d) (default 600; 20 with --quick)
+#   --stall-seconds S length of the latency-spike run (e) (default 600; 60 with --quick)
 #   --out FILE        also write the table (markdown) to FILE
-#   --only LIST       run only these measures, comma-separated letters (e.g. --only a,d)
+#   --only LIST       run only these measures, comma-separated letters (e.g. --only a,e)
 #
 # Measures (all traffic on 127.0.0.1):
 #   (a) GET /health of the Midnight mock vs a bare hyper hello-world (and a bare axum one,
@@ -22,37 +24,45 @@
 #       gameday's p50/p99 vs wrk's on the same route (10 ms + loopback overhead): the
 #       difference is the latency the harness adds;
 #   (d) peak RSS of a long open-model run (and its RSS at 25% vs the end), and wall time
-#       and peak RSS of the four-week Midnight plan.
+#       and peak RSS of the four-week Midnight plan;
+#   (e) memory under latency spikes: an open-model run at 1000/s against the Midnight mock,
+#       which this script stops (SIGSTOP) for 1 s every 10 s, so ~1000 requests pile up
+#       in flight each time (more users busy, more connections); peak RSS, and RSS at
+#       minute 2 (a third of the run when shorter than 6 minutes) vs the end.
 #
 # It never fails on noise: figures are reported, not judged. It exits non-zero only when
 # something could not run (build, a missing tool, a server that did not start).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=3 QUICK=0 DEV=0 LONG_S="" OUT="" ONLY=a,b,c,d
+ROUNDS=3 QUICK=0 DEV=0 LONG_S="" STALL_S="" OUT="" ONLY=a,b,c,d,e
 while (($#)); do
     case "$1" in
         --quick) QUICK=1 ROUNDS=1 ;;
         --dev) DEV=1 ;;
         --rounds) ROUNDS="$2"; shift ;;
         --long-seconds) LONG_S="$2"; shift ;;
+        --stall-seconds) STALL_S="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --only) ONLY="$2"; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds takes a whole number of at least 1, not '$ROUNDS'" >&2; exit 2; }
 [[ -z "$LONG_S" || "$LONG_S" =~ ^[1-9][0-9]*$ ]] || { echo "--long-seconds takes a whole number of seconds, not '$LONG_S'" >&2; exit 2; }
-[[ "$ONLY" =~ ^[a-d](,[a-d])*$ ]] || { echo "--only takes letters a to d separated by commas, not '$ONLY'" >&2; exit 2; }
+[[ -z "$STALL_S" || "$STALL_S" =~ ^[1-9][0-9]*$ ]] || { echo "--stall-seconds takes a whole number of seconds, not '$STALL_S'" >&2; exit 2; }
+[[ "$ONLY" =~ ^[a-e](,[a-e])*$ ]] || { echo "--only takes letters a to e separated by commas, not '$ONLY'" >&2; exit 2; }
 if ((QUICK)); then
     THR_S=3 GEN_S=3 LAT_S=5 GOOSE_S=4
     LONG_S=${LONG_S:-20}
+    STALL_S=${STALL_S:-60}
     RATES=(2000 5000 10000 20000 40000)
 else
     THR_S=10 GEN_S=8 LAT_S=20 GOOSE_S=10
     LONG_S=${LONG_S:-600}
+    STALL_S=${STALL_S:-600}
     RATES=(2000 5000 10000 15000 20000 30000 40000 60000 80000)
 fi
 LONG_RATE=${LONG_RATE:-5000}
@@ -315,7 +325,53 @@ measure_d() {
     row "(d) four-week Midnight plan (--no-live)" "$(median "${plan_s[@]}") s" "peak RSS $(mb "$(median "${plan_kb[@]}")")" "" "< 1 s"
 }
 
-for m in a b c d; do
+# ---- (e) memory under latency spikes -----------------------------------------------------
+measure_e() {
+    local rate=1000 mark=120
+    ((STALL_S < 3 * mark)) && mark=$((STALL_S / 3))
+    log "(e) memory under latency spikes: ${STALL_S}s open-model run at $rate/s, the mock stopped 1 s in every 10 s"
+    start_mock
+    local url=$URL mock=${PIDS[-1]} scen="$WORK/stall.toml"
+    printf '%s\n' 'name = "bench-stall"' 'seed = 11' 'time_scale = 1.0' '[load]' "rate = \"$rate/s\"" \
+        "duration = \"${STALL_S}s\"" 'request_timeout = "5s"' '[[load.request]]' 'name = "health"' \
+        'target = "midnight"' 'path = "/health"' '[targets.midnight]' 'scrape = false' >"$scen"
+    /usr/bin/time -v -o "$WORK/stall.time" timeout $((STALL_S + 120)) "$GAMEDAY" run "$scen" --target "midnight=$url" \
+        --out "$WORK/stall" -q >"$WORK/stall.log" 2>&1 &
+    local tpid=$! t0=$SECONDS
+    # The spikes: 9 s answering, 1 s stopped (only the mock this script started).
+    (
+        while kill -0 "$tpid" 2>/dev/null; do
+            sleep 9
+            kill -STOP "$mock" 2>/dev/null; sleep 1; kill -CONT "$mock" 2>/dev/null
+        done
+    ) &
+    local spiker=$!
+    local rss_mark=nan rss_end=nan i kb gpid
+    while kill -0 "$tpid" 2>/dev/null; do
+        sleep 1
+        i=$((SECONDS - t0))
+        gpid=$(leaf "$tpid")
+        kb=$(awk '/VmRSS/ {print $2}' "/proc/$gpid/status" 2>/dev/null)
+        [ -n "$kb" ] || continue
+        echo "$i $kb" >>"$WORK/stall.rss"
+        ((i <= mark)) && rss_mark=$kb
+        ((i <= STALL_S)) && rss_end=$kb
+    done
+    wait "$tpid"
+    local code=$?
+    kill "$spiker" 2>/dev/null; wait "$spiker" 2>/dev/null
+    kill -CONT "$mock" 2>/dev/null
+    stop_last
+    local peak sent
+    peak=$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/stall.time")
+    sent=$(python3 -c 'import json,sys; print((json.load(open(sys.argv[1])).get("generator") or {}).get("sent","nan"))' "$WORK/stall/results.json" 2>/dev/null || echo nan)
+    log "   exit $code, $sent requests; RSS every 30 s (s:MB): $(awk 'NR % 30 == 0 {printf "%s:%d ", $1, $2/1024}' "$WORK/stall.rss" 2>/dev/null)"
+    mb() { python3 -c 'import sys; v=sys.argv[1]; print(f"{float(v)/1024:.0f} MB" if v not in ("","nan") else "nan")' "$1"; }
+    row "(e) peak RSS, ${STALL_S}s at $rate/s, 1 s stall every 10 s ($sent requests)" "$(mb "$peak")" \
+        "RSS at ${mark}s: $(mb "$rss_mark"), at end: $(mb "$rss_end")" "growth $(ratio "$rss_end" "$rss_mark")x" "<= 200 MB, flat after 1 min"
+}
+
+for m in a b c d e; do
     if wanted "$m"; then "measure_$m"; fi
 done
 

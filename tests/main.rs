@@ -12,6 +12,7 @@ mod drill;
 mod drill_e2e;
 mod fuzz;
 mod grahmos;
+mod hostile;
 mod hostile_scenarios;
 mod load;
 mod merge;

@@ -7,6 +7,7 @@
 //! - [`clock`]: the virtual clock (simulated <-> real time);
 //! - [`scenario`]: the scenario file model, parsing and validation;
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
+//! - [`http_guard`]: what every HTTP client does with redirects and long bodies;
 //! - [`load`]: the goose driver, the request mix and HDR latency recording;
 //! - [`observe`]: the run's time series (client-side and scraped);
 //! - [`probe`]: active checks run on the run's clock and recorded as `probe_success` series;
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod fleet;
 pub mod gate;
+pub mod http_guard;
 pub mod load;
 pub mod observe;
 pub mod probe;

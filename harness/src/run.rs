@@ -124,7 +124,7 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
     let mocks = MockRuntime::new()?;
     let (resolved, running) = mocks.start(s, urls, &ctx).await?;
-    let plan = plan_for(s, !opts.quiet);
+    let plan = Plan { allow_remote: opts.allow_remote, ..plan_for(s, !opts.quiet) };
     if !opts.quiet {
         eprintln!("{}", header(s, &plan, &resolved));
     }
@@ -391,6 +391,9 @@ pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
         run_time: scale.to_real(l.duration.get()),
         request_timeout: scale.to_real(l.request_timeout.get()),
         keep_alive: l.keep_alive,
+        follow_redirects: l.follow_redirects.0,
+        allow_remote: false,
+        max_response_bytes: l.max_response_bytes.0,
         interval: real_interval,
         scale,
         seed: s.seed,

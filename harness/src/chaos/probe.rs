@@ -13,10 +13,12 @@ use super::fault::FaultError;
 use super::probes;
 pub use crate::probe::ProbeOutcome;
 
-/// A probe's HTTP client: no proxy, every request bounded by `timeout`.
+/// A probe's HTTP client: no proxy, no redirect followed (a 3xx is the answer), every
+/// request bounded by `timeout`.
 pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, FaultError> {
     reqwest::Client::builder()
         .no_proxy()
+        .redirect(crate::http_guard::no_redirects())
         .timeout(timeout)
         .build()
         .map_err(|e| FaultError::Failed(format!("cannot build an HTTP client: {e}")))

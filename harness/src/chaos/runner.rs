@@ -264,6 +264,7 @@ async fn run_with_env(
     let resolved = env.resolved();
     let tap = Tap::new();
     let mut plan = run::plan_for(s, !opts.quiet);
+    plan.allow_remote = opts.allow_remote;
     plan.tap = Some(tap.clone());
     if !opts.quiet {
         eprintln!("{}", run::header(s, &plan, &resolved).replacen("gameday run", "gameday drill", 1));

@@ -401,6 +401,8 @@ fn read_manifest(path: &Path) -> Option<BTreeMap<String, String>> {
 
 async fn wait_healthy(url: &str, timeout: Duration, alive: impl Fn() -> bool) -> Result<(), FaultError> {
     let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(crate::http_guard::no_redirects())
         .timeout(Duration::from_secs(1))
         .build()
         .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;

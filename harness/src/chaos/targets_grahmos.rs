@@ -183,7 +183,11 @@ impl GrahmosTarget {
 
     /// An HTTP client for the edge API (trusting the edge's CA with TLS), bounded by `timeout`.
     pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, FaultError> {
-        let mut b = reqwest::Client::builder().no_proxy().timeout(timeout).pool_max_idle_per_host(0);
+        let mut b = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(crate::http_guard::no_redirects())
+            .timeout(timeout)
+            .pool_max_idle_per_host(0);
         if self.tls != TlsMode::Off {
             let ca = reqwest::Certificate::from_pem(self.handle.tls().pki().ca_pem().as_bytes())
                 .map_err(|e| failed("CA certificate")(e.to_string()))?;
@@ -257,7 +261,11 @@ impl GrahmosTarget {
         url.query_pairs_mut().append_pair("q", q);
         let resp = client.get(url).bearer_auth(token).send().await.map_err(|e| format!("{base}: {e}"))?;
         let status = resp.status().as_u16();
-        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        let body = crate::http_guard::read_capped(resp, crate::http_guard::PROBE_MAX_BODY_BYTES)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null);
         Ok(SearchAnswer { status, body })
     }
 

@@ -86,6 +86,13 @@ pub struct Plan {
     pub request_timeout: Duration,
     /// Users keep their connections between requests (`load.keep_alive`).
     pub keep_alive: bool,
+    /// Redirect hops a request follows, each only to a loopback host unless
+    /// `allow_remote` (`load.follow_redirects`; see [`crate::http_guard`]).
+    pub follow_redirects: u8,
+    /// `--allow-remote`: a redirect may lead off loopback.
+    pub allow_remote: bool,
+    /// Largest response body read; a longer one is [`Outcome::BodyTooLarge`].
+    pub max_response_bytes: u64,
     /// Length of a recording interval.
     pub interval: Duration,
     /// Simulated seconds per real second, applied to recorded latencies.
@@ -272,10 +279,16 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
         .and_then(|a| a.set_client_builder_without_cookies(shared))
         .map_err(goose_err)?;
     let timeout = plan.request_timeout;
-    let client = UserClient { cas: mix.trusted_cas.clone(), timeout, keep_alive: plan.keep_alive }
-        .builder()
-        .and_then(|b| b.build().map_err(|e| e.to_string()))
-        .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
+    let client = UserClient {
+        cas: mix.trusted_cas.clone(),
+        timeout,
+        keep_alive: plan.keep_alive,
+        redirects: crate::http_guard::guarded_redirects(plan.follow_redirects, plan.allow_remote),
+        idle_per_host: idle_connections(&plan.pace),
+    }
+    .builder()
+    .and_then(|b| b.build().map_err(|e| e.to_string()))
+    .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), client.clone());
         Box::pin(async move {
@@ -287,9 +300,10 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
         })
     }))
     .set_on_start();
+    let max_body = plan.max_response_bytes;
     let send = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let mix = Arc::clone(&mix);
-        Box::pin(async move { send_transaction(user, &mix, timeout).await })
+        Box::pin(async move { send_transaction(user, &mix, Limits { timeout, max_body }).await })
     }))
     .set_name("mix");
     let mut scenario = GooseScenario::new("gameday").register_transaction(on_start).register_transaction(send);
@@ -301,32 +315,56 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
     Ok(attack.register_scenario(scenario))
 }
 
-/// The one HTTP client every user shares: its timeout, trusted CAs and keep-alive.
+/// The one HTTP client every user shares: its timeout, trusted CAs, keep-alive and
+/// redirect policy.
 struct UserClient {
     /// CA certificates trusted besides the system roots.
     cas: Vec<String>,
     timeout: Duration,
     keep_alive: bool,
+    redirects: reqwest::redirect::Policy,
+    /// Most idle connections kept per host (see [`idle_connections`]).
+    idle_per_host: usize,
 }
 
+/// How long an idle connection is kept: past a latency spike, the extra connections it
+/// opened are closed within this, so memory returns to the steady state's.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
 impl UserClient {
-    fn builder(&self) -> Result<reqwest::ClientBuilder, String> {
-        let mut builder =
-            reqwest::Client::builder().user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION"))).timeout(self.timeout);
-        if !self.keep_alive {
-            // No idle connection is kept, so every request opens (and verifies) a new one.
-            builder = builder.pool_max_idle_per_host(0);
-        }
+    fn builder(self) -> Result<reqwest::ClientBuilder, String> {
+        let idle = if self.keep_alive { self.idle_per_host } else { 0 };
+        // With keep-alive off no idle connection is kept, so every request opens (and
+        // verifies) a new one.
+        let builder = reqwest::Client::builder()
+            .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
+            .timeout(self.timeout)
+            .redirect(self.redirects)
+            .pool_max_idle_per_host(idle)
+            .pool_idle_timeout(POOL_IDLE);
         crate::targets::trusting(builder, self.cas.iter().map(String::as_str))
     }
 }
 
+/// Idle connections kept per host: one per user (each user has at most one request in
+/// flight), at most 256; a spike that opens more closes the rest as they fall idle.
+fn idle_connections(pace: &Pace) -> usize {
+    pace.users().clamp(1, 256)
+}
+
+/// What bounds one request: its timeout and the largest body read.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    timeout: Duration,
+    max_body: u64,
+}
+
 /// The one transaction: the paced loop (open model) or one request (closed).
-async fn send_transaction(user: &mut GooseUser, mix: &Mix, timeout: Duration) -> TransactionResult {
+async fn send_transaction(user: &mut GooseUser, mix: &Mix, limits: Limits) -> TransactionResult {
     let Some(started) = user.get_session_data::<UserState>().map(|s| s.started.clone()) else { return Ok(()) };
     match started.pacer {
-        Some(pacer) => paced_loop(user, mix, &pacer, started.clock).await,
-        None => send_and_record(user, mix, started.clock, timeout).await,
+        Some(pacer) => paced_loop(user, mix, &pacer, started.clock, limits.max_body).await,
+        None => send_and_record(user, mix, started.clock, limits).await,
     }
 }
 
@@ -367,10 +405,10 @@ fn goose_method(m: Method) -> GooseMethod {
 }
 
 /// Closed model: sends one request of the mix and records its latency from the send.
-async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout: Duration) -> TransactionResult {
-    let timeout_us = sim_micros(clock.to_sim(timeout));
+async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, limits: Limits) -> TransactionResult {
+    let timeout_us = sim_micros(clock.to_sim(limits.timeout));
     let started = Instant::now();
-    let Some(sent) = send_one(user, mix, None).await else { return Ok(()) };
+    let Some(sent) = send_one(user, mix, None, limits.max_body).await else { return Ok(()) };
     let latency_us = match sent.outcome {
         Outcome::Timeout => timeout_us,
         _ => sim_micros(clock.to_sim(sent.ended - started)),
@@ -383,7 +421,7 @@ async fn send_and_record(user: &mut GooseUser, mix: &Mix, clock: Clock, timeout:
 }
 
 /// Open model: one user's loop over the shared schedule until it ends (or Ctrl-C).
-async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock) -> TransactionResult {
+async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock, max_body: u64) -> TransactionResult {
     // When this user's previous request gave up at its timeout (the target held it).
     let mut timed_out_at: Option<Instant> = None;
     while let Some(Slot { at: intended, kind }) = pacer.next().await {
@@ -398,7 +436,7 @@ async fn paced_loop(user: &mut GooseUser, mix: &Mix, pacer: &Pacer, clock: Clock
             // Due while this user still waited on the target: see `pacing`'s module doc.
             pacer.held(lag);
         }
-        let Some(sent) = send_one(user, mix, Some(kind)).await else { break };
+        let Some(sent) = send_one(user, mix, Some(kind), max_body).await else { break };
         timed_out_at = (sent.outcome == Outcome::Timeout).then_some(sent.ended);
         // Latency from the intended send time: a stalled server's backlog counts (from
         // the actual send when that was earlier).
@@ -421,8 +459,8 @@ struct Sent {
 }
 
 /// Sends `kind` (open model: the slot's) or a kind the user picks from the mix (closed
-/// model), with its templates expanded, and reads the whole answer.
-async fn send_one(user: &mut GooseUser, mix: &Mix, kind: Option<usize>) -> Option<Sent> {
+/// model), with its templates expanded, and reads the answer (at most `max_body` bytes).
+async fn send_one(user: &mut GooseUser, mix: &Mix, kind: Option<usize>, max_body: u64) -> Option<Sent> {
     let state = user.get_session_data_mut::<UserState>()?;
     let k = kind.unwrap_or_else(|| mix.pick(&mut state.rng));
     state.seq += 1;
@@ -449,7 +487,7 @@ async fn send_one(user: &mut GooseUser, mix: &Mix, kind: Option<usize>) -> Optio
                 .build();
             match user.request(req).await {
                 Ok(r) => match r.response {
-                    Ok(resp) => read_answer(resp).await,
+                    Ok(resp) => read_answer(resp, max_body).await,
                     Err(e) => classify(&e),
                 },
                 Err(e) => (Outcome::Other, Some(e.to_string())),
@@ -465,19 +503,31 @@ fn sim_micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Reads the whole body (latency ends at the last byte) and classifies the status.
-async fn read_answer(resp: reqwest::Response) -> (Outcome, Option<String>) {
+/// Reads the body as a stream (latency ends at the last byte) and classifies the status;
+/// past `max_body` bytes it stops reading and drops the connection ([`Outcome::BodyTooLarge`],
+/// its latency up to that point). A 3xx here is one the redirect policy did not follow.
+async fn read_answer(resp: reqwest::Response, max_body: u64) -> (Outcome, Option<String>) {
     let status = resp.status().as_u16();
-    match resp.bytes().await {
+    let location =
+        resp.headers().get(reqwest::header::LOCATION).map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    match crate::http_guard::read_capped(resp, max_body).await {
         Ok(body) => {
             let outcome = Outcome::of_status(status);
-            let error = (outcome != Outcome::Ok).then(|| {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                format!("HTTP {status}: {text}")
+            let error = (outcome != Outcome::Ok).then(|| match (outcome, location) {
+                (Outcome::Redirect, Some(to)) => {
+                    format!("HTTP {status} to {to}: not followed (load.follow_redirects, loopback guard)")
+                }
+                _ => {
+                    let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                    format!("HTTP {status}: {text}")
+                }
             });
             (outcome, error)
         }
-        Err(e) => classify(&e),
+        Err(e @ crate::http_guard::BodyError::TooLarge { .. }) => {
+            (Outcome::BodyTooLarge, Some(format!("HTTP {status}: {e}")))
+        }
+        Err(crate::http_guard::BodyError::Read(e)) => classify(&e),
     }
 }
 

@@ -31,8 +31,10 @@ pub const SIG_FIGS: u8 = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// 2xx or 3xx.
+    /// 2xx.
     Ok,
+    /// A 3xx answer that was not followed (`load.follow_redirects`, the loopback guard).
+    Redirect,
     /// 429 Too Many Requests.
     Status429,
     /// Another 4xx.
@@ -43,32 +45,40 @@ pub enum Outcome {
     Timeout,
     /// The connection was refused or reset before an answer.
     Connect,
+    /// The body was longer than `load.max_response_bytes`; the connection was dropped.
+    BodyTooLarge,
     /// Any other client-side failure (body read, protocol).
     Other,
 }
 
 impl Outcome {
+    /// How many outcomes there are (the length of per-outcome arrays).
+    pub const COUNT: usize = 9;
+
     /// Every outcome, in index order (the order of `KindStats::outcomes`).
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; Self::COUNT] = [
         Outcome::Ok,
+        Outcome::Redirect,
         Outcome::Status429,
         Outcome::Status4xx,
         Outcome::Status5xx,
         Outcome::Timeout,
         Outcome::Connect,
+        Outcome::BodyTooLarge,
         Outcome::Other,
     ];
 
-    /// Every error kind, in report order.
-    pub const ERRORS: [Outcome; 6] = {
+    /// Every error kind (every outcome but `ok`), in report order.
+    pub const ERRORS: [Outcome; Self::COUNT - 1] = {
         let a = Self::ALL;
-        [a[1], a[2], a[3], a[4], a[5], a[6]]
+        [a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]]
     };
 
     /// The outcome of an HTTP status.
     pub fn of_status(status: u16) -> Self {
         match status {
-            200..=399 => Outcome::Ok,
+            200..=299 => Outcome::Ok,
+            300..=399 => Outcome::Redirect,
             429 => Outcome::Status429,
             400..=499 => Outcome::Status4xx,
             _ => Outcome::Status5xx,
@@ -83,11 +93,13 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
+            Outcome::Redirect => "redirect",
             Outcome::Status429 => "http_429",
             Outcome::Status4xx => "http_4xx",
             Outcome::Status5xx => "http_5xx",
             Outcome::Timeout => "timeout",
             Outcome::Connect => "connect",
+            Outcome::BodyTooLarge => "body_too_large",
             Outcome::Other => "other",
         }
     }
@@ -114,18 +126,23 @@ pub struct KindStats {
     /// Latency of every request (successes and failures), simulated microseconds.
     pub latency: Histogram<u64>,
     /// Count per [`Outcome`].
-    pub outcomes: [u64; 7],
+    pub outcomes: [u64; Outcome::COUNT],
     /// Latency of the failed requests per [`Outcome`] (index = outcome), allocated on an
     /// outcome's first request; the successes' latency is `latency` minus these (see
     /// [`KindStats::latency_of`]), so a success costs no second record.
-    pub failed_latency: [Option<Box<Histogram<u64>>>; 7],
+    pub failed_latency: [Option<Box<Histogram<u64>>>; Outcome::COUNT],
     /// The first error message seen, for the report.
     pub first_error: Option<String>,
 }
 
 impl Default for KindStats {
     fn default() -> Self {
-        Self { latency: new_histogram(), outcomes: [0; 7], failed_latency: Default::default(), first_error: None }
+        Self {
+            latency: new_histogram(),
+            outcomes: [0; Outcome::COUNT],
+            failed_latency: Default::default(),
+            first_error: None,
+        }
     }
 }
 
@@ -171,7 +188,7 @@ impl KindStats {
     /// Empties the stats, keeping the histograms' memory for the next interval.
     pub fn reset(&mut self) {
         self.latency.reset();
-        self.outcomes = [0; 7];
+        self.outcomes = [0; Outcome::COUNT];
         for h in self.failed_latency.iter_mut().flatten() {
             h.reset();
         }
@@ -237,7 +254,25 @@ impl Batch {
     }
 }
 
-/// A user's recorder: its own histograms, flushed per interval.
+/// One request a user recorded, kept raw until its interval is handed in.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    latency_us: u64,
+    kind: u32,
+    outcome: Outcome,
+}
+
+/// Most samples a user keeps before it hands its interval in early (the collector merges
+/// several batches of one interval exactly): bounds a busy user's buffer (~100 KiB).
+const MAX_USER_SAMPLES: usize = 4096;
+
+/// A user's recorder: its samples of the current interval, raw, flushed per interval.
+///
+/// Users keep raw samples rather than histograms: a dense HDR histogram grows to cover
+/// the largest value it has seen (~90 KiB for a 1 s latency at 3 significant figures)
+/// and keeps that size, so after one latency spike a thousand users held ~180 MB of
+/// mostly empty histograms. A user records a few samples per interval at most rates;
+/// they are packed on flush through one scratch histogram set per thread.
 #[derive(Debug)]
 pub struct UserRecorder {
     start: Instant,
@@ -247,12 +282,25 @@ pub struct UserRecorder {
     /// and two comparisons tell (no division on the hot path).
     current_start: Instant,
     current_end: Instant,
-    kinds: Vec<KindStats>,
-    lag: Histogram<u64>,
+    kinds: usize,
+    samples: Vec<Sample>,
+    lags_us: Vec<u64>,
+    /// The first error message of each kind in this interval (rare: failures only).
+    errors: Vec<(u32, String)>,
     tx: UnboundedSender<Batch>,
     /// When the previous sample was recorded: a user that records less often than once an
     /// interval hands each sample in at once (see [`Self::record`]).
     last_at: Instant,
+}
+
+/// What a thread packs users' samples with: one histogram set, reused (reset in place).
+struct Scratch {
+    kinds: Vec<KindStats>,
+    lag: Histogram<u64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
 }
 
 impl UserRecorder {
@@ -265,8 +313,10 @@ impl UserRecorder {
             current: 0,
             current_start: start,
             current_end: start + interval,
-            kinds: vec![KindStats::default(); kinds],
-            lag: new_histogram(),
+            kinds,
+            samples: Vec::new(),
+            lags_us: Vec::new(),
+            errors: Vec::new(),
             tx,
             last_at: start,
         }
@@ -275,12 +325,11 @@ impl UserRecorder {
     /// Records how late a send was behind its intended time (open model).
     pub fn record_lag(&mut self, lag: Duration) {
         let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1);
-        if self.lag.record(us).is_err() {
-            self.lag.saturating_record(us);
-        }
+        self.lags_us.push(us);
     }
 
-    /// Records one request that ended at `at`; the hot path: no lock, no allocation.
+    /// Records one request that ended at `at`; the hot path: no lock, and no allocation
+    /// once the user's buffer has grown to its usual size.
     ///
     /// A user that records at least once an interval hands its interval in when it moves
     /// to the next one. A sparse user (its previous sample more than an interval ago: an
@@ -298,13 +347,24 @@ impl UserRecorder {
         if at >= self.current_end || at < self.current_start {
             self.rotate(at);
         }
-        if let Some(k) = self.kinds.get_mut(kind) {
-            k.record(latency_us, outcome, error);
+        if kind < self.kinds {
+            let kind = kind as u32;
+            self.samples.push(Sample { latency_us, kind, outcome });
+            if let Some(e) = error.filter(|_| outcome != Outcome::Ok) {
+                self.note_error(kind, e);
+            }
         }
         let sparse = at.saturating_duration_since(self.last_at) > self.interval;
         self.last_at = at;
-        if sparse {
+        if sparse || self.samples.len() >= MAX_USER_SAMPLES || self.lags_us.len() >= MAX_USER_SAMPLES {
             self.flush();
+        }
+    }
+
+    #[cold]
+    fn note_error(&mut self, kind: u32, e: &dyn fmt::Display) {
+        if !self.errors.iter().any(|(k, _)| *k == kind) {
+            self.errors.push((kind, e.to_string()));
         }
     }
 
@@ -321,13 +381,43 @@ impl UserRecorder {
 
     /// Sends the current interval to the collector, if it holds anything.
     pub fn flush(&mut self) {
-        if self.lag.is_empty() && self.kinds.iter().all(|k| k.total() == 0) {
+        if self.lags_us.is_empty() && self.samples.is_empty() {
             return;
         }
-        let batch = Batch::new(self.current, &self.kinds, &self.lag);
-        self.kinds.iter_mut().for_each(KindStats::reset);
-        self.lag.reset();
+        let pack = |scratch: &mut Option<Scratch>| {
+            let s = scratch.get_or_insert_with(|| Scratch { kinds: Vec::new(), lag: new_histogram() });
+            s.kinds.resize_with(self.kinds, KindStats::default);
+            self.pack(s)
+        };
+        // A recorder dropped while its thread ends has no thread-local: a scratch of its own.
+        let batch = SCRATCH
+            .try_with(|cell| cell.try_borrow_mut().ok().map(|mut c| pack(&mut c)))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| pack(&mut None));
+        self.samples.clear();
+        self.lags_us.clear();
+        self.errors.clear();
         let _ = self.tx.send(batch);
+    }
+
+    /// Records this interval's samples into `s`, packs them, and resets `s`.
+    fn pack(&self, s: &mut Scratch) -> Batch {
+        for x in &self.samples {
+            let err = self.errors.iter().find(|(k, _)| *k == x.kind).map(|(_, e)| e as &dyn fmt::Display);
+            if let Some(k) = s.kinds.get_mut(x.kind as usize) {
+                k.record(x.latency_us, x.outcome, err);
+            }
+        }
+        for &us in &self.lags_us {
+            if s.lag.record(us).is_err() {
+                s.lag.saturating_record(us);
+            }
+        }
+        let batch = Batch::new(self.current, &s.kinds[..self.kinds], &s.lag);
+        s.kinds.iter_mut().for_each(KindStats::reset);
+        s.lag.reset();
+        batch
     }
 }
 

@@ -17,7 +17,7 @@ use std::ops::RangeBounds;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 
-use super::record::{new_histogram, KindStats};
+use super::record::{new_histogram, KindStats, Outcome};
 
 /// One histogram, encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,9 +38,9 @@ impl PackedHistogram {
 /// One request kind's stats for one interval, encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackedStats {
-    outcomes: [u64; 7],
+    outcomes: [u64; Outcome::COUNT],
     latency: PackedHistogram,
-    failed_latency: [Option<PackedHistogram>; 7],
+    failed_latency: [Option<PackedHistogram>; Outcome::COUNT],
     first_error: Option<String>,
 }
 
@@ -196,7 +196,6 @@ fn unpack_all(v: &[PackedStats]) -> Vec<KindStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Outcome;
 
     fn sample(seed: u64) -> KindStats {
         let mut k = KindStats::default();

@@ -188,13 +188,19 @@ fn request_timeout(interval: Duration) -> Duration {
     interval.clamp(Duration::from_millis(250), Duration::from_secs(5))
 }
 
-/// A loopback-friendly client: no proxy, short timeouts.
+/// A loopback-friendly client: no proxy, short timeouts, no redirect followed (a 3xx is
+/// a failed scrape, never a request to wherever it points).
 pub(crate) fn client(timeout: Duration) -> Result<Client, reqwest::Error> {
     builder(timeout).build()
 }
 
 fn builder(timeout: Duration) -> reqwest::ClientBuilder {
-    Client::builder().no_proxy().timeout(timeout).connect_timeout(timeout).pool_max_idle_per_host(1)
+    Client::builder()
+        .no_proxy()
+        .redirect(crate::http_guard::no_redirects())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(1)
 }
 
 /// Scrapes one target until `stop`, at most [`MAX_SCRAPES`] times.

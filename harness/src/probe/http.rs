@@ -125,7 +125,12 @@ pub async fn check(spec: &Spec, target: &str, env: &Endpoints) -> Result<ProbeOu
         }
     };
     let timeout = spec.timeout();
-    let builder = reqwest::Client::builder().no_proxy().timeout(timeout).connect_timeout(timeout);
+    // A 3xx is the probe's answer: a redirect is never followed (it could lead off loopback).
+    let builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(crate::http_guard::no_redirects())
+        .timeout(timeout)
+        .connect_timeout(timeout);
     let client = crate::targets::trusting(builder, env.ca_pems())
         .and_then(|b| b.build().map_err(|e| e.to_string()))
         .map_err(ProbeError::Client)?;
@@ -146,15 +151,11 @@ pub async fn check(spec: &Spec, target: &str, env: &Endpoints) -> Result<ProbeOu
     Ok(judge(spec, &what, status, body.as_deref()))
 }
 
-async fn read_body(mut resp: reqwest::Response) -> Result<String, String> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the body failed: {e}"))? {
-        let room = MAX_BODY_BYTES.saturating_sub(bytes.len());
-        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room <= chunk.len() {
-            break;
-        }
-    }
+/// The first [`MAX_BODY_BYTES`] of the body (the rest is dropped with the connection).
+async fn read_body(resp: reqwest::Response) -> Result<String, String> {
+    let bytes = crate::http_guard::read_prefix(resp, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| format!("reading the body failed: {e}"))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -94,7 +94,7 @@ fn bad(obj: &Objective, slide: &Slide<'_>) -> (u64, u64) {
         Indicator::Percentile(_) => slide.over(|us| !obj.op.holds(us as f64 / 1e6, obj.threshold)),
         _ => {
             let total = slide.total();
-            let ok = slide.count(&[true, false, false, false, false, false, false]);
+            let ok = slide.count(&crate::load::Outcome::ALL.map(|o| o == crate::load::Outcome::Ok));
             (total - ok, total)
         }
     }

@@ -8,7 +8,7 @@
 //! equivalent value), found in O(log buckets): exact, and a day of 1 s intervals under a
 //! 1 h window costs one add and one subtract per step.
 
-use crate::load::KindStats;
+use crate::load::{KindStats, Outcome};
 use crate::observe::RunData;
 
 /// The selected request kinds' data, one slot per recording interval.
@@ -25,7 +25,7 @@ pub struct ClientData {
 
 #[derive(Clone, Debug, Default)]
 struct Slot {
-    outcomes: [u64; 7],
+    outcomes: [u64; Outcome::COUNT],
     latency: Vec<(u32, u64)>,
 }
 
@@ -39,7 +39,7 @@ impl ClientData {
             if i >= slots {
                 continue;
             }
-            let mut outcomes = [0u64; 7];
+            let mut outcomes = [0u64; Outcome::COUNT];
             let mut lat = Vec::new();
             for (k, st) in kinds.iter().enumerate() {
                 if pick.get(k).copied().unwrap_or(false) {
@@ -72,11 +72,11 @@ impl ClientData {
 }
 
 /// An interval's outcome counts and `(bucket value, count)` pairs, before ranking.
-type RawSlot = ([u64; 7], Vec<(u64, u64)>);
+type RawSlot = ([u64; Outcome::COUNT], Vec<(u64, u64)>);
 
 type Equivalents = std::collections::BTreeMap<u64, (u64, u64)>;
 
-fn read_kind(st: &KindStats, outcomes: &mut [u64; 7], lat: &mut Vec<(u64, u64)>, eq: &mut Equivalents) {
+fn read_kind(st: &KindStats, outcomes: &mut [u64; Outcome::COUNT], lat: &mut Vec<(u64, u64)>, eq: &mut Equivalents) {
     for (o, c) in outcomes.iter_mut().zip(st.outcomes) {
         *o += c;
     }
@@ -143,7 +143,7 @@ pub struct Slide<'a> {
     data: &'a ClientData,
     lo: usize,
     hi: usize,
-    outcomes: [u64; 7],
+    outcomes: [u64; Outcome::COUNT],
     tree: Fenwick,
     sum_median: u128,
 }
@@ -151,7 +151,7 @@ pub struct Slide<'a> {
 impl<'a> Slide<'a> {
     /// An empty window at the start.
     pub fn new(data: &'a ClientData) -> Self {
-        Self { data, lo: 0, hi: 0, outcomes: [0; 7], tree: Fenwick::new(data.values.len()), sum_median: 0 }
+        Self { data, lo: 0, hi: 0, outcomes: [0; Outcome::COUNT], tree: Fenwick::new(data.values.len()), sum_median: 0 }
     }
 
     fn apply(&mut self, i: usize, sub: bool) {
@@ -198,7 +198,7 @@ impl<'a> Slide<'a> {
     }
 
     /// Requests in the window whose outcome `pick` selects (indexed like [`crate::load::Outcome`]).
-    pub fn count(&self, pick: &[bool; 7]) -> u64 {
+    pub fn count(&self, pick: &[bool; Outcome::COUNT]) -> u64 {
         self.outcomes.iter().zip(pick).filter(|(_, p)| **p).map(|(c, _)| c).sum()
     }
 
@@ -234,7 +234,7 @@ impl<'a> Slide<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::{record::new_histogram, Outcome};
+    use crate::load::record::new_histogram;
     use rand::{Rng, SeedableRng};
 
     /// 200 intervals of random latencies over three kinds; the oracle is hdrhistogram's
@@ -284,8 +284,8 @@ mod tests {
             assert_eq!(slide.min_us(), Some(merged.min()));
             let mean = slide.mean_us().unwrap();
             assert!((mean - merged.mean()).abs() <= merged.mean() * 1e-9, "{mean} vs {}", merged.mean());
-            let mut pick_timeouts = [false; 7];
-            pick_timeouts[4] = true;
+            let mut pick_timeouts = [false; Outcome::COUNT];
+            pick_timeouts[Outcome::ALL.iter().position(|o| *o == Outcome::Timeout).unwrap()] = true;
             assert_eq!(slide.count(&pick_timeouts), timeouts);
             // Samples at or above 1 s, counted by iterating the merged histogram.
             let over: u64 =

@@ -214,8 +214,8 @@ fn absent(tracks: &[Track], evaluations: usize) -> Vec<Option<f64>> {
 }
 
 /// Which outcomes `kind` matchers select; `errors_only` drops `ok`.
-pub fn pick_outcomes(matchers: &[Matcher], errors_only: bool) -> [bool; 7] {
-    let mut out = [false; 7];
+pub fn pick_outcomes(matchers: &[Matcher], errors_only: bool) -> [bool; Outcome::COUNT] {
+    let mut out = [false; Outcome::COUNT];
     for (slot, o) in out.iter_mut().zip(Outcome::ALL) {
         *slot = !(errors_only && o == crate::load::Outcome::Ok)
             && matchers.iter().filter(|m| m.label == "kind").all(|m| m.matches(Some(o.as_str())));

@@ -303,7 +303,7 @@ fn bad_ratio(ctx: &mut Ctx<'_>, slo: &Slo, secs: f64) -> Result<String, String> 
             Ok(format!("1 - (sum(rate({bucket}[{w}])) / sum(rate({count}[{w}])))"))
         }
         _ => {
-            let bad = selector(REQUESTS, &[routes.clone(), Some("status!~\"[23]..\"".into())]);
+            let bad = selector(REQUESTS, &[routes.clone(), Some("status!~\"2..\"".into())]);
             let all = selector(REQUESTS, &[routes]);
             Ok(format!("sum(rate({bad}[{w}])) / sum(rate({all}[{w}]))"))
         }
@@ -350,11 +350,12 @@ fn regex_escape(s: &str) -> String {
 
 fn status_regex(o: Outcome) -> Option<&'static str> {
     match o {
-        Outcome::Ok => Some("[23].."),
+        Outcome::Ok => Some("2.."),
+        Outcome::Redirect => Some("3.."),
         Outcome::Status429 => Some("429"),
         Outcome::Status4xx => Some("4(?:[013-9].|2[0-8])"),
         Outcome::Status5xx => Some("5.."),
-        Outcome::Timeout | Outcome::Connect | Outcome::Other => None,
+        Outcome::Timeout | Outcome::Connect | Outcome::BodyTooLarge | Outcome::Other => None,
     }
 }
 
@@ -365,18 +366,18 @@ fn statuses(ctx: &mut Ctx<'_>, matchers: &[Matcher], errors_only: bool) -> Resul
     let visible: Vec<&str> = chosen.iter().filter_map(|o| status_regex(*o)).collect();
     if visible.is_empty() {
         return Err(
-            "it counts only client-side failures (timeout, connect, other), which server metrics do not see".into()
+            "it counts only client-side failures (timeout, connect, body_too_large, other), which server metrics do not see".into()
         );
     }
     let explicit = errors_only || matchers.iter().any(|m| m.label == "kind");
     if explicit && visible.len() < chosen.len() {
         ctx.warn(
-            "client-side failures (timeout, connect, other) have no server metric; the exported rule counts HTTP statuses only",
+            "client-side failures (timeout, connect, body_too_large, other) have no server metric; the exported rule counts HTTP statuses only",
         );
     }
     Ok(match visible.len() {
-        4 => None,
-        3 if !chosen.contains(&Outcome::Ok) => Some("status!~\"[23]..\"".into()),
+        5 => None,
+        4 if !chosen.contains(&Outcome::Ok) => Some("status!~\"2..\"".into()),
         _ => Some(format!("status=~{}", pq_str(&visible.join("|")))),
     })
 }
@@ -416,7 +417,7 @@ fn promql(ctx: &mut Ctx<'_>, e: &Expr) -> Result<String, String> {
             let (r, w) = (routes(ctx, matchers)?, range(*window)?);
             let part = match metric {
                 RatioMetric::ErrorRatio => statuses(ctx, matchers, true)?,
-                RatioMetric::Availability => Some("status=~\"[23]..\"".to_owned()),
+                RatioMetric::Availability => Some("status=~\"2..\"".to_owned()),
             };
             format!(
                 "(sum(rate({}[{w}])) / sum(rate({}[{w}])))",

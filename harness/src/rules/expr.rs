@@ -14,7 +14,7 @@
 //! `pNN`/`mean`/`avg`/`max`/`min`), `requests` and `errors` (inside `rate`/`increase`),
 //! `error_ratio` and `availability` (bare, with a range). Labels: `request` (a request
 //! name of the mix) and, for `requests`, `errors` and `error_ratio`, `kind` (an outcome:
-//! `ok`, `http_429`, `http_4xx`, `http_5xx`, `timeout`, `connect`, `other`).
+//! `ok`, `redirect`, `http_429`, `http_4xx`, `http_5xx`, `timeout`, `connect`, `body_too_large`, `other`).
 //!
 //! Any other name is a scraped metric (aliases: `cpu`, `queue_depth`, `in_flight`,
 //! `workers`). Bare, it is the latest sample; inside `avg`/`max`/`min`/`sum`/`rate`/

@@ -231,6 +231,14 @@ pub struct Load {
     /// every request (k6's `noConnectionReuse`).
     #[serde(default = "default_keep_alive")]
     pub keep_alive: bool,
+    /// Redirect hops a request follows (0..=10, default 0): a 3xx not followed is the
+    /// outcome `redirect`; a hop goes only to a loopback host (any with `--allow-remote`).
+    #[serde(default)]
+    pub follow_redirects: FollowRedirects,
+    /// Largest response body read (bytes, or `"10 MiB"`; default 10 MiB, at most 1 GiB);
+    /// a longer one is the outcome `body_too_large` and its connection is dropped.
+    #[serde(default)]
+    pub max_response_bytes: ByteSize,
     /// The request mix.
     #[serde(rename = "request")]
     pub requests: Vec<RequestSpec>,
@@ -288,6 +296,83 @@ impl<'de> Deserialize<'de> for Ratio {
             Ok(Self(v))
         } else {
             Err(serde::de::Error::custom(format!("ratio {v} is outside 0..=1 (0%..=100%)")))
+        }
+    }
+}
+
+/// `load.follow_redirects`: redirect hops a request may follow, 0..=10.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FollowRedirects(pub u8);
+
+impl<'de> Deserialize<'de> for FollowRedirects {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let max = crate::http_guard::MAX_FOLLOW_REDIRECTS;
+        let v = i64::deserialize(d)?;
+        u8::try_from(v)
+            .ok()
+            .filter(|n| *n <= max)
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom(format!("{v} is outside 0..={max} (redirect hops to follow)")))
+    }
+}
+
+/// A size in bytes: a whole number (`1048576`) or a string with a unit (`"10 MiB"`,
+/// `"512 KiB"`, `"1 MB"`), more than 0 and at most [`ByteSize::MAX`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// The largest size accepted (1 GiB).
+    pub const MAX: u64 = 1024 * 1024 * 1024;
+
+    fn parse(text: &str) -> Option<u64> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: u64 = digits.parse().ok()?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1000,
+            "KiB" => 1024,
+            "MB" => 1000 * 1000,
+            "MiB" => 1024 * 1024,
+            "GB" => 1000 * 1000 * 1000,
+            "GiB" => 1024 * 1024 * 1024,
+            _ => return None,
+        };
+        n.checked_mul(mult)
+    }
+}
+
+impl Default for ByteSize {
+    fn default() -> Self {
+        Self(crate::http_guard::DEFAULT_MAX_RESPONSE_BYTES)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        let (shown, v) = match Raw::deserialize(d)? {
+            Raw::Number(n) => (n.to_string(), u64::try_from(n).ok()),
+            Raw::Text(t) => {
+                let v = Self::parse(&t);
+                if v.is_none() {
+                    let msg =
+                        format!("`{t}` is not a size like 1048576 or \"10 MiB\" (units B, KB, KiB, MB, MiB, GB, GiB)");
+                    return Err(serde::de::Error::custom(msg));
+                }
+                (format!("`{t}`"), v)
+            }
+        };
+        match v.filter(|b| (1..=Self::MAX).contains(b)) {
+            Some(b) => Ok(Self(b)),
+            None => Err(serde::de::Error::custom(format!("{shown} is outside 1 byte..=1 GiB"))),
         }
     }
 }

@@ -276,6 +276,7 @@ pub async fn admin_post_json(
     let url = format!("{}{path}", g.engine_url());
     let client = reqwest::Client::builder()
         .no_proxy()
+        .redirect(crate::http_guard::no_redirects())
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;

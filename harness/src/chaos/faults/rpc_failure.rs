@@ -80,6 +80,7 @@ async fn failover(control: &Control) -> Result<String, FaultError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .no_proxy()
+        .redirect(crate::http_guard::no_redirects())
         .build()
         .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;
     let backup = format!("http://{}", control.addr(Listener::RpcBackup));

@@ -73,7 +73,10 @@ async fn fetch(client: &reqwest::Client, url: &str, body: Option<Value>) -> Resu
     };
     let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("{url}: {e}"))?;
+    let bytes = crate::http_guard::read_capped(resp, crate::http_guard::PROBE_MAX_BODY_BYTES)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let text = String::from_utf8_lossy(&bytes);
     if !status.is_success() {
         let short: String = text.chars().take(200).collect();
         return Err(format!("{url}: status {status}: {short}"));

@@ -58,7 +58,11 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
         }
         Ok(r) => {
             let status = r.status();
-            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let body: serde_json::Value = crate::http_guard::read_capped(r, crate::http_guard::PROBE_MAX_BODY_BYTES)
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
             let code = body.get("error").and_then(|e| e.as_str()).unwrap_or("?");
             ProbeOutcome {
                 ok: false,
