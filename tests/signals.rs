@@ -348,9 +348,9 @@ path = "/api/health"
     assert!(leftovers(&tmp, "grahmos-edge-").is_empty(), "{:?}", leftovers(&tmp, "grahmos-edge-"));
 }
 
-/// The scenario name a report file names (`# gameday run `NAME``), if any.
+/// The scenario name a report file names (`# gameday run: NAME`), if any.
 fn report_name(md: &str) -> Option<String> {
-    md.lines().next()?.split('`').nth(1).map(str::to_owned)
+    md.lines().next()?.split_once(": ").map(|(_, name)| name.trim().to_owned())
 }
 
 #[test]

@@ -71,7 +71,7 @@ pub struct Figure {
 /// Everything a report shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Doc {
-    /// `gameday run \`smoke\``.
+    /// `gameday run: smoke`.
     pub title: String,
     /// The overall verdict.
     pub verdict: RunVerdict,
@@ -94,7 +94,7 @@ impl Doc {
     pub fn from_results(r: &Results) -> Self {
         let kind = serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let mut doc = Self {
-            title: format!("gameday {kind} `{}`", r.scenario),
+            title: format!("gameday {kind}: {}", r.scenario),
             verdict: r.verdict,
             partial: r.partial,
             reasons: r.reasons.clone(),
