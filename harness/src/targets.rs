@@ -5,7 +5,6 @@
 //! `--allow-remote` is given: a non-loopback target is refused before anything starts.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use gameday_mocks::{MockContext, RunningService, ServiceId};
 use reqwest::Url;
@@ -51,13 +50,7 @@ pub fn check_loopback(service: ServiceId, url: &str, allow_remote: bool) -> Resu
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Usage(format!("target {service}: `{url}` must be http:// or https://")));
     }
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    if !loopback && !allow_remote {
+    if !crate::http_guard::is_loopback(&parsed) && !allow_remote {
         return Err(Error::Usage(format!(
             "target {service}: `{url}` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given"
         )));

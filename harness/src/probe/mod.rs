@@ -147,14 +147,7 @@ pub fn is_probe_metric(name: &str) -> bool {
 
 /// Whether `url` is an http(s) URL on a loopback host (127.0.0.0/8, ::1, `localhost`).
 pub fn is_loopback_url(url: &str) -> bool {
-    let Ok(u) = url::Url::parse(url) else { return false };
-    matches!(u.scheme(), "http" | "https")
-        && match u.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        }
+    url::Url::parse(url).is_ok_and(|u| crate::http_guard::is_loopback(&u))
 }
 
 #[cfg(test)]
