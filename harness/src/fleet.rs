@@ -169,19 +169,3 @@ pub async fn serve(opts: &FleetOptions, shutdown: impl Future<Output = ()>) -> R
     }
     Ok(manifest)
 }
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn interrupted() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
-    }
-}
