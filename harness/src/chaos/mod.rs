@@ -14,7 +14,8 @@
 //! - [`probe`]: active checks (HTTP, the runbook's canary query, attestation, TLS);
 //! - [`faults`] / [`probes`]: one module per fault / probe, all of the same shape;
 //! - [`proxy`]: the in-process TCP fault proxy (blackhole, reset, latency, bandwidth, drop);
-//! - [`supervisor`]: one mock as its own child process (kill, freeze, restart on the same ports);
+//! - [`supervisor`]: one mock as its own child process (kill, freeze, restart on the same ports),
+//!   forked by the process-long [`spawner`] thread so it dies with gameday and no sooner;
 //! - [`targets`]: finding the handle (process, cluster, controls) a fault needs;
 //! - [`targets_grahmos`]: the Grahmos edge started with the fault proxy on its backhaul;
 //! - [`cleanup`]: the targets' temporary folders, removed at exit and after a killed run.
@@ -30,6 +31,7 @@ pub mod probes;
 pub mod proxy;
 pub mod report;
 pub mod runner;
+pub mod spawner;
 pub mod supervisor;
 pub mod targets;
 pub mod targets_grahmos;

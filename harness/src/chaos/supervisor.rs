@@ -13,8 +13,8 @@
 //! `pre_exec` hook would need `unsafe`, which the workspace forbids), then it checks that
 //! its parent is still us. SIGKILL, not SIGTERM, because a frozen (SIGSTOPped) child acts
 //! on nothing else. The kernel sends it when the parent *thread* that spawned the child
-//! ends: children are spawned from runtime worker threads, which live as long as their
-//! runtime. The child's folder (`gameday-proc-<pid>-*`, [`super::cleanup`]) of a killed
+//! ends, so children are forked by [`super::spawner`]'s thread, which lives as long as
+//! the process (a restart from a blocking rollback's short-lived thread was killed with it). The child's folder (`gameday-proc-<pid>-*`, [`super::cleanup`]) of a killed
 //! run is removed by the next supervisor's start.
 
 use std::collections::BTreeMap;
@@ -326,7 +326,7 @@ impl Supervisor {
         let stderr = std::fs::File::create(&log).map_err(io(&log))?;
         let mut cmd = self.command(&profile_file);
         cmd.stderr(Stdio::from(stderr));
-        let child = cmd.spawn().map_err(io(&self.config.bin))?;
+        let child = super::spawner::spawn(cmd).await.map_err(io(&self.config.bin))?;
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).map(Pid::from_raw);
         {
             let mut st = self.lock();
