@@ -106,7 +106,7 @@ pub fn profile_from_json(id: ServiceId, value: Value) -> Result<ServiceProfile, 
 /// scenario's `[targets.<id>.profile]` holds (any other name).
 pub fn read_profile(id: ServiceId, path: &Path) -> Result<ServiceProfile, Error> {
     let usage = |e: String| Error::Usage(format!("--profile {}: {e}", path.display()));
-    let text = read_capped(path).map_err(usage)?;
+    let text = crate::scenario::read_text(path).map_err(|e| Error::Usage(format!("--profile {e}")))?;
     let value: Result<Value, String> = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| e.to_string())
     } else {
@@ -117,18 +117,6 @@ pub fn read_profile(id: ServiceId, path: &Path) -> Result<ServiceProfile, Error>
     let profile = value.and_then(|v| profile_from_json(id, v)).map_err(|e| usage(format!("{id} profile: {e}")))?;
     profile.validate().map_err(|e| usage(e.to_string()))?;
     Ok(profile)
-}
-
-/// A profile file's text, at most [`crate::scenario::MAX_SCENARIO_BYTES`].
-fn read_capped(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    file.take(crate::scenario::MAX_SCENARIO_BYTES + 1).read_to_string(&mut text).map_err(|e| e.to_string())?;
-    if text.len() as u64 > crate::scenario::MAX_SCENARIO_BYTES {
-        return Err(format!("larger than {} MiB", crate::scenario::MAX_SCENARIO_BYTES >> 20));
-    }
-    Ok(text)
 }
 
 /// Starts the fleet; on any failure, stops what already started and returns the error.

@@ -56,19 +56,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(path, &text)
 }
 
-/// The file's text, read through a cap so `/dev/zero` or a huge file cannot exhaust memory.
-fn read_text(path: &Path) -> Result<String, ScenarioError> {
+/// A scenario's (or a mock profile's) text, read through a cap so `/dev/zero` or a huge
+/// file cannot exhaust memory; invalid UTF-8 is refused with its line and column.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
     use std::io::Read;
     let refuse = |position, message| ScenarioError { file: path.to_path_buf(), position, field: None, message };
-    let file = std::fs::File::open(path).map_err(|e| refuse(None, format!("cannot read scenario: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| refuse(None, format!("cannot read: {e}")))?;
     let mut bytes = Vec::new();
-    file.take(MAX_SCENARIO_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| refuse(None, format!("cannot read scenario: {e}")))?;
+    file.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes).map_err(|e| refuse(None, format!("cannot read: {e}")))?;
     if bytes.len() as u64 > MAX_SCENARIO_BYTES {
         return Err(refuse(
             None,
-            format!("the file is larger than {} MiB; a scenario is a short TOML file", MAX_SCENARIO_BYTES >> 20),
+            format!(
+                "the file is larger than {} MiB; a scenario or profile is a short TOML file",
+                MAX_SCENARIO_BYTES >> 20
+            ),
         ));
     }
     String::from_utf8(bytes).map_err(|e| {
