@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use gameday::observe::{RunData, Series};
-use gameday::rules::{self, export};
+use gameday::rules;
+use gameday::rules_export as export;
 use gameday::scenario;
 
 fn gameday(args: &[&str]) -> Output {
@@ -105,7 +106,7 @@ fn firing_matches_prometheus_at_every_evaluation() {
         let labels = [("pool".to_owned(), pool.to_owned())].into();
         data.series.push(Series { name: "gameday_queue_depth".into(), labels, samples });
     }
-    let report = rules::judge(&s, &data);
+    let report = rules::judge(s.rules(), &data);
     assert_eq!(report.evaluations, 41);
     let verdicts: Vec<_> = report.alerts.iter().chain(&report.triggers).collect();
     // Not vacuous: every rule fires at some point and is quiet at another.
@@ -290,7 +291,7 @@ fn unknown_scraped_metrics_are_refused_with_the_rule_line() {
     let mut cat = Catalog::default();
     cat.metrics.insert("gameday_queue_depth".into(), ["pool".to_owned()].into());
     let catalogs = [(ServiceId::Midnight, cat)].into();
-    let e = rules::check_metrics(&s, &catalogs).unwrap_err();
+    let e = gameday::resolve::check_metrics(&s, &catalogs).unwrap_err();
     assert_eq!(e.position.map(|p| p.0), Some(HEAD.lines().count() + 3), "{e}");
     assert_eq!(e.field.as_deref(), Some("alert[0].expr"));
     assert!(e.to_string().starts_with("c.toml:") && e.message.contains("no label `queue`"), "{e}");

@@ -517,7 +517,7 @@ async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit
 
 fn rules_export_cmd(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<Exit, Error> {
     let s = scenario::load(path)?;
-    let export = crate::rules::export::export(&s);
+    let export = crate::rules_export::export(&s);
     for w in &export.warnings {
         eprintln!("warning: {w}");
     }

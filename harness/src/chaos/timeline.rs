@@ -291,7 +291,7 @@ impl DrillTask {
         let upto = (now / self.step_s).floor() * self.step_s;
         if let Some(a) = s.alerts.iter().find(|a| a.name == name) {
             let data = self.tap.snapshot(self.step_s, upto, self.requests.clone());
-            let ev = crate::rules::evaluator(s, &data);
+            let ev = crate::rules::evaluator(s.rules(), &data);
             let v = crate::rules::verdict::judge_alert(a, RuleKind::Alert, &ev);
             let span = v.firing.iter().find(|sp| sp.overlaps(injected_at, f64::INFINITY))?;
             let at = span.start_s.max(injected_at);
