@@ -123,14 +123,6 @@ fn request<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
     results["requests"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
 }
 
-/// Whether a capability a test needs is missing: a skip with `why`, or a failure under CI.
-fn missing(why: &str) -> bool {
-    let ci = std::env::var("CI").unwrap_or_default();
-    assert!(ci != "true", "CI=true: {why}");
-    eprintln!("skipping: {why}");
-    true
-}
-
 #[test]
 fn redirects_never_leave_loopback_from_the_load_the_scrapes_or_the_probes() {
     let _heavy = crate::common::heavy();
@@ -138,7 +130,7 @@ fn redirects_never_leave_loopback_from_the_load_the_scrapes_or_the_probes() {
     let flags: &[&str] = if root { &["-n"] } else { &["-r", "-n"] };
     let works = Command::new("unshare").args(flags).args(["ip", "link", "set", "lo", "up"]).output();
     if !works.is_ok_and(|o| o.status.success()) {
-        missing("`unshare -n` with `ip` cannot make a network namespace here (needs util-linux, iproute2 and root or user namespaces)");
+        crate::common::skip("`unshare -n` with `ip` cannot make a network namespace here (needs util-linux, iproute2 and root or user namespaces)");
         return;
     }
     let me = std::env::current_exe().unwrap();

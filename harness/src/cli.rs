@@ -447,7 +447,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         seed: a.seed,
         lookback_delta: a.lookback_delta,
         quiet: a.quiet,
-        panic_after_inject: None,
+        ..DrillOptions::default()
     };
     match runner::drill(&opts, run::interrupt::interrupted()).await? {
         DrillRun::Plan(plan) => {
