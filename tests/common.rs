@@ -142,7 +142,8 @@ pub fn have_tools(tools: &[&str], for_what: &str) -> bool {
 /// promtool is not on PATH (Debian package `prometheus`).
 #[track_caller]
 pub fn promtool(args: &[&str], stdin: &str) -> Option<Output> {
-    if !have_tools(&["promtool"], &format!("promtool {} (Debian package `prometheus`)", args.join(" "))) {
+    let command = args.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+    if !have_tools(&["promtool"], &format!("promtool {command} (Debian package `prometheus`)")) {
         return None;
     }
     let mut child = Command::new("promtool")

@@ -457,10 +457,15 @@ fn text_our_parser_refuses_promtool_refuses_too() {
         "# TYPE a gauge\na one\n",
         "<html><body>no</body></html>\n",
     ];
+    // Without promtool: one skip (under CI a failure), and our parser still checks them all.
+    let mut promtool = true;
     for text in bad {
         assert!(text::parse(text).is_err(), "we accepted {text:?}");
-        if let Some((ok, report)) = crate::prom::promtool_check(text) {
-            assert!(!ok, "promtool accepted {text:?}: {report}");
+        if promtool {
+            match crate::prom::promtool_check(text) {
+                Some((ok, report)) => assert!(!ok, "promtool accepted {text:?}: {report}"),
+                None => promtool = false,
+            }
         }
     }
 }

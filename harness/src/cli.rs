@@ -447,7 +447,8 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         seed: a.seed,
         lookback_delta: a.lookback_delta,
         quiet: a.quiet,
-        ..DrillOptions::default()
+        #[cfg(feature = "test-hooks")]
+        panic_after_inject: None,
     };
     match runner::drill(&opts, run::interrupt::interrupted()).await? {
         DrillRun::Plan(plan) => {
