@@ -80,7 +80,7 @@ async fn scraped_queue_depth_follows_the_load_on_the_simulated_clock() {
     let sent_at = sim_now(&clock);
     let answered_at = send_proofs(&mock.url(), 8, clock).await;
     let ok = answered_at.len() as u32;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // Deliberate: the idle window after.
     let ended_at = sim_now(&clock);
     stop.cancel();
     let scraped = scraper.await.unwrap();

@@ -117,7 +117,7 @@ async fn cpu_gauge_is_half_while_one_of_two_workers_is_busy() {
     let mut readings = Vec::new();
     for _ in 0..4 {
         readings.push(cpu_gauge(&client, &url).await);
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await; // Deliberate: the sampling pace.
     }
     assert!(!stream.is_finished(), "the stream ended before the last reading");
     // Oracle: 1 of 2 workers busy is 0.5; the short gaps between proofs can only lower it.
