@@ -379,7 +379,7 @@ async fn openssl_verifies(g: &GrahmosTarget) -> Option<(bool, String)> {
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = crate::common::text(&out);
         (out.status.success() && text.contains("Verify return code: 0 (ok)"), text)
     })
     .await

@@ -142,7 +142,7 @@ fn redirects_never_leave_loopback_from_the_load_the_scrapes_or_the_probes() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let out = crate::common::text(&o);
     assert!(o.status.success(), "the test inside the namespace failed:\n{out}");
     assert!(out.contains("1 passed"), "the inner test did not run:\n{out}");
 }
@@ -218,7 +218,7 @@ interval = "500ms"
         .stdin(Stdio::null())
         .output();
     let o = tokio::time::timeout(Duration::from_secs(60), o).await.unwrap().unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let log = crate::common::text(&o);
     // Exit 3 when no request succeeded (every one a redirect): the run is invalid, and
     // its results are written.
     assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{tag}: {log}");

@@ -20,7 +20,7 @@ async fn run_runbook_checks(url: &str) -> Option<(bool, String)> {
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(60), run).await.expect("script finished").unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = crate::common::text(&out);
     Some((out.status.success(), text))
 }
 
