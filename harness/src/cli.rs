@@ -447,6 +447,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         seed: a.seed,
         lookback_delta: a.lookback_delta,
         quiet: a.quiet,
+        #[cfg(feature = "test-hooks")]
         panic_after_inject: None,
     };
     match runner::drill(&opts, run::interrupt::interrupted()).await? {
