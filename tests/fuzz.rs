@@ -136,7 +136,7 @@ fn fuzz(per_scenario: usize, seed: u64) -> Report {
 
 /// One mutant through the parser, and when accepted through export and the preflight.
 fn check(file: &Path, text: &str, accepted: &mut usize) -> Option<String> {
-    let parsed = match catch_unwind(AssertUnwindSafe(|| gameday::scenario::parse(file, text))) {
+    let parsed = match catch_unwind(AssertUnwindSafe(|| gameday::resolve::parse(file, text))) {
         Err(_) => return Some("parse panicked".into()),
         Ok(p) => p,
     };

@@ -70,7 +70,7 @@ fn pattern(spec: &str) -> Vec<Option<f64>> {
 /// on which series of which alert fire: `for`, `keep_firing_for`, gaps, windows.
 #[test]
 fn firing_matches_prometheus_at_every_evaluation() {
-    let s = scenario::parse(Path::new("oracle.toml"), &format!("{HEAD}{ALERTS}")).unwrap();
+    let s = gameday::resolve::parse(Path::new("oracle.toml"), &format!("{HEAD}{ALERTS}")).unwrap();
     let series = [
         ("prove", "0 0 9 9 9 9 9 0 0 9 9 0 9 9 9 9 9 9 9 0 0 0 0 0 9 _ _ 9 9 9 0 0 2 4 6 8 9 9 0 0 0"),
         ("check", "0 6 6 6 0 6 6 6 6 6 6 0 0 _ _ _ _ _ _ _ 6 6 0 6 0 6 0 6 6 6 6 6 0 0 3 3 3 3 3 3 3"),
@@ -268,7 +268,7 @@ fn unknown_scraped_metrics_are_refused_with_the_rule_line() {
     use gameday::observe::Catalog;
     use gameday_mocks::ServiceId;
     let text = format!("{HEAD}[[alert]]\nname = \"q\"\nexpr = 'queue_depth{{queue=\"x\"}} > 5'\n");
-    let s = scenario::parse(Path::new("c.toml"), &text).unwrap();
+    let s = gameday::resolve::parse(Path::new("c.toml"), &text).unwrap();
     let mut cat = Catalog::default();
     cat.metrics.insert("gameday_queue_depth".into(), ["pool".to_owned()].into());
     let catalogs = [(ServiceId::Midnight, cat)].into();

@@ -371,7 +371,7 @@ fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
 
 async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     use crate::capacity::plan::{self, PlanOptions};
-    let mut s = scenario::load(&a.scenario)?;
+    let mut s = crate::resolve::load(&a.scenario)?;
     if let Some(seed) = a.seed {
         s.seed = seed;
     }
@@ -494,7 +494,7 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
 }
 
 async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit, Error> {
-    let s = scenario::load(path)?;
+    let s = crate::resolve::load(path)?;
     // The scenario's own URLs (no --target here); remote ones are checked only if reachable.
     let urls = run::preflight(&s, &[], allow_remote)?
         .into_iter()
@@ -517,7 +517,7 @@ async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit
 }
 
 fn rules_export_cmd(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<Exit, Error> {
-    let s = scenario::load(path)?;
+    let s = crate::resolve::load(path)?;
     let export = crate::rules_export::export(&s);
     for w in &export.warnings {
         eprintln!("warning: {w}");

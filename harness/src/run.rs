@@ -15,14 +15,14 @@ use gameday_mocks::{MockContext, ServiceId, TimeScale};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::probe::ProbeSpec;
 use crate::clock::Clock;
 use crate::load::{self, LateBound, Mix, Pace, Plan};
 use crate::observe::{self, RunData, ScrapeTarget, Scraped};
 use crate::probe;
 use crate::report::{self, RequestSummary, Results, RunVerdict};
 use crate::rules;
-use crate::scenario::{self, Model, Scenario};
+use crate::scenario::{Model, Scenario};
+use crate::spec::drill::ProbeSpec;
 use crate::targets::{self, Resolved};
 use crate::{Error, Exit};
 
@@ -61,7 +61,7 @@ pub struct Settings {
 impl Settings {
     /// Merges flags over the scenario file over defaults.
     pub fn resolve(opts: &RunOptions) -> Result<Self, Error> {
-        let mut scenario = scenario::load(&opts.scenario)?;
+        let mut scenario = crate::resolve::load(&opts.scenario)?;
         if let Some(seed) = opts.seed {
             scenario.seed = seed;
         }

@@ -18,10 +18,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
-
 use super::env::DrillEnv;
 use super::faults;
+pub use crate::spec::drill::{FaultSpec, RecoveryAction};
 
 /// A boxed future, as the rollbacks return (object-safe async).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -104,36 +103,6 @@ impl FaultError {
             why: format!("no built-in recovery `{}` (use {hint})", action.name()),
         }
     }
-}
-
-/// Every fault a drill can inject (`[drill.fault] kind = "..."`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum FaultSpec {
-    /// The Grahmos edge's upstream link drops (fault proxy or netns backend).
-    BackhaulLoss(faults::backhaul_loss::Spec),
-    /// A real TLS certificate's notAfter passes during the drill.
-    CertExpiry(faults::cert_expiry::Spec),
-    /// Staging: inject and roll back with commands the scenario names.
-    Command(faults::command::Spec),
-    /// MorphSave's database pool held until exhausted.
-    DbPoolExhaustion(faults::db_pool_exhaustion::Spec),
-    /// The Midnight proof server process killed with SIGKILL.
-    EnclaveCrash(faults::enclave_crash::Spec),
-    /// A target process frozen with SIGSTOP (SIGCONT to undo).
-    Freeze(faults::freeze::Spec),
-    /// The Grahmos index's `current/*` deleted or garbled on disk.
-    IndexCorruption(faults::index_corruption::Spec),
-    /// Latency (and jitter) added by a fault proxy in front of a target.
-    Latency(faults::latency::Spec),
-    /// A Scribe node (the leader by default) stopped.
-    NodeFailure(faults::node_failure::Spec),
-    /// A PXL overlay taken down (the gateway degrades).
-    OverlayDown(faults::overlay_down::Spec),
-    /// Two of Scribe's three nodes stopped: writes refused.
-    QuorumLoss(faults::quorum_loss::Spec),
-    /// MorphSave's primary blockchain RPC fails.
-    RpcFailure(faults::rpc_failure::Spec),
 }
 
 impl FaultSpec {
@@ -258,34 +227,6 @@ impl FaultSpec {
             FaultSpec::RpcFailure(s) => faults::rpc_failure::recover(s, action, env).await,
         }
     }
-}
-
-/// A drill's recovery step (`[drill.recover] action = "..."`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RecoveryAction {
-    /// Undo the fault (restore the link, SIGCONT, restart what was stopped).
-    Rollback,
-    /// Restart the killed process (a supervisor's `Restart=`).
-    Restart,
-    /// Point the index's `current` back at the previous release.
-    IndexRollback,
-    /// Rebuild the index from the source documents.
-    IndexRebuild,
-    /// Install a renewed certificate and hot-reload it without dropping the listener.
-    RenewCertificate,
-    /// Switch to the backup RPC endpoint.
-    RpcFailover,
-    /// Start the stopped node(s) again.
-    RestartNode,
-    /// Bring the overlay back.
-    RestoreOverlay,
-    /// Release the held database connections.
-    ReleasePool,
-    /// Run the scenario's `command` (staging).
-    Command,
-    /// Wait for someone else's recovery (staging): only verify.
-    External,
 }
 
 impl RecoveryAction {

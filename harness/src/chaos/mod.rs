@@ -21,7 +21,7 @@
 //! - [`cleanup`]: the targets' temporary folders, removed at exit and after a killed run.
 
 pub mod cleanup;
-pub mod drill;
+pub use crate::resolve::drill;
 pub mod env;
 pub mod fault;
 pub mod faults;

@@ -6,12 +6,11 @@
 //! `[[probe]]` tables; [`crate::probe`] schedules them and records them as series
 //! ([`ProbeSpec::check_recorded`] for a drill's own detection and verification probes).
 
-use serde::{Deserialize, Serialize};
-
 use super::env::DrillEnv;
 use super::fault::FaultError;
 use super::probes;
 pub use crate::probe::ProbeOutcome;
+pub use crate::spec::drill::ProbeSpec;
 
 /// A probe's HTTP client: no proxy, no redirect followed (a 3xx is the answer), every
 /// request bounded by `timeout`.
@@ -22,24 +21,6 @@ pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, Faul
         .timeout(timeout)
         .build()
         .map_err(|e| FaultError::Failed(format!("cannot build an HTTP client: {e}")))
-}
-
-/// Every probe (`kind = "..."`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ProbeSpec {
-    /// A Grahmos tenant's query never returns another tenant's documents.
-    Acl(probes::acl::Spec),
-    /// Midnight attestation re-verified: fresh nonce echoed, PCRs as published, debug off, chain valid, timestamp fresh.
-    Attestation(probes::attestation::Spec),
-    /// The Grahmos runbook's canary query returns the canary document.
-    Canary(probes::canary::Spec),
-    /// An HTTP request gets the expected status (and body).
-    Http(probes::http::Spec),
-    /// A write to the Scribe cluster's leader succeeds.
-    ScribeWrite(probes::scribe_write::Spec),
-    /// A TLS handshake against the target succeeds and the served certificate is valid long enough.
-    Tls(probes::tls::Spec),
 }
 
 impl ProbeSpec {

@@ -267,7 +267,7 @@ async fn run_with_env(
     let tap = Tap::new();
     let mut plan = run::plan_for(s, !opts.quiet);
     plan.allow_remote = opts.allow_remote;
-    plan.tap = Some(tap.clone());
+    plan.tap = Some(std::sync::Arc::new(tap.clone()));
     if !opts.quiet {
         eprintln!("{}", run::header(s, &plan, &resolved).replacen("gameday run", "gameday drill", 1));
     }

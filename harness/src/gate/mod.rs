@@ -17,79 +17,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::report::results::{ReportKind, Results, RunVerdict, SCHEMA_VERSION};
+pub use crate::resolve::gate::validate;
 use crate::run::{self, RunOptions, Settings};
-use crate::scenario::model::Ratio;
+pub use crate::spec::gate::{GateSpec, TRACKABLE};
 use crate::{Error, Exit};
-
-/// The scenario's `[gate]` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GateSpec {
-    /// Percentiles compared per request kind (`p50`, `p90`, `p95`, `p99`, `p99.9`, `mean`, `max`).
-    #[serde(default = "default_track")]
-    pub track: Vec<String>,
-    /// Request kinds compared (default: every kind).
-    #[serde(default)]
-    pub requests: Vec<String>,
-    /// A slowdown up to this ratio is accepted (`"5%"`).
-    #[serde(default = "default_tolerance")]
-    pub tolerance: Ratio,
-    /// The chance of failing a run whose true slowdown equals the tolerance (`0.01`).
-    #[serde(default = "default_false_alarm_rate")]
-    pub false_alarm_rate: f64,
-    /// Intervals with fewer requests of a kind than this are left out (their percentile is noise).
-    #[serde(default = "default_min_samples")]
-    pub min_samples_per_interval: u64,
-}
-
-impl Default for GateSpec {
-    fn default() -> Self {
-        Self {
-            track: default_track(),
-            requests: Vec::new(),
-            tolerance: default_tolerance(),
-            false_alarm_rate: default_false_alarm_rate(),
-            min_samples_per_interval: default_min_samples(),
-        }
-    }
-}
-
-fn default_track() -> Vec<String> {
-    vec!["p50".into(), "p95".into(), "p99".into()]
-}
-
-fn default_tolerance() -> Ratio {
-    Ratio(0.05)
-}
-
-fn default_false_alarm_rate() -> f64 {
-    0.01
-}
-
-fn default_min_samples() -> u64 {
-    20
-}
-
-/// The percentiles `track` may name: those every interval summary holds.
-pub const TRACKABLE: [&str; 7] = ["p50", "p90", "p95", "p99", "p99.9", "mean", "max"];
-
-/// Checks the `[gate]` table against the request mix: `(field, message)` on failure.
-pub fn validate(spec: &GateSpec, requests: &[&str]) -> Result<(), (String, String)> {
-    if spec.track.is_empty() {
-        return Err(("gate.track".into(), "names no percentile; track at least one (e.g. \"p95\")".into()));
-    }
-    if let Some(t) = spec.track.iter().find(|t| !TRACKABLE.contains(&t.as_str())) {
-        return Err(("gate.track".into(), format!("`{t}` is not one of {}", TRACKABLE.join(", "))));
-    }
-    if let Some(r) = spec.requests.iter().find(|r| !requests.contains(&r.as_str())) {
-        return Err(("gate.requests".into(), format!("unknown request `{r}` (the load has: {})", requests.join(", "))));
-    }
-    if !(spec.false_alarm_rate > 0.0 && spec.false_alarm_rate < 0.5) {
-        let msg = format!("must be in (0, 0.5), found {}", spec.false_alarm_rate);
-        return Err(("gate.false_alarm_rate".into(), msg));
-    }
-    Ok(())
-}
 
 /// One tracked percentile of one request kind, compared.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

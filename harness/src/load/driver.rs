@@ -102,7 +102,7 @@ pub struct Plan {
     /// Show a progress line on the terminal.
     pub progress: bool,
     /// Where the collector also puts every interval while the load runs (drills read it).
-    pub tap: Option<crate::observe::Tap>,
+    pub tap: Option<std::sync::Arc<dyn super::record::Sink>>,
 }
 
 /// What a load run produced.

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -23,6 +24,14 @@ use tokio::time::Instant;
 
 use gameday_core::intervals::{Intervals, PackedHistogram, PackedStats};
 pub use gameday_core::outcome::{new_histogram, KindStats, Outcome, SIG_FIGS};
+
+/// Where the collector also sends each interval's stats as they arrive, for readers
+/// during the run (a drill's detection). The load owns this seam; `observe::Tap`
+/// implements it.
+pub trait Sink: Send + Sync + std::fmt::Debug {
+    /// Merges one user's finished interval `interval` (stats per request kind).
+    fn merge_batch(&self, interval: u64, kinds: &[KindStats]);
+}
 
 /// One user's finished interval, packed: a few hundred bytes instead of a dense
 /// histogram's tens of KiB per kind, so a collector that falls behind for a moment
@@ -274,7 +283,7 @@ pub struct Collector {
     /// `recording.intervals` once [`OPEN_INTERVALS`] newer ones have started.
     open: BTreeMap<u64, Vec<KindStats>>,
     live: Option<tokio::sync::watch::Sender<Live>>,
-    tap: Option<crate::observe::Tap>,
+    tap: Option<Arc<dyn Sink>>,
 }
 
 impl Collector {
@@ -291,7 +300,7 @@ impl Collector {
     }
 
     /// Also merges every batch into `tap`, for readers during the run (drills).
-    pub fn with_tap(mut self, tap: Option<crate::observe::Tap>) -> Self {
+    pub fn with_tap(mut self, tap: Option<Arc<dyn Sink>>) -> Self {
         self.tap = tap;
         self
     }

@@ -28,6 +28,12 @@ pub struct Tap {
     inner: Arc<Mutex<Inner>>,
 }
 
+impl crate::load::record::Sink for Tap {
+    fn merge_batch(&self, interval: u64, kinds: &[KindStats]) {
+        Tap::merge_batch(self, interval, kinds);
+    }
+}
+
 impl Tap {
     /// An empty tap.
     pub fn new() -> Self {

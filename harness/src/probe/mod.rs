@@ -25,12 +25,8 @@ pub use schedule::{spawn, CheckFn, Scheduled};
 
 use crate::observe::Tap;
 use crate::scenario::probe::ProbeDecl;
+pub use crate::spec::probes::{is_probe_metric, DURATION, SUCCESS};
 use crate::targets::Resolved;
-
-/// The success series' name (1 passed, 0 failed or could not run).
-pub const SUCCESS: &str = "probe_success";
-/// The duration series' name (simulated seconds the check took).
-pub const DURATION: &str = "probe_duration_seconds";
 
 /// What one probe saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,11 +134,6 @@ pub fn scheduled(p: &ProbeDecl, scale: TimeScale, check: CheckFn) -> Scheduled {
 pub fn record(tap: &Tap, labels: &BTreeMap<String, String>, at_s: f64, ok: bool, duration_s: f64) {
     tap.push_sample(SUCCESS, labels, at_s, if ok { 1.0 } else { 0.0 });
     tap.push_sample(DURATION, labels, at_s, duration_s);
-}
-
-/// Whether `name` is one of the probe series' names.
-pub fn is_probe_metric(name: &str) -> bool {
-    name == SUCCESS || name == DURATION
 }
 
 /// Whether `url` is an http(s) URL on a loopback host (127.0.0.0/8, ::1, `localhost`).

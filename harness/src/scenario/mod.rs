@@ -50,7 +50,7 @@ impl std::error::Error for ScenarioError {}
 /// The largest scenario file gameday reads (10 MiB); shipped scenarios are a few KiB.
 pub const MAX_SCENARIO_BYTES: u64 = 10 * 1024 * 1024;
 
-/// Reads and validates a scenario file (at most [`MAX_SCENARIO_BYTES`], UTF-8).
+/// Reads and parses a scenario file (at most [`MAX_SCENARIO_BYTES`], UTF-8); see [`parse`].
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = read_text(path)?;
     parse(path, &text)
@@ -80,19 +80,14 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
     })
 }
 
-/// Parses and validates scenario text; `path` is used in error messages.
+/// Parses scenario text and checks what the file alone decides (types, names, references
+/// between its own tables); `path` is used in error messages. Checks that need an
+/// engine (the growth curve, drills, the gate) are `crate::resolve`'s: use
+/// `resolve::parse` for a scenario a command can run.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let de = toml::Deserializer::new(text);
-    let refuse = |span: Option<Range<usize>>, field: String, message: String| {
-        let field = locate::clean_field(&field);
-        let span = span.or_else(|| locate::span_of(text, &field));
-        ScenarioError {
-            file: path.to_path_buf(),
-            position: span.map(|s| line_col(text, s.start)),
-            field: Some(field).filter(|f| !f.is_empty()),
-            message,
-        }
-    };
+    let refuse =
+        |span: Option<Range<usize>>, field: String, message: String| error_at(path, text, span, &field, message);
     let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -100,10 +95,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let message = inner.message().trim().to_owned();
         refuse(inner.span(), missing_field(&path, &message).unwrap_or(path), message)
     })?;
-    growth_rate(&mut scenario).map_err(|(field, message)| refuse(None, field, message))?;
     validate(&scenario, text).map_err(|(span, field, message)| refuse(span, field, message))?;
     scenario.origin = Origin { file: path.to_path_buf(), text: text.into() };
     Ok(scenario)
+}
+
+/// An error in `text` (read from `path`) at `span`, or where `field` is written when the
+/// span is unknown.
+pub fn error_at(path: &Path, text: &str, span: Option<Range<usize>>, field: &str, message: String) -> ScenarioError {
+    let field = locate::clean_field(field);
+    let span = span.or_else(|| locate::span_of(text, &field));
+    ScenarioError {
+        file: path.to_path_buf(),
+        position: span.map(|s| line_col(text, s.start)),
+        field: Some(field).filter(|f| !f.is_empty()),
+        message,
+    }
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
@@ -141,40 +148,12 @@ fn missing_field(path: &str, message: &str) -> Option<String> {
     Some(if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") })
 }
 
-/// Checks `[growth]` and `[plan]`; a growth scenario without its own `load.rate` or
-/// `load.users` runs its growth curve (so `gameday run` replays it too).
-fn growth_rate(s: &mut Scenario) -> Result<(), (String, String)> {
-    check_plan(&s.plan)?;
-    let Some(spec) = &s.growth else { return Ok(()) };
-    let growth = crate::capacity::growth::Growth::new(spec, &s.load.requests)
-        .map_err(|e| (format!("growth.{}", e.field), e.message))?;
-    if s.plan.live_weeks.iter().flatten().any(|&w| w == 0 || w as usize > growth.weeks.len()) {
-        return Err(("plan.live_weeks".into(), format!("weeks are numbered 1..={}", growth.weeks.len())));
-    }
-    if s.load.rate.is_none() && s.load.users.is_none() {
-        s.load.rate = Some(growth.curve().map_err(|e| ("growth".to_owned(), e.to_string()))?);
-    }
-    Ok(())
-}
-
-fn check_plan(p: &crate::capacity::plan::PlanSpec) -> Result<(), (String, String)> {
-    if !(p.headroom >= 1.0 && p.headroom <= 100.0) {
-        return Err(("plan.headroom".into(), format!("must be in [1, 100], found {}", p.headroom)));
-    }
-    if let Some(c) = p.target_cpu.filter(|c| !(*c > 0.0 && *c <= 1.0)) {
-        return Err(("plan.target_cpu".into(), format!("must be in (0, 1], found {c}")));
-    }
-    if p.min_size == 0 || p.min_size > p.max_size {
-        let msg = format!("need 1 <= min_size <= max_size, found {} and {}", p.min_size, p.max_size);
-        return Err(("plan.min_size".into(), msg));
-    }
-    Ok(())
-}
-
 /// Cross-field checks that serde cannot express.
 fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
     check_name(&s.name)?;
-    s.load.model().map_err(|m| (None, model_field(&s.load), m))?;
+    if s.growth.is_none() || s.load.rate.is_some() || s.load.users.is_some() {
+        s.load.model().map_err(|m| (None, model_field(&s.load), m))?; // else `[growth]` gives the rate
+    }
     if s.load.requests.is_empty() {
         return Err((None, "load".into(), "the load has no [[load.request]] entries".into()));
     }
@@ -203,11 +182,7 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
     }
     let requests: Vec<&str> = names.into_iter().collect();
     validate_rules(s, &requests)?;
-    if let Some(g) = &s.gate {
-        crate::gate::validate(g, &requests).map_err(|(field, msg)| (None, field, msg))?;
-    }
-    probe::validate(s)?;
-    crate::chaos::drill::validate(s)
+    probe::validate(s)
 }
 
 /// Checks `[[alert]]` and `[[trigger]]` tables: rule text against the mix, unique
@@ -255,7 +230,7 @@ fn check_load_durations(l: &Load) -> Result<(), Invalid> {
 }
 
 /// The field a `rate`/`users` refusal points at: the one given, or the `[load]` table.
-fn model_field(load: &Load) -> String {
+pub(crate) fn model_field(load: &Load) -> String {
     match (&load.rate, load.users) {
         (Some(_), _) => "load.rate".into(),
         (None, Some(_)) => "load.users".into(),

@@ -16,7 +16,8 @@ use toml::Spanned;
 
 pub use gameday_rules::spec::{AlertRule, Expect, Slo};
 
-use crate::load::arrival::{Process, RateCurve};
+pub use crate::spec::units::{Method, Ratio};
+use gameday_core::arrival::{Process, RateCurve};
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -59,16 +60,16 @@ pub struct Scenario {
     pub probes: Vec<super::probe::ProbeDecl>,
     /// A growth curve for `gameday plan` (see `capacity::growth`).
     #[serde(default)]
-    pub growth: Option<crate::capacity::growth::GrowthSpec>,
+    pub growth: Option<crate::spec::growth::GrowthSpec>,
     /// How `gameday plan` sizes the service.
     #[serde(default)]
-    pub plan: crate::capacity::plan::PlanSpec,
+    pub plan: crate::spec::plan::PlanSpec,
     /// How `gameday gate` compares this scenario's runs with a baseline.
     #[serde(default)]
-    pub gate: Option<crate::gate::GateSpec>,
+    pub gate: Option<crate::spec::gate::GateSpec>,
     /// Chaos drills run under the load (`gameday drill`; see [`crate::chaos::drill`]).
     #[serde(default, rename = "drill")]
-    pub drills: Vec<crate::chaos::drill::Drill>,
+    pub drills: Vec<crate::spec::drill::Drill>,
     /// Where the scenario was read from, for errors found after parsing.
     #[serde(skip)]
     pub origin: Origin,
@@ -273,33 +274,6 @@ fn default_max_late() -> Ratio {
     Ratio(0.01)
 }
 
-/// A ratio in `[0, 1]`, written as a number (`0.01`) or a percentage (`"1%"`).
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize)]
-pub struct Ratio(pub f64);
-
-impl<'de> Deserialize<'de> for Ratio {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(f64),
-            Text(String),
-        }
-        let v = match Raw::deserialize(d)? {
-            Raw::Number(v) => v,
-            Raw::Text(t) => match t.trim().strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
-                Some(Ok(p)) => p / 100.0,
-                _ => return Err(serde::de::Error::custom(format!("`{t}` is not a ratio like 0.01 or \"1%\""))),
-            },
-        };
-        if (0.0..=1.0).contains(&v) {
-            Ok(Self(v))
-        } else {
-            Err(serde::de::Error::custom(format!("ratio {v} is outside 0..=1 (0%..=100%)")))
-        }
-    }
-}
-
 /// `load.follow_redirects`: redirect hops a request may follow, 0..=10.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct FollowRedirects(pub u8);
@@ -383,33 +357,6 @@ fn default_keep_alive() -> bool {
 
 fn default_request_timeout() -> PositiveDuration {
     PositiveDuration(HumanDuration(std::time::Duration::from_secs(60)))
-}
-
-/// An HTTP method a request may use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Method {
-    /// GET.
-    #[default]
-    Get,
-    /// POST.
-    Post,
-    /// PUT.
-    Put,
-    /// DELETE.
-    Delete,
-}
-
-impl Method {
-    /// The HTTP method.
-    pub fn as_http(self) -> reqwest::Method {
-        match self {
-            Self::Get => reqwest::Method::GET,
-            Self::Post => reqwest::Method::POST,
-            Self::Put => reqwest::Method::PUT,
-            Self::Delete => reqwest::Method::DELETE,
-        }
-    }
 }
 
 /// One kind of request in the mix.

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::{Method, Scenario};
-use crate::chaos::probe::ProbeSpec;
-use crate::chaos::probes;
-use crate::probe::http::JsonMatch;
+use crate::spec::drill::ProbeSpec;
+use crate::spec::probes;
+use crate::spec::probes::http::JsonMatch;
 
 /// How often a probe runs when its table gives no `interval` (simulated; blackbox
 /// exporter's usual scrape interval).
@@ -265,7 +265,7 @@ fn check_rules(s: &Scenario) -> Result<(), Invalid> {
     for (table, list) in [("alert", &s.alerts), ("trigger", &s.triggers)] {
         for (i, a) in list.iter().enumerate() {
             for sel in crate::rules::check::selectors(a.expr.get_ref()) {
-                if !crate::probe::is_probe_metric(&sel.name) {
+                if !crate::spec::probes::is_probe_metric(&sel.name) {
                     continue;
                 }
                 let err = |msg: String| (Some(a.expr.span()), format!("{table}[{i}].expr"), msg);

@@ -17,7 +17,6 @@
 //! toxics (or tears the namespace down).
 
 use gameday_mocks::kit::HumanDuration;
-use serde::{Deserialize, Serialize};
 
 use super::backhaul_netns;
 use crate::chaos::env::DrillEnv;
@@ -25,59 +24,13 @@ use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollb
 use crate::chaos::proxy::{FaultProxy, Per, Toxic, ToxicKind};
 use crate::chaos::targets_grahmos::find;
 
+pub use crate::spec::faults::backhaul_loss::{Backend, Mode, Spec};
+
 const FAULT: &str = "backhaul-loss";
 /// The name of the loss toxic on the backhaul proxy.
 pub const LOSS_TOXIC: &str = "backhaul-loss";
 /// The name of the latency toxic on the backhaul proxy.
 pub const LATENCY_TOXIC: &str = "backhaul-latency";
-
-/// How the link fails.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Packets vanish: connections hang.
-    #[default]
-    Blackhole,
-    /// Connections are reset.
-    Reset,
-    /// A fraction of connections is lost.
-    Loss,
-}
-
-/// Where the fault is applied.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backend {
-    /// Toxics on the in-process fault proxy.
-    #[default]
-    Proxy,
-    /// `tc netem` on a veth pair in a network namespace the run creates (root only).
-    Netns,
-}
-
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The Grahmos target (default: the drill's only Grahmos target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// How the link fails.
-    #[serde(default)]
-    pub mode: Mode,
-    /// With `mode = "loss"`: the share of connections lost, 0 < f <= 1.
-    #[serde(default)]
-    pub fraction: Option<f64>,
-    /// Latency added to the link's answers meanwhile.
-    #[serde(default)]
-    pub latency: Option<HumanDuration>,
-    /// Spread (uniform ±) of that latency.
-    #[serde(default)]
-    pub jitter: Option<HumanDuration>,
-    /// Where the fault is applied.
-    #[serde(default)]
-    pub backend: Backend,
-}
 
 impl Spec {
     fn check(&self) -> Result<(), FaultError> {

@@ -24,12 +24,13 @@ use gameday_mocks::kit::{HumanDuration, PositiveDuration};
 use gameday_mocks::services::grahmos::tls::{not_after_of, TlsMode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use serde::{Deserialize, Serialize};
 
 use super::index_corruption::admin_post_json;
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets_grahmos::{find, GrahmosTarget};
+
+pub use crate::spec::faults::cert_expiry::Spec;
 
 const FAULT: &str = "cert-expiry";
 /// The runbook's warning threshold: days to expiry below this fire a warning.
@@ -51,28 +52,9 @@ pub fn alerts_firing(days: f64) -> Vec<&'static str> {
     out
 }
 
-fn default_expires_in() -> HumanDuration {
-    HumanDuration(Duration::from_secs(10))
-}
-
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The Grahmos target (default: the drill's only Grahmos target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// The installed certificate's `notAfter`, from injection (`0s`: already expired).
-    #[serde(default = "default_expires_in")]
-    pub expires_in: HumanDuration,
-    /// Validity of the certificate `renew-certificate` (and a fallback rollback) installs.
-    #[serde(default)]
-    pub renew_lifetime: Option<PositiveDuration>,
-}
-
 impl Default for Spec {
     fn default() -> Self {
-        Self { target: None, expires_in: default_expires_in(), renew_lifetime: None }
+        Self { target: None, expires_in: crate::spec::faults::cert_expiry::default_expires_in(), renew_lifetime: None }
     }
 }
 

@@ -12,31 +12,15 @@ use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use gameday_mocks::kit::{HumanDuration, PositiveDuration};
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 
+pub use crate::spec::faults::command::Spec;
+
 /// The most bytes of each of stdout and stderr kept for the report.
 pub const MAX_OUTPUT_BYTES: usize = 4096;
-
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The command that injects the fault: program and arguments (no shell).
-    pub inject: Vec<String>,
-    /// The command that undoes it.
-    pub rollback: Vec<String>,
-    /// Each command is killed after this long (real time; default 1m).
-    #[serde(default = "default_timeout")]
-    pub timeout: PositiveDuration,
-}
-
-fn default_timeout() -> PositiveDuration {
-    PositiveDuration(HumanDuration(Duration::from_secs(60)))
-}
 
 /// What running one command produced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -314,7 +298,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("marker");
         let m = marker.to_str().unwrap();
-        let spec = Spec { inject: argv(&["touch", m]), rollback: argv(&["rm", m]), timeout: default_timeout() };
+        let spec = Spec {
+            inject: argv(&["touch", m]),
+            rollback: argv(&["rm", m]),
+            timeout: crate::spec::faults::command::default_timeout(),
+        };
         let env = DrillEnv::default();
         preflight(&spec, &env).await.unwrap();
         let injected = inject(&spec, &env).await.unwrap();
@@ -329,8 +317,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_program_fails_the_preflight() {
-        let spec =
-            Spec { inject: argv(&["no-such-program-gameday"]), rollback: argv(&["true"]), timeout: default_timeout() };
+        let spec = Spec {
+            inject: argv(&["no-such-program-gameday"]),
+            rollback: argv(&["true"]),
+            timeout: crate::spec::faults::command::default_timeout(),
+        };
         let e = preflight(&spec, &DrillEnv::default()).await.unwrap_err();
         assert!(e.to_string().contains("no-such-program-gameday"), "{e}");
     }
@@ -353,7 +344,7 @@ mod tests {
         let spec = Spec {
             inject: argv(&["false"]),
             rollback: argv(&["touch", marker.to_str().unwrap()]),
-            timeout: default_timeout(),
+            timeout: crate::spec::faults::command::default_timeout(),
         };
         let e = inject(&spec, &DrillEnv::default()).await.unwrap_err();
         assert!(e.to_string().contains("inject command failed"), "{e}");

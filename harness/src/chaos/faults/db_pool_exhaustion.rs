@@ -10,26 +10,15 @@
 use std::time::Duration;
 
 use gameday_mocks::services::morphsave::Control;
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets;
 
+pub use crate::spec::faults::db_pool_exhaustion::Spec;
+
 /// How long taking the connections may wait for busy ones.
 const HOLD_WITHIN: Duration = Duration::from_secs(10);
-
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The MorphSave target (default: the drill's only embedded MorphSave).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Connections to hold (default: the whole pool).
-    #[serde(default)]
-    pub connections: Option<usize>,
-}
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(spec: &Spec) -> Vec<String> {

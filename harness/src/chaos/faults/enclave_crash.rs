@@ -10,25 +10,13 @@
 use std::sync::Arc;
 
 use nix::sys::signal::Signal;
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::supervisor::{with_override, Supervisor};
 use crate::chaos::targets;
 
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The process target to kill (default: the drill's only process target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Recovery `restart` comes back with these profile fields changed (the bad-enclave
-    /// variant, e.g. `{ debug_mode = true }` or `{ enclave_image = "evil:1" }`).
-    #[serde(default)]
-    pub restart_profile: Option<toml::Table>,
-}
+pub use crate::spec::faults::enclave_crash::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(spec: &Spec) -> Vec<String> {

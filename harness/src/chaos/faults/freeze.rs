@@ -9,21 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::supervisor::Supervisor;
 use crate::chaos::targets;
 
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The process target to freeze (default: the drill's only process target).
-    #[serde(default)]
-    pub target: Option<String>,
-}
+pub use crate::spec::faults::freeze::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(spec: &Spec) -> Vec<String> {

@@ -20,40 +20,15 @@ use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets_grahmos::{find, GrahmosTarget};
 
+pub use crate::spec::faults::index_corruption::{Mode, Spec};
+
 const FAULT: &str = "index-corruption";
-
-/// How the index is broken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// `rm -rf current/*`.
-    #[default]
-    Delete,
-    /// Every file overwritten with random bytes.
-    Garble,
-}
-
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The Grahmos target (default: the drill's only Grahmos target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// How the index is broken.
-    #[serde(default)]
-    pub mode: Mode,
-    /// Seed of the garbage (default 0).
-    #[serde(default)]
-    pub seed: Option<u64>,
-}
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(spec: &Spec) -> Vec<String> {

@@ -8,27 +8,15 @@
 use std::time::Duration;
 
 use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets;
 
+pub use crate::spec::faults::node_failure::Spec;
+
 /// How long a blocking rollback may take to restart nodes.
 const BLOCKING_UNDO: Duration = Duration::from_secs(10);
-
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The Scribe target (default: the drill's only Scribe cluster).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// The node to stop: `scribe` / `scribe-2` / `2`, or `follower` (the first node that is
-    /// not the leader at injection; default: the current leader).
-    #[serde(default)]
-    pub node: Option<String>,
-}
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(spec: &Spec) -> Vec<String> {

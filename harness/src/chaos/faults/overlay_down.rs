@@ -8,23 +8,12 @@
 use std::time::Duration;
 
 use gameday_mocks::services::pxl::{Component, Control};
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets;
 
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The PXL target (default: the drill's only embedded PXL).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// The overlay: `chrono` (default) or `v4`.
-    #[serde(default)]
-    pub overlay: Option<String>,
-}
+pub use crate::spec::faults::overlay_down::Spec;
 
 fn overlay(spec: &Spec) -> Result<Component, FaultError> {
     let name = spec.overlay.as_deref().unwrap_or("chrono");

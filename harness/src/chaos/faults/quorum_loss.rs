@@ -6,25 +6,13 @@
 //! resume. The undo restores every node the fault stopped (idempotent).
 
 use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
-use serde::{Deserialize, Serialize};
 
 use super::node_failure::{parse_node, restart_stopped, RestoreNodes};
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
 use crate::chaos::targets;
 
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The Scribe target (default: the drill's only Scribe cluster).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// The nodes to stop (default: the leader, then the lowest-numbered followers, as
-    /// many as it takes to lose the majority: 2 of 3).
-    #[serde(default)]
-    pub nodes: Option<Vec<String>>,
-}
+pub use crate::spec::faults::quorum_loss::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(spec: &Spec) -> Vec<String> {

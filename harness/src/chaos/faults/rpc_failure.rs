@@ -12,21 +12,13 @@
 use std::time::Duration;
 
 use gameday_mocks::services::morphsave::{Control, Listener};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets;
 
-/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The MorphSave target (default: the drill's only embedded MorphSave).
-    #[serde(default)]
-    pub target: Option<String>,
-}
+pub use crate::spec::faults::rpc_failure::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn plan(_spec: &Spec) -> Vec<String> {

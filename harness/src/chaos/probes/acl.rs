@@ -15,7 +15,6 @@
 
 use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::services::grahmos::corpus::Label;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::chaos::env::DrillEnv;
@@ -24,23 +23,10 @@ use crate::chaos::probe::ProbeOutcome;
 use crate::chaos::targets_grahmos::{find, DpopToken, GrahmosTarget};
 use gameday_mocks::services::grahmos::auth::IssuerClient;
 
+pub use crate::spec::probes::acl::Spec;
+
 /// Queries that match documents of every tenant in the generated corpus.
 pub const DEFAULT_QUERIES: &[&str] = &["canary", "report", "maintenance guide", "archive"];
-
-/// The probe's parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The target to probe (default: the drill's target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Give up (and count a failure) after this long (default 5s).
-    #[serde(default)]
-    pub timeout: Option<HumanDuration>,
-    /// The queries (default [`DEFAULT_QUERIES`]).
-    #[serde(default)]
-    pub queries: Option<Vec<String>>,
-}
 
 /// What one ACL scan saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -14,8 +14,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gameday_mocks::kit::HumanDuration;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use x509_parser::certificate::X509Certificate;
 
@@ -24,26 +22,10 @@ use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
 use crate::chaos::targets;
 
+pub use crate::spec::probes::attestation::Spec;
+
 /// How far ahead of our clock an attestation timestamp may be.
 const MAX_SKEW: Duration = Duration::from_secs(30);
-
-/// The probe's parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The target to probe (default: the drill's target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Give up (and count a failure) after this long (default 5s).
-    #[serde(default)]
-    pub timeout: Option<HumanDuration>,
-    /// Oldest acceptable attestation timestamp (default 5m, the runbook's freshness bound).
-    #[serde(default)]
-    pub max_age: Option<HumanDuration>,
-    /// Fail when the certificate chain expires sooner than this (default: only expired fails).
-    #[serde(default)]
-    pub min_valid: Option<HumanDuration>,
-}
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
@@ -269,7 +251,10 @@ mod tests {
         let out = judge(&Spec::default(), "ab", &at_11d, &published, later);
         assert!(!out.ok && out.detail.contains("EXPIRED"), "{}", out.detail);
 
-        let spec = Spec { min_valid: Some(HumanDuration(Duration::from_secs(14 * 86_400))), ..Spec::default() };
+        let spec = Spec {
+            min_valid: Some(gameday_mocks::kit::HumanDuration(Duration::from_secs(14 * 86_400))),
+            ..Spec::default()
+        };
         let out = judge(&spec, "ab", &good, &published, now);
         assert!(!out.ok && out.detail.contains("less than"), "{}", out.detail);
 

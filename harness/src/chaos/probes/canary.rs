@@ -8,30 +8,16 @@
 
 use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::services::grahmos::corpus::{Label, CANARY_ID};
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
 use crate::chaos::targets_grahmos::find;
 
+pub use crate::spec::probes::canary::Spec;
+
 /// The runbook's canary query.
 pub const CANARY_QUERY: &str = "canary test";
-
-/// The probe's parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The target to probe (default: the drill's target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Give up (and count a failure) after this long (default 5s).
-    #[serde(default)]
-    pub timeout: Option<HumanDuration>,
-    /// The query (default: the runbook's `canary test`).
-    #[serde(default)]
-    pub query: Option<String>,
-}
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {

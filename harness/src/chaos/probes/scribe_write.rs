@@ -7,31 +7,12 @@
 
 use std::time::Duration;
 
-use gameday_mocks::kit::HumanDuration;
-use serde::{Deserialize, Serialize};
-
 use crate::chaos::env::{DrillEnv, Target};
 use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
 use crate::chaos::targets;
 
-/// The probe's parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The target to probe (default: the drill's target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Give up (and count a failure) after this long (default 5s).
-    #[serde(default)]
-    pub timeout: Option<HumanDuration>,
-    /// The key written (default `gameday-drill-probe`).
-    #[serde(default)]
-    pub key: Option<String>,
-    /// A key of the write (or admin) role (default: the mock's `write-key`).
-    #[serde(default)]
-    pub api_key: Option<String>,
-}
+pub use crate::spec::probes::scribe_write::Spec;
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {

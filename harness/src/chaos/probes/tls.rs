@@ -12,7 +12,6 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -22,20 +21,7 @@ use crate::chaos::fault::FaultError;
 use crate::chaos::probe::ProbeOutcome;
 use crate::chaos::targets_grahmos::find;
 
-/// The probe's parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// The target to probe (default: the drill's target).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Give up (and count a failure) after this long (default 5s).
-    #[serde(default)]
-    pub timeout: Option<HumanDuration>,
-    /// The served certificate must stay valid at least this long (default 0: not expired).
-    #[serde(default)]
-    pub min_valid: Option<HumanDuration>,
-}
+pub use crate::spec::probes::tls::Spec;
 
 /// What a successful handshake saw.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -10,47 +10,13 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 use std::time::Duration;
 
-use gameday_mocks::kit::{HumanDuration, PositiveDuration};
+use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::ServiceId;
-use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
-use super::fault::{FaultSpec, RecoveryAction};
-use super::probe::ProbeSpec;
-use crate::scenario::{Model, Ratio, Scenario};
-
-/// One `[[drill]]`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Drill {
-    /// Unique name, used in reports.
-    pub name: Spanned<String>,
-    /// The service the fault is aimed at (`midnight`, `scribe`, `grahmos`, `pxl`, `morphsave`).
-    pub target: Spanned<String>,
-    /// When to inject, simulated time since the load started.
-    pub at: Spanned<HumanDuration>,
-    /// The window before `at` over which every `[[slo]]` must hold, else the drill is
-    /// refused (default: all of the time before `at`; `"0s"` skips the check).
-    #[serde(default)]
-    pub steady_state: Option<Spanned<HumanDuration>>,
-    /// Dead-man timer: the fault is rolled back this long after injection whatever happens.
-    pub timeout: PositiveDuration,
-    /// Abort (and roll back) when the error budget burns faster than this.
-    #[serde(default)]
-    pub max_burn_rate: Option<Spanned<f64>>,
-    /// The fault (`kind = "..."` and its own fields).
-    pub fault: FaultSpec,
-    /// How detection is observed.
-    pub detect: Detect,
-    /// The recovery step.
-    pub recover: Recover,
-    /// Probes that must all pass for recovery to count as verified (polled).
-    #[serde(default)]
-    pub verify: Vec<ProbeSpec>,
-    /// Exit criteria, one verdict each.
-    #[serde(default)]
-    pub expect: DrillExpect,
-}
+use crate::scenario::{Model, Scenario};
+use crate::spec::drill::ProbeSpec;
+use crate::spec::drill::RecoveryAction;
+pub use crate::spec::drill::{Detect, Drill, DrillExpect, Recover};
 
 impl Drill {
     /// The name.
@@ -72,82 +38,6 @@ impl Drill {
     pub fn steady_state(&self) -> Duration {
         self.steady_state.as_ref().map_or(self.at(), |w| w.get_ref().get())
     }
-}
-
-/// `[drill.detect]`: a rule (an `[[alert]]` or `[[slo]]` name) or a probe, and the
-/// runbook alert that should page for the incident.
-///
-/// With `alert`, the operator is paged by that alert: recovery starts `recover.after`
-/// its first firing, the drill's MTTD is the alert's, and the drill fails when it does
-/// not fire before the dead-man timeout (or within `expect.mttd`). The probe or rule is
-/// still polled and reported as the probe-based MTTD next to it. With `no_alert`, the
-/// drill says why no runbook alert can detect the incident: a finding about the
-/// runbook, printed with the verdict.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Detect {
-    /// The runbook's `[[alert]]` that should page for this incident (with its `for`).
-    #[serde(default)]
-    pub alert: Option<Spanned<String>>,
-    /// Why no runbook alert can detect this incident (a finding about the runbook).
-    #[serde(default)]
-    pub no_alert: Option<Spanned<String>>,
-    /// The `[[alert]]` (first firing) or `[[slo]]` (objective broken over its `window`,
-    /// default 1 minute) whose state means detection.
-    #[serde(default)]
-    pub rule: Option<Spanned<String>>,
-    /// A probe whose first failure means detection.
-    #[serde(default)]
-    pub probe: Option<ProbeSpec>,
-    /// How often the rule or probe is polled (simulated; default 1s).
-    #[serde(default = "one_second")]
-    pub interval: PositiveDuration,
-}
-
-/// `[drill.recover]`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Recover {
-    /// What recovers the service.
-    pub action: Spanned<RecoveryAction>,
-    /// Operator reaction time: recovery starts this long after detection (simulated).
-    #[serde(default)]
-    pub after: HumanDuration,
-    /// `action = "command"`: the program and its arguments (no shell).
-    #[serde(default)]
-    pub command: Option<Spanned<Vec<String>>>,
-    /// `action = "command"`: killed after this long (real time; default 1m).
-    #[serde(default = "one_minute")]
-    pub timeout: PositiveDuration,
-}
-
-/// `[drill.expect]`: the exit criteria.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DrillExpect {
-    /// Detection within this long of injection (simulated).
-    #[serde(default)]
-    pub mttd: Option<HumanDuration>,
-    /// Verification passed within this long of injection (simulated).
-    #[serde(default)]
-    pub rto: Option<HumanDuration>,
-    /// p95 latency of the load between injection and verification, at most.
-    #[serde(default)]
-    pub p95: Option<HumanDuration>,
-    /// 5xx responses / requests between injection and verification, at most.
-    #[serde(default)]
-    pub max_5xx_ratio: Option<Ratio>,
-    /// Requests lost (connection errors and timeouts) between injection and verification, at most.
-    #[serde(default)]
-    pub max_lost: Option<u64>,
-}
-
-fn one_second() -> PositiveDuration {
-    PositiveDuration(HumanDuration(Duration::from_secs(1)))
-}
-
-fn one_minute() -> PositiveDuration {
-    PositiveDuration(HumanDuration(Duration::from_secs(60)))
 }
 
 /// A failed check: the span of the offending value, the field path and the message.
@@ -321,7 +211,8 @@ pub fn budget_slo(s: &Scenario) -> Option<&crate::scenario::Slo> {
 mod tests {
     use std::path::Path;
 
-    use crate::scenario::{parse, ScenarioError};
+    use crate::resolve::parse;
+    use crate::scenario::ScenarioError;
 
     const BASE: &str = r#"name = "t"
 [load]

@@ -1,0 +1,16 @@
+//! Fault `db-pool-exhaustion`: its parameters as the scenario writes them (plain data; the
+//! engine is `chaos::faults::db_pool_exhaustion`).
+
+use serde::{Deserialize, Serialize};
+
+/// The fault's parameters, as the scenario's `[drill.fault]` gives them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The MorphSave target (default: the drill's only embedded MorphSave).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Connections to hold (default: the whole pool).
+    #[serde(default)]
+    pub connections: Option<usize>,
+}

@@ -1,0 +1,23 @@
+//! Probe `attestation`: its parameters as the scenario writes them (plain data; the
+//! engine is `chaos::probes::attestation`).
+
+use gameday_mocks::kit::HumanDuration;
+use serde::{Deserialize, Serialize};
+
+/// The probe's parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The target to probe (default: the drill's target).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Give up (and count a failure) after this long (default 5s).
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// Oldest acceptable attestation timestamp (default 5m, the runbook's freshness bound).
+    #[serde(default)]
+    pub max_age: Option<HumanDuration>,
+    /// Fail when the certificate chain expires sooner than this (default: only expired fails).
+    #[serde(default)]
+    pub min_valid: Option<HumanDuration>,
+}
