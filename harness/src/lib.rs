@@ -8,6 +8,7 @@
 //! - [`scenario`]: the scenario file model, parsing and validation;
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
 //! - [`http_guard`]: what every HTTP client does with redirects and long bodies;
+//! - [`invalid`]: a refused scenario value (span, field, message) before it gets its line;
 //! - [`load`]: the goose driver, the request mix and HDR latency recording;
 //! - [`observe`]: the run's time series (client-side and scraped);
 //! - [`probe`]: active checks run on the run's clock and recorded as `probe_success` series;
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod fleet;
 pub mod gate;
 pub mod http_guard;
+pub mod invalid;
 pub mod load;
 pub mod observe;
 pub mod probe;
@@ -77,15 +79,69 @@ pub enum Error {
     /// The run could not be completed or produced nothing usable.
     #[error("run failed: {0}")]
     RunFailed(String),
+    /// The run's targets cannot be decided.
+    #[error("{0}")]
+    Target(#[from] targets::TargetError),
+    /// The request mix cannot be built.
+    #[error("{0}")]
+    Mix(#[from] load::MixError),
+    /// The load did not run to its end.
+    #[error("run failed: {0}")]
+    Load(#[from] load::LoadError),
+    /// A gate baseline cannot be used or written.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Baseline(#[from] gate::BaselineError),
+    /// A drill's targets could not be started.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    DrillEnv(#[from] chaos::env::EnvError),
+    /// `gameday drill` stopped before a verdict.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Drill(#[from] chaos::runner::DrillError),
+    /// A service's metrics could not be discovered.
+    #[error("run failed: {0}")]
+    Discover(#[from] observe::catalog::DiscoverError),
+    /// `gameday mocks` could not start or describe the fleet.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Fleet(#[from] fleet::FleetError),
+    /// `gameday run` stopped before a verdict.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Run(#[from] run::RunError),
+    /// A command's flags are unusable.
+    #[error("{0}")]
+    Cli(#[from] cli::CliError),
+}
+
+/// What a failed run's message starts with: `run failed: ` for exit 3, else nothing.
+fn run_failed_prefix(exit: Exit) -> &'static str {
+    match exit {
+        Exit::RunFailed => "run failed: ",
+        _ => "",
+    }
 }
 
 impl Error {
-    /// The exit code this error maps to.
+    /// The exit code this error maps to: an operation's error decides its own.
     pub fn exit(&self) -> Exit {
         match self {
             Error::Scenario(_) | Error::Usage(_) | Error::MockProfile(_) => Exit::Usage,
             Error::MockStart(_) | Error::Io { .. } | Error::RunFailed(_) => Exit::RunFailed,
+            Error::Target(e) => e.exit(),
+            Error::Mix(e) => e.exit(),
+            Error::Load(e) => e.exit(),
+            Error::Baseline(e) => e.exit(),
+            Error::DrillEnv(e) => e.exit(),
+            Error::Drill(e) => e.exit(),
+            Error::Discover(e) => e.exit(),
+            Error::Fleet(e) => e.exit(),
+            Error::Run(e) => e.exit(),
+            Error::Cli(e) => e.exit(),
         }
+    }
+}
+
+impl From<targets::LoopbackError> for Error {
+    fn from(e: targets::LoopbackError) -> Self {
+        Error::Target(e.into())
     }
 }
 

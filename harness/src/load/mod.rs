@@ -19,8 +19,8 @@ pub mod record;
 pub mod series;
 pub mod sizing;
 
-pub use driver::{run, Outcomes, Pace, Plan};
-pub use mix::Mix;
+pub use driver::{run, LoadError, Outcomes, Pace, Plan};
+pub use mix::{Mix, MixError};
 pub use outage::Unanswered;
 pub use pacing::{Health, Kept, LateBound};
 pub use record::{KindStats, Outcome, Recording};

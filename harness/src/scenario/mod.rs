@@ -191,10 +191,10 @@ fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
     let requests: Vec<&str> = names.into_iter().collect();
     validate_rules(s, &requests)?;
     if let Some(g) = &s.gate {
-        crate::gate::validate(g, &requests).map_err(|(field, msg)| (None, field, msg))?;
+        crate::gate::validate(g, &requests)?;
     }
     probe::validate(s)?;
-    crate::chaos::drill::validate(s)
+    crate::chaos::drill::validate(s).map_err(Into::into)
 }
 
 /// Checks `[[alert]]` and `[[trigger]]` tables: rule text against the mix, unique
