@@ -153,3 +153,77 @@ impl From<gameday_mocks::MockError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use gameday_mocks::ServiceId;
+
+    use super::*;
+
+    /// Oracle: the messages and exit codes the `Error::Usage(String)` /
+    /// `Error::RunFailed(String)` sites produced before they were typed.
+    #[test]
+    fn typed_errors_keep_their_messages_and_exit_codes() {
+        let cases: Vec<(Error, &str, Exit)> = vec![
+            (
+                load::LoadError::Stuck { bound: Duration::from_secs(2) }.into(),
+                "run failed: load did not stop within 2s",
+                Exit::RunFailed,
+            ),
+            (
+                load::LoadError::Start(load::pacing::StartError::NoUser).into(),
+                "run failed: no user started",
+                Exit::RunFailed,
+            ),
+            (
+                gate::BaselineError::Schema { path: PathBuf::from("b.json"), found: None }.into(),
+                "baseline b.json: field `schema_version` is none, this gameday reads 2; re-create the baseline with --update-baseline",
+                Exit::Usage,
+            ),
+            (
+                chaos::runner::DrillError::NoDrill { scenario: PathBuf::from("s.toml") }.into(),
+                "s.toml: the scenario has no [[drill]]",
+                Exit::Usage,
+            ),
+            (run::RunError::RuntimeGone.into(), "run failed: the mocks' runtime is gone", Exit::RunFailed),
+            (
+                run::RunError::ZeroLookback.into(),
+                "--query.lookback-delta: must be longer than zero (Prometheus's default is 5m)",
+                Exit::Usage,
+            ),
+            (
+                targets::TargetError::UnusedByLoad { service: ServiceId::Pxl, url: "http://127.0.0.1:1".into() }.into(),
+                "--target pxl=http://127.0.0.1:1: the scenario sends no requests to pxl",
+                Exit::Usage,
+            ),
+            (
+                fleet::FleetError::UnknownPort { name: "rpc".into(), port: 9 }.into(),
+                "--port rpc=9: no started service has an endpoint `rpc`",
+                Exit::Usage,
+            ),
+            (cli::CliError::TooFewFiles(1).into(), "merge needs at least 2 results files, got 1", Exit::Usage),
+            (cli::CliError::ProfileNeedsOne.into(), "--profile needs exactly one --only SERVICE", Exit::Usage),
+        ];
+        for (e, message, exit) in cases {
+            assert_eq!(
+                e.to_string(),
+                message.replace("reads 2", &format!("reads {}", report::results::SCHEMA_VERSION))
+            );
+            assert_eq!(e.exit(), exit, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_refused_flag_target_names_the_flag_and_the_guard() {
+        let e = targets::check_loopback(ServiceId::Midnight, "http://10.0.0.5:1", false).unwrap_err();
+        let flag: Error = targets::TargetError::Flag { service: ServiceId::Midnight, reason: e }.into();
+        assert_eq!(
+            flag.to_string(),
+            "--target midnight=...: target midnight: `http://10.0.0.5:1` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given"
+        );
+        assert_eq!(flag.exit(), Exit::Usage);
+    }
+}
