@@ -135,8 +135,8 @@ pub enum ProfileError {
     Toml {
         /// The profile's service.
         service: ServiceId,
-        /// toml's refusal.
-        reason: toml::de::Error,
+        /// toml's refusal (boxed: it is large).
+        reason: Box<toml::de::Error>,
     },
     /// A field the profile does not have, or of the wrong type.
     #[error("{service} profile: {}: {}", reason.path(), reason.inner())]
@@ -190,7 +190,8 @@ fn parse_profile(id: ServiceId, path: &Path, text: &str) -> Result<ServiceProfil
     let value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(text).map_err(|reason| ProfileError::Json { service: id, reason })?
     } else {
-        let table = toml::from_str::<toml::Table>(text).map_err(|reason| ProfileError::Toml { service: id, reason })?;
+        let table = toml::from_str::<toml::Table>(text)
+            .map_err(|reason| ProfileError::Toml { service: id, reason: Box::new(reason) })?;
         serde_json::to_value(table).map_err(|reason| ProfileError::Json { service: id, reason })?
     };
     let profile = profile_from_json(id, value)?;
