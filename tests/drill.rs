@@ -283,12 +283,10 @@ fn ctrl_c_rolls_back_writes_partial_results_and_exits_3() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !dir.path().join("injected").exists() {
-        assert!(Instant::now() < deadline, "never injected");
+    crate::common::poll("the drill to inject", Duration::from_secs(30), || {
         assert!(child.try_wait().unwrap().is_none(), "gameday exited before injecting");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        dir.path().join("injected").exists().then_some(())
+    });
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -145,7 +145,7 @@ fn check(file: &Path, text: &str, accepted: &mut usize) -> Option<String> {
         Ok(s) => s,
     };
     *accepted += 1;
-    if catch_unwind(AssertUnwindSafe(|| gameday::rules::export::export(&s))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| gameday::rules_export::export(&s))).is_err() {
         return Some("rules export panicked".into());
     }
     match catch_unwind(AssertUnwindSafe(|| gameday::run::preflight(&s, &[], true))) {

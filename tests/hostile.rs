@@ -123,14 +123,6 @@ fn request<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
     results["requests"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
 }
 
-/// Whether a capability a test needs is missing: a skip with `why`, or a failure under CI.
-fn missing(why: &str) -> bool {
-    let ci = std::env::var("CI").unwrap_or_default();
-    assert!(ci != "true", "CI=true: {why}");
-    eprintln!("skipping: {why}");
-    true
-}
-
 #[test]
 fn redirects_never_leave_loopback_from_the_load_the_scrapes_or_the_probes() {
     let _heavy = crate::common::heavy();
@@ -138,7 +130,7 @@ fn redirects_never_leave_loopback_from_the_load_the_scrapes_or_the_probes() {
     let flags: &[&str] = if root { &["-n"] } else { &["-r", "-n"] };
     let works = Command::new("unshare").args(flags).args(["ip", "link", "set", "lo", "up"]).output();
     if !works.is_ok_and(|o| o.status.success()) {
-        missing("`unshare -n` with `ip` cannot make a network namespace here (needs util-linux, iproute2 and root or user namespaces)");
+        crate::common::skip("`unshare -n` with `ip` cannot make a network namespace here (needs util-linux, iproute2 and root or user namespaces)");
         return;
     }
     let me = std::env::current_exe().unwrap();
@@ -150,7 +142,7 @@ fn redirects_never_leave_loopback_from_the_load_the_scrapes_or_the_probes() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let out = crate::common::text(&o);
     assert!(o.status.success(), "the test inside the namespace failed:\n{out}");
     assert!(out.contains("1 passed"), "the inner test did not run:\n{out}");
 }
@@ -226,7 +218,7 @@ interval = "500ms"
         .stdin(Stdio::null())
         .output();
     let o = tokio::time::timeout(Duration::from_secs(60), o).await.unwrap().unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let log = crate::common::text(&o);
     // Exit 3 when no request succeeded (every one a redirect): the run is invalid, and
     // its results are written.
     assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{tag}: {log}");

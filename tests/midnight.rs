@@ -111,11 +111,6 @@ async fn ready_until(client: &Client, url: &str, pred: impl Fn(&Value) -> bool) 
     }
 }
 
-/// Whether `tool` is an executable on PATH.
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-}
-
 #[tokio::test]
 async fn health_version_and_ready_answer_as_the_runbook_reads_them() {
     let (mock, client) = start(Profile::default(), 1.0).await;

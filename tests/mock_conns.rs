@@ -67,6 +67,7 @@ async fn slowloris(addr: SocketAddr, bound: Duration) -> Option<Duration> {
             if wr.write_all(&[byte]).await.is_err() {
                 return;
             }
+            // Deliberate: the slow pace is the attack under test.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
@@ -112,6 +113,7 @@ async fn every_mock_closes_idle_connections_after_the_idle_timeout_and_keeps_bus
         for _ in 0..7 {
             busy.write_all(request.as_bytes()).await.unwrap();
             assert!(busy.read(&mut buf).await.unwrap() > 0, "{id}: the busy connection was closed");
+            // Deliberate: a pause shorter than the idle timeout is what keeps it busy.
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let bound = Duration::from_secs(6);

@@ -74,11 +74,13 @@ async fn scraped_queue_depth_follows_the_load_on_the_simulated_clock() {
     let stop = CancellationToken::new();
     // 100 ms real = 1 s simulated between scrapes.
     let scraper = observe::spawn(targets, Some(want), Duration::from_millis(100), clock, stop.clone());
+    // Deliberate: 3 simulated seconds of idle scrapes before the load and after it are the
+    // observation window under test (the scraper's series are read only once it stops).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sent_at = sim_now(&clock);
     let answered_at = send_proofs(&mock.url(), 8, clock).await;
     let ok = answered_at.len() as u32;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // Deliberate: the idle window after.
     let ended_at = sim_now(&clock);
     stop.cancel();
     let scraped = scraper.await.unwrap();
@@ -227,6 +229,8 @@ async fn targets_without_metrics_are_problems_never_zeros() {
     let want: Want = ["gameday_queue_depth", "no_such_metric"].into_iter().collect();
     let clock = Clock::start(TimeScale::new(100.0).unwrap());
     let scraper = observe::spawn(targets, Some(want), Duration::from_millis(100), clock, stop.clone());
+    // Deliberate: about five scrape rounds of every target is the window under test (the
+    // scraper's results are read only once it stops).
     tokio::time::sleep(Duration::from_millis(550)).await;
     stop.cancel();
     let scraped = scraper.await.unwrap();
@@ -453,10 +457,15 @@ fn text_our_parser_refuses_promtool_refuses_too() {
         "# TYPE a gauge\na one\n",
         "<html><body>no</body></html>\n",
     ];
+    // Without promtool: one skip (under CI a failure), and our parser still checks them all.
+    let mut promtool = true;
     for text in bad {
         assert!(text::parse(text).is_err(), "we accepted {text:?}");
-        if let Some((ok, report)) = crate::prom::promtool_check(text) {
-            assert!(!ok, "promtool accepted {text:?}: {report}");
+        if promtool {
+            match crate::prom::promtool_check(text) {
+                Some((ok, report)) => assert!(!ok, "promtool accepted {text:?}: {report}"),
+                None => promtool = false,
+            }
         }
     }
 }

@@ -5,19 +5,12 @@
 //! concurrent load runs would compete for the CPU and inflate every latency, and a smoke
 //! test should fail because of the service, not because of its neighbours.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+
+use crate::common::{run as gameday, text};
 
 fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
-fn gameday(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gameday")).args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    crate::common::repo_file("scenarios")
 }
 
 /// Runs `scenarios/<file>`, asserts exit 0, verdict `pass`, and traffic on every request kind.

@@ -101,16 +101,26 @@ impl Cluster {
 
     /// Polls `via` until it names a leader other than `not`; bounded by `limit`.
     async fn await_new_leader(&self, via: u64, not: u64, limit: Duration) -> (u64, u64) {
-        let until = Instant::now() + limit;
-        loop {
-            if let (Some(l), term) = self.leader(via).await {
-                if l != not {
-                    return (l, term);
-                }
+        crate::common::poll_async(&format!("a leader other than node {not}, seen from node {via}"), limit, || async {
+            match self.leader(via).await {
+                (Some(l), term) if l != not => Some((l, term)),
+                _ => None,
             }
-            assert!(Instant::now() < until, "no new leader within {limit:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        })
+        .await
+    }
+
+    /// Polls `node`'s `/metrics` until its worker pool holds `jobs` (in service plus queued).
+    async fn await_jobs(&self, node: u64, jobs: f64) {
+        let what = format!("node {node}'s worker pool to hold {jobs} jobs");
+        crate::common::poll_async(&what, Duration::from_secs(10), || async {
+            let text = self.get(node, "/metrics").await.body;
+            let text = text.as_str()?;
+            let in_flight = metrics::sample(text, "gameday_jobs_in_flight{pool=\"node\"}")?;
+            let queued = metrics::sample(text, "gameday_queue_depth{pool=\"node\"}")?;
+            (in_flight + queued == jobs).then_some(())
+        })
+        .await;
     }
 
     fn others(&self, node: u64) -> Vec<u64> {
@@ -333,9 +343,10 @@ async fn the_leaders_worker_pool_queues_writes_and_refuses_past_its_queue() {
     let started = Instant::now();
     let mut running = Vec::new();
     for (i, node) in [leader, follower, leader].into_iter().enumerate() {
-        let c = Arc::clone(&c);
-        running.push(tokio::spawn(async move { c.put(node, &format!("q{i}"), "v", Some(WRITE)).await.status }));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let writer = Arc::clone(&c);
+        running.push(tokio::spawn(async move { writer.put(node, &format!("q{i}"), "v", Some(WRITE)).await.status }));
+        // In order: each write is on the leader before the next is sent.
+        c.await_jobs(leader, (i + 1) as f64).await;
     }
     // One write in service and two queued on the leader: a fourth (via a follower) is refused.
     let refused = c.put(follower, "q3", "v", Some(WRITE)).await;
@@ -370,9 +381,7 @@ const RUNBOOK_COMMANDS: &[&str] = &[
 
 #[tokio::test]
 async fn the_runbooks_curl_commands_work_against_the_cluster() {
-    let tools = ["curl", "jq"].map(|t| Command::new(t).arg("--version").output().is_ok());
-    if tools.contains(&false) {
-        eprintln!("curl or jq not installed; skipping the runbook command check");
+    if !crate::common::have_tools(&["curl", "jq", "sh"], "the runbook's curl commands") {
         return;
     }
     // Started the way `gameday mocks` starts it: through the generic service dispatch.

@@ -83,6 +83,8 @@ fn sigterm_when(child: &mut Child, ready: impl Fn() -> bool, delay: Duration) {
         assert!(child.try_wait().unwrap().is_none(), "gameday exited early");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Deliberate: how far into the run the signal lands is the case under test (a running
+    // `-q` run shows nothing to poll for).
     std::thread::sleep(delay);
     kill(pid_of(child), Signal::SIGTERM).unwrap();
 }
@@ -205,17 +207,10 @@ fn children_of(parent: Pid) -> Vec<Pid> {
 
 /// Waits (bounded) for `gameday`'s supervised child to be frozen; returns its PID.
 fn frozen_child(child: &mut Child) -> Pid {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let frozen =
-            children_of(pid_of(child)).into_iter().find(|p| gameday::chaos::supervisor::proc_state(*p) == Some('T'));
-        if let Some(p) = frozen {
-            return p;
-        }
-        assert!(Instant::now() < deadline, "the supervised child was never frozen");
+    crate::common::poll("the supervised child to be frozen", Duration::from_secs(60), || {
         assert!(child.try_wait().unwrap().is_none(), "gameday exited before freezing");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        children_of(pid_of(child)).into_iter().find(|p| gameday::chaos::supervisor::proc_state(*p) == Some('T'))
+    })
 }
 
 fn drill_cmd(file: &Path, out: &Path, tmp: &Path) -> Command {
@@ -235,7 +230,8 @@ fn interrupting_a_drill_long_after_a_freeze_thaws_at_once_and_never_passes() {
     // script, and won here, under the test harness, 4 of 4.
     let mut child = spawn(&mut drill_cmd(&file, &out, dir.path()));
     let frozen = frozen_child(&mut child);
-    // Long enough for requests to pile up on the frozen process.
+    // Deliberate: long enough for requests to pile up on the frozen process (the hung
+    // requests are the case under test; nothing outside shows how many there are).
     std::thread::sleep(Duration::from_secs(2));
     kill(pid_of(&child), Signal::SIGINT).unwrap();
     let sent = Instant::now();
@@ -368,6 +364,7 @@ fn a_sigkill_while_writing_never_leaves_a_mix_of_two_runs() {
     for i in 1..=20u32 {
         let file = write(dir.path(), "s.toml", &pxl_scenario(&format!("run-{i}"), "2s"));
         let mut child = spawn(gameday().args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]));
+        // Deliberate: the kill's moment, swept across the writing, is the case under test.
         std::thread::sleep(Duration::from_millis(1950 + 10 * u64::from(i)));
         let _ = child.kill();
         let _ = child.wait();

@@ -530,6 +530,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         seed: a.seed,
         lookback_delta: a.lookback_delta,
         quiet: a.quiet,
+        #[cfg(feature = "test-hooks")]
         panic_after_inject: None,
     };
     match runner::drill(&opts, run::interrupt::interrupted()).await? {
@@ -600,7 +601,7 @@ async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit
 
 fn rules_export_cmd(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<Exit, Error> {
     let s = scenario::load(path)?;
-    let export = crate::rules::export::export(&s);
+    let export = crate::rules_export::export(&s);
     for w in &export.warnings {
         eprintln!("warning: {w}");
     }

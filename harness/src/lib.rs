@@ -32,9 +32,14 @@ pub mod observe;
 pub mod probe;
 pub mod redact;
 pub mod report;
-pub mod rules;
+pub use gameday_rules as rules;
+pub mod resolve;
+pub mod rules_export;
+#[cfg(test)]
+mod rules_tests;
 pub mod run;
 pub mod scenario;
+pub mod spec;
 pub mod targets;
 
 use std::path::PathBuf;

@@ -233,7 +233,8 @@ pub(crate) fn run_data(s: &Scenario, plan: &Plan, mix: &Mix, intervals: load::In
         load_span(s, plan).as_secs_f64(),
         mix.kinds.iter().map(|k| k.name.clone()).collect(),
         intervals,
-        scraped,
+        scraped.series,
+        scraped.problems,
     )
 }
 
@@ -260,7 +261,7 @@ pub async fn check_rule_metrics(
         let list = unchecked.join(", ");
         return Ok(vec![format!("the metrics rules name could not be checked on: {list}")]);
     }
-    rules::check_metrics(s, &catalogs)?;
+    crate::resolve::check_metrics(s, &catalogs)?;
     Ok(Vec::new())
 }
 
@@ -510,7 +511,7 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
     let started_at = rfc3339(outcome.zero_at);
     let data = &owned;
     let rec = &outcome.recording;
-    let rules = rules::judge(s, data);
+    let rules = rules::judge(s.rules(), data);
     let all = rec.merged(None);
     let expected = match plan.pace {
         Pace::Closed { ramp, .. } => ramp + plan.run_time,

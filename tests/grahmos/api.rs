@@ -140,6 +140,8 @@ async fn dpop_nonce_expires_after_its_scaled_lifetime() {
     let fresh = fresh_nonce(&c, &api).await;
     let r = c.post(&url).header("DPoP", key.proof("POST", &url, Some(&fresh))).json(&claims).send().await.unwrap();
     assert_eq!(r.status(), 200, "a nonce used within its lifetime works");
+    // Deliberate: the nonce's lifetime elapsing is what is under test (polling with the stale
+    // nonce would use it up before it expires).
     tokio::time::sleep(Duration::from_millis(900)).await;
     let r = c.post(&url).header("DPoP", key.proof("POST", &url, Some(&stale))).json(&claims).send().await.unwrap();
     assert_eq!(r.status(), 401);

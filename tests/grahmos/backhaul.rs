@@ -1,6 +1,7 @@
 //! The backhaul: upstream answers filtered, cached, served stale while the upstream is down.
 
 use super::*;
+use crate::common::poll_async;
 
 #[tokio::test]
 async fn upstream_answers_are_filtered_for_the_caller() {
@@ -35,8 +36,13 @@ async fn serves_stale_cache_while_upstream_is_down_and_fresh_after() {
 
     let upstream = edge.handle.upstream().unwrap();
     upstream.stop().await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let (status, h, stale) = search(&c, &api, &t, "archive report").await;
+    // Cache hits until the cached answer expires (300 ms); then served stale.
+    let (status, h, stale) =
+        poll_async("the cached answer to expire and be served stale", Duration::from_secs(5), || async {
+            let (status, h, body) = search(&c, &api, &t, "archive report").await;
+            (h["x-cache"] != "HIT").then_some((status, h, body))
+        })
+        .await;
     assert_eq!(status, 200);
     assert_eq!((h["x-grahmos-stale"].as_str(), h["x-cache"].as_str()), ("true", "STALE"));
     assert_eq!((stale["stale"].as_bool(), stale["upstream"].as_str()), (Some(true), Some("stale")));
@@ -58,8 +64,12 @@ async fn serves_stale_cache_while_upstream_is_down_and_fresh_after() {
     assert!(m["grahmos_upstream_errors_total"] >= 2.0);
 
     upstream.restart().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (_, h, back) = search(&c, &api, &t, "archive report").await;
+    // Stale answers until the breaker's cooldown (200 ms) lets a request through.
+    let (_, h, back) = poll_async("a fresh upstream answer after the restart", Duration::from_secs(5), || async {
+        let (status, h, body) = search(&c, &api, &t, "archive report").await;
+        (body["stale"] != true).then_some((status, h, body))
+    })
+    .await;
     assert_eq!((h["x-grahmos-stale"].as_str(), back["upstream"].as_str()), ("false", Some("fresh")));
     let (_, v2) = get_json(&c, &format!("{api}/api/v2/status")).await;
     assert_eq!(v2["upstream"]["state"], "up");

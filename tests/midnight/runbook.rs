@@ -3,11 +3,10 @@
 
 use super::*;
 
-/// Runs `ci/runbook-checks/midnight.sh` against `url`; `None` when a tool is missing.
+/// Runs `ci/runbook-checks/midnight.sh` against `url`; `None` when a tool is missing
+/// (a skip, or under CI a failure).
 async fn run_runbook_checks(url: &str) -> Option<(bool, String)> {
-    let missing: Vec<_> = ["bash", "curl", "jq", "openssl"].into_iter().filter(|t| !on_path(t)).collect();
-    if !missing.is_empty() {
-        eprintln!("SKIPPED runbook daily checks: {} not on PATH", missing.join(", "));
+    if !crate::common::have_tools(&["bash", "curl", "jq", "openssl"], "runbook daily checks") {
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/runbook-checks/midnight.sh");
@@ -21,7 +20,7 @@ async fn run_runbook_checks(url: &str) -> Option<(bool, String)> {
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(60), run).await.expect("script finished").unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = crate::common::text(&out);
     Some((out.status.success(), text))
 }
 

@@ -47,6 +47,8 @@ async fn the_app_goes_back_to_the_primary_rpc_after_the_failover_cooldown() {
     let (_, h) = json(m.get("/api/health").await).await;
     assert_eq!(h["services"]["rpc"]["primary"]["status"], "up", "health probes both nodes");
     assert_eq!(h["services"]["rpc"]["active"], "backup", "still within the cooldown");
+    // Deliberate: the cooldown elapsing is what is under test; a poll would accept a switch
+    // back before the cooldown ended.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (_, v) = json(m.get("/api/blockchain/status").await).await;
     assert_eq!(v["rpc"], "primary", "after the cooldown the primary is tried first again");

@@ -67,6 +67,8 @@ async fn the_rate_window_is_simulated_time_and_reopens_after_it() {
     assert_eq!(codes, [200, 200, 200, 200, 200, 429, 429], "no key: the source IP is the client");
     let retry_after = statuses[5].headers()["retry-after"].to_str().unwrap().to_owned();
     assert_eq!(retry_after, "1", "under one real second left, rounded up");
+    // Deliberate: the one-second window elapsing is what is under test (a poll would send
+    // requests into the window it is waiting out).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(m.prove(r#"{"input": 1}"#, None).await.status(), StatusCode::OK);
 }
@@ -99,6 +101,16 @@ async fn sessions_past_the_limit_get_503_session_limit() {
     assert_eq!(err["error"], "session_limit");
 }
 
+/// Polls the core's `/healthz` until `field` reads `want`.
+async fn await_core(m: &Pxl, field: &str, want: u64) {
+    let what = format!("the core's /healthz {field} = {want}");
+    crate::common::poll_async(&what, Duration::from_secs(5), || async move {
+        let (_, core) = json(m.get(Component::Core, "/healthz").await).await;
+        (core[field] == want).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_full_proof_queue_answers_503_queue_full_through_the_gateway() {
     let profile = Profile {
@@ -113,12 +125,12 @@ async fn a_full_proof_queue_answers_503_queue_full_through_the_gateway() {
         let m = m.clone();
         async move { m.prove(r#"{"input": 1}"#, None).await.status() }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    await_core(&m, "proofs_processing", 1).await;
     let second = tokio::spawn({
         let m = m.clone();
         async move { m.prove(r#"{"input": 2}"#, None).await.status() }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    await_core(&m, "proof_queue_length", 1).await;
     // One proof being served, one waiting: the queue the runbook graphs holds one.
     let (_, core) = json(m.get(Component::Core, "/healthz").await).await;
     assert_eq!(core["proof_queue_length"], 1);

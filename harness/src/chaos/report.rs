@@ -365,7 +365,7 @@ pub fn runbook_alert(d: &Drill, s: &crate::scenario::Scenario, r: &DrillReport, 
         out.finding = Some("not judged: nothing was injected".into());
         return out;
     };
-    let ev = crate::rules::evaluator(s, data);
+    let ev = crate::rules::evaluator(s.rules(), data);
     let v = crate::rules::verdict::judge_alert(a, crate::rules::RuleKind::Alert, &ev);
     let first = v.firing.iter().find(|sp| sp.overlaps(injected, f64::INFINITY)).map(|sp| sp.start_s.max(injected));
     out.fired = first.is_some();

@@ -53,7 +53,9 @@ pub struct DrillOptions {
     pub lookback_delta: Option<gameday_mocks::kit::HumanDuration>,
     /// No progress output.
     pub quiet: bool,
-    /// Test hook: the drill of this name panics right after injecting.
+    /// Test hook: the drill of this name panics right after injecting. Only in builds
+    /// with the `test-hooks` feature (the integration tests'), never in a release binary.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub panic_after_inject: Option<String>,
 }
@@ -410,7 +412,8 @@ fn scrape_targets(
 }
 
 fn spawn_drills(
-    opts: &DrillOptions,
+    // Read only by the `test-hooks` build (`panic_after_inject`).
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_variables))] opts: &DrillOptions,
     s: &Arc<Scenario>,
     env: &Arc<DrillEnv>,
     live: &mut Live,
@@ -433,6 +436,7 @@ fn spawn_drills(
             requests: mix.kinds.iter().map(|k| k.name.clone()).collect(),
             report: Arc::clone(&report),
             stop: stop.clone(),
+            #[cfg(feature = "test-hooks")]
             panic_after_inject: opts.panic_after_inject.as_deref() == Some(d.name()),
         };
         let name = d.name().to_owned();

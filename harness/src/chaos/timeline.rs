@@ -40,7 +40,8 @@ pub(crate) struct DrillTask {
     pub(crate) report: Arc<Mutex<DrillReport>>,
     /// Cancelled when the load ends or the run is interrupted.
     pub(crate) stop: CancellationToken,
-    /// Test hook: panic right after injecting.
+    /// Test hook: panic right after injecting (`test-hooks` feature only).
+    #[cfg(feature = "test-hooks")]
     pub(crate) panic_after_inject: bool,
 }
 
@@ -114,6 +115,7 @@ impl DrillTask {
         let injected_at = self.now_s();
         self.report().timeline.injected_at = Some(injected_at);
         self.event(format!("injected: {description}"));
+        #[cfg(feature = "test-hooks")]
         assert!(!self.panic_after_inject, "test hook: drill `{}` panics after injecting", d.name());
         let deadline = Instant::now() + self.real(d.timeout.get());
         tokio::select! {
@@ -291,7 +293,7 @@ impl DrillTask {
         let upto = (now / self.step_s).floor() * self.step_s;
         if let Some(a) = s.alerts.iter().find(|a| a.name == name) {
             let data = self.tap.snapshot(self.step_s, upto, self.requests.clone());
-            let ev = crate::rules::evaluator(s, &data);
+            let ev = crate::rules::evaluator(s.rules(), &data);
             let v = crate::rules::verdict::judge_alert(a, RuleKind::Alert, &ev);
             let span = v.firing.iter().find(|sp| sp.overlaps(injected_at, f64::INFINITY))?;
             let at = span.start_s.max(injected_at);

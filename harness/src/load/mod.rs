@@ -9,19 +9,18 @@
 //! - [`progress`]: the terminal progress line;
 //! - [`record`]: per-user HDR histograms, no lock on the hot path, merged per interval.
 
-pub mod arrival;
 pub mod driver;
 pub mod mix;
 pub mod outage;
 pub mod pacing;
 pub mod progress;
 pub mod record;
-pub mod series;
 pub mod sizing;
 
 pub use driver::{run, LoadError, Outcomes, Pace, Plan};
+pub use gameday_core::arrival;
+pub use gameday_core::intervals::{self as series, Intervals};
 pub use mix::{Mix, MixError};
 pub use outage::Unanswered;
 pub use pacing::{Health, Kept, LateBound};
 pub use record::{KindStats, Outcome, Recording};
-pub use series::Intervals;

@@ -83,7 +83,7 @@ impl Tap {
                 Series { name: name.clone(), labels: labels.clone(), samples: kept }
             })
             .collect();
-        RunData::new(step_s, upto_s, requests, intervals, Scraped { series, ..Scraped::default() })
+        RunData::new(step_s, upto_s, requests, intervals, series, Vec::new())
     }
 
     /// Everything recorded so far as a [`Recording`] (for a run cut short).

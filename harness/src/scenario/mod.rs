@@ -6,7 +6,7 @@
 
 pub mod locate;
 pub mod model;
-pub mod objective;
+pub use gameday_rules::objective;
 pub mod probe;
 mod request;
 
@@ -107,6 +107,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
+
+impl Scenario {
+    /// The rule sections, as the rules engine judges them.
+    pub fn rules(&self) -> gameday_rules::RuleSet<'_> {
+        gameday_rules::RuleSet {
+            slos: &self.slos,
+            alerts: &self.alerts,
+            triggers: &self.triggers,
+            evaluation_interval: self.evaluation_interval,
+            lookback_delta: self.lookback_delta,
+        }
+    }
+}
 
 impl Scenario {
     /// A refusal of this scenario's `field` found after parsing (a check that needs a
@@ -417,5 +430,22 @@ objective = "p95 < 500ms"
     fn syntax_errors_have_a_position() {
         let e = err("name = \"t\"\n[load\n");
         assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+    }
+
+    #[test]
+    fn a_bad_curve_in_a_scenario_names_file_line_and_field() {
+        let text = r#"name = "t"
+    [load]
+    duration = "10s"
+    rate = { steps = [["0s", "1/s"], ["10m", "2/s"], ["5m", "3/s"]] }
+    [[load.request]]
+    name = "h"
+    target = "midnight"
+    path = "/health"
+    "#;
+        let err = parse(std::path::Path::new("s.toml"), text).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(4), "{err}");
+        assert_eq!(err.field.as_deref(), Some("load.rate"), "{err}");
+        assert!(err.message.contains("`steps[2].at`: times must increase"), "{err}");
     }
 }

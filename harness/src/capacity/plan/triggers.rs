@@ -24,7 +24,7 @@ use gameday_mocks::kit::{HumanDuration, PositiveDuration};
 use super::weeks::{cpu, SimWeek};
 
 /// Prefix of the series only a plan has (the catalog check lets them through).
-pub const PLAN_METRIC_PREFIX: &str = "gameday_plan_";
+pub use crate::spec::PLAN_METRIC_PREFIX;
 
 /// How often the plan evaluates rules over the horizon (simulated).
 pub const PLAN_EVAL_STEP: Duration = Duration::from_secs(600);
@@ -47,7 +47,7 @@ pub fn judge(
     let three_steps = report.interval.saturating_mul(3);
     let lookback = s.lookback_delta.map_or(Duration::from_secs(300), |d| d.get()).max(three_steps);
     only_rules.lookback_delta = Some(PositiveDuration(HumanDuration(lookback)));
-    let r = rules::judge(&only_rules, &data);
+    let r = rules::judge(only_rules.rules(), &data);
     (r.triggers, r.alerts)
 }
 
@@ -82,7 +82,7 @@ fn run_data(s: &Scenario, id: ServiceId, growth: &Growth, report: &SimReport, we
         targets: Vec::new(),
     };
     let names = s.load.requests.iter().map(|r| r.name.get_ref().clone()).collect();
-    RunData::new(step, n as f64 * step, names, crate::load::Intervals::new(), scraped)
+    RunData::new(step, n as f64 * step, names, crate::load::Intervals::new(), scraped.series, scraped.problems)
 }
 
 /// The week (1-based) a simulated time falls in.
