@@ -460,7 +460,7 @@ async fn cert_expiry_alerts_then_handshakes_fail_then_renew_hot_reloads() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let e = tls::handshake(d.g.api_addr(), &ca, "localhost", Duration::from_secs(5)).await.unwrap_err();
-    assert!(e.to_lowercase().contains("expired"), "{e}");
+    assert!(e.to_string().to_lowercase().contains("expired"), "{e}");
     let (ok, detail) = probe_ok(&d, json!({"kind": "tls"})).await;
     assert!(!ok, "{detail}");
     if let Some((verified, text)) = openssl_verifies(&d.g).await {

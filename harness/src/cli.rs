@@ -218,23 +218,111 @@ struct MocksArgs {
     parent_pid: Option<u32>,
 }
 
-fn parse_named_port(s: &str) -> Result<(String, u16), String> {
-    let (name, port) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected NAME=PORT"))?;
-    let port: u16 = port.parse().map_err(|e| format!("`{s}`: port: {e}"))?;
+/// A flag value clap refuses (it prints the message after the flag's name; exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    /// `--port` without `=`.
+    #[error("`{0}`: expected NAME=PORT")]
+    NoEquals(String),
+    /// `--port NAME=x` where x is not a port number.
+    #[error("`{given}`: port: {reason}")]
+    Port {
+        /// The value as given.
+        given: String,
+        /// Why it is not a port.
+        reason: std::num::ParseIntError,
+    },
+    /// `--port =1` or `--port name=0`.
+    #[error("`{0}`: expected NAME=PORT with a name and a port from 1 to 65535")]
+    NamedPort(String),
+    /// `--time-scale x` where x is not a number.
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    /// A time scale out of range, or an unknown service (the mocks' message).
+    #[error("{0}")]
+    Mocks(String),
+}
+
+fn parse_named_port(s: &str) -> Result<(String, u16), FlagError> {
+    let (name, port) = s.split_once('=').ok_or_else(|| FlagError::NoEquals(s.to_owned()))?;
+    let port: u16 = port.parse().map_err(|reason| FlagError::Port { given: s.to_owned(), reason })?;
     if name.is_empty() || port == 0 {
-        return Err(format!("`{s}`: expected NAME=PORT with a name and a port from 1 to 65535"));
+        return Err(FlagError::NamedPort(s.to_owned()));
     }
     Ok((name.to_owned(), port))
 }
 
 /// `--time-scale`: a number in the range [`TimeScale::new`] enforces.
-fn parse_time_scale(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
-    TimeScale::new(v).map(TimeScale::factor)
+fn parse_time_scale(s: &str) -> Result<f64, FlagError> {
+    let v: f64 = s.trim().parse().map_err(|_| FlagError::NotANumber(s.to_owned()))?;
+    TimeScale::new(v).map(TimeScale::factor).map_err(FlagError::Mocks)
 }
 
-fn parse_service(s: &str) -> Result<ServiceId, String> {
-    s.parse()
+fn parse_service(s: &str) -> Result<ServiceId, FlagError> {
+    s.parse().map_err(FlagError::Mocks)
+}
+
+/// Why a command refused its inputs (exit 2) or could not write its output (exit 3),
+/// besides the errors of the library calls it makes.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// `gameday merge` with fewer than two files.
+    #[error("merge needs at least 2 results files, got {0}")]
+    TooFewFiles(usize),
+    /// A file to merge cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file to merge is not JSON.
+    #[error("{}: not JSON: {source}", path.display())]
+    NotJson {
+        /// The file.
+        path: PathBuf,
+        /// serde's refusal.
+        source: serde_json::Error,
+    },
+    /// A file to merge is of another schema (`None`: the field is missing).
+    #[error("{}: schema_version is {}: this gameday merges results files of schema {}", path.display(), found.map_or_else(|| "missing".to_owned(), |v| v.to_string()), crate::report::results::SCHEMA_VERSION)]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// Its `schema_version`.
+        found: Option<u64>,
+    },
+    /// A file to merge is JSON but not a results file.
+    #[error("{}: not a results file: {}: {}", path.display(), source.path(), source.inner())]
+    NotResults {
+        /// The file.
+        path: PathBuf,
+        /// Where and why serde refused it.
+        source: serde_path_to_error::Error<serde_json::Error>,
+    },
+    /// The results cannot be merged.
+    #[error("{0}")]
+    Merge(crate::report::MergeError),
+    /// `gameday mocks --profile` without exactly one `--only`.
+    #[error("--profile needs exactly one --only SERVICE")]
+    ProfileNeedsOne,
+    /// `--time-scale` out of range.
+    #[error("--time-scale: {0}")]
+    TimeScale(String),
+    /// The calibrated profile cannot be written as TOML.
+    #[error("profile: {0}")]
+    CalibratedProfile(toml::ser::Error),
+}
+
+impl CliError {
+    /// The exit code: refused inputs are bad usage; an unwritable output a failed run.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::CalibratedProfile(_) => Exit::RunFailed,
+            _ => Exit::Usage,
+        }
+    }
 }
 
 /// Parses the command line, runs it, and returns the exit code.
@@ -337,30 +425,25 @@ async fn gate_cmd(a: GateArgs) -> Result<Exit, Error> {
 fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
     use crate::report::{self, results::SCHEMA_VERSION};
     if a.files.len() < 2 {
-        return Err(Error::Usage(format!("merge needs at least 2 results files, got {}", a.files.len())));
+        return Err(CliError::TooFewFiles(a.files.len()).into());
     }
     let mut inputs = Vec::with_capacity(a.files.len());
     for path in &a.files {
-        let bytes = std::fs::read(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|source| CliError::Read { path: path.clone(), source })?;
         let version = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|e| Error::Usage(format!("{}: not JSON: {e}", path.display())))?
+            .map_err(|source| CliError::NotJson { path: path.clone(), source })?
             .get("schema_version")
             .and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(SCHEMA_VERSION)) {
-            let found = version.map_or_else(|| "missing".to_owned(), |v| v.to_string());
-            return Err(Error::Usage(format!(
-                "{}: schema_version is {found}: this gameday merges results files of schema {SCHEMA_VERSION}",
-                path.display()
-            )));
+            return Err(CliError::Schema { path: path.clone(), found: version }.into());
         }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let results: report::Results = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            Error::Usage(format!("{}: not a results file: {}: {}", path.display(), e.path(), e.inner()))
-        })?;
+        let results: report::Results = serde_path_to_error::deserialize(&mut de)
+            .map_err(|source| CliError::NotResults { path: path.clone(), source })?;
         inputs.push(results);
     }
     let labels: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
-    let merged = report::merge_labelled(&inputs, &labels).map_err(|e| Error::Usage(e.to_string()))?;
+    let merged = report::merge_labelled(&inputs, &labels).map_err(CliError::Merge)?;
     let out = a.out.clone().unwrap_or_else(|| report::out_dir::default_dir(&merged.scenario, "-merged"));
     let path = report::write_run_outputs(&out, &merged)?;
     println!("{}", report::table::render(&merged));
@@ -429,7 +512,7 @@ fn calibrate_cmd(s: &scenario::Scenario, table: &std::path::Path, out: &std::pat
     let c = plan::calibrate(s, table).map_err(plan_error)?;
     print!("{}", crate::capacity::calibrate::render_residuals(&c));
     let doc = serde_json::json!({ "targets": { "midnight": { "profile": &c.profile } } });
-    let profile = toml::to_string_pretty(&doc).map_err(|e| Error::RunFailed(format!("profile: {e}")))?;
+    let profile = toml::to_string_pretty(&doc).map_err(CliError::CalibratedProfile)?;
     let path = out.join("calibrated-profile.toml");
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
     crate::report::write_atomic(&path, profile.as_bytes())?;
@@ -475,7 +558,7 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
     let profile = match (&a.profile, a.only.as_slice()) {
         (None, _) => None,
         (Some(path), [id]) => Some(fleet::read_profile(*id, path)?),
-        (Some(_), _) => return Err(Error::Usage("--profile needs exactly one --only SERVICE".into())),
+        (Some(_), _) => return Err(CliError::ProfileNeedsOne.into()),
     };
     let opts = FleetOptions {
         only: a.only,
@@ -484,7 +567,7 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
             Ports::Runbook => PortPolicy::Runbook,
         },
         manifest: a.manifest,
-        time_scale: TimeScale::new(a.time_scale).map_err(|e| Error::Usage(format!("--time-scale: {e}")))?,
+        time_scale: TimeScale::new(a.time_scale).map_err(CliError::TimeScale)?,
         seed: a.seed,
         profile,
         fixed_ports: a.fixed_ports.into_iter().collect(),

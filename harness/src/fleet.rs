@@ -54,16 +54,14 @@ impl FleetOptions {
 
     /// The mocks' context: clock, seed, port policy and the fixed ports mapped to the
     /// runbook ports their endpoints stand for (a name no started service has is an error).
-    pub fn context(&self) -> Result<MockContext, Error> {
+    pub fn context(&self) -> Result<MockContext, FleetError> {
         let mut fixed = BTreeMap::new();
         for (name, port) in &self.fixed_ports {
             let runbook = self
                 .ids()
                 .into_iter()
                 .find_map(|id| gameday_mocks::services::runbook_port(&self.profile_for(id), name))
-                .ok_or_else(|| {
-                    Error::Usage(format!("--port {name}={port}: no started service has an endpoint `{name}`"))
-                })?;
+                .ok_or_else(|| FleetError::UnknownPort { name: name.clone(), port: *port })?;
             fixed.insert(runbook, *port);
         }
         Ok(MockContext {
@@ -76,8 +74,85 @@ impl FleetOptions {
     }
 }
 
+/// Why the fleet cannot start as asked (bad usage: exit 2), or cannot say where it is (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// `--port NAME=PORT` names an endpoint no started service has.
+    #[error("--port {name}={port}: no started service has an endpoint `{name}`")]
+    UnknownPort {
+        /// The endpoint's name.
+        name: String,
+        /// The port asked for.
+        port: u16,
+    },
+    /// A profile cannot be written as JSON.
+    #[error("{service} profile: {reason}")]
+    ProfileToJson {
+        /// The profile's service.
+        service: ServiceId,
+        /// serde's refusal.
+        reason: serde_json::Error,
+    },
+    /// `--profile FILE` cannot be read.
+    #[error("--profile {0}")]
+    ProfileUnread(crate::scenario::ScenarioError),
+    /// `--profile FILE` is not a profile of its service.
+    #[error("--profile {}: {reason}", path.display())]
+    Profile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: ProfileError,
+    },
+    /// The manifest cannot be written as JSON.
+    #[error("{0}")]
+    Manifest(serde_json::Error),
+}
+
+impl FleetError {
+    /// The exit code: a refused flag or profile is bad usage; no manifest a failed run.
+    pub fn exit(&self) -> crate::Exit {
+        match self {
+            Self::Manifest(_) => crate::Exit::RunFailed,
+            _ => crate::Exit::Usage,
+        }
+    }
+}
+
+/// What is wrong with a profile given as JSON or TOML.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Not JSON.
+    #[error("{service} profile: {reason}")]
+    Json {
+        /// The profile's service.
+        service: ServiceId,
+        /// serde's refusal.
+        reason: serde_json::Error,
+    },
+    /// Not TOML.
+    #[error("{service} profile: {reason}")]
+    Toml {
+        /// The profile's service.
+        service: ServiceId,
+        /// toml's refusal (boxed: it is large).
+        reason: Box<toml::de::Error>,
+    },
+    /// A field the profile does not have, or of the wrong type.
+    #[error("{service} profile: {}: {}", reason.path(), reason.inner())]
+    Field {
+        /// The profile's service.
+        service: ServiceId,
+        /// Where and why serde refused it.
+        reason: serde_path_to_error::Error<serde_json::Error>,
+    },
+    /// The profile parses but is unusable (the mocks' own check).
+    #[error("{0}")]
+    Invalid(gameday_mocks::MockError),
+}
+
 /// A profile as JSON (the form `--profile` reads and the drill supervisor writes).
-pub fn profile_to_json(profile: &ServiceProfile) -> Result<Value, Error> {
+pub fn profile_to_json(profile: &ServiceProfile) -> Result<Value, FleetError> {
     let v = match profile {
         ServiceProfile::Midnight(p) => serde_json::to_value(p),
         ServiceProfile::Scribe(p) => serde_json::to_value(p),
@@ -85,37 +160,42 @@ pub fn profile_to_json(profile: &ServiceProfile) -> Result<Value, Error> {
         ServiceProfile::Pxl(p) => serde_json::to_value(p),
         ServiceProfile::Morphsave(p) => serde_json::to_value(p),
     };
-    v.map_err(|e| Error::Usage(format!("{} profile: {e}", profile.id())))
+    v.map_err(|reason| FleetError::ProfileToJson { service: profile.id(), reason })
 }
 
 /// `id`'s profile from JSON: its defaults with the fields `value` sets (unknown fields refused).
-pub fn profile_from_json(id: ServiceId, value: Value) -> Result<ServiceProfile, String> {
-    fn de<P: serde::de::DeserializeOwned>(v: Value) -> Result<P, String> {
-        serde_path_to_error::deserialize(v).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+pub fn profile_from_json(id: ServiceId, value: Value) -> Result<ServiceProfile, ProfileError> {
+    fn de<P: serde::de::DeserializeOwned>(id: ServiceId, v: Value) -> Result<P, ProfileError> {
+        serde_path_to_error::deserialize(v).map_err(|reason| ProfileError::Field { service: id, reason })
     }
     Ok(match id {
-        ServiceId::Midnight => ServiceProfile::Midnight(de(value)?),
-        ServiceId::Scribe => ServiceProfile::Scribe(de(value)?),
-        ServiceId::Grahmos => ServiceProfile::Grahmos(de(value)?),
-        ServiceId::Pxl => ServiceProfile::Pxl(de(value)?),
-        ServiceId::Morphsave => ServiceProfile::Morphsave(de(value)?),
+        ServiceId::Midnight => ServiceProfile::Midnight(de(id, value)?),
+        ServiceId::Scribe => ServiceProfile::Scribe(de(id, value)?),
+        ServiceId::Grahmos => ServiceProfile::Grahmos(de(id, value)?),
+        ServiceId::Pxl => ServiceProfile::Pxl(de(id, value)?),
+        ServiceId::Morphsave => ServiceProfile::Morphsave(de(id, value)?),
     })
 }
 
 /// Reads `--profile FILE` for service `id`: a JSON file (`.json`) or the TOML table a
 /// scenario's `[targets.<id>.profile]` holds (any other name).
-pub fn read_profile(id: ServiceId, path: &Path) -> Result<ServiceProfile, Error> {
-    let usage = |e: String| Error::Usage(format!("--profile {}: {e}", path.display()));
-    let text = crate::scenario::read_text(path).map_err(|e| Error::Usage(format!("--profile {e}")))?;
-    let value: Result<Value, String> = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+pub fn read_profile(id: ServiceId, path: &Path) -> Result<ServiceProfile, FleetError> {
+    let text = crate::scenario::read_text(path).map_err(FleetError::ProfileUnread)?;
+    let profile =
+        parse_profile(id, path, &text).map_err(|reason| FleetError::Profile { path: path.to_path_buf(), reason })?;
+    Ok(profile)
+}
+
+fn parse_profile(id: ServiceId, path: &Path, text: &str) -> Result<ServiceProfile, ProfileError> {
+    let value = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(text).map_err(|reason| ProfileError::Json { service: id, reason })?
     } else {
-        toml::from_str::<toml::Table>(&text)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
+        let table = toml::from_str::<toml::Table>(text)
+            .map_err(|reason| ProfileError::Toml { service: id, reason: Box::new(reason) })?;
+        serde_json::to_value(table).map_err(|reason| ProfileError::Json { service: id, reason })?
     };
-    let profile = value.and_then(|v| profile_from_json(id, v)).map_err(|e| usage(format!("{id} profile: {e}")))?;
-    profile.validate().map_err(|e| usage(e.to_string()))?;
+    let profile = profile_from_json(id, value)?;
+    profile.validate().map_err(ProfileError::Invalid)?;
     Ok(profile)
 }
 
@@ -142,7 +222,7 @@ pub async fn serve(opts: &FleetOptions, shutdown: impl Future<Output = ()>) -> R
     let ctx = opts.context()?;
     let running = start(opts, &ctx).await?;
     let manifest = gameday_mocks::services::manifest(&running);
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::RunFailed(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&manifest).map_err(FleetError::Manifest)?;
     if let Some(path) = &opts.manifest {
         if let Err(e) = write_atomic(path, json.as_bytes()) {
             ctx.shutdown.cancel();

@@ -8,6 +8,7 @@
 //! - [`scenario`]: the scenario file model, parsing and validation;
 //! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
 //! - [`http_guard`]: what every HTTP client does with redirects and long bodies;
+//! - [`invalid`]: a refused scenario value (span, field, message) before it gets its line;
 //! - [`load`]: the goose driver, the request mix and HDR latency recording;
 //! - [`observe`]: the run's time series (client-side and scraped);
 //! - [`probe`]: active checks run on the run's clock and recorded as `probe_success` series;
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod fleet;
 pub mod gate;
 pub mod http_guard;
+pub mod invalid;
 pub mod load;
 pub mod observe;
 pub mod probe;
@@ -82,15 +84,69 @@ pub enum Error {
     /// The run could not be completed or produced nothing usable.
     #[error("run failed: {0}")]
     RunFailed(String),
+    /// The run's targets cannot be decided.
+    #[error("{0}")]
+    Target(#[from] targets::TargetError),
+    /// The request mix cannot be built.
+    #[error("{0}")]
+    Mix(#[from] load::MixError),
+    /// The load did not run to its end.
+    #[error("run failed: {0}")]
+    Load(#[from] load::LoadError),
+    /// A gate baseline cannot be used or written.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Baseline(#[from] gate::BaselineError),
+    /// A drill's targets could not be started.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    DrillEnv(#[from] chaos::env::EnvError),
+    /// `gameday drill` stopped before a verdict.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Drill(#[from] chaos::runner::DrillError),
+    /// A service's metrics could not be discovered.
+    #[error("run failed: {0}")]
+    Discover(#[from] observe::catalog::DiscoverError),
+    /// `gameday mocks` could not start or describe the fleet.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Fleet(#[from] fleet::FleetError),
+    /// `gameday run` stopped before a verdict.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Run(#[from] run::RunError),
+    /// A command's flags are unusable.
+    #[error("{0}")]
+    Cli(#[from] cli::CliError),
+}
+
+/// What a failed run's message starts with: `run failed: ` for exit 3, else nothing.
+fn run_failed_prefix(exit: Exit) -> &'static str {
+    match exit {
+        Exit::RunFailed => "run failed: ",
+        _ => "",
+    }
 }
 
 impl Error {
-    /// The exit code this error maps to.
+    /// The exit code this error maps to: an operation's error decides its own.
     pub fn exit(&self) -> Exit {
         match self {
             Error::Scenario(_) | Error::Usage(_) | Error::MockProfile(_) => Exit::Usage,
             Error::MockStart(_) | Error::Io { .. } | Error::RunFailed(_) => Exit::RunFailed,
+            Error::Target(e) => e.exit(),
+            Error::Mix(e) => e.exit(),
+            Error::Load(e) => e.exit(),
+            Error::Baseline(e) => e.exit(),
+            Error::DrillEnv(e) => e.exit(),
+            Error::Drill(e) => e.exit(),
+            Error::Discover(e) => e.exit(),
+            Error::Fleet(e) => e.exit(),
+            Error::Run(e) => e.exit(),
+            Error::Cli(e) => e.exit(),
         }
+    }
+}
+
+impl From<targets::LoopbackError> for Error {
+    fn from(e: targets::LoopbackError) -> Self {
+        Error::Target(e.into())
     }
 }
 
@@ -100,5 +156,79 @@ impl From<gameday_mocks::MockError> for Error {
             gameday_mocks::MockError::Profile { .. } => Error::MockProfile(e),
             _ => Error::MockStart(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use gameday_mocks::ServiceId;
+
+    use super::*;
+
+    /// Oracle: the messages and exit codes the `Error::Usage(String)` /
+    /// `Error::RunFailed(String)` sites produced before they were typed.
+    #[test]
+    fn typed_errors_keep_their_messages_and_exit_codes() {
+        let cases: Vec<(Error, &str, Exit)> = vec![
+            (
+                load::LoadError::Stuck { bound: Duration::from_secs(2) }.into(),
+                "run failed: load did not stop within 2s",
+                Exit::RunFailed,
+            ),
+            (
+                load::LoadError::Start(load::pacing::StartError::NoUser).into(),
+                "run failed: no user started",
+                Exit::RunFailed,
+            ),
+            (
+                gate::BaselineError::Schema { path: PathBuf::from("b.json"), found: None }.into(),
+                "baseline b.json: field `schema_version` is none, this gameday reads 2; re-create the baseline with --update-baseline",
+                Exit::Usage,
+            ),
+            (
+                chaos::runner::DrillError::NoDrill { scenario: PathBuf::from("s.toml") }.into(),
+                "s.toml: the scenario has no [[drill]]",
+                Exit::Usage,
+            ),
+            (run::RunError::RuntimeGone.into(), "run failed: the mocks' runtime is gone", Exit::RunFailed),
+            (
+                run::RunError::ZeroLookback.into(),
+                "--query.lookback-delta: must be longer than zero (Prometheus's default is 5m)",
+                Exit::Usage,
+            ),
+            (
+                targets::TargetError::UnusedByLoad { service: ServiceId::Pxl, url: "http://127.0.0.1:1".into() }.into(),
+                "--target pxl=http://127.0.0.1:1: the scenario sends no requests to pxl",
+                Exit::Usage,
+            ),
+            (
+                fleet::FleetError::UnknownPort { name: "rpc".into(), port: 9 }.into(),
+                "--port rpc=9: no started service has an endpoint `rpc`",
+                Exit::Usage,
+            ),
+            (cli::CliError::TooFewFiles(1).into(), "merge needs at least 2 results files, got 1", Exit::Usage),
+            (cli::CliError::ProfileNeedsOne.into(), "--profile needs exactly one --only SERVICE", Exit::Usage),
+        ];
+        for (e, message, exit) in cases {
+            assert_eq!(
+                e.to_string(),
+                message.replace("reads 2", &format!("reads {}", report::results::SCHEMA_VERSION))
+            );
+            assert_eq!(e.exit(), exit, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_refused_flag_target_names_the_flag_and_the_guard() {
+        let e = targets::check_loopback(ServiceId::Midnight, "http://10.0.0.5:1", false).unwrap_err();
+        let flag: Error = targets::TargetError::Flag { service: ServiceId::Midnight, reason: e }.into();
+        assert_eq!(
+            flag.to_string(),
+            "--target midnight=...: target midnight: `http://10.0.0.5:1` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given"
+        );
+        assert_eq!(flag.exit(), Exit::Usage);
     }
 }

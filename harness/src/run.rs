@@ -58,6 +58,39 @@ pub struct Settings {
     pub out: PathBuf,
 }
 
+/// Why `gameday run` stopped before a verdict, besides the errors of the parts it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--time-scale` is not a positive, finite factor.
+    #[error("--time-scale: {0}")]
+    TimeScale(String),
+    /// `--query.lookback-delta 0`.
+    #[error("--query.lookback-delta: must be longer than zero (Prometheus's default is 5m)")]
+    ZeroLookback,
+    /// Ctrl-C or SIGTERM before the load started.
+    #[error("{}", interrupt::partial_reason())]
+    Interrupted,
+    /// The mocks' runtime could not be built.
+    #[error("cannot start the mocks' runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The mocks' runtime was already shut down.
+    #[error("the mocks' runtime is gone")]
+    RuntimeGone,
+    /// Starting the mocks panicked or was cancelled.
+    #[error("starting the mocks failed: {0}")]
+    MocksPanicked(tokio::task::JoinError),
+}
+
+impl RunError {
+    /// The exit code: a bad flag is bad usage; the rest is a failed run.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::TimeScale(_) | Self::ZeroLookback => Exit::Usage,
+            _ => Exit::RunFailed,
+        }
+    }
+}
+
 impl Settings {
     /// Merges flags over the scenario file over defaults.
     pub fn resolve(opts: &RunOptions) -> Result<Self, Error> {
@@ -66,13 +99,11 @@ impl Settings {
             scenario.seed = seed;
         }
         if let Some(scale) = opts.time_scale {
-            scenario.time_scale = TimeScale::new(scale).map_err(|e| Error::Usage(format!("--time-scale: {e}")))?;
+            scenario.time_scale = TimeScale::new(scale).map_err(RunError::TimeScale)?;
         }
         if let Some(lookback) = opts.lookback_delta {
             if lookback.get().is_zero() {
-                return Err(Error::Usage(
-                    "--query.lookback-delta: must be longer than zero (Prometheus's default is 5m)".into(),
-                ));
+                return Err(RunError::ZeroLookback.into());
             }
             scenario.lookback_delta = Some(PositiveDuration(lookback));
         }
@@ -119,7 +150,7 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     }
     report::prepare_out_dir(&settings.out)?;
     if interrupt::is_interrupted() {
-        return Err(Error::RunFailed(interrupt::partial_reason()));
+        return Err(RunError::Interrupted.into());
     }
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
     let mocks = MockRuntime::new()?;
@@ -249,7 +280,7 @@ impl MockRuntime {
             .thread_name("gameday-mock")
             .enable_all()
             .build()
-            .map_err(|e| Error::RunFailed(format!("cannot start the mocks' runtime: {e}")))?;
+            .map_err(RunError::Runtime)?;
         Ok(Self { rt: Some(rt) })
     }
 
@@ -259,8 +290,8 @@ impl MockRuntime {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let Some(rt) = &self.rt else { return Err(Error::RunFailed("the mocks' runtime is gone".into())) };
-        rt.spawn(fut).await.map_err(|e| Error::RunFailed(format!("starting the mocks failed: {e}")))
+        let Some(rt) = &self.rt else { return Err(RunError::RuntimeGone.into()) };
+        rt.spawn(fut).await.map_err(|e| RunError::MocksPanicked(e).into())
     }
 
     /// Starts the scenario's targets with every mock task on this runtime.

@@ -30,30 +30,131 @@ pub struct Resolved {
 pub fn trusting<'a>(
     builder: reqwest::ClientBuilder,
     pems: impl IntoIterator<Item = &'a str>,
-) -> Result<reqwest::ClientBuilder, String> {
+) -> Result<reqwest::ClientBuilder, ClientError> {
     let certs = pems
         .into_iter()
-        .map(|pem| reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("a trusted CA certificate: {e}")))
+        .map(|pem| reqwest::Certificate::from_pem(pem.as_bytes()).map_err(ClientError::Ca))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(if certs.is_empty() { builder } else { builder.tls_certs_merge(certs) })
 }
 
+/// The client `builder` makes, trusting `pems` besides the system roots.
+pub fn client<'a>(
+    builder: reqwest::ClientBuilder,
+    pems: impl IntoIterator<Item = &'a str>,
+) -> Result<reqwest::Client, ClientError> {
+    trusting(builder, pems)?.build().map_err(ClientError::Build)
+}
+
+/// Why an HTTP client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A CA certificate to trust is not PEM.
+    #[error("a trusted CA certificate: {0}")]
+    Ca(reqwest::Error),
+    /// reqwest refused the client (its TLS backend, ...).
+    #[error("{0}")]
+    Build(reqwest::Error),
+}
+
+/// `--target` not given as `SERVICE=URL`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    /// No `=`.
+    #[error("`{0}` is not SERVICE=URL")]
+    NoEquals(String),
+    /// The part before `=` names no service.
+    #[error("{0}")]
+    UnknownService(String),
+}
+
 /// Parses `svc=URL` as given to `--target`.
-pub fn parse_override(s: &str) -> Result<(ServiceId, String), String> {
-    let (svc, url) = s.split_once('=').ok_or_else(|| format!("`{s}` is not SERVICE=URL"))?;
-    Ok((svc.trim().parse()?, url.trim().to_owned()))
+pub fn parse_override(s: &str) -> Result<(ServiceId, String), OverrideError> {
+    let (svc, url) = s.split_once('=').ok_or_else(|| OverrideError::NoEquals(s.to_owned()))?;
+    Ok((svc.trim().parse().map_err(OverrideError::UnknownService)?, url.trim().to_owned()))
+}
+
+/// A target URL the loopback guard refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopbackError {
+    /// Not a URL at all.
+    #[error("target {service}: `{url}` is not a URL: {reason}")]
+    NotUrl {
+        /// The service it is for.
+        service: ServiceId,
+        /// The URL as given.
+        url: String,
+        /// Why it does not parse.
+        reason: url::ParseError,
+    },
+    /// Not http or https.
+    #[error("target {service}: `{url}` must be http:// or https://")]
+    Scheme {
+        /// The service it is for.
+        service: ServiceId,
+        /// The URL as given.
+        url: String,
+    },
+    /// Not loopback and `--allow-remote` not given.
+    #[error("target {service}: `{url}` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given")]
+    Remote {
+        /// The service it is for.
+        service: ServiceId,
+        /// The URL as given.
+        url: String,
+    },
+}
+
+/// Why the run's targets cannot be decided (all bad usage or a bad scenario).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// A URL in the scenario is refused, at its line.
+    #[error("{0}")]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// A URL is refused.
+    #[error("{0}")]
+    Loopback(#[from] LoopbackError),
+    /// A `--target` URL is refused.
+    #[error("--target {service}=...: {reason}")]
+    Flag {
+        /// The service of the flag.
+        service: ServiceId,
+        /// Why its URL is refused.
+        reason: LoopbackError,
+    },
+    /// `--target` names a service the run does not use.
+    #[error("--target {service}={url}: the scenario sends no requests to {service}")]
+    UnusedByLoad {
+        /// The service of the flag.
+        service: ServiceId,
+        /// Its URL.
+        url: String,
+    },
+    /// `--target` names a service neither the load nor a drill uses.
+    #[error("--target {service}={url}: neither the load nor a drill uses {service}")]
+    UnusedByDrill {
+        /// The service of the flag.
+        service: ServiceId,
+        /// Its URL.
+        url: String,
+    },
+}
+
+impl TargetError {
+    /// The exit code: every target error is bad usage or a bad scenario.
+    pub fn exit(&self) -> crate::Exit {
+        crate::Exit::Usage
+    }
 }
 
 /// Refuses a URL whose host is not loopback, unless `allow_remote`.
-pub fn check_loopback(service: ServiceId, url: &str, allow_remote: bool) -> Result<Url, Error> {
-    let parsed = Url::parse(url).map_err(|e| Error::Usage(format!("target {service}: `{url}` is not a URL: {e}")))?;
+pub fn check_loopback(service: ServiceId, url: &str, allow_remote: bool) -> Result<Url, LoopbackError> {
+    let parsed = Url::parse(url).map_err(|reason| LoopbackError::NotUrl { service, url: url.into(), reason })?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::Usage(format!("target {service}: `{url}` must be http:// or https://")));
+        return Err(LoopbackError::Scheme { service, url: url.into() });
     }
     if !crate::http_guard::is_loopback(&parsed) && !allow_remote {
-        return Err(Error::Usage(format!(
-            "target {service}: `{url}` is not a loopback address; gameday sends traffic only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given"
-        )));
+        return Err(LoopbackError::Remote { service, url: url.into() });
     }
     Ok(parsed)
 }
@@ -73,7 +174,7 @@ pub fn resolve_urls(
     s: &Scenario,
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
-) -> Result<BTreeMap<ServiceId, Option<String>>, Error> {
+) -> Result<BTreeMap<ServiceId, Option<String>>, TargetError> {
     let mut out = BTreeMap::new();
     for id in used_services(s) {
         let flag = overrides.iter().rev().find(|(o, _)| *o == id).map(|(_, u)| u.clone());
@@ -81,15 +182,15 @@ pub fn resolve_urls(
         let url = flag.or_else(|| s.targets.get(id).0);
         if let Some(u) = &url {
             check_loopback(id, u, allow_remote).map_err(|e| match from_file {
-                true => Error::Scenario(s.refusal(&format!("targets.{id}.url"), e.to_string())),
-                false => Error::Usage(format!("--target {id}=...: {e}")),
+                true => TargetError::Scenario(s.refusal(&format!("targets.{id}.url"), e.to_string())),
+                false => TargetError::Flag { service: id, reason: e },
             })?;
         }
         out.insert(id, url);
     }
     for (id, url) in overrides {
         if !out.contains_key(id) {
-            return Err(Error::Usage(format!("--target {id}={url}: the scenario sends no requests to {id}")));
+            return Err(TargetError::UnusedByLoad { service: *id, url: url.clone() });
         }
     }
     Ok(out)

@@ -150,7 +150,7 @@ impl Growth {
             .iter()
             .map(|w| Rate::per_second_checked(w.mean_rate_per_s).map(|r| Point { at: WEEK * (w.week - 1), rate: r }))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| crate::load::arrival::CurveError { field: String::new(), message: m })?;
+            .map_err(|m| crate::load::arrival::CurveError { field: String::new(), message: m.to_string() })?;
         let mean = DiurnalMean::Steps(RateTable::new(points)?);
         Ok(RateCurve::Diurnal(Diurnal::new(mean, self.peak_to_average, self.peak_at, DAY)?))
     }

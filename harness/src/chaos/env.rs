@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::fault::FaultError;
 use super::proxy::FaultProxy;
 use super::supervisor::Supervisor;
 use super::targets_grahmos::{start_grahmos_target, GrahmosTarget};
@@ -202,7 +203,7 @@ impl DrillEnv {
                     // (`needs_process`) get it as its own process (`Target::Process`).
                     let sup = super::supervisor::start_process_target(s.targets.get(id).1, ctx.seed, ctx.scale)
                         .await
-                        .map_err(|e| Error::RunFailed(format!("{id}: cannot start it as a process: {e}")))?;
+                        .map_err(|reason| EnvError::Process { service: id, reason })?;
                     Target::Process(sup)
                 }
                 None => {
@@ -227,15 +228,14 @@ impl DrillEnv {
             if self.proxies.contains_key(&name) {
                 continue;
             }
-            let addr = self.main_addr(&name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "drill `{}`: no embedded or loopback target `{name}` to put a fault proxy in front of",
-                    d.name()
-                ))
-            })?;
-            let proxy = super::faults::latency::start_front_proxy(addr, ctx.shutdown.clone())
-                .await
-                .map_err(|e| Error::RunFailed(format!("drill `{}`: fault proxy in front of {name}: {e}", d.name())))?;
+            let drill = d.name().to_owned();
+            let Some(addr) = self.main_addr(&name) else {
+                return Err(EnvError::NoProxyTarget { drill, target: name }.into());
+            };
+            let proxy = match super::faults::latency::start_front_proxy(addr, ctx.shutdown.clone()).await {
+                Ok(p) => p,
+                Err(reason) => return Err(EnvError::Proxy { drill, target: name, reason }.into()),
+            };
             self.proxies.insert(name, proxy);
         }
         Ok(())
@@ -251,6 +251,51 @@ impl DrillEnv {
             url::Host::Domain(_) => return None,
         };
         Some(std::net::SocketAddr::new(ip, url.port_or_known_default()?))
+    }
+}
+
+/// Why a drill's targets could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// A drill puts a fault proxy in front of a target that is neither embedded nor loopback.
+    #[error("drill `{drill}`: no embedded or loopback target `{target}` to put a fault proxy in front of")]
+    NoProxyTarget {
+        /// The drill's name.
+        drill: String,
+        /// The target's name.
+        target: String,
+    },
+    /// The fault proxy could not listen.
+    #[error("drill `{drill}`: fault proxy in front of {target}: {reason}")]
+    Proxy {
+        /// The drill's name.
+        drill: String,
+        /// The target's name.
+        target: String,
+        /// The OS error.
+        reason: std::io::Error,
+    },
+    /// A target a fault kills or freezes could not be started as its own process.
+    #[error("{service}: cannot start it as a process: {reason}")]
+    Process {
+        /// The service.
+        service: ServiceId,
+        /// Why.
+        reason: FaultError,
+    },
+    /// The Grahmos target could not be started.
+    #[error("grahmos: {0}")]
+    Grahmos(FaultError),
+}
+
+impl EnvError {
+    /// The exit code: a target no proxy can stand in front of is bad usage; the rest
+    /// failed to start.
+    pub fn exit(&self) -> crate::Exit {
+        match self {
+            Self::NoProxyTarget { .. } => crate::Exit::Usage,
+            _ => crate::Exit::RunFailed,
+        }
     }
 }
 
@@ -273,7 +318,7 @@ async fn start_embedded(profile: ServiceProfile, ctx: &MockContext) -> Result<(R
             (svc, Target::Scribe { endpoints, cluster })
         }
         ServiceProfile::Grahmos(p) => {
-            let g = start_grahmos_target(p, ctx).await.map_err(|e| Error::RunFailed(format!("grahmos: {e}")))?;
+            let g = start_grahmos_target(p, ctx).await.map_err(EnvError::Grahmos)?;
             // The target owns the serving tasks; the list gets its endpoints for scraping.
             let svc =
                 RunningService { id: ServiceId::Grahmos, endpoints: g.running().endpoints.clone(), tasks: Vec::new() };

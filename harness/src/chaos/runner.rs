@@ -31,7 +31,7 @@ use crate::observe::{self, Tap};
 use crate::report::{self, Results};
 use crate::run::{self, Measured, MockRuntime, RunOptions, Settings};
 use crate::scenario::Scenario;
-use crate::targets::check_loopback;
+use crate::targets::{check_loopback, TargetError};
 use crate::{Error, Exit};
 
 /// What `gameday drill` was asked to do.
@@ -92,6 +92,30 @@ pub enum DrillRun {
     Ran(Box<DrillOutcome>),
 }
 
+/// Why `gameday drill` stopped before a verdict, besides the run's own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// The scenario has no `[[drill]]`.
+    #[error("{}: the scenario has no [[drill]]", scenario.display())]
+    NoDrill {
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+    /// `results.json` could not be serialised.
+    #[error("cannot serialise results: {0}")]
+    Serialise(serde_json::Error),
+}
+
+impl DrillError {
+    /// The exit code: no drill is bad usage; no results is a failed run.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::NoDrill { .. } => Exit::Usage,
+            Self::Serialise(_) => Exit::RunFailed,
+        }
+    }
+}
+
 fn settings(opts: &DrillOptions) -> Result<Settings, Error> {
     let run_opts = RunOptions {
         scenario: opts.scenario.clone(),
@@ -102,7 +126,7 @@ fn settings(opts: &DrillOptions) -> Result<Settings, Error> {
     };
     let settings = Settings::resolve(&run_opts)?;
     if settings.scenario.drills.is_empty() {
-        return Err(Error::Usage(format!("{}: the scenario has no [[drill]]", opts.scenario.display())));
+        return Err(DrillError::NoDrill { scenario: opts.scenario.clone() }.into());
     }
     Ok(settings)
 }
@@ -113,7 +137,7 @@ pub fn drill_urls(
     s: &Scenario,
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
-) -> Result<BTreeMap<ServiceId, Option<String>>, Error> {
+) -> Result<BTreeMap<ServiceId, Option<String>>, TargetError> {
     let mut ids = crate::targets::used_services(s);
     for d in &s.drills {
         ids.extend(d.service());
@@ -132,7 +156,7 @@ pub fn drill_urls(
         out.insert(id, url);
     }
     if let Some((id, url)) = overrides.iter().find(|(id, _)| !out.contains_key(id)) {
-        return Err(Error::Usage(format!("--target {id}={url}: neither the load nor a drill uses {id}")));
+        return Err(TargetError::UnusedByDrill { service: *id, url: url.clone() });
     }
     Ok(out)
 }
@@ -488,8 +512,7 @@ fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
 fn write_results(out: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
     let set = report::OutSet::begin(out)?;
     let dir = set.dir();
-    let json =
-        serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
+    let json = serde_json::to_vec_pretty(results).map_err(DrillError::Serialise)?;
     report::write_atomic(&dir.join("results.json"), &json)?;
     report::write_hlogs(dir, &results.run)?;
     report::write_reports(dir, &report_doc(results))?;

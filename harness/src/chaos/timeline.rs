@@ -318,13 +318,13 @@ impl DrillTask {
     }
 
     /// Runs the recovery action.
-    async fn recover(&self, reg: &Registration) -> Result<(), String> {
+    async fn recover(&self, reg: &Registration) -> Result<(), RecoveryError> {
         let d = &self.drill;
         match d.recover.action.get_ref() {
             RecoveryAction::Rollback => {
                 self.event("recovery: rolling the fault back");
                 if !self.guard.roll_back(reg.id, "recovery").await {
-                    return Err("the rollback failed".into());
+                    return Err(RecoveryError::RollbackFailed);
                 }
             }
             RecoveryAction::External => self.event("recovery: waiting for an external recovery"),
@@ -336,11 +336,11 @@ impl DrillTask {
                 let summary = out.summary();
                 self.report().commands.push(out);
                 if !ok {
-                    return Err(format!("command {summary}"));
+                    return Err(RecoveryError::Command(summary));
                 }
             }
             action => {
-                let detail = d.fault.recover(action, &self.env).await.map_err(|e| e.to_string())?;
+                let detail = d.fault.recover(action, &self.env).await.map_err(RecoveryError::Fault)?;
                 self.event(format!("recovery {}: {detail}", action.name()));
             }
         }
@@ -349,7 +349,7 @@ impl DrillTask {
 
     /// Polls the verification probes until all pass: the time they did; `Ok(None)` at the
     /// deadline; `Err` on a definitive failure (see [`ProbeOutcome::definitive`]).
-    async fn verify(&self, deadline: Instant) -> Result<Option<f64>, String> {
+    async fn verify(&self, deadline: Instant) -> Result<Option<f64>, VerifyFailed> {
         let d = &self.drill;
         let every = self.real(d.detect.interval.get()).max(Duration::from_millis(10));
         let mut last = String::new();
@@ -359,7 +359,7 @@ impl DrillTask {
                 match self.probe(p, &format!("verify/{i}")).await {
                     Ok(o) if o.ok => {}
                     Ok(o) if o.definitive => {
-                        let why = format!("{}: {}", p.name(), o.detail);
+                        let why = VerifyFailed { probe: p.name().to_owned(), detail: o.detail };
                         self.event(format!("verification failed: {why}"));
                         return Err(why);
                     }
@@ -424,3 +424,26 @@ impl DrillTask {
 
 /// At least this long (real) is given to the users to hand in the interval ending at `at`.
 const MIN_FLUSH_GRACE: Duration = Duration::from_millis(250);
+/// Why a drill's recovery action failed (the drill fails; the fault is rolled back).
+#[derive(Debug, thiserror::Error)]
+enum RecoveryError {
+    /// The guard could not roll the fault back.
+    #[error("the rollback failed")]
+    RollbackFailed,
+    /// The recovery command failed (its summary).
+    #[error("command {0}")]
+    Command(String),
+    /// The fault's own recovery failed.
+    #[error("{0}")]
+    Fault(FaultError),
+}
+
+/// A verification probe that failed definitively (a security check).
+#[derive(Debug, thiserror::Error)]
+#[error("{probe}: {detail}")]
+struct VerifyFailed {
+    /// The probe's name.
+    probe: String,
+    /// What it saw.
+    detail: String,
+}

@@ -100,34 +100,78 @@ impl GateReport {
     }
 }
 
+/// Why a baseline cannot be used (bad usage: exit 2), or not written (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The baseline file cannot be read; the message says how to create it.
+    #[error("baseline {}: {source}; create it from a good run with `gameday gate {} --baseline {} --update-baseline` and commit it", path.display(), scenario_file.display(), path.display())]
+    Unreadable {
+        /// The baseline file.
+        path: PathBuf,
+        /// The scenario file the hint names.
+        scenario_file: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not JSON, or not a results.json of this schema.
+    #[error("baseline {}: not a results.json: {source}", path.display())]
+    NotResults {
+        /// The baseline file.
+        path: PathBuf,
+        /// What serde refused.
+        source: serde_json::Error,
+    },
+    /// Written by another schema version (`found` is `None` when the field is missing).
+    #[error("baseline {}: field `schema_version` is {}, this gameday reads {SCHEMA_VERSION}; re-create the baseline with --update-baseline", path.display(), found.map_or("none".to_owned(), |v| v.to_string()))]
+    Schema {
+        /// The baseline file.
+        path: PathBuf,
+        /// Its `schema_version`.
+        found: Option<u64>,
+    },
+    /// The baseline is another scenario's.
+    #[error("baseline {}: field `scenario` is `{found}`, but this scenario is `{scenario}`: the baseline belongs to another scenario", path.display())]
+    OtherScenario {
+        /// The baseline file.
+        path: PathBuf,
+        /// The baseline's scenario.
+        found: String,
+        /// This run's scenario.
+        scenario: String,
+    },
+    /// The new baseline could not be serialised.
+    #[error("cannot serialise the baseline: {0}")]
+    Serialise(serde_json::Error),
+}
+
+impl BaselineError {
+    /// The exit code: a baseline that cannot be used is bad usage; one that cannot be
+    /// written is a failed run.
+    pub fn exit(&self) -> crate::Exit {
+        match self {
+            Self::Serialise(_) => crate::Exit::RunFailed,
+            _ => crate::Exit::Usage,
+        }
+    }
+}
+
 /// Reads a baseline and checks it belongs to `scenario` and this schema (exit 2 otherwise).
-pub fn load_baseline(path: &Path, scenario: &str, scenario_file: &Path) -> Result<Results, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let hint = format!(
-            "create it from a good run with `gameday gate {} --baseline {} --update-baseline` and commit it",
-            scenario_file.display(),
-            path.display()
-        );
-        Error::Usage(format!("baseline {}: {e}; {hint}", path.display()))
+pub fn load_baseline(path: &Path, scenario: &str, scenario_file: &Path) -> Result<Results, BaselineError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Unreadable {
+        path: path.to_path_buf(),
+        scenario_file: scenario_file.to_path_buf(),
+        source,
     })?;
-    let head: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("baseline {}: not a results.json: {e}", path.display())))?;
+    let not_results = |source| BaselineError::NotResults { path: path.to_path_buf(), source };
+    let head: serde_json::Value = serde_json::from_str(&text).map_err(not_results)?;
     let version = head.get("schema_version").and_then(serde_json::Value::as_u64);
     if version != Some(u64::from(SCHEMA_VERSION)) {
-        let found = version.map_or("none".to_owned(), |v| v.to_string());
-        return Err(Error::Usage(format!(
-            "baseline {}: field `schema_version` is {found}, this gameday reads {SCHEMA_VERSION}; re-create the baseline with --update-baseline",
-            path.display()
-        )));
+        return Err(BaselineError::Schema { path: path.to_path_buf(), found: version });
     }
-    let baseline: Results = serde_json::from_value(head)
-        .map_err(|e| Error::Usage(format!("baseline {}: not a results.json: {e}", path.display())))?;
+    let baseline: Results = serde_json::from_value(head).map_err(not_results)?;
     if baseline.scenario != scenario {
-        return Err(Error::Usage(format!(
-            "baseline {}: field `scenario` is `{}`, but this scenario is `{scenario}`: the baseline belongs to another scenario",
-            path.display(),
-            baseline.scenario
-        )));
+        let (found, scenario) = (baseline.scenario, scenario.to_owned());
+        return Err(BaselineError::OtherScenario { path: path.to_path_buf(), found, scenario });
     }
     Ok(baseline)
 }
@@ -255,8 +299,7 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
                 results.reasons.push(format!("the baseline was not written: it could not gate any run: {why}"));
             }
             None => {
-                let json = serde_json::to_vec_pretty(&results)
-                    .map_err(|e| Error::RunFailed(format!("cannot serialise the baseline: {e}")))?;
+                let json = serde_json::to_vec_pretty(&results).map_err(BaselineError::Serialise)?;
                 let dir = parent_dir(&opts.baseline);
                 std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
                 crate::report::write_atomic(&opts.baseline, &json)?;

@@ -34,12 +34,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::arrival::{KindDraw, Process, RateCurve, Schedule};
 use super::mix::{expand, Mix};
-use super::pacing::{Gate, Health, Kept, LateBound, Pacer, Slot, Started};
+use super::pacing::{Gate, Health, Kept, LateBound, Pacer, Slot, StartError, Started};
 use super::progress::Progress;
 use super::record::{Batch, Collector, Live, Outcome, Recording, UserRecorder};
 use crate::clock::Clock;
 use crate::scenario::Method;
-use crate::Error;
 
 /// How users pace their requests.
 #[derive(Clone, Debug)]
@@ -155,9 +154,39 @@ impl Clone for UserState {
     }
 }
 
+/// Why the load did not run to its end (the run failed: exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The task merging the users' recordings panicked or was cancelled.
+    #[error("collector failed: {0}")]
+    Collector(tokio::task::JoinError),
+    /// The schedule never started.
+    #[error("{0}")]
+    Start(StartError),
+    /// The load ran past every bound it could have stopped within.
+    #[error("load did not stop within {bound:?}")]
+    Stuck {
+        /// The bound (real time).
+        bound: Duration,
+    },
+    /// goose refused the configuration or failed the attack.
+    #[error("goose: {0}")]
+    Goose(goose::GooseError),
+    /// The users' HTTP client could not be made.
+    #[error("load client: {0}")]
+    Client(crate::targets::ClientError),
+}
+
+impl LoadError {
+    /// The exit code: the run failed.
+    pub fn exit(&self) -> crate::Exit {
+        crate::Exit::RunFailed
+    }
+}
+
 /// Runs the load and returns the merged recording. `on_start` receives the run's clock
 /// when the load starts (observers put their samples on the same clock).
-pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Clock>>) -> Result<Outcomes, Error> {
+pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Clock>>) -> Result<Outcomes, LoadError> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (live_tx, live_rx) = tokio::sync::watch::channel(Live::default());
     let stop = CancellationToken::new();
@@ -187,15 +216,15 @@ pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Cl
     let executed = tokio::time::timeout(bound, attack.execute()).await;
     // Users flushed into the channel when goose dropped them; the collector drains it.
     stop.cancel();
-    let recording = collector.await.map_err(|e| Error::RunFailed(format!("collector failed: {e}")))?;
+    let recording = collector.await.map_err(LoadError::Collector)?;
     finish_progress(progress).await;
-    let started = gate.get().unwrap_or_else(|| Err("no user started".into())).map_err(Error::RunFailed)?;
+    let started = gate.get().unwrap_or(Err(StartError::NoUser)).map_err(LoadError::Start)?;
     let wall = started.clock.started().elapsed();
     let zero_at = started.clock.zero_wall();
     let health = health(plan, &recording, &started);
     match executed {
-        Err(_) => Err(Error::RunFailed(format!("load did not stop within {bound:?}"))),
-        Ok(Err(e)) => Err(Error::RunFailed(format!("goose: {e}"))),
+        Err(_) => Err(LoadError::Stuck { bound }),
+        Ok(Err(e)) => Err(LoadError::Goose(e)),
         Ok(Ok(_)) => Ok(Outcomes { recording, wall, zero_at, health }),
     }
 }
@@ -217,7 +246,7 @@ fn gate(plan: &Plan, kinds: KindDraw) -> Gate {
                     let clock = Clock::start(scale);
                     let schedule = Schedule::new(curve, process, seed, horizon);
                     let pacer = Pacer::start(schedule, kinds, clock, users * 4, give_up, late_after)
-                        .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
+                        .map_err(|e| StartError::Pacing(Arc::new(e)))?;
                     Ok(Started { clock, pacer: Some(Arc::new(pacer)) })
                 }),
             )
@@ -266,8 +295,12 @@ fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
     Some(Health::judge(&rec.lag, *late, kept, duration_sim_s, sending_sim_s))
 }
 
-fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<Gate>) -> Result<GooseAttack, Error> {
-    let goose_err = |e: goose::GooseError| Error::RunFailed(format!("goose: {e}"));
+fn build_attack(
+    mix: Arc<Mix>,
+    plan: &Plan,
+    template: Arc<Template>,
+    gate: Arc<Gate>,
+) -> Result<GooseAttack, LoadError> {
     let host = mix.kinds.first().map(|k| k.url.clone()).unwrap_or_default();
     // One client for every user, built once: goose's default builds one per user
     // (loading the system's root certificates each time, a few percent of a fast run's
@@ -277,7 +310,7 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
     let shared = goose::client::GooseClientBuilder::new().without_cookies().timeout(plan.request_timeout);
     let attack = GooseAttack::initialize_with_config(configuration(plan, host))
         .and_then(|a| a.set_client_builder_without_cookies(shared))
-        .map_err(goose_err)?;
+        .map_err(LoadError::Goose)?;
     let timeout = plan.request_timeout;
     let client = UserClient {
         cas: mix.trusted_cas.clone(),
@@ -286,9 +319,8 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
         redirects: crate::http_guard::guarded_redirects(plan.follow_redirects, plan.allow_remote),
         idle_per_host: idle_connections(&plan.pace),
     }
-    .builder()
-    .and_then(|b| b.build().map_err(|e| e.to_string()))
-    .map_err(|e| Error::RunFailed(format!("load client: {e}")))?;
+    .client()
+    .map_err(LoadError::Client)?;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), client.clone());
         Box::pin(async move {
@@ -309,7 +341,7 @@ fn build_attack(mix: Arc<Mix>, plan: &Plan, template: Arc<Template>, gate: Arc<G
     let mut scenario = GooseScenario::new("gameday").register_transaction(on_start).register_transaction(send);
     if let Pace::Closed { think_time, .. } = plan.pace {
         if !think_time.is_zero() {
-            scenario = scenario.set_wait_time(think_time, think_time).map_err(goose_err)?;
+            scenario = scenario.set_wait_time(think_time, think_time).map_err(LoadError::Goose)?;
         }
     }
     Ok(attack.register_scenario(scenario))
@@ -332,7 +364,7 @@ struct UserClient {
 const POOL_IDLE: Duration = Duration::from_secs(5);
 
 impl UserClient {
-    fn builder(self) -> Result<reqwest::ClientBuilder, String> {
+    fn client(self) -> Result<reqwest::Client, crate::targets::ClientError> {
         let idle = if self.keep_alive { self.idle_per_host } else { 0 };
         // With keep-alive off no idle connection is kept, so every request opens (and
         // verifies) a new one.
@@ -342,7 +374,7 @@ impl UserClient {
             .redirect(self.redirects)
             .pool_max_idle_per_host(idle)
             .pool_idle_timeout(POOL_IDLE);
-        crate::targets::trusting(builder, self.cas.iter().map(String::as_str))
+        crate::targets::client(builder, self.cas.iter().map(String::as_str))
     }
 }
 

@@ -15,10 +15,9 @@ use rand::distributions::WeightedIndex;
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use super::arrival::{kinds_seed, KindDraw};
+use super::arrival::{kinds_seed, KindDraw, WeightsError};
 use crate::scenario::{Method, Scenario};
 use crate::targets::Resolved;
-use crate::Error;
 
 /// One request kind, ready to send.
 #[derive(Clone, Debug)]
@@ -48,14 +47,40 @@ pub struct Mix {
     pub trusted_cas: Vec<String>,
 }
 
+/// Why the request mix cannot be built (bad usage or scenario: exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum MixError {
+    /// A request's service has no resolved target.
+    #[error("request `{request}`: no target for {service}")]
+    NoTarget {
+        /// The request's name.
+        request: String,
+        /// Its service.
+        service: ServiceId,
+    },
+    /// The request weights cannot be drawn from (none, or all zero).
+    #[error("load.request weights: {0}")]
+    Weights(rand::distributions::WeightedError),
+    /// The arrival kinds cannot be drawn from the weights.
+    #[error("load.{0}")]
+    Kinds(WeightsError),
+}
+
+impl MixError {
+    /// The exit code: a mix that cannot be built is a bad scenario.
+    pub fn exit(&self) -> crate::Exit {
+        crate::Exit::Usage
+    }
+}
+
 impl Mix {
     /// Builds the mix from the scenario and the resolved targets.
-    pub fn new(s: &Scenario, targets: &BTreeMap<ServiceId, Resolved>) -> Result<Self, Error> {
+    pub fn new(s: &Scenario, targets: &BTreeMap<ServiceId, Resolved>) -> Result<Self, MixError> {
         let mut kinds = Vec::new();
         for r in &s.load.requests {
             let base = targets
                 .get(&r.target)
-                .ok_or_else(|| Error::Usage(format!("request `{}`: no target for {}", r.name.get_ref(), r.target)))?;
+                .ok_or_else(|| MixError::NoTarget { request: r.name.get_ref().clone(), service: r.target })?;
             kinds.push(Kind {
                 name: r.name.get_ref().clone(),
                 url: format!("{}{}", base.url, r.path),
@@ -65,8 +90,8 @@ impl Mix {
             });
         }
         let raw: Vec<u32> = s.load.requests.iter().map(|r| r.weight.get()).collect();
-        let weights = WeightedIndex::new(&raw).map_err(|e| Error::Usage(format!("load.request weights: {e}")))?;
-        let slot_kinds = KindDraw::new(&raw, kinds_seed(s.seed)).map_err(|e| Error::Usage(format!("load.{e}")))?;
+        let weights = WeightedIndex::new(&raw).map_err(MixError::Weights)?;
+        let slot_kinds = KindDraw::new(&raw, kinds_seed(s.seed)).map_err(MixError::Kinds)?;
         let mut trusted_cas: Vec<String> = targets.values().filter_map(|t| t.ca_pem.clone()).collect();
         trusted_cas.dedup();
         Ok(Self { kinds, weights, slot_kinds, trusted_cas })

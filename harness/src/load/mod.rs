@@ -17,10 +17,10 @@ pub mod progress;
 pub mod record;
 pub mod sizing;
 
-pub use driver::{run, Outcomes, Pace, Plan};
+pub use driver::{run, LoadError, Outcomes, Pace, Plan};
 pub use gameday_core::arrival;
 pub use gameday_core::intervals::{self as series, Intervals};
-pub use mix::Mix;
+pub use mix::{Mix, MixError};
 pub use outage::Unanswered;
 pub use pacing::{Health, Kept, LateBound};
 pub use record::{KindStats, Outcome, Recording};

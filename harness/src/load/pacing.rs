@@ -217,7 +217,21 @@ pub struct Started {
     pub pacer: Option<Arc<Pacer>>,
 }
 
-type Opener = Box<dyn FnOnce() -> Result<Started, String> + Send>;
+type Opener = Box<dyn FnOnce() -> Result<Started, StartError> + Send>;
+
+/// Why the run's schedule never started.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StartError {
+    /// The gate was never opened.
+    #[error("the run never started")]
+    NeverStarted,
+    /// No user arrived at the gate.
+    #[error("no user started")]
+    NoUser,
+    /// The pacing thread could not be spawned (shared: every waiting user sees it).
+    #[error("cannot start the pacing thread: {0}")]
+    Pacing(Arc<std::io::Error>),
+}
 
 /// Starts the run's clock once every user is up, so the first slots are not late
 /// because goose was still launching users (it starts one per millisecond at best).
@@ -226,7 +240,7 @@ pub struct Gate {
     ready: AtomicUsize,
     patience: Duration,
     opener: Mutex<Option<Opener>>,
-    tx: watch::Sender<Option<Result<Started, String>>>,
+    tx: watch::Sender<Option<Result<Started, StartError>>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -249,7 +263,7 @@ impl Gate {
     }
 
     /// A user is up; waits until the run starts.
-    pub async fn arrive(&self) -> Result<Started, String> {
+    pub async fn arrive(&self) -> Result<Started, StartError> {
         if self.ready.fetch_add(1, Ordering::AcqRel) + 1 >= self.expected {
             self.open();
         }
@@ -257,17 +271,17 @@ impl Gate {
     }
 
     /// Waits until the run starts (opening the gate after `patience` regardless).
-    pub async fn started(&self) -> Result<Started, String> {
+    pub async fn started(&self) -> Result<Started, StartError> {
         let mut rx = self.tx.subscribe();
         if tokio::time::timeout(self.patience, rx.wait_for(Option::is_some)).await.is_err() {
             self.open();
         }
         let opened = self.tx.borrow().clone();
-        opened.unwrap_or_else(|| Err("the run never started".into()))
+        opened.unwrap_or(Err(StartError::NeverStarted))
     }
 
     /// The start, if it happened.
-    pub fn get(&self) -> Option<Result<Started, String>> {
+    pub fn get(&self) -> Option<Result<Started, StartError>> {
         self.tx.borrow().clone()
     }
 

@@ -109,14 +109,45 @@ where
     result
 }
 
+/// Why a service's metrics could not be discovered (the run failed: exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    /// No HTTP client.
+    #[error("discovering {service}'s metrics: cannot build an HTTP client: {reason}")]
+    Client {
+        /// The service.
+        service: ServiceId,
+        /// reqwest's refusal.
+        reason: reqwest::Error,
+    },
+    /// A metrics URL gave no series.
+    #[error("discovering {service}'s metrics: {url}: {reason}")]
+    Fetch {
+        /// The service.
+        service: ServiceId,
+        /// The metrics URL.
+        url: String,
+        /// What was wrong.
+        reason: scrape::FetchError,
+    },
+}
+
+impl DiscoverError {
+    /// The exit code: the run failed.
+    pub fn exit(&self) -> crate::Exit {
+        crate::Exit::RunFailed
+    }
+}
+
 async fn scrape_all(id: ServiceId, targets: &[super::ScrapeTarget]) -> Result<Catalog, Error> {
-    let client = scrape::client(DISCOVER_TIMEOUT)
-        .map_err(|e| Error::RunFailed(format!("discovering {id}'s metrics: cannot build an HTTP client: {e}")))?;
+    let client = scrape::client(DISCOVER_TIMEOUT).map_err(|reason| DiscoverError::Client { service: id, reason })?;
     let mut catalog = Catalog::default();
     for t in targets.iter().chain(targets) {
-        let families = scrape::fetch(&client, &t.url)
-            .await
-            .map_err(|e| Error::RunFailed(format!("discovering {id}'s metrics: {}: {e}", t.url)))?;
+        let families = scrape::fetch(&client, &t.url).await.map_err(|reason| DiscoverError::Fetch {
+            service: id,
+            url: t.url.clone(),
+            reason,
+        })?;
         catalog.add_families(&families, id);
     }
     Ok(catalog)

@@ -154,8 +154,7 @@ pub fn spawn_tapped(
 ) -> JoinHandle<Scraped> {
     let interval = interval.max(Duration::from_millis(1));
     let roots = targets.iter().filter_map(|t| t.ca_pem.as_deref());
-    let client = crate::targets::trusting(builder(request_timeout(interval)), roots)
-        .and_then(|b| b.build().map_err(|e| e.to_string()));
+    let client = crate::targets::client(builder(request_timeout(interval)), roots);
     tokio::spawn(async move {
         let client = match client {
             Ok(c) => c,
@@ -229,7 +228,7 @@ async fn scrape_loop(
         let took_s = clock.to_sim(sent.elapsed()).as_secs_f64();
         match fetched {
             Ok(families) => acc.record(t, &families),
-            Err(e) => acc.fail(t, e),
+            Err(e) => acc.fail(t, e.to_string()),
         }
         acc.end_scrape(t, took_s);
     }
@@ -242,27 +241,50 @@ fn sim_now(clock: &Clock) -> f64 {
     clock.to_sim(Instant::now().saturating_duration_since(clock.started())).as_secs_f64()
 }
 
+/// Why a metrics URL gave no series: each message says what was wrong with the answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No answer (refused, timed out, ...).
+    #[error("{}", describe(.0))]
+    Request(reqwest::Error),
+    /// An answer other than 200.
+    #[error("answered HTTP {0}, not 200 with Prometheus text")]
+    Status(StatusCode),
+    /// A content type that is surely not Prometheus text.
+    #[error("answered `{0}`, not Prometheus text")]
+    ContentType(String),
+    /// A body over [`MAX_BODY_BYTES`].
+    #[error("answered more than {MAX_BODY_BYTES} bytes")]
+    TooLong,
+    /// A body that is not UTF-8.
+    #[error("answered a body that is not UTF-8 text: {0}")]
+    NotUtf8(std::str::Utf8Error),
+    /// Text that does not parse.
+    #[error("answered text that is not Prometheus exposition format: {0}")]
+    NotExposition(text::ParseError),
+}
+
 /// GETs one metrics URL and parses it; the error says what was wrong with the answer.
-pub(crate) async fn fetch(client: &Client, url: &str) -> Result<Vec<Family>, String> {
-    let mut resp = client.get(url).header(header::ACCEPT, ACCEPT).send().await.map_err(|e| describe(&e))?;
+pub(crate) async fn fetch(client: &Client, url: &str) -> Result<Vec<Family>, FetchError> {
+    let mut resp = client.get(url).header(header::ACCEPT, ACCEPT).send().await.map_err(FetchError::Request)?;
     let status = resp.status();
     if status != StatusCode::OK {
-        return Err(format!("answered HTTP {status}, not 200 with Prometheus text"));
+        return Err(FetchError::Status(status));
     }
     let ctype = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let essence = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if matches!(essence.as_str(), "application/json" | "text/html" | "application/xml" | "text/xml") {
-        return Err(format!("answered `{ctype}`, not Prometheus text"));
+        return Err(FetchError::ContentType(ctype));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+    while let Some(chunk) = resp.chunk().await.map_err(FetchError::Request)? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(format!("answered more than {MAX_BODY_BYTES} bytes"));
+            return Err(FetchError::TooLong);
         }
         body.extend_from_slice(&chunk);
     }
-    let text = std::str::from_utf8(&body).map_err(|e| format!("answered a body that is not UTF-8 text: {e}"))?;
-    text::parse(text).map_err(|e| format!("answered text that is not Prometheus exposition format: {e}"))
+    let text = std::str::from_utf8(&body).map_err(FetchError::NotUtf8)?;
+    text::parse(text).map_err(FetchError::NotExposition)
 }
 
 /// A short reason for a failed request: refused, timed out, or the error chain.

@@ -57,7 +57,7 @@ pub fn external(
     };
     let parsed = check_loopback(id, &url, allow_remote).map_err(|e| match setting.metrics.is_some() {
         true => Error::Scenario(s.refusal(&format!("targets.{id}.metrics"), e.to_string())),
-        false => e,
+        false => e.into(),
     })?;
     let host = parsed.host_str().unwrap_or("unknown");
     let instance = match parsed.port_or_known_default() {

@@ -106,7 +106,74 @@ pub struct ParseError {
     /// 1-based line number.
     pub line: usize,
     /// What is wrong.
-    pub message: String,
+    pub message: LineError,
+}
+
+/// What is wrong with one line of an exposition.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// `# HELP` or `# TYPE` alone.
+    #[error("# {0} without a metric name")]
+    NoName(String),
+    /// A family with two `# HELP` lines.
+    #[error("second # HELP for {0}")]
+    SecondHelp(String),
+    /// A `# TYPE` this parser does not know.
+    #[error("unknown metric type {kind:?} for {name}")]
+    UnknownType {
+        /// The type as written.
+        kind: String,
+        /// The family.
+        name: String,
+    },
+    /// A family with two `# TYPE` lines.
+    #[error("second # TYPE for {0}")]
+    SecondType(String),
+    /// A `# TYPE` after the family's samples.
+    #[error("# TYPE for {0} after its samples")]
+    TypeAfterSamples(String),
+    /// A sample without a value.
+    #[error("sample {0} has no value")]
+    NoValue(String),
+    /// A timestamp that is not integer milliseconds.
+    #[error("bad timestamp {0:?} (integer milliseconds)")]
+    BadTimestamp(String),
+    /// Text after the timestamp.
+    #[error("unexpected {0:?} after the sample's timestamp")]
+    AfterTimestamp(String),
+    /// A label without `=`.
+    #[error("label {0} has no `=`")]
+    NoEquals(String),
+    /// A label value without quotes.
+    #[error("value of label {0} is not quoted")]
+    Unquoted(String),
+    /// A label given twice in one sample.
+    #[error("label {0} given twice")]
+    LabelTwice(String),
+    /// Neither `,` nor `}` after a label value.
+    #[error("expected `,` or `}}` after the value of label {0}")]
+    NoSeparator(String),
+    /// An escape other than `\\`, `\"` or `\n` in a label value.
+    #[error("invalid escape `\\{0}` in a label value")]
+    LabelEscape(char),
+    /// A label value without its closing quote.
+    #[error("unterminated label value")]
+    Unterminated,
+    /// An escape other than `\\` or `\n` in HELP text.
+    #[error("invalid escape `\\{0}` in HELP text")]
+    HelpEscape(char),
+    /// HELP text ending in `\`.
+    #[error("HELP text ends in a lone backslash")]
+    LoneBackslash,
+    /// A value that is not a Go float.
+    #[error("bad sample value {0:?}")]
+    BadValue(String),
+    /// A metric name outside `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("bad metric name {0:?}")]
+    MetricName(String),
+    /// A label name outside `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("bad label name {0:?}")]
+    LabelName(String),
 }
 
 /// Parses an exposition into its families, in order of first appearance.
@@ -129,7 +196,7 @@ struct Parser {
 }
 
 impl Parser {
-    fn line(&mut self, line: &str) -> Result<(), String> {
+    fn line(&mut self, line: &str) -> Result<(), LineError> {
         let line = line.trim_start_matches([' ', '\t']);
         if line.is_empty() {
             return Ok(());
@@ -144,7 +211,7 @@ impl Parser {
     }
 
     /// `# HELP` and `# TYPE`; any other comment is ignored.
-    fn comment(&mut self, rest: &str) -> Result<(), String> {
+    fn comment(&mut self, rest: &str) -> Result<(), LineError> {
         let rest = rest.trim_start_matches([' ', '\t']);
         let (keyword, rest) = split_token(rest);
         if keyword != "HELP" && keyword != "TYPE" {
@@ -152,26 +219,27 @@ impl Parser {
         }
         let (name, rest) = split_token(rest.trim_start_matches([' ', '\t']));
         if name.is_empty() {
-            return Err(format!("# {keyword} without a metric name"));
+            return Err(LineError::NoName(keyword.to_owned()));
         }
         check_metric_name(name)?;
         let value = rest.strip_prefix([' ', '\t']).unwrap_or(rest);
         if keyword == "HELP" {
             let at = self.declare(name);
             if self.families[at].help.is_some() {
-                return Err(format!("second # HELP for {name}"));
+                return Err(LineError::SecondHelp(name.to_owned()));
             }
             self.families[at].help = Some(unescape_help(value)?);
             return Ok(());
         }
         let kind = value.trim_matches([' ', '\t']);
-        let kind = MetricType::parse(kind).ok_or_else(|| format!("unknown metric type {kind:?} for {name}"))?;
+        let kind = MetricType::parse(kind)
+            .ok_or_else(|| LineError::UnknownType { kind: kind.to_owned(), name: name.to_owned() })?;
         if !self.typed.insert(name.to_owned()) {
-            return Err(format!("second # TYPE for {name}"));
+            return Err(LineError::SecondType(name.to_owned()));
         }
         let at = self.declare(name);
         if !self.families[at].samples.is_empty() {
-            return Err(format!("# TYPE for {name} after its samples"));
+            return Err(LineError::TypeAfterSamples(name.to_owned()));
         }
         self.families[at].kind = kind;
         Ok(())
@@ -218,7 +286,7 @@ fn split_token(s: &str) -> (&str, &str) {
 }
 
 /// `name{labels} value [timestamp]`.
-fn parse_sample(line: &str) -> Result<Sample, String> {
+fn parse_sample(line: &str) -> Result<Sample, LineError> {
     let name_end = line.find(|c: char| !is_metric_name_char(c)).unwrap_or(line.len());
     let name = &line[..name_end];
     check_metric_name(name)?;
@@ -230,20 +298,20 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         rest = after;
     }
     let mut fields = rest.split([' ', '\t']).filter(|f| !f.is_empty());
-    let value = fields.next().ok_or_else(|| format!("sample {name} has no value"))?;
+    let value = fields.next().ok_or_else(|| LineError::NoValue(name.to_owned()))?;
     let value = parse_float(value)?;
     let timestamp_ms = match fields.next() {
-        Some(ts) => Some(ts.parse::<i64>().map_err(|_| format!("bad timestamp {ts:?} (integer milliseconds)"))?),
+        Some(ts) => Some(ts.parse::<i64>().map_err(|_| LineError::BadTimestamp(ts.to_owned()))?),
         None => None,
     };
     if let Some(extra) = fields.next() {
-        return Err(format!("unexpected {extra:?} after the sample's timestamp"));
+        return Err(LineError::AfterTimestamp(extra.to_owned()));
     }
     Ok(Sample { name: name.to_owned(), labels, value, timestamp_ms })
 }
 
 /// Parses `k="v", ...}` (the `{` already consumed); returns the labels and what follows `}`.
-fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String> {
+fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), LineError> {
     let mut labels = BTreeMap::new();
     loop {
         s = s.trim_start_matches([' ', '\t']);
@@ -254,24 +322,24 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
         let key = &s[..key_end];
         check_label_name(key)?;
         let after_key = s[key_end..].trim_start_matches([' ', '\t']);
-        let after_eq = after_key.strip_prefix('=').ok_or_else(|| format!("label {key} has no `=`"))?;
+        let after_eq = after_key.strip_prefix('=').ok_or_else(|| LineError::NoEquals(key.to_owned()))?;
         let quoted = after_eq.trim_start_matches([' ', '\t']);
-        let body = quoted.strip_prefix('"').ok_or_else(|| format!("value of label {key} is not quoted"))?;
+        let body = quoted.strip_prefix('"').ok_or_else(|| LineError::Unquoted(key.to_owned()))?;
         let (value, after_value) = unescape_label_value(body)?;
         if labels.insert(key.to_owned(), value).is_some() {
-            return Err(format!("label {key} given twice"));
+            return Err(LineError::LabelTwice(key.to_owned()));
         }
         let after_value = after_value.trim_start_matches([' ', '\t']);
         s = match after_value.strip_prefix(',') {
             Some(next) => next,
             None if after_value.starts_with('}') => after_value,
-            None => return Err(format!("expected `,` or `}}` after the value of label {key}")),
+            None => return Err(LineError::NoSeparator(key.to_owned())),
         };
     }
 }
 
 /// Reads a label value up to its closing quote; returns it and what follows the quote.
-fn unescape_label_value(s: &str) -> Result<(String, &str), String> {
+fn unescape_label_value(s: &str) -> Result<(String, &str), LineError> {
     let mut out = String::new();
     let mut chars = s.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -281,17 +349,17 @@ fn unescape_label_value(s: &str) -> Result<(String, &str), String> {
                 Some('\\') => out.push('\\'),
                 Some('"') => out.push('"'),
                 Some('n') => out.push('\n'),
-                Some(other) => return Err(format!("invalid escape `\\{other}` in a label value")),
+                Some(other) => return Err(LineError::LabelEscape(other)),
                 None => break,
             },
             c => out.push(c),
         }
     }
-    Err("unterminated label value".into())
+    Err(LineError::Unterminated)
 }
 
 /// Unescapes `\\` and `\n` in HELP text (any other backslash is kept as written).
-fn unescape_help(s: &str) -> Result<String, String> {
+fn unescape_help(s: &str) -> Result<String, LineError> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -302,16 +370,16 @@ fn unescape_help(s: &str) -> Result<String, String> {
         match chars.next() {
             Some('\\') => out.push('\\'),
             Some('n') => out.push('\n'),
-            Some(other) => return Err(format!("invalid escape `\\{other}` in HELP text")),
-            None => return Err("HELP text ends in a lone backslash".into()),
+            Some(other) => return Err(LineError::HelpEscape(other)),
+            None => return Err(LineError::LoneBackslash),
         }
     }
     Ok(out)
 }
 
 /// A Go `strconv.ParseFloat` value: decimals, exponents, `+Inf`, `-Inf`, `NaN`.
-fn parse_float(v: &str) -> Result<f64, String> {
-    let bad = || format!("bad sample value {v:?}");
+fn parse_float(v: &str) -> Result<f64, LineError> {
+    let bad = || LineError::BadValue(v.to_owned());
     let lower = v.to_ascii_lowercase();
     let unsigned = lower.trim_start_matches(['+', '-']);
     match unsigned {
@@ -334,18 +402,18 @@ fn is_label_name_char(c: char) -> bool {
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-fn check_metric_name(name: &str) -> Result<(), String> {
+fn check_metric_name(name: &str) -> Result<(), LineError> {
     match name.chars().next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':' => Ok(()),
-        _ => Err(format!("bad metric name {name:?}")),
+        _ => Err(LineError::MetricName(name.to_owned())),
     }
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn check_label_name(name: &str) -> Result<(), String> {
+fn check_label_name(name: &str) -> Result<(), LineError> {
     match name.chars().next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => Ok(()),
-        _ => Err(format!("bad label name {name:?}")),
+        _ => Err(LineError::LabelName(name.to_owned())),
     }
 }
 
@@ -445,7 +513,7 @@ mod tests {
         for (text, line, needle) in bad {
             let e = parse(text).expect_err(text);
             assert_eq!(e.line, *line, "{text:?}: {e}");
-            assert!(e.message.contains(needle), "{text:?}: {e}");
+            assert!(e.message.to_string().contains(needle), "{text:?}: {e}");
         }
     }
 }

@@ -85,9 +85,7 @@ pub async fn check(spec: &Spec, target: &str, env: &Endpoints) -> Result<ProbeOu
         .redirect(crate::http_guard::no_redirects())
         .timeout(timeout)
         .connect_timeout(timeout);
-    let client = crate::targets::trusting(builder, env.ca_pems())
-        .and_then(|b| b.build().map_err(|e| e.to_string()))
-        .map_err(ProbeError::Client)?;
+    let client = crate::targets::client(builder, env.ca_pems()).map_err(ProbeError::Client)?;
     let mut req = client.request(spec.method.as_http(), &url);
     if let Some(body) = &spec.body {
         req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
@@ -105,15 +103,18 @@ pub async fn check(spec: &Spec, target: &str, env: &Endpoints) -> Result<ProbeOu
     Ok(judge(spec, &what, status, body.as_deref()))
 }
 
+/// A body that could not be read to the end of its prefix.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the body failed: {0}")]
+struct BodyUnread(reqwest::Error);
+
 /// The first [`MAX_BODY_BYTES`] of the body (the rest is dropped with the connection).
-async fn read_body(resp: reqwest::Response) -> Result<String, String> {
-    let bytes = crate::http_guard::read_prefix(resp, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| format!("reading the body failed: {e}"))?;
+async fn read_body(resp: reqwest::Response) -> Result<String, BodyUnread> {
+    let bytes = crate::http_guard::read_prefix(resp, MAX_BODY_BYTES).await.map_err(BodyUnread)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn judge(spec: &Spec, what: &str, status: u16, body: Result<&str, &String>) -> ProbeOutcome {
+fn judge(spec: &Spec, what: &str, status: u16, body: Result<&str, &BodyUnread>) -> ProbeOutcome {
     let fail =
         |why: String| ProbeOutcome { ok: false, detail: format!("{what}: HTTP {status}, {why}"), definitive: false };
     let status_ok = spec.expect_status.map_or((200..300).contains(&status), |s| s == status);
@@ -123,7 +124,7 @@ fn judge(spec: &Spec, what: &str, status: u16, body: Result<&str, &String>) -> P
     }
     let wants_body = spec.expect_body.is_some() || spec.expect_json.is_some();
     let body = match body {
-        Err(e) if wants_body => return fail(e.clone()),
+        Err(e) if wants_body => return fail(e.to_string()),
         Err(_) => "",
         Ok(b) => b,
     };

@@ -55,7 +55,7 @@ pub enum ProbeError {
     },
     /// The probe's HTTP client could not be built.
     #[error("cannot build an HTTP client: {0}")]
-    Client(String),
+    Client(crate::targets::ClientError),
     /// The probe could not run (its target or a hook it needs is missing).
     #[error("{0}")]
     CannotRun(String),

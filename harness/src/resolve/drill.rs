@@ -7,12 +7,12 @@
 //! or a probe), the recovery step, the verification probes and the exit criteria.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 use std::time::Duration;
 
 use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::ServiceId;
 
+use crate::invalid::Invalid;
 use crate::scenario::{Model, Scenario};
 use crate::spec::drill::ProbeSpec;
 use crate::spec::drill::RecoveryAction;
@@ -40,8 +40,6 @@ impl Drill {
     }
 }
 
-/// A failed check: the span of the offending value, the field path and the message.
-pub type Invalid = (Option<Range<usize>>, String, String);
 
 /// Cross-field checks of every drill against its scenario.
 pub fn validate(s: &Scenario) -> Result<(), Invalid> {
@@ -50,9 +48,10 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         let field = |f: &str| format!("drill[{i}].{f}");
         if !names.insert(d.name()) {
             let msg = format!("drill name `{}` is used twice; names must be unique", d.name());
-            return Err((Some(d.name.span()), field("name"), msg));
+            return Err(Invalid::new(Some(d.name.span()), field("name"), msg));
         }
-        check_target(d.target.get_ref()).map_err(|m| (Some(d.target.span()), field("target"), m))?;
+        check_target(d.target.get_ref())
+            .map_err(|m| Invalid::new(Some(d.target.span()), field("target"), m.to_string()))?;
         check_timing(s, d, i)?;
         check_detect(s, d, i)?;
         check_recover(d, i)?;
@@ -60,20 +59,26 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         if let Some(rate) = &d.max_burn_rate {
             if !(*rate.get_ref() > 0.0 && rate.get_ref().is_finite()) {
                 let msg = format!("{} must be a positive number", rate.get_ref());
-                return Err((Some(rate.span()), field("max_burn_rate"), msg));
+                return Err(Invalid::new(Some(rate.span()), field("max_burn_rate"), msg));
             }
             if budget_slo(s).is_none() {
-                let msg = "needs an [[slo]] with an error budget (error_ratio, availability or a percentile)".into();
-                return Err((Some(rate.span()), field("max_burn_rate"), msg));
+                let msg = "needs an [[slo]] with an error budget (error_ratio, availability or a percentile)";
+                return Err(Invalid::new(Some(rate.span()), field("max_burn_rate"), msg));
             }
         }
     }
     Ok(())
 }
 
-fn check_target(name: &str) -> Result<ServiceId, String> {
-    name.parse::<ServiceId>().map_err(|e| format!("unknown target: {e}"))
+/// The service a drill or probe `target` names; the message says why it names none.
+fn check_target(name: &str) -> Result<ServiceId, UnknownTarget> {
+    name.parse::<ServiceId>().map_err(UnknownTarget)
 }
+
+/// A `target` that names no service.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown target: {0}")]
+struct UnknownTarget(String);
 
 /// How long the load's clock runs, simulated (a closed model's ramp included).
 pub fn load_span(s: &Scenario) -> Duration {
@@ -91,7 +96,7 @@ fn check_timing(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
             d.at.get_ref(),
             HumanDuration(span)
         );
-        return Err((Some(d.at.span()), format!("drill[{i}].at"), msg));
+        return Err(Invalid::new(Some(d.at.span()), format!("drill[{i}].at"), msg));
     }
     if let Some(w) = &d.steady_state {
         if w.get_ref().get() > d.at() {
@@ -100,7 +105,7 @@ fn check_timing(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
                 w.get_ref(),
                 d.at.get_ref()
             );
-            return Err((Some(w.span()), format!("drill[{i}].steady_state"), msg));
+            return Err(Invalid::new(Some(w.span()), format!("drill[{i}].steady_state"), msg));
         }
     }
     Ok(())
@@ -121,17 +126,17 @@ fn check_detect(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
                     r.get_ref(),
                     if names.is_empty() { "none".to_owned() } else { names.join(", ") }
                 );
-                return Err((Some(r.span()), format!("{field}.rule"), msg));
+                return Err(Invalid::new(Some(r.span()), format!("{field}.rule"), msg));
             }
             Ok(())
         }
         (None, Some(_)) => Ok(()),
-        (Some(r), Some(_)) => Err((Some(r.span()), field, "give `rule` or `probe`, not both".into())),
+        (Some(r), Some(_)) => Err(Invalid::new(Some(r.span()), field, "give `rule` or `probe`, not both")),
         (None, None) if d.detect.alert.is_some() => Ok(()),
-        (None, None) => Err((
+        (None, None) => Err(Invalid::new(
             Some(d.name.span()),
             field,
-            "give `alert` (the runbook alert that pages), `rule` (an [[alert]] or [[slo]] name) or `probe`".into(),
+            "give `alert` (the runbook alert that pages), `rule` (an [[alert]] or [[slo]] name) or `probe`",
         )),
     }
 }
@@ -140,7 +145,7 @@ fn check_detect(s: &Scenario, d: &Drill, i: usize) -> Result<(), Invalid> {
 fn check_runbook_alert(s: &Scenario, d: &Drill, field: &str) -> Result<(), Invalid> {
     match (&d.detect.alert, &d.detect.no_alert) {
         (Some(a), Some(_)) => {
-            Err((Some(a.span()), format!("{field}.alert"), "give `alert` or `no_alert`, not both".into()))
+            Err(Invalid::new(Some(a.span()), format!("{field}.alert"), "give `alert` or `no_alert`, not both"))
         }
         (Some(a), None) if !s.alerts.iter().any(|x| x.name == *a.get_ref()) => {
             let names: Vec<&str> = s.alerts.iter().map(|x| x.name.as_str()).collect();
@@ -149,11 +154,11 @@ fn check_runbook_alert(s: &Scenario, d: &Drill, field: &str) -> Result<(), Inval
                 a.get_ref(),
                 if names.is_empty() { "none".to_owned() } else { names.join(", ") }
             );
-            Err((Some(a.span()), format!("{field}.alert"), msg))
+            Err(Invalid::new(Some(a.span()), format!("{field}.alert"), msg))
         }
         (None, Some(why)) if why.get_ref().trim().is_empty() => {
-            let msg = "say why no runbook alert can detect this incident".into();
-            Err((Some(why.span()), format!("{field}.no_alert"), msg))
+            let msg = "say why no runbook alert can detect this incident";
+            Err(Invalid::new(Some(why.span()), format!("{field}.no_alert"), msg))
         }
         _ => Ok(()),
     }
@@ -164,19 +169,19 @@ fn check_recover(d: &Drill, i: usize) -> Result<(), Invalid> {
     let action = d.recover.action.get_ref();
     match (action, &d.recover.command) {
         (RecoveryAction::Command, None) => {
-            let msg = "action \"command\" needs `command = [\"program\", \"arg\", ...]`".into();
-            Err((Some(d.recover.action.span()), format!("{field}.command"), msg))
+            let msg = "action \"command\" needs `command = [\"program\", \"arg\", ...]`";
+            Err(Invalid::new(Some(d.recover.action.span()), format!("{field}.command"), msg))
         }
         (RecoveryAction::Command, Some(c)) if c.get_ref().first().is_none_or(|p| p.trim().is_empty()) => {
-            Err((Some(c.span()), format!("{field}.command"), "the command is empty".into()))
+            Err(Invalid::new(Some(c.span()), format!("{field}.command"), "the command is empty"))
         }
         (a, Some(c)) if *a != RecoveryAction::Command => {
             let msg = format!("`command` is only used with action = \"command\" (this is \"{}\")", a.name());
-            Err((Some(c.span()), format!("{field}.command"), msg))
+            Err(Invalid::new(Some(c.span()), format!("{field}.command"), msg))
         }
         (RecoveryAction::External, _) if d.verify.is_empty() => {
-            let msg = "action \"external\" needs at least one [[drill.verify]] probe to see the recovery".into();
-            Err((Some(d.recover.action.span()), format!("{field}.action"), msg))
+            let msg = "action \"external\" needs at least one [[drill.verify]] probe to see the recovery";
+            Err(Invalid::new(Some(d.recover.action.span()), format!("{field}.action"), msg))
         }
         _ => Ok(()),
     }
@@ -187,11 +192,11 @@ fn check_probes(d: &Drill, i: usize) -> Result<(), Invalid> {
     let verify = d.verify.iter().enumerate().map(|(k, p)| (p, format!("drill[{i}].verify[{k}].target")));
     for (p, field) in probes.chain(verify) {
         if let Some(t) = p.target() {
-            check_target(t).map_err(|m| (Some(d.name.span()), field.clone(), m))?;
+            check_target(t).map_err(|m| Invalid::new(Some(d.name.span()), field.clone(), m.to_string()))?;
         }
         if let ProbeSpec::Http(h) = p {
             let at = field.trim_end_matches("target");
-            h.validate().map_err(|(f, m)| (Some(d.name.span()), format!("{at}{f}"), m))?;
+            h.validate().map_err(|(f, m)| Invalid::new(Some(d.name.span()), format!("{at}{f}"), m))?;
         }
     }
     Ok(())

@@ -36,9 +36,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     s.load.model().map_err(|m| refuse(None, model_field(&s.load), m))?;
     if let Some(g) = &s.gate {
         let requests: Vec<&str> = s.load.requests.iter().map(|r| r.name.get_ref().as_str()).collect();
-        gate::validate(g, &requests).map_err(|(field, msg)| refuse(None, field, msg))?;
+        gate::validate(g, &requests).map_err(|e| refuse(e.span, e.field, e.message))?;
     }
-    drill::validate(&s).map_err(|(span, field, message)| refuse(span, field, message))?;
+    drill::validate(&s).map_err(|e| refuse(e.span, e.field, e.message))?;
     Ok(s)
 }
 

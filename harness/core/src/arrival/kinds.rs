@@ -17,6 +17,11 @@ pub fn kinds_seed(seed: u64) -> u64 {
     seed ^ 0x006d_6978
 }
 
+/// Weights no kind can be drawn from (none, or all zero).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("request weights: {0}")]
+pub struct WeightsError(rand::distributions::WeightedError);
+
 /// A seeded stream of request kinds (indices into the mix) drawn with weights.
 #[derive(Clone, Debug)]
 pub struct KindDraw {
@@ -27,8 +32,8 @@ pub struct KindDraw {
 impl KindDraw {
     /// Kinds with `weights` (index = kind) from a `StdRng` seeded with `seed`; an error
     /// names what is wrong with the weights (none, or all zero).
-    pub fn new(weights: &[u32], seed: u64) -> Result<Self, String> {
-        let pick = WeightedIndex::new(weights).map_err(|e| format!("request weights: {e}"))?;
+    pub fn new(weights: &[u32], seed: u64) -> Result<Self, WeightsError> {
+        let pick = WeightedIndex::new(weights).map_err(WeightsError)?;
         Ok(Self { pick, rng: StdRng::seed_from_u64(seed) })
     }
 
@@ -80,6 +85,6 @@ mod tests {
     #[test]
     fn all_zero_weights_are_refused_with_a_message() {
         let e = KindDraw::new(&[0, 0], 1).unwrap_err();
-        assert!(e.contains("request weights"), "{e}");
+        assert!(e.to_string().contains("request weights"), "{e}");
     }
 }

@@ -21,8 +21,8 @@ mod rate;
 mod schedule;
 
 pub use curve::{CurveError, Diurnal, DiurnalMean, Point, Ramp, RateCurve, RateTable, DAY};
-pub use kinds::{kinds_seed, KindDraw, Tagged};
-pub use rate::{Rate, MAX_RATE_PER_S};
+pub use kinds::{kinds_seed, KindDraw, Tagged, WeightsError};
+pub use rate::{Rate, RateError, MAX_RATE_PER_S};
 pub use schedule::{Process, Schedule};
 
 #[cfg(test)]

@@ -30,13 +30,13 @@ impl Rate {
 
     /// A rate of `per_s` events per simulated second, if finite, `>= 0` and at most
     /// [`MAX_RATE_PER_S`].
-    pub fn per_second_checked(per_s: f64) -> Result<Self, String> {
+    pub fn per_second_checked(per_s: f64) -> Result<Self, RateError> {
         if per_s.is_nan() {
-            Err("rate is not a number".into())
+            Err(RateError::NaN)
         } else if per_s < 0.0 {
-            Err(format!("rate {per_s}/s must not be negative"))
+            Err(RateError::NegativePerS { per_s })
         } else if per_s > MAX_RATE_PER_S {
-            Err(format!("rate {per_s}/s is above the limit of {MAX_RATE_PER_S}/s"))
+            Err(RateError::AbovePerS { per_s })
         } else {
             Ok(Self { per_s })
         }
@@ -61,23 +61,60 @@ fn unit_seconds(unit: &str) -> Option<f64> {
     })
 }
 
+/// Why a rate is refused; the written forms name the text as given.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RateError {
+    /// Not `N/unit`.
+    #[error("`{0}` is not a rate like \"2/s\", \"120/min\", \"1000/day\" or \"50/week\"")]
+    NotARate(String),
+    /// `N` is infinite or NaN.
+    #[error("rate `{0}` must be a finite number")]
+    NotFinite(String),
+    /// `N` is below zero (or `-0`).
+    #[error("rate `{0}` must not be negative")]
+    Negative(String),
+    /// Above [`MAX_RATE_PER_S`].
+    #[error("rate `{text}` ({per_s}/s) is above the limit of {MAX_RATE_PER_S}/s")]
+    Above {
+        /// The rate as written.
+        text: String,
+        /// Its events per second.
+        per_s: f64,
+    },
+    /// A computed rate is NaN.
+    #[error("rate is not a number")]
+    NaN,
+    /// A computed rate is below zero.
+    #[error("rate {per_s}/s must not be negative")]
+    NegativePerS {
+        /// Events per second.
+        per_s: f64,
+    },
+    /// A computed rate is above [`MAX_RATE_PER_S`].
+    #[error("rate {per_s}/s is above the limit of {MAX_RATE_PER_S}/s")]
+    AbovePerS {
+        /// Events per second.
+        per_s: f64,
+    },
+}
+
 impl FromStr for Rate {
-    type Err = String;
+    type Err = RateError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a rate like \"2/s\", \"120/min\", \"1000/day\" or \"50/week\"");
+        let bad = || RateError::NotARate(s.to_owned());
         let (n, unit) = s.trim().split_once('/').ok_or_else(bad)?;
         let n: f64 = n.trim().parse().map_err(|_| bad())?;
         let per = unit_seconds(unit.trim()).ok_or_else(bad)?;
         if !n.is_finite() {
-            return Err(format!("rate `{s}` must be a finite number"));
+            return Err(RateError::NotFinite(s.to_owned()));
         }
         if n < 0.0 || (n == 0.0 && n.is_sign_negative()) {
-            return Err(format!("rate `{s}` must not be negative"));
+            return Err(RateError::Negative(s.to_owned()));
         }
         let per_s = n / per;
         if per_s > MAX_RATE_PER_S {
-            return Err(format!("rate `{s}` ({per_s}/s) is above the limit of {MAX_RATE_PER_S}/s"));
+            return Err(RateError::Above { text: s.to_owned(), per_s });
         }
         Ok(Self { per_s })
     }
@@ -132,10 +169,10 @@ mod tests {
     fn bad_rates_are_refused_with_the_value_named() {
         for text in ["2", "2/", "/s", "two/s", "2/fortnight", "2/ms", "-1/s", "-0/s", "inf/s", "NaN/s", "2e9/s"] {
             let err = text.parse::<Rate>().expect_err(text);
-            assert!(err.contains(&format!("`{text}`")), "{text}: {err}");
+            assert!(err.to_string().contains(&format!("`{text}`")), "{text}: {err}");
         }
-        assert!("-1/s".parse::<Rate>().unwrap_err().contains("negative"));
-        assert!("2e9/s".parse::<Rate>().unwrap_err().contains("limit"));
+        assert!("-1/s".parse::<Rate>().unwrap_err().to_string().contains("negative"));
+        assert!("2e9/s".parse::<Rate>().unwrap_err().to_string().contains("limit"));
         assert!(Rate::per_second_checked(-1.0).is_err());
         assert!(Rate::per_second_checked(f64::NAN).is_err());
         assert!(Rate::per_second_checked(2e7).is_err());

@@ -27,7 +27,9 @@ fn predict_with(volumes: &[f64], seed: u64) -> impl FnMut(&SimModel) -> Result<V
         };
         let mut out = Vec::new();
         for (i, v) in volumes.iter().enumerate() {
-            let rate: crate::load::arrival::Rate = format!("{}/s", v / 86_400.0).parse().map_err(SimError::Weights)?;
+            let rate: crate::load::arrival::Rate = format!("{}/s", v / 86_400.0)
+                .parse()
+                .map_err(|e: crate::load::arrival::RateError| SimError::Weights(e.to_string()))?;
             let times = Schedule::new(RateCurve::Constant(rate), Process::Poisson, seed + i as u64 * 7, horizon);
             let r = simulate(model, of_kind(times, prove), &options)?;
             let p95_s = r.windows[0].tally.kinds[prove].quantile(0.95).as_secs_f64();

@@ -119,7 +119,7 @@ pub fn twin(w: &Scenario, svc: &Service, growth: &Growth, warmup: Duration, size
     let curve = w.load.rate.clone().ok_or_else(|| PlanError::Usage("live window without a rate".into()))?;
     let horizon = w.load.duration.get();
     let weights: Vec<u32> = w.load.requests.iter().map(|r| r.weight.get()).collect();
-    let kinds = KindDraw::new(&weights, kinds_seed(w.seed)).map_err(PlanError::Usage)?;
+    let kinds = KindDraw::new(&weights, kinds_seed(w.seed)).map_err(|e| PlanError::Usage(e.to_string()))?;
     // Every kind, free ones too (an hour of them is cheap), so the counts compare.
     let arrivals = kinds.tag(Schedule::new(curve, w.load.arrivals, w.seed, horizon));
     let hour = Window { start: warmup, end: warmup + Duration::from_secs(3600) };

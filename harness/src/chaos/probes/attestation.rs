@@ -48,22 +48,52 @@ fn fail(detail: String) -> ProbeOutcome {
     ProbeOutcome { ok: false, detail, definitive: false }
 }
 
-async fn fetch(client: &reqwest::Client, url: &str, body: Option<Value>) -> Result<Value, String> {
+/// Why a document could not be fetched (the probe fails, not definitively).
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    /// No answer, or the body could not be read.
+    #[error("{url}: {reason}")]
+    Request {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: crate::http_guard::BodyError,
+    },
+    /// An answer other than 2xx (the first 200 characters of its body).
+    #[error("{url}: status {status}: {short}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// Its status.
+        status: reqwest::StatusCode,
+        /// The start of its body.
+        short: String,
+    },
+    /// A body that is not JSON.
+    #[error("{url}: not JSON: {reason}")]
+    NotJson {
+        /// The URL.
+        url: String,
+        /// serde's refusal.
+        reason: serde_json::Error,
+    },
+}
+
+async fn fetch(client: &reqwest::Client, url: &str, body: Option<Value>) -> Result<Value, FetchError> {
     let req = match body {
         Some(b) => client.post(url).json(&b),
         None => client.get(url),
     };
-    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let request = |reason| FetchError::Request { url: url.to_owned(), reason };
+    let resp = req.send().await.map_err(|e| request(e.into()))?;
     let status = resp.status();
-    let bytes = crate::http_guard::read_capped(resp, crate::http_guard::PROBE_MAX_BODY_BYTES)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
+    let bytes = crate::http_guard::read_capped(resp, crate::http_guard::PROBE_MAX_BODY_BYTES).await.map_err(request)?;
     let text = String::from_utf8_lossy(&bytes);
     if !status.is_success() {
         let short: String = text.chars().take(200).collect();
-        return Err(format!("{url}: status {status}: {short}"));
+        return Err(FetchError::Status { url: url.to_owned(), status, short });
     }
-    serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))
+    serde_json::from_str(&text).map_err(|reason| FetchError::NotJson { url: url.to_owned(), reason })
 }
 
 /// Every check on one attestation document against the published values, at `now`.
@@ -90,7 +120,7 @@ pub fn judge(spec: &Spec, nonce: &str, doc: &Value, published: &Value, now: Syst
             Some(format!("cert chain expires in {days:.1} days"))
         }
         Err(e) => {
-            failures.push(e);
+            failures.push(e.to_string());
             None
         }
     };
@@ -131,44 +161,102 @@ fn check_pcrs(got: Option<&Value>, want: Option<&Value>) -> Vec<String> {
     out
 }
 
+/// What is wrong with a document's `cert_chain` (`which` is `leaf` or `CA`).
+#[derive(Debug, thiserror::Error)]
+enum ChainError {
+    /// No `cert_chain`.
+    #[error("cert_chain missing")]
+    Missing,
+    /// Not two PEM strings.
+    #[error("cert_chain has {0} PEM strings, expected 2 (leaf, CA)")]
+    Count(usize),
+    /// A certificate that is not PEM.
+    #[error("cert chain: {which} is not PEM: {reason}")]
+    NotPem {
+        /// `leaf` or `CA`.
+        which: &'static str,
+        /// The PEM parser's refusal.
+        reason: x509_parser::nom::Err<x509_parser::error::PEMError>,
+    },
+    /// A certificate that is not X.509.
+    #[error("cert chain: {which} does not parse: {reason}")]
+    NoParse {
+        /// `leaf` or `CA`.
+        which: &'static str,
+        /// The X.509 parser's refusal.
+        reason: x509_parser::nom::Err<x509_parser::error::X509Error>,
+    },
+    /// The leaf names another issuer than the CA.
+    #[error("cert chain: leaf issuer `{issuer}` is not the CA `{ca}`")]
+    Issuer {
+        /// The leaf's issuer.
+        issuer: String,
+        /// The CA's subject.
+        ca: String,
+    },
+    /// The leaf's signature does not verify with the CA's key.
+    #[error("cert chain: leaf signature does not verify with the CA key: {0}")]
+    LeafSignature(x509_parser::error::X509Error),
+    /// The CA's signature does not verify with its own key.
+    #[error("cert chain: CA is not self-signed: {0}")]
+    NotSelfSigned(x509_parser::error::X509Error),
+    /// A certificate before its notBefore.
+    #[error("cert chain: {which} not valid yet (notBefore {at})")]
+    NotYet {
+        /// `leaf` or `CA`.
+        which: &'static str,
+        /// Its notBefore.
+        at: String,
+    },
+    /// A certificate after its notAfter.
+    #[error("cert chain: {which} EXPIRED (notAfter {at})")]
+    Expired {
+        /// `leaf` or `CA`.
+        which: &'static str,
+        /// Its notAfter.
+        at: String,
+    },
+}
+
 /// Checks `[leaf, CA]`; returns the seconds until the first of them expires.
-fn check_chain(chain: Option<&Value>, now_s: i64) -> Result<i64, String> {
+fn check_chain(chain: Option<&Value>, now_s: i64) -> Result<i64, ChainError> {
     let pems: Vec<&str> = match chain.and_then(Value::as_array) {
         Some(a) => a.iter().filter_map(Value::as_str).collect(),
-        None => return Err("cert_chain missing".into()),
+        None => return Err(ChainError::Missing),
     };
     let [leaf_pem, ca_pem] = pems[..] else {
-        return Err(format!("cert_chain has {} PEM strings, expected 2 (leaf, CA)", pems.len()));
+        return Err(ChainError::Count(pems.len()));
     };
-    let (_, leaf_der) = x509_parser::pem::parse_x509_pem(leaf_pem.as_bytes())
-        .map_err(|e| format!("cert chain: leaf is not PEM: {e}"))?;
-    let (_, ca_der) =
-        x509_parser::pem::parse_x509_pem(ca_pem.as_bytes()).map_err(|e| format!("cert chain: CA is not PEM: {e}"))?;
-    let leaf = leaf_der.parse_x509().map_err(|e| format!("cert chain: leaf does not parse: {e}"))?;
-    let ca = ca_der.parse_x509().map_err(|e| format!("cert chain: CA does not parse: {e}"))?;
+    let pem = |which, text: &str| {
+        x509_parser::pem::parse_x509_pem(text.as_bytes())
+            .map(|(_, der)| der)
+            .map_err(|reason| ChainError::NotPem { which, reason })
+    };
+    let (leaf_der, ca_der) = (pem("leaf", leaf_pem)?, pem("CA", ca_pem)?);
+    let leaf = leaf_der.parse_x509().map_err(|reason| ChainError::NoParse { which: "leaf", reason })?;
+    let ca = ca_der.parse_x509().map_err(|reason| ChainError::NoParse { which: "CA", reason })?;
     verify_pair(&leaf, &ca)?;
     let mut left = i64::MAX;
-    for (name, cert) in [("leaf", &leaf), ("CA", &ca)] {
+    for (which, cert) in [("leaf", &leaf), ("CA", &ca)] {
         let v = cert.validity();
         let (from, to) = (v.not_before.timestamp(), v.not_after.timestamp());
         if now_s < from {
-            return Err(format!("cert chain: {name} not valid yet (notBefore {})", v.not_before));
+            return Err(ChainError::NotYet { which, at: v.not_before.to_string() });
         }
         if now_s > to {
-            return Err(format!("cert chain: {name} EXPIRED (notAfter {})", v.not_after));
+            return Err(ChainError::Expired { which, at: v.not_after.to_string() });
         }
         left = left.min(to - now_s);
     }
     Ok(left)
 }
 
-fn verify_pair(leaf: &X509Certificate<'_>, ca: &X509Certificate<'_>) -> Result<(), String> {
+fn verify_pair(leaf: &X509Certificate<'_>, ca: &X509Certificate<'_>) -> Result<(), ChainError> {
     if leaf.issuer() != ca.subject() {
-        return Err(format!("cert chain: leaf issuer `{}` is not the CA `{}`", leaf.issuer(), ca.subject()));
+        return Err(ChainError::Issuer { issuer: leaf.issuer().to_string(), ca: ca.subject().to_string() });
     }
-    leaf.verify_signature(Some(ca.public_key()))
-        .map_err(|e| format!("cert chain: leaf signature does not verify with the CA key: {e}"))?;
-    ca.verify_signature(None).map_err(|e| format!("cert chain: CA is not self-signed: {e}"))
+    leaf.verify_signature(Some(ca.public_key())).map_err(ChainError::LeafSignature)?;
+    ca.verify_signature(None).map_err(ChainError::NotSelfSigned)
 }
 
 fn check_timestamp(ts: Option<&Value>, now: SystemTime, max_age: Duration) -> Option<String> {
