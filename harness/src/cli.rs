@@ -230,7 +230,7 @@ fn parse_named_port(s: &str) -> Result<(String, u16), String> {
 /// `--time-scale`: a number in the range [`TimeScale::new`] enforces.
 fn parse_time_scale(s: &str) -> Result<f64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
-    TimeScale::new(v).map(TimeScale::factor)
+    TimeScale::new(v).map(TimeScale::factor).map_err(|e| e.to_string())
 }
 
 fn parse_service(s: &str) -> Result<ServiceId, String> {
