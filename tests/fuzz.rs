@@ -122,7 +122,7 @@ fn fuzz(per_scenario: usize, seed: u64) -> Report {
     for (file, text) in &texts {
         for _ in 0..per_scenario {
             let mut mutant = text.clone();
-            for _ in 0..rng.gen_range(1..=3) {
+            for _ in 0..rng.random_range(1..=3) {
                 mutant = mutate(&mutant, &texts, &mut rng);
             }
             report.mutants += 1;
@@ -175,20 +175,20 @@ fn mutate(text: &str, corpus: &[(PathBuf, String)], rng: &mut StdRng) -> String 
     if lines.is_empty() {
         return text.to_owned();
     }
-    let i = rng.gen_range(0..lines.len());
-    match rng.gen_range(0..8) {
+    let i = rng.random_range(0..lines.len());
+    match rng.random_range(0..8) {
         0 => {
             lines.remove(i);
         }
         1 => lines.insert(i, lines[i].clone()),
         2 => {
-            let j = rng.gen_range(0..lines.len());
+            let j = rng.random_range(0..lines.len());
             lines.swap(i, j);
         }
         3 => {
-            let (_, other) = &corpus[rng.gen_range(0..corpus.len())];
+            let (_, other) = &corpus[rng.random_range(0..corpus.len())];
             let borrowed: Vec<&str> = other.lines().collect();
-            lines.insert(i, borrowed[rng.gen_range(0..borrowed.len())].to_owned());
+            lines.insert(i, borrowed[rng.random_range(0..borrowed.len())].to_owned());
         }
         4 | 5 => replace_value(&mut lines, rng),
         6 => return flip_char(text, rng),
@@ -199,12 +199,12 @@ fn mutate(text: &str, corpus: &[(PathBuf, String)], rng: &mut StdRng) -> String 
 
 /// A `key = value` line gets a hostile value (or, if the chosen line has none, the next one that does).
 fn replace_value(lines: &mut [String], rng: &mut StdRng) {
-    let start = rng.gen_range(0..lines.len());
+    let start = rng.random_range(0..lines.len());
     let n = lines.len();
     for k in 0..n {
         let line = &lines[(start + k) % n];
         if let Some((key, _)) = line.split_once(" = ") {
-            let value = HOSTILE[rng.gen_range(0..HOSTILE.len())];
+            let value = HOSTILE[rng.random_range(0..HOSTILE.len())];
             lines[(start + k) % n] = format!("{key} = {value}");
             return;
         }
@@ -215,15 +215,15 @@ fn flip_char(text: &str, rng: &mut StdRng) -> String {
     const CHARS: &[char] = &['"', '[', ']', '=', '\n', '\0', '{', '}', '.', '9', '-', ' ', '\'', '#', 'é'];
     let mut chars: Vec<char> = text.chars().collect();
     if !chars.is_empty() {
-        let i = rng.gen_range(0..chars.len());
-        chars[i] = CHARS[rng.gen_range(0..CHARS.len())];
+        let i = rng.random_range(0..chars.len());
+        chars[i] = CHARS[rng.random_range(0..CHARS.len())];
     }
     chars.into_iter().collect()
 }
 
 fn cut(text: &str, rng: &mut StdRng) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let at = rng.gen_range(0..=chars.len());
+    let at = rng.random_range(0..=chars.len());
     chars[..at].iter().collect()
 }
 

@@ -255,7 +255,7 @@ fn parse_named_port(s: &str) -> Result<(String, u16), FlagError> {
 /// `--time-scale`: a number in the range [`TimeScale::new`] enforces.
 fn parse_time_scale(s: &str) -> Result<f64, FlagError> {
     let v: f64 = s.trim().parse().map_err(|_| FlagError::NotANumber(s.to_owned()))?;
-    TimeScale::new(v).map(TimeScale::factor).map_err(FlagError::Mocks)
+    TimeScale::new(v).map(TimeScale::factor).map_err(|e| FlagError::Mocks(e.to_string()))
 }
 
 fn parse_service(s: &str) -> Result<ServiceId, FlagError> {
@@ -309,7 +309,7 @@ pub enum CliError {
     ProfileNeedsOne,
     /// `--time-scale` out of range.
     #[error("--time-scale: {0}")]
-    TimeScale(String),
+    TimeScale(gameday_mocks::kit::units::TimeScaleError),
     /// The calibrated profile cannot be written as TOML.
     #[error("profile: {0}")]
     CalibratedProfile(toml::ser::Error),

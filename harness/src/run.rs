@@ -63,7 +63,7 @@ pub struct Settings {
 pub enum RunError {
     /// `--time-scale` is not a positive, finite factor.
     #[error("--time-scale: {0}")]
-    TimeScale(String),
+    TimeScale(gameday_mocks::kit::units::TimeScaleError),
     /// `--query.lookback-delta 0`.
     #[error("--query.lookback-delta: must be longer than zero (Prometheus's default is 5m)")]
     ZeroLookback,

@@ -249,9 +249,9 @@ mod tests {
             }
             let mut kinds = vec![KindStats::default(); 3];
             for k in &mut kinds {
-                for _ in 0..rng.gen_range(0..40) {
-                    let us = (rng.gen::<f64>().powi(3) * 3e6) as u64 + 1;
-                    let o = if rng.gen_bool(0.05) { Outcome::Timeout } else { Outcome::Ok };
+                for _ in 0..rng.random_range(0..40) {
+                    let us = (rng.random::<f64>().powi(3) * 3e6) as u64 + 1;
+                    let o = if rng.random_bool(0.05) { Outcome::Timeout } else { Outcome::Ok };
                     k.record(us, o, None);
                 }
             }

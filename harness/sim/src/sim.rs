@@ -134,8 +134,9 @@ impl SimModel {
     pub fn midnight(profile: &midnight::Profile) -> Result<Self, SimError> {
         let st = &profile.service_time;
         let kind = |name: &str, service: &gameday_mocks::kit::ServiceTime, route| {
-            let service =
-                service.sampler().map_err(|message| SimError::ServiceTime { kind: name.to_owned(), message })?;
+            let service = service
+                .sampler()
+                .map_err(|e| SimError::ServiceTime { kind: name.to_owned(), message: e.to_string() })?;
             Ok(KindModel::new(name, service, route).with_stream(&format!("midnight/{name}")))
         };
         Ok(Self::new(

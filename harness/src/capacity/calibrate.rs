@@ -289,7 +289,7 @@ where
     let weeks: Vec<WeekResidual> = table.iter().zip(&predicted).map(|(o, p)| week_residual(o, p)).collect();
     let max_abs_cpu_points = weeks.iter().map(|w| w.cpu_points.abs()).fold(0.0, f64::max);
     let (base_cpu, cost_scale) = (fit.values[0], fit.values[1]);
-    PoolConfig::validate_base_cpu(base_cpu).map_err(CalibrateError::Fit)?;
+    PoolConfig::validate_base_cpu(base_cpu).map_err(|e| CalibrateError::Fit(e.to_string()))?;
     let profile = midnight::Profile { base_cpu, service_time: base.service_time.scaled(cost_scale), ..base.clone() };
     let params = MIDNIGHT_PARAMS
         .iter()

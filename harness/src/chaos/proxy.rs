@@ -204,7 +204,7 @@ impl Inner {
         if p <= 0.0 {
             return false;
         }
-        self.rng_lock().gen::<f64>() < p
+        self.rng_lock().random::<f64>() < p
     }
 
     fn rng_lock(&self) -> std::sync::MutexGuard<'_, StdRng> {
@@ -491,7 +491,7 @@ fn delay_for(toxics: &[Active], dice: &Dice, dir: Stream, first: bool, n: usize)
         match &a.toxic.kind {
             ToxicKind::Latency { latency, jitter, per } if (first || *per == Per::Chunk) && dice.applies(a) => {
                 let j = jitter.as_secs_f64();
-                let spread = if j > 0.0 { dice.inner.rng_lock().gen_range(-j..=j) } else { 0.0 };
+                let spread = if j > 0.0 { dice.inner.rng_lock().random_range(-j..=j) } else { 0.0 };
                 delay += Duration::from_secs_f64((latency.as_secs_f64() + spread).max(0.0));
             }
             ToxicKind::Bandwidth { rate_bytes_per_s } if dice.applies(a) => {

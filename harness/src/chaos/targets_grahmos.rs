@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use gameday_mocks::kit::MockContext;
 use gameday_mocks::services::grahmos::auth::{DpopKey, IssuerClient};
-use gameday_mocks::services::grahmos::corpus::{self, Label};
+use gameday_mocks::services::grahmos::corpus::Label;
 use gameday_mocks::services::grahmos::tls::TlsMode;
-use gameday_mocks::services::grahmos::upstream::{self, UpstreamServer, UpstreamState};
-use gameday_mocks::services::grahmos::{self, Handle, Profile, UPSTREAM_PORT};
+use gameday_mocks::services::grahmos::upstream::UpstreamServer;
+use gameday_mocks::services::grahmos::{self, Handle, Profile};
 use gameday_mocks::RunningService;
 
 use super::env::{DrillEnv, Target};
@@ -60,7 +60,8 @@ pub async fn start_grahmos_target(mut profile: Profile, ctx: &MockContext) -> Re
     let (upstream, upstream_addr) = match &profile.upstream_url {
         Some(url) => (None, resolve_url(url)?),
         None => {
-            let server = start_upstream(&profile, ctx).await?;
+            let server =
+                grahmos::start_upstream_server(&profile, ctx).await.map_err(|e| failed("upstream")(e.to_string()))?;
             let addr = server.addr();
             (Some(server), addr)
         }
@@ -103,16 +104,6 @@ fn resolve_url(url: &str) -> Result<SocketAddr, FaultError> {
         .find(|a| a.ip().is_loopback())
         .ok_or_else(|| failed("upstream_url")(format!("`{url}` is not a loopback address")))?;
     Ok(addr)
-}
-
-async fn start_upstream(profile: &Profile, ctx: &MockContext) -> Result<Arc<UpstreamServer>, FaultError> {
-    let rng = ctx.rng("grahmos-upstream");
-    let docs = corpus::generate_archive(&mut upstream::lock(&rng), &profile.tenants, profile.upstream_docs_per_tenant);
-    let latency = profile.service_time.upstream.sampler().map_err(failed("service_time.upstream"))?;
-    let state = UpstreamState::new(docs, latency, rng, ctx.scale);
-    UpstreamServer::start(state, ctx.host, ctx.port(UPSTREAM_PORT), ctx.shutdown.clone())
-        .await
-        .map_err(|e| failed("upstream")(e.to_string()))
 }
 
 impl GrahmosTarget {
@@ -178,7 +169,7 @@ impl GrahmosTarget {
 
     /// A bearer token for `tenants` with clearance `tier`.
     pub fn token(&self, tenants: &[&str], tier: Label) -> Result<String, FaultError> {
-        self.handle.issue_token("gameday-probe", tenants, tier).map_err(failed("token"))
+        self.handle.issue_token("gameday-probe", tenants, tier).map_err(|e| failed("token")(e.to_string()))
     }
 
     /// An HTTP client for the edge API (trusting the edge's CA with TLS), bounded by `timeout`.

@@ -255,8 +255,8 @@ mod tests {
     fn the_rank_test_agrees_with_exact_enumeration() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         for shift in [0.0, 0.3, 0.8] {
-            let x: Vec<f64> = (0..8).map(|_| rng.gen::<f64>() + shift).collect();
-            let y: Vec<f64> = (0..8).map(|_| rng.gen::<f64>()).collect();
+            let x: Vec<f64> = (0..8).map(|_| rng.random::<f64>() + shift).collect();
+            let y: Vec<f64> = (0..8).map(|_| rng.random::<f64>()).collect();
             let (approx, exact) = (rank_sum_p_greater(&x, &y), exact_p_greater(&x, &y));
             // n = 8 + 8 is small for the normal approximation: it holds to about 0.01.
             assert!((approx - exact).abs() < 0.012, "shift {shift}: approx {approx} exact {exact}");

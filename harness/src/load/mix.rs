@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use gameday_mocks::ServiceId;
-use rand::distributions::WeightedIndex;
+use rand::distr::weighted::WeightedIndex;
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -60,7 +60,7 @@ pub enum MixError {
     },
     /// The request weights cannot be drawn from (none, or all zero).
     #[error("load.request weights: {0}")]
-    Weights(rand::distributions::WeightedError),
+    Weights(rand::distr::weighted::Error),
     /// The arrival kinds cannot be drawn from the weights.
     #[error("load.{0}")]
     Kinds(WeightsError),
@@ -115,7 +115,7 @@ pub fn expand(template: &str, rng: &mut StdRng, user: usize, seq: u64) -> String
     }
     let mut out = template.replace("{{seq}}", &seq.to_string()).replace("{{user}}", &user.to_string());
     while out.contains("{{nonce}}") {
-        let bytes: [u8; 32] = rng.gen();
+        let bytes: [u8; 32] = rng.random();
         out = out.replacen("{{nonce}}", &hex::encode(bytes), 1);
     }
     out

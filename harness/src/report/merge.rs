@@ -503,14 +503,14 @@ mod tests {
                 if kind == "b" && i % 7 == 3 {
                     continue; // intervals without a kind happen
                 }
-                for _ in 0..rng.gen_range(n / 2..n) {
-                    let us = rng.gen_range(200..20_000u64) * rng.gen_range(1..=3)
-                        + if rng.gen_bool(0.01) { 900_000 } else { 0 };
-                    let s = rng.gen_range(0..2usize);
+                for _ in 0..rng.random_range(n / 2..n) {
+                    let us = rng.random_range(200..20_000u64) * rng.random_range(1..=3)
+                        + if rng.random_bool(0.01) { 900_000 } else { 0 };
+                    let s = rng.random_range(0..2usize);
                     let failed = match kind {
                         "a" => false,
-                        "b" => s == 0 && rng.gen_bool(0.1),
-                        _ => rng.gen_bool(0.05),
+                        "b" => s == 0 && rng.random_bool(0.1),
+                        _ => rng.random_bool(0.05),
                     };
                     samples.push((kind, i, us, failed));
                     shard.push(s);

@@ -40,7 +40,6 @@ impl Drill {
     }
 }
 
-
 /// Cross-field checks of every drill against its scenario.
 pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     let mut names = BTreeSet::new();

@@ -9,6 +9,17 @@ use std::time::{Duration, SystemTime};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use time::OffsetDateTime;
 
+/// Why [`CertChain::generate`] failed; the message is the generator's.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// rcgen refused a key, a parameter or a signature.
+    #[error(transparent)]
+    Generate(#[from] rcgen::Error),
+    /// The lifetime does not fit a certificate's validity.
+    #[error(transparent)]
+    Lifetime(#[from] time::error::ConversionRange),
+}
+
 /// A CA certificate and a leaf certificate it signed, in PEM.
 #[derive(Clone, Debug)]
 pub struct CertChain {
@@ -37,25 +48,25 @@ pub struct ChainSpec<'a> {
 
 impl CertChain {
     /// Generates a fresh chain; the error is the generator's message.
-    pub fn generate(spec: &ChainSpec<'_>) -> Result<Self, String> {
+    pub fn generate(spec: &ChainSpec<'_>) -> Result<Self, CertError> {
         let now = OffsetDateTime::now_utc();
-        let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+        let ca_key = KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name.push(DnType::CommonName, spec.ca_name);
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         ca.not_before = now - time::Duration::days(1);
         ca.not_after = now + time::Duration::days(3650);
-        let ca_cert = ca.self_signed(&ca_key).map_err(|e| e.to_string())?;
+        let ca_cert = ca.self_signed(&ca_key)?;
 
-        let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut leaf = CertificateParams::new(spec.sans.clone()).map_err(|e| e.to_string())?;
+        let leaf_key = KeyPair::generate()?;
+        let mut leaf = CertificateParams::new(spec.sans.clone())?;
         leaf.distinguished_name.push(DnType::CommonName, spec.leaf_name);
-        let lifetime = time::Duration::try_from(spec.lifetime).map_err(|e| e.to_string())?;
+        let lifetime = time::Duration::try_from(spec.lifetime)?;
         leaf.not_before = now - time::Duration::hours(1);
         leaf.not_after = now + lifetime;
         let not_after = SystemTime::from(leaf.not_after);
-        let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(|e| e.to_string())?;
+        let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key)?;
         Ok(Self { ca_pem: ca_cert.pem(), leaf_pem: leaf_cert.pem(), leaf_key_pem: leaf_key.serialize_pem(), not_after })
     }
 

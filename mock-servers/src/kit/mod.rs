@@ -7,12 +7,14 @@
 //! - [`metrics`]: Prometheus text exposition with the standard set plus the service's own;
 //! - [`errors`]: JSON error bodies and the 404/405/413 fallbacks;
 //! - [`listener`]: a listener that fault hooks really stop and restart on the same port;
+//! - [`killable`]: a listener whose open connections drop at once (a killed process);
 //! - [`timer`]: sub-millisecond sleeps for modelled service times;
 //! - [`units`]: human durations and the time scale (simulated seconds per real second).
 
 pub mod certs;
 pub mod cpu;
 pub mod errors;
+pub mod killable;
 pub mod listener;
 pub mod metrics;
 pub mod pool;

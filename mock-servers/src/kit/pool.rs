@@ -56,13 +56,24 @@ impl PoolConfig {
     }
 
     /// Checks `base_cpu` is a fraction in `[0, 1)`; the error names the field.
-    pub fn validate_base_cpu(base_cpu: f64) -> Result<(), String> {
+    pub fn validate_base_cpu(base_cpu: f64) -> Result<(), BaseCpuError> {
         if base_cpu.is_finite() && (0.0..1.0).contains(&base_cpu) {
             Ok(())
         } else {
-            Err(format!("base_cpu must be a fraction in [0, 1) (0.2 = 20% CPU with no work), got {base_cpu}"))
+            Err(BaseCpuError::OutOfRange { got: base_cpu })
         }
     }
+}
+
+/// Why [`PoolConfig::validate_base_cpu`] refused a value.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum BaseCpuError {
+    /// Not a finite fraction in `[0, 1)`.
+    #[error("base_cpu must be a fraction in [0, 1) (0.2 = 20% CPU with no work), got {got}")]
+    OutOfRange {
+        /// The value given.
+        got: f64,
+    },
 }
 
 /// The CPU gauge for a worker busy fraction given the idle server's `base_cpu`:
@@ -346,7 +357,7 @@ mod tests {
     #[test]
     fn base_cpu_outside_zero_to_one_is_refused_by_name() {
         for bad in [-0.1, 1.0, 1.5, f64::NAN] {
-            let e = PoolConfig::validate_base_cpu(bad).err().unwrap_or_default();
+            let e = PoolConfig::validate_base_cpu(bad).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains("base_cpu"), "{bad}: {e}");
         }
         assert!(PoolConfig::validate_base_cpu(0.0).is_ok() && PoolConfig::validate_base_cpu(0.99).is_ok());

@@ -85,27 +85,27 @@ impl ServiceTime {
     }
 
     /// Checks the parameters and builds the sampler; the error says which parameter is wrong.
-    pub fn sampler(&self) -> Result<Sampler, String> {
+    pub fn sampler(&self) -> Result<Sampler, SamplerError> {
         match self {
             Self::Fixed { value } => Ok(Sampler::Fixed(value.0.as_secs_f64())),
             Self::Exponential { mean } => {
                 let mean_s = positive_secs(mean, "mean")?;
-                Exp::new(1.0 / mean_s).map(Sampler::Exponential).map_err(|e| e.to_string())
+                Ok(Sampler::Exponential(Exp::new(1.0 / mean_s)?))
             }
             Self::Lognormal { median, p99 } => {
                 let median_s = positive_secs(median, "median")?;
                 let p99_s = positive_secs(p99, "p99")?;
                 if p99_s <= median_s {
-                    return Err(format!("p99 ({p99}) must be greater than median ({median})"));
+                    return Err(SamplerError::P99NotAboveMedian { p99: *p99, median: *median });
                 }
                 let sigma = (p99_s.ln() - median_s.ln()) / Z_99;
-                LogNormal::new(median_s.ln(), sigma).map(Sampler::Lognormal).map_err(|e| e.to_string())
+                Ok(Sampler::Lognormal(LogNormal::new(median_s.ln(), sigma)?))
             }
             Self::Uniform { min, max } => {
                 if max < min {
-                    return Err(format!("max ({max}) must not be below min ({min})"));
+                    return Err(SamplerError::MaxBelowMin { min: *min, max: *max });
                 }
-                Ok(Sampler::Uniform(Uniform::new_inclusive(min.0.as_secs_f64(), max.0.as_secs_f64())))
+                Ok(Sampler::Uniform(Uniform::new_inclusive(min.0.as_secs_f64(), max.0.as_secs_f64())?))
             }
         }
     }
@@ -139,13 +139,49 @@ impl ServiceTime {
     }
 }
 
-fn positive_secs(d: &HumanDuration, name: &str) -> Result<f64, String> {
+fn positive_secs(d: &HumanDuration, name: &'static str) -> Result<f64, SamplerError> {
     let s = d.0.as_secs_f64();
     if s > 0.0 {
         Ok(s)
     } else {
-        Err(format!("{name} must be greater than zero"))
+        Err(SamplerError::NotPositive { name })
     }
+}
+
+/// Why [`ServiceTime::sampler`] refused the parameters; the message names the parameter.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SamplerError {
+    /// A mean, median or p99 of zero.
+    #[error("{name} must be greater than zero")]
+    NotPositive {
+        /// The parameter.
+        name: &'static str,
+    },
+    /// A log-normal whose p99 is not above its median.
+    #[error("p99 ({p99}) must be greater than median ({median})")]
+    P99NotAboveMedian {
+        /// The 99th percentile given.
+        p99: HumanDuration,
+        /// The median given.
+        median: HumanDuration,
+    },
+    /// A uniform whose max is below its min.
+    #[error("max ({max}) must not be below min ({min})")]
+    MaxBelowMin {
+        /// The lower bound given.
+        min: HumanDuration,
+        /// The upper bound given.
+        max: HumanDuration,
+    },
+    /// The exponential distribution refused its rate.
+    #[error(transparent)]
+    Exponential(#[from] rand_distr::ExpError),
+    /// The log-normal distribution refused its parameters.
+    #[error(transparent)]
+    Lognormal(#[from] rand_distr::NormalError),
+    /// The uniform distribution refused its bounds.
+    #[error(transparent)]
+    Uniform(#[from] rand_distr::uniform::Error),
 }
 
 impl Sampler {
@@ -272,8 +308,8 @@ mod tests {
     #[test]
     fn bad_parameters_are_named() {
         let st = ServiceTime::lognormal(Duration::from_secs(10), Duration::from_secs(5));
-        assert!(st.sampler().err().unwrap_or_default().contains("p99"));
+        assert!(st.sampler().err().map(|e| e.to_string()).unwrap_or_default().contains("p99"));
         let st = ServiceTime::exponential(Duration::ZERO);
-        assert!(st.sampler().err().unwrap_or_default().contains("mean"));
+        assert!(st.sampler().err().map(|e| e.to_string()).unwrap_or_default().contains("mean"));
     }
 }

@@ -92,6 +92,21 @@ impl<'de> Deserialize<'de> for PositiveDuration {
 #[serde(transparent)]
 pub struct TimeScale(f64);
 
+/// Why [`TimeScale::new`] refused a scale.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum TimeScaleError {
+    /// Outside [`TimeScale::MIN`]`..=`[`TimeScale::MAX`] (or NaN).
+    #[error(
+        "time_scale must be between {} and {} simulated seconds per real second, got {got}",
+        TimeScale::MIN,
+        TimeScale::MAX
+    )]
+    OutOfRange {
+        /// The scale asked for.
+        got: f64,
+    },
+}
+
 impl TimeScale {
     /// Real time.
     pub const REAL_TIME: TimeScale = TimeScale(1.0);
@@ -103,15 +118,11 @@ impl TimeScale {
     pub const MAX: f64 = 1e4;
 
     /// A scale, if it is in [`Self::MIN`]`..=`[`Self::MAX`] (the one place the range is enforced).
-    pub fn new(sim_per_real: f64) -> Result<Self, String> {
+    pub fn new(sim_per_real: f64) -> Result<Self, TimeScaleError> {
         if (Self::MIN..=Self::MAX).contains(&sim_per_real) {
             Ok(Self(sim_per_real))
         } else {
-            Err(format!(
-                "time_scale must be between {} and {} simulated seconds per real second, got {sim_per_real}",
-                Self::MIN,
-                Self::MAX
-            ))
+            Err(TimeScaleError::OutOfRange { got: sim_per_real })
         }
     }
 

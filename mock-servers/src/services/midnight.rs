@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384};
 
-use super::{Endpoint, MockError, RunningService, ServiceId};
+use super::{Endpoint, MockError, ProfileError, RunningService, ServiceId};
 use crate::kit::certs::{CertChain, ChainSpec};
 use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::metrics::{self, register, KitMetrics, MetricsError, LATENCY_BUCKETS_S};
@@ -206,11 +206,11 @@ impl Profile {
         }
     }
 
-    pub(super) fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), ProfileError> {
         if self.workers == 0 {
-            return Err("workers must be at least 1".into());
+            return Err(ProfileError::Zero { field: "workers" });
         }
-        PoolConfig::validate_base_cpu(self.base_cpu)
+        Ok(PoolConfig::validate_base_cpu(self.base_cpu)?)
     }
 }
 
@@ -306,7 +306,7 @@ impl State {
     /// Builds the state: validates the profile, makes the pool, samplers and certificates.
     pub fn new(profile: Profile, ctx: &MockContext) -> Result<Arc<Self>, MockError> {
         let bad = |message: String| MockError::Profile { service: ServiceId::Midnight, message };
-        profile.validate().map_err(bad)?;
+        profile.validate().map_err(|e| bad(e.to_string()))?;
         let sampler = |name: &str, st: &ServiceTime| {
             let sampler = st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")))?;
             Ok(ctx.stream(&format!("midnight/{name}"), sampler))
@@ -329,7 +329,7 @@ impl State {
             sans: vec!["localhost".into(), "proof.example.com".into()],
             lifetime: profile.cert_lifetime.get(),
         })
-        .map_err(|message| MockError::Certificate { service: ServiceId::Midnight, message })?;
+        .map_err(|e| MockError::Certificate { service: ServiceId::Midnight, message: e.to_string() })?;
         Ok(Arc::new(Self { profile, pool, samplers, kit, own, chain }))
     }
 
@@ -584,9 +584,9 @@ mod tests {
         assert_eq!(p.pool_config().base_cpu, 0.25);
         assert!(p.validate().is_ok());
         let bad = Profile { base_cpu: 1.0, ..Profile::default() };
-        assert!(bad.validate().is_err_and(|e| e.contains("base_cpu") && e.contains("[0, 1)")));
+        assert!(bad.validate().is_err_and(|e| e.to_string().contains("base_cpu") && e.to_string().contains("[0, 1)")));
         let bad = Profile { base_cpu: -0.5, ..Profile::default() };
-        assert!(bad.validate().is_err_and(|e| e.contains("base_cpu")));
+        assert!(bad.validate().is_err_and(|e| e.to_string().contains("base_cpu")));
         assert_eq!(Profile::default().base_cpu, 0.0);
     }
 

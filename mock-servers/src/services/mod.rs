@@ -1,12 +1,23 @@
-//! One module per runbook service, all of the same shape.
+//! One module per runbook service, each built from the mock kit ([`crate::kit`]) alone.
 //!
 //! Each service module owns:
 //! - `Profile`: every knob the runbook names (workers, limits, service times), with
 //!   serde defaults, so a scenario can override any of it and the capacity simulator
 //!   runs the same numbers;
-//! - `State`: the live state behind the routes (pools, identities, counters);
-//! - `router(state)`: the routes, wrapped in the kit's metrics and fallbacks;
-//! - `start(profile, ctx)`: bind its listener(s) and serve until `ctx.shutdown`.
+//! - the live state behind its routes (pools, identities, counters): one `State` for a
+//!   one-listener service, a `Shared` state plus one per listener where there are several;
+//! - one `router` per listener, finished by the kit (`kit::serve::finish_router`: the
+//!   metrics, the 404/405/413 fallbacks, the body limit);
+//! - `start(profile, ctx)`: bind its listener(s) with `kit::bind_loopback` and serve each
+//!   with `kit::serve` / `kit::serve_listener` until `ctx.shutdown`. A listener a drill
+//!   stops and restarts is the kit's too: a [`listener`](crate::kit::listener) switch
+//!   for a polite stop (PXL, MorphSave, Grahmos's upstream) or a
+//!   [`killable`](crate::kit::killable) listener for a crash (Scribe's nodes); Grahmos's
+//!   TLS listener is one more `serve_listener` listener.
+//!
+//! Services that drills act on also offer `start_with_handle` (Grahmos) or
+//! `start_cluster` (Scribe), returning the control handle with the running service, and
+//! Grahmos offers `start_upstream_server` to put a fault proxy in front of its upstream.
 
 pub mod grahmos;
 pub mod midnight;
@@ -114,7 +125,7 @@ impl ServiceProfile {
             Self::Pxl(p) => p.validate(),
             Self::Morphsave(p) => p.validate().map(|_| ()),
         };
-        own.map_err(bad)?;
+        own.map_err(|e| bad(e.to_string()))?;
         for (name, st) in self.service_times() {
             st.sampler().map_err(|e| bad(format!("service_time.{name}: {e}")))?;
         }
@@ -153,6 +164,78 @@ impl ServiceProfile {
             Self::Morphsave(_) => ServiceId::Morphsave,
         }
     }
+}
+
+/// Why a service's `Profile::validate` refused a profile; the message names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A count that must be positive is zero.
+    #[error("{field} must be at least 1")]
+    Zero {
+        /// The field (or fields).
+        field: &'static str,
+    },
+    /// A number outside its closed range.
+    #[error("{field} must be between {min} and {max}, got {got}")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The lowest value allowed.
+        min: f64,
+        /// The highest value allowed.
+        max: f64,
+        /// The value given.
+        got: f64,
+    },
+    /// A field that breaks a rule stated in the message.
+    #[error("{field} {rule}")]
+    Rule {
+        /// The field.
+        field: &'static str,
+        /// What it must be.
+        rule: &'static str,
+    },
+    /// A value of a field that breaks a rule stated in the message.
+    #[error("{field} `{value}` {rule}")]
+    Value {
+        /// The field.
+        field: String,
+        /// The offending value.
+        value: String,
+        /// What is wrong with it.
+        rule: &'static str,
+    },
+    /// Grahmos: client `index` of the issuer breaks the rule (which starts with `:` or `.field`).
+    #[error("clients[{index}]{rule}")]
+    Client {
+        /// The client's index in `clients`.
+        index: usize,
+        /// What is wrong.
+        rule: &'static str,
+    },
+    /// Grahmos: a nonce lifetime past the runbook's.
+    #[error("nonce_ttl {0} is longer than the runbook's 120s")]
+    NonceTtl(crate::kit::HumanDuration),
+    /// Scribe: more seed keys than the store holds.
+    #[error("seed_data has {keys} keys, more than max_keys ({max_keys})")]
+    SeedKeys {
+        /// Seed keys given.
+        keys: usize,
+        /// The store's limit.
+        max_keys: u64,
+    },
+    /// A service-time distribution refused its parameters.
+    #[error("{field}: {source}")]
+    ServiceTime {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        #[source]
+        source: crate::kit::service_time::SamplerError,
+    },
+    /// `base_cpu` is out of range.
+    #[error(transparent)]
+    BaseCpu(#[from] crate::kit::pool::BaseCpuError),
 }
 
 /// Why a mock could not start.

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rand::distributions::WeightedIndex;
+use rand::distr::weighted::WeightedIndex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -20,7 +20,7 @@ pub fn kinds_seed(seed: u64) -> u64 {
 /// Weights no kind can be drawn from (none, or all zero).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("request weights: {0}")]
-pub struct WeightsError(rand::distributions::WeightedError);
+pub struct WeightsError(rand::distr::weighted::Error);
 
 /// A seeded stream of request kinds (indices into the mix) drawn with weights.
 #[derive(Clone, Debug)]

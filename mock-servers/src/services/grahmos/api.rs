@@ -521,7 +521,7 @@ async fn dpop_issue(
                 .into_response(),
             )
         }
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e.to_string()).into_response(),
     }
 }
 
@@ -558,7 +558,7 @@ async fn mtls(AxumState(s): AxumState<Arc<State>>, peer: Option<Extension<Connec
     };
     let id = match client_identity(&der) {
         Ok(id) => id,
-        Err(e) => return auth_failure(&s, "mtls", AuthError::new("invalid_client_certificate", e)),
+        Err(e) => return auth_failure(&s, "mtls", AuthError::new("invalid_client_certificate", e.to_string())),
     };
     let forbidden = |m: &str| ApiError::new(StatusCode::FORBIDDEN, "certificate_claims", m.to_owned()).into_response();
     let Some(tenant) = id.tenant.clone().filter(|t| valid_id(t)) else {
@@ -581,7 +581,7 @@ async fn mtls(AxumState(s): AxumState<Arc<State>>, peer: Option<Extension<Connec
                 .into_response(),
             )
         }
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e.to_string()).into_response(),
     }
 }
 

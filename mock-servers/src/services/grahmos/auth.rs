@@ -149,15 +149,37 @@ impl Claims {
     }
 }
 
+/// Why an Ed25519 key could not be made; the message is ring's.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The generator failed.
+    #[error("{0}")]
+    Generate(ring::error::Unspecified),
+    /// The generated key was refused.
+    #[error("{0}")]
+    Rejected(ring::error::KeyRejected),
+}
+
+/// Why [`TokenKeys::sign`] could not sign.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// Every key was dropped.
+    #[error("no signing key")]
+    NoKey,
+    /// The claims did not serialise.
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+}
+
 struct SigningKey {
     kid: String,
     pair: Ed25519KeyPair,
 }
 
 impl SigningKey {
-    fn generate() -> Result<Self, String> {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())?;
+    fn generate() -> Result<Self, KeyError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(KeyError::Generate)?;
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(KeyError::Rejected)?;
         let kid = format!("grahmos-{}", &hex::encode(Sha256::digest(pair.public_key().as_ref()))[..16]);
         Ok(Self { kid, pair })
     }
@@ -176,7 +198,7 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     /// One fresh key.
-    pub fn generate() -> Result<Self, String> {
+    pub fn generate() -> Result<Self, KeyError> {
         Ok(Self { keys: RwLock::new(vec![SigningKey::generate()?]) })
     }
 
@@ -190,7 +212,7 @@ impl TokenKeys {
     }
 
     /// Adds a new signing key; the previous one stays valid, older ones are dropped.
-    pub fn rotate(&self) -> Result<String, String> {
+    pub fn rotate(&self) -> Result<String, KeyError> {
         let key = SigningKey::generate()?;
         let kid = key.kid.clone();
         let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -212,11 +234,11 @@ impl TokenKeys {
     }
 
     /// Signs `claims` with the newest key.
-    pub fn sign(&self, claims: &Claims) -> Result<String, String> {
+    pub fn sign(&self, claims: &Claims) -> Result<String, SignError> {
         let keys = self.read();
-        let key = keys.last().ok_or("no signing key")?;
+        let key = keys.last().ok_or(SignError::NoKey)?;
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid});
-        let payload = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
+        let payload = serde_json::to_vec(claims)?;
         let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(&payload));
         let sig = key.pair.sign(input.as_bytes());
         Ok(format!("{input}.{}", b64(sig.as_ref())))
@@ -373,9 +395,9 @@ impl std::fmt::Debug for DpopKey {
 
 impl DpopKey {
     /// A fresh Ed25519 key.
-    pub fn generate() -> Result<Self, String> {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
-        Ok(Self { pair: Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())? })
+    pub fn generate() -> Result<Self, KeyError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(KeyError::Generate)?;
+        Ok(Self { pair: Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(KeyError::Rejected)? })
     }
 
     /// The key's RFC 7638 thumbprint (what a token's `cnf.jkt` holds).

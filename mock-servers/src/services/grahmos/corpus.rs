@@ -11,7 +11,7 @@
 //! tenant, so any token (and the search engine's anonymous probe) always finds it.
 
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -221,7 +221,7 @@ pub fn generate_archive(rng: &mut StdRng, tenants: &[String], per_tenant: usize)
             docs.push(d);
         }
     }
-    let extra = rng.gen_range(0..3);
+    let extra = rng.random_range(0..3);
     docs.push(Document {
         id: "archive-shared-0001".into(),
         title: "Archive canary bulletin".into(),

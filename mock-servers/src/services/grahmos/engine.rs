@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 
 use super::corpus::Viewer;
 use super::index::{IndexError, LoadedIndex};
+use super::tls::InstallError;
 use super::Handle;
 use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::serve::finish_router;
@@ -154,8 +155,8 @@ async fn switch(AxumState(h): AxumState<Handle>, body: Result<Bytes, BytesReject
     Ok(Json(summary(&ix)))
 }
 
-fn cert_answer(h: &Handle, result: Result<SystemTime, String>) -> Result<Json<Value>, ApiError> {
-    let not_after = result.map_err(|e| ApiError::bad_request("certificate", e))?;
+fn cert_answer(h: &Handle, result: Result<SystemTime, InstallError>) -> Result<Json<Value>, ApiError> {
+    let not_after = result.map_err(|e| ApiError::bad_request("certificate", e.to_string()))?;
     let secs = not_after.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Ok(Json(
         json!({"not_after_unix_s": secs, "days_to_expiry": h.tls().days_to_expiry(), "reloads": h.tls().reloads()}),
@@ -195,6 +196,9 @@ async fn tls_renew(
 }
 
 async fn rotate_keys(AxumState(h): AxumState<Handle>) -> Result<Json<Value>, ApiError> {
-    let kid = h.keys().rotate().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key_generation", e))?;
+    let kid = h
+        .keys()
+        .rotate()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key_generation", e.to_string()))?;
     Ok(Json(json!({"kid": kid, "kids": h.keys().kids()})))
 }

@@ -57,12 +57,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use self::auth::{Claims, IssuerClient, NonceStore, TokenKeys};
+use self::auth::{Claims, IssuerClient, NonceStore, SignError, TokenKeys};
 use self::corpus::Label;
 use self::index::{IndexError, IndexStore};
 use self::tls::{EdgeTls, HandshakeCounters, PeerInfo, TlsListener, TlsMode};
 use self::upstream::{Backhaul, BackhaulConfig, UpstreamServer, UpstreamState};
-use super::{Endpoint, MockError, RunningService, ServiceId};
+use super::{Endpoint, MockError, ProfileError, RunningService, ServiceId};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::{
     bind_loopback, serve_listener, ConnLimits, HumanDuration, MockContext, PoolConfig, PositiveDuration, Sampler,
@@ -200,36 +200,38 @@ impl Default for Profile {
 }
 
 impl Profile {
-    pub(super) fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), ProfileError> {
         if self.workers == 0 {
-            return Err("workers must be at least 1".into());
+            return Err(ProfileError::Zero { field: "workers" });
         }
         if self.nonce_ttl.get() > MAX_NONCE_TTL {
-            return Err(format!("nonce_ttl {} is longer than the runbook's 120s", self.nonce_ttl.0));
+            return Err(ProfileError::NonceTtl(self.nonce_ttl.0));
         }
         if self.tenants.is_empty() || self.tenants.iter().any(|t| !corpus::valid_id(t)) {
-            return Err("tenants must be non-empty names of letters, digits, `-`, `_` or `.`".into());
+            let rule = "must be non-empty names of letters, digits, `-`, `_` or `.`";
+            return Err(ProfileError::Rule { field: "tenants", rule });
         }
         if !(1..=100).contains(&self.default_limit) {
-            return Err("default_limit must be 1..=100".into());
+            return Err(ProfileError::Rule { field: "default_limit", rule: "must be 1..=100" });
         }
         if self.breaker_failures == 0 {
-            return Err("breaker_failures must be at least 1".into());
+            return Err(ProfileError::Zero { field: "breaker_failures" });
         }
         self.validate_clients()
     }
 
-    fn validate_clients(&self) -> Result<(), String> {
+    fn validate_clients(&self) -> Result<(), ProfileError> {
         let mut ids = std::collections::BTreeSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if c.id.is_empty() || c.secret.is_empty() {
-                return Err(format!("clients[{i}]: id and secret must not be empty"));
+                return Err(ProfileError::Client { index: i, rule: ": id and secret must not be empty" });
             }
             if !ids.insert(c.id.as_str()) {
-                return Err(format!("clients[{i}]: id `{}` is given twice", c.id));
+                let (field, value) = (format!("clients[{i}]: id"), c.id.clone());
+                return Err(ProfileError::Value { field, value, rule: "is given twice" });
             }
             if c.tenant_ids.is_empty() || c.tenant_ids.iter().any(|t| !corpus::valid_id(t)) {
-                return Err(format!("clients[{i}].tenant_ids must be non-empty tenant ids"));
+                return Err(ProfileError::Client { index: i, rule: ".tenant_ids must be non-empty tenant ids" });
             }
         }
         Ok(())
@@ -329,20 +331,21 @@ fn backhaul(profile: &Profile, scale: TimeScale, url: Option<String>) -> Result<
         breaker_cooldown: scale.to_real(profile.breaker_cooldown.get()),
         scale,
     };
-    Backhaul::new(cfg).map(Some).map_err(bad_profile)
+    Backhaul::new(cfg).map(Some).map_err(|e| bad_profile(e.to_string()))
 }
 
 impl State {
     /// Builds the state: index directory (seeded), certificates, keys, pool, metrics.
     pub fn new(profile: Profile, ctx: &MockContext, upstream_url: Option<String>) -> Result<Arc<Self>, MockError> {
-        profile.validate().map_err(bad_profile)?;
+        profile.validate().map_err(|e| bad_profile(e.to_string()))?;
         let dirs = Dirs::prepare(&profile)?;
         let rng = ctx.rng("grahmos");
         let docs = corpus::generate(&mut upstream::lock(&rng), &profile.tenants, profile.docs_per_tenant);
         seed(&dirs.index, &docs).map_err(|e| bad_profile(format!("seeding index_dir: {e}")))?;
-        let cert_err = |message: String| MockError::Certificate { service: ServiceId::Grahmos, message };
-        let tls = EdgeTls::new(dirs.certs, profile.cert_lifetime.get()).map_err(cert_err)?;
-        let keys = TokenKeys::generate().map_err(cert_err)?;
+        let cert_err =
+            |e: &dyn std::fmt::Display| MockError::Certificate { service: ServiceId::Grahmos, message: e.to_string() };
+        let tls = EdgeTls::new(dirs.certs, profile.cert_lifetime.get()).map_err(|e| cert_err(&e))?;
+        let keys = TokenKeys::generate().map_err(|e| cert_err(&e))?;
         let backhaul = backhaul(&profile, ctx.scale, upstream_url)?;
         let search_time =
             profile.service_time.search.sampler().map_err(|e| bad_profile(format!("service_time.search: {e}")))?;
@@ -377,7 +380,7 @@ impl State {
         tenant_ids: Vec<String>,
         tier: Label,
         cnf: Option<serde_json::Value>,
-    ) -> Result<(String, u64), String> {
+    ) -> Result<(String, u64), SignError> {
         let ttl_s = self.scale.to_real(self.profile.token_ttl.get()).as_secs().max(1);
         let now = i64::try_from(index::unix_ms() / 1000).unwrap_or(i64::MAX);
         let claims = Claims {
@@ -445,7 +448,7 @@ impl Handle {
     /// An unbound bearer token for `tenant_ids` with clearance `tier`, minted in-process
     /// (no credential, no proof): for trusted load scripts and drills that hold the edge.
     /// Over HTTP, `POST /auth/dpop` requires a client credential of those tenants.
-    pub fn issue_token(&self, sub: &str, tenant_ids: &[&str], tier: Label) -> Result<String, String> {
+    pub fn issue_token(&self, sub: &str, tenant_ids: &[&str], tier: Label) -> Result<String, SignError> {
         let tenants = tenant_ids.iter().map(|t| (*t).to_owned()).collect();
         self.state.issue_token(sub, tenants, tier, None).map(|(t, _)| t)
     }
@@ -468,15 +471,21 @@ async fn start_upstream(profile: &Profile, ctx: &MockContext) -> Result<Option<A
     if !profile.upstream || profile.upstream_url.is_some() {
         return Ok(None);
     }
+    start_upstream_server(profile, ctx).await.map(Some)
+}
+
+/// Starts the upstream (cloud) mock of `profile` on its port (`grahmos-upstream`, 8444
+/// with `--ports runbook`), whatever `upstream` and `upstream_url` say: its corpus, its
+/// latency and its seeded stream are the ones [`start`] gives it. The hook for a caller
+/// that puts something between the edge and its upstream (the drills' fault proxy): it
+/// starts this, then the edge with `upstream_url` pointing at its own front.
+pub async fn start_upstream_server(profile: &Profile, ctx: &MockContext) -> Result<Arc<UpstreamServer>, MockError> {
     let bad = |message: String| MockError::Profile { service: ServiceId::Grahmos, message };
     let rng = ctx.rng("grahmos-upstream");
     let docs = corpus::generate_archive(&mut upstream::lock(&rng), &profile.tenants, profile.upstream_docs_per_tenant);
     let latency = profile.service_time.upstream.sampler().map_err(|e| bad(format!("service_time.upstream: {e}")))?;
     let state = UpstreamState::new(docs, latency, rng, ctx.scale);
-    let server = UpstreamServer::start(state, ctx.host, ctx.port(UPSTREAM_PORT), ctx.shutdown.clone())
-        .await
-        .map_err(bind_err)?;
-    Ok(Some(server))
+    UpstreamServer::start(state, ctx.host, ctx.port(UPSTREAM_PORT), ctx.shutdown.clone()).await.map_err(bind_err)
 }
 
 /// Starts the edge, its search engine listener and (unless `upstream_url` is set) the
@@ -502,12 +511,7 @@ pub async fn start_with_handle(profile: Profile, ctx: &MockContext) -> Result<(R
     let mut tasks = vec![api_task, engine_task];
     if let Some(up) = upstream {
         endpoints.push(Endpoint { name: "grahmos-upstream".into(), addr: up.addr() });
-        let shutdown = ctx.shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            shutdown.cancelled().await;
-            up.stop().await;
-            Ok(())
-        }));
+        tasks.push(tokio::spawn(async move { up.join().await }));
     }
     Ok((RunningService { id: ServiceId::Grahmos, endpoints, tasks }, handle))
 }
@@ -530,7 +534,7 @@ fn spawn_api(
     let config = state
         .tls
         .server_config(mode)
-        .map_err(|message| MockError::Certificate { service: ServiceId::Grahmos, message })?;
+        .map_err(|e| MockError::Certificate { service: ServiceId::Grahmos, message: e.to_string() })?;
     let timeout = state.profile.handshake_timeout.get();
     let tls = TlsListener::new(listener, config, timeout, Arc::clone(&state.handshakes), ctx.shutdown.clone())
         .map_err(|source| bind_err(crate::kit::BindError { addr, source }))?;

@@ -80,22 +80,79 @@ impl std::fmt::Debug for EdgePki {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// Why the CA could not make or sign a certificate; the message is rcgen's.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// rcgen refused a key, a parameter or a signature.
+    #[error(transparent)]
+    Generate(#[from] rcgen::Error),
+}
+
+/// Why a certificate's `notAfter` or identity could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CertReadError {
+    /// Not a DER X.509 certificate.
+    #[error(transparent)]
+    Parse(#[from] x509_parser::nom::Err<x509_parser::error::X509Error>),
+    /// A `notAfter` before the Unix epoch.
+    #[error("notAfter is before 1970")]
+    BeforeEpoch,
+}
+
+/// Why a certificate and key could not be installed (or issued, written, read).
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The CA failed.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// The certificate PEM did not parse.
+    #[error("certificate PEM: {0}")]
+    CertPem(rustls_pki_types::pem::Error),
+    /// The certificate PEM held no certificate.
+    #[error("certificate PEM holds no certificate")]
+    NoCertificate,
+    /// The leaf's `notAfter` could not be read.
+    #[error(transparent)]
+    NotAfter(#[from] CertReadError),
+    /// The key PEM did not parse.
+    #[error("key PEM: {0}")]
+    KeyPem(rustls_pki_types::pem::Error),
+    /// rustls refused the pair.
+    #[error("certificate and key: {0}")]
+    Pair(rustls::Error),
+    /// A certificate file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Why [`EdgeTls::server_config`] failed; the message is rustls's.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerConfigError {
+    /// The protocol versions or the CA root were refused.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    /// The client-certificate verifier could not be built.
+    #[error(transparent)]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
 impl EdgePki {
     /// A fresh CA valid for ten years.
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, PkiError> {
         let now = OffsetDateTime::now_utc();
-        let ca_key = KeyPair::generate().map_err(err)?;
-        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        let ca_key = KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name.push(DnType::CommonName, "Grahmos Edge CA (gameday mock)");
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         ca.not_before = now - time::Duration::days(1);
         ca.not_after = now + time::Duration::days(3650);
-        let ca_cert = ca.self_signed(&ca_key).map_err(err)?;
+        let ca_cert = ca.self_signed(&ca_key)?;
         Ok(Self { ca_key, ca_cert })
     }
 
@@ -114,8 +171,8 @@ impl EdgePki {
         sans: &[String],
         not_before: SystemTime,
         not_after: SystemTime,
-    ) -> Result<IssuedCert, String> {
-        let mut p = CertificateParams::new(sans.to_vec()).map_err(err)?;
+    ) -> Result<IssuedCert, PkiError> {
+        let mut p = CertificateParams::new(sans.to_vec())?;
         p.distinguished_name.push(DnType::CommonName, "grahmos edge-api");
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.sign(p, not_before, not_after)
@@ -128,8 +185,8 @@ impl EdgePki {
         tenant: &str,
         tier: &str,
         lifetime: Duration,
-    ) -> Result<IssuedCert, String> {
-        let mut p = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ) -> Result<IssuedCert, PkiError> {
+        let mut p = CertificateParams::new(Vec::<String>::new())?;
         p.distinguished_name.push(DnType::CommonName, subject);
         p.distinguished_name.push(DnType::OrganizationName, tenant);
         p.distinguished_name.push(DnType::OrganizationalUnitName, tier);
@@ -143,11 +200,11 @@ impl EdgePki {
         mut p: CertificateParams,
         not_before: SystemTime,
         not_after: SystemTime,
-    ) -> Result<IssuedCert, String> {
+    ) -> Result<IssuedCert, PkiError> {
         p.not_before = OffsetDateTime::from(not_before);
         p.not_after = OffsetDateTime::from(not_after);
-        let key = KeyPair::generate().map_err(err)?;
-        let cert = p.signed_by(&key, &self.ca_cert, &self.ca_key).map_err(err)?;
+        let key = KeyPair::generate()?;
+        let cert = p.signed_by(&key, &self.ca_cert, &self.ca_key)?;
         Ok(IssuedCert { cert_pem: cert.pem(), key_pem: key.serialize_pem(), not_after })
     }
 }
@@ -166,10 +223,10 @@ impl ResolvesServerCert for CertResolver {
 }
 
 /// The leaf certificate's `notAfter`, parsed from DER.
-pub fn not_after_of(der: &[u8]) -> Result<SystemTime, String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(err)?;
+pub fn not_after_of(der: &[u8]) -> Result<SystemTime, CertReadError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)?;
     let secs = cert.validity().not_after.timestamp();
-    let secs = u64::try_from(secs).map_err(|_| "notAfter is before 1970".to_owned())?;
+    let secs = u64::try_from(secs).map_err(|_| CertReadError::BeforeEpoch)?;
     Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
@@ -177,14 +234,13 @@ fn certified_key(
     provider: &CryptoProvider,
     cert_pem: &str,
     key_pem: &str,
-) -> Result<(CertifiedKey, SystemTime), String> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("certificate PEM: {e}"))?;
-    let leaf = chain.first().ok_or("certificate PEM holds no certificate")?;
+) -> Result<(CertifiedKey, SystemTime), InstallError> {
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(InstallError::CertPem)?;
+    let leaf = chain.first().ok_or(InstallError::NoCertificate)?;
     let not_after = not_after_of(leaf)?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("key PEM: {e}"))?;
-    let ck = CertifiedKey::from_der(chain, key, provider).map_err(|e| format!("certificate and key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(InstallError::KeyPem)?;
+    let ck = CertifiedKey::from_der(chain, key, provider).map_err(InstallError::Pair)?;
     Ok((ck, not_after))
 }
 
@@ -207,8 +263,8 @@ impl std::fmt::Debug for EdgeTls {
 impl EdgeTls {
     /// A CA, a server certificate valid for `lifetime` and a client certificate, all
     /// written to `cert_dir`.
-    pub fn new(cert_dir: PathBuf, lifetime: Duration) -> Result<Self, String> {
-        fs::create_dir_all(&cert_dir).map_err(|e| format!("{}: {e}", cert_dir.display()))?;
+    pub fn new(cert_dir: PathBuf, lifetime: Duration) -> Result<Self, InstallError> {
+        fs::create_dir_all(&cert_dir).map_err(|source| InstallError::Io { path: cert_dir.clone(), source })?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let pki = EdgePki::new()?;
         let sans = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
@@ -232,9 +288,9 @@ impl EdgeTls {
         Ok(tls)
     }
 
-    fn write(&self, name: &str, contents: &str) -> Result<(), String> {
+    fn write(&self, name: &str, contents: &str) -> Result<(), InstallError> {
         let path = self.cert_dir.join(name);
-        fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))
+        fs::write(&path, contents).map_err(|source| InstallError::Io { path, source })
     }
 
     /// The CA.
@@ -267,7 +323,7 @@ impl EdgeTls {
     }
 
     /// Serves `cert_pem` (leaf first) with `key_pem` from the next handshake on.
-    pub fn install_pem(&self, cert_pem: &str, key_pem: &str) -> Result<SystemTime, String> {
+    pub fn install_pem(&self, cert_pem: &str, key_pem: &str) -> Result<SystemTime, InstallError> {
         let (ck, not_after) = certified_key(&self.provider, cert_pem, key_pem)?;
         let mut guard = self.resolver.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = (Arc::new(ck), not_after);
@@ -276,10 +332,10 @@ impl EdgeTls {
     }
 
     /// Re-reads `server.crt` and `server.key` from `cert_dir` and serves them.
-    pub fn reload_from_files(&self) -> Result<SystemTime, String> {
+    pub fn reload_from_files(&self) -> Result<SystemTime, InstallError> {
         let read = |name: &str| {
             let path = self.cert_dir.join(name);
-            fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+            fs::read_to_string(&path).map_err(|source| InstallError::Io { path, source })
         };
         self.install_pem(&read("server.crt")?, &read("server.key")?)
     }
@@ -287,7 +343,7 @@ impl EdgeTls {
     /// Issues a server certificate valid from `not_before` to `not_after` from the CA,
     /// writes it to `server.crt`/`server.key` and serves it (an already expired one
     /// too, for the expiry drill).
-    pub fn renew_with(&self, not_before: SystemTime, not_after: SystemTime) -> Result<SystemTime, String> {
+    pub fn renew_with(&self, not_before: SystemTime, not_after: SystemTime) -> Result<SystemTime, InstallError> {
         let cert = self.pki.issue_server(&self.sans, not_before, not_after)?;
         self.write("server.crt", &cert.cert_pem)?;
         self.write("server.key", &cert.key_pem)?;
@@ -295,23 +351,21 @@ impl EdgeTls {
     }
 
     /// Renews the server certificate for `lifetime` from now.
-    pub fn renew(&self, lifetime: Duration) -> Result<SystemTime, String> {
+    pub fn renew(&self, lifetime: Duration) -> Result<SystemTime, InstallError> {
         let now = SystemTime::now();
         self.renew_with(now - Duration::from_secs(3600), now + lifetime)
     }
 
     /// The rustls configuration for `mode` (not [`TlsMode::Off`]).
-    pub fn server_config(&self, mode: TlsMode) -> Result<Arc<ServerConfig>, String> {
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
-            .with_safe_default_protocol_versions()
-            .map_err(err)?;
+    pub fn server_config(&self, mode: TlsMode) -> Result<Arc<ServerConfig>, ServerConfigError> {
+        let builder =
+            ServerConfig::builder_with_provider(Arc::clone(&self.provider)).with_safe_default_protocol_versions()?;
         let builder = if mode == TlsMode::Mtls {
             let mut roots = RootCertStore::empty();
-            roots.add(self.pki.ca_der()).map_err(err)?;
+            roots.add(self.pki.ca_der())?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&self.provider))
                 .allow_unauthenticated()
-                .build()
-                .map_err(err)?;
+                .build()?;
             builder.with_client_cert_verifier(verifier)
         } else {
             builder.with_no_client_auth()
@@ -457,9 +511,9 @@ pub struct ClientIdentity {
 }
 
 /// Reads the identity out of a verified client certificate.
-pub fn client_identity(der: &CertificateDer<'_>) -> Result<ClientIdentity, String> {
+pub fn client_identity(der: &CertificateDer<'_>) -> Result<ClientIdentity, CertReadError> {
     use sha2::Digest;
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(err)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())?;
     let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
         it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
     };

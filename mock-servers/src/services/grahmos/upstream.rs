@@ -40,8 +40,9 @@ use tokio_util::sync::CancellationToken;
 use super::corpus::{Document, Label, Viewer};
 use super::index::{rank, terms, unix_ms, Hit};
 use crate::kit::errors::ApiError;
+use crate::kit::listener::{self, Switch, SwitchError};
 use crate::kit::serve::finish_router;
-use crate::kit::{bind_loopback, serve, BindError, ConnLimits, Sampler, TimeScale};
+use crate::kit::{bind_loopback, BindError, ConnLimits, Sampler, TimeScale};
 
 /// Entries the cache keeps at most; past it the oldest is dropped.
 const CACHE_CAP: usize = 10_000;
@@ -128,20 +129,20 @@ pub fn upstream_router(state: Arc<UpstreamState>) -> Router {
 
 /// The upstream mock's listener, stoppable and restartable on the same address.
 pub struct UpstreamServer {
-    addr: SocketAddr,
+    switch: Switch,
     state: Arc<UpstreamState>,
-    parent: CancellationToken,
-    running: Mutex<Option<(CancellationToken, JoinHandle<std::io::Result<()>>)>>,
+    task: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }
 
 impl std::fmt::Debug for UpstreamServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("UpstreamServer").field("addr", &self.addr()).finish_non_exhaustive()
     }
 }
 
 impl UpstreamServer {
-    /// Binds `host:port` and serves until `parent` is cancelled or [`Self::stop`].
+    /// Binds `host:port` and serves (a kit [`listener`](crate::kit::listener) switch)
+    /// until `parent` is cancelled; [`Self::stop`] and [`Self::restart`] flip it.
     pub async fn start(
         state: Arc<UpstreamState>,
         host: std::net::IpAddr,
@@ -149,27 +150,15 @@ impl UpstreamServer {
         parent: CancellationToken,
     ) -> Result<Arc<Self>, BindError> {
         let listener = bind_loopback(host, port).await?;
-        let addr = listener.local_addr().map_err(|source| BindError { addr: SocketAddr::new(host, port), source })?;
-        let server = Arc::new(Self { addr, state, parent, running: Mutex::new(None) });
-        server.spawn(listener);
-        Ok(server)
-    }
-
-    fn spawn(&self, listener: tokio::net::TcpListener) {
-        let token = self.parent.child_token();
-        let stop = token.clone();
-        let task = tokio::spawn(serve(
-            listener,
-            upstream_router(Arc::clone(&self.state)),
-            ConnLimits::default(),
-            async move { stop.cancelled().await },
-        ));
-        *lock(&self.running) = Some((token, task));
+        let router = upstream_router(Arc::clone(&state));
+        let (switch, task) = listener::spawn(listener, router, ConnLimits::default(), parent)
+            .map_err(|source| BindError { addr: SocketAddr::new(host, port), source })?;
+        Ok(Arc::new(Self { switch, state, task: Mutex::new(Some(task)) }))
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.switch.addr()
     }
 
     /// Its state (request counter).
@@ -179,26 +168,28 @@ impl UpstreamServer {
 
     /// Whether it is serving.
     pub fn is_running(&self) -> bool {
-        lock(&self.running).is_some()
+        self.switch.is_up()
     }
 
-    /// Stops serving and closes the port (connections refused until [`Self::restart`]).
+    /// Stops serving and closes the port (connections refused until [`Self::restart`]);
+    /// in-flight requests finish first.
     pub async fn stop(&self) {
-        let running = lock(&self.running).take();
-        if let Some((token, task)) = running {
-            token.cancel();
-            let _ = task.await;
-        }
+        // The only failure is that the mock shut down, which stopped it already.
+        let _ = self.switch.stop().await;
     }
 
     /// Serves again on the same address.
-    pub async fn restart(&self) -> Result<(), BindError> {
-        if self.is_running() {
-            return Ok(());
+    pub async fn restart(&self) -> Result<(), SwitchError> {
+        self.switch.start().await
+    }
+
+    /// Waits for the serving task to end (after the parent token is cancelled).
+    pub async fn join(&self) -> std::io::Result<()> {
+        let task = lock(&self.task).take();
+        match task {
+            Some(t) => t.await.unwrap_or(Ok(())),
+            None => Ok(()),
         }
-        let listener = bind_loopback(self.addr.ip(), self.addr.port()).await?;
-        self.spawn(listener);
-        Ok(())
     }
 }
 
@@ -300,19 +291,79 @@ pub struct BackhaulStatus {
     pub cache_entries: usize,
 }
 
+/// Why [`Backhaul::new`] refused its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BackhaulError {
+    /// `upstream_url` is not a URL.
+    #[error("upstream_url `{url}`: {source}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// The parser's error.
+        source: url::ParseError,
+    },
+    /// `upstream_url` is not http or https.
+    #[error("upstream_url `{url}` must be http or https")]
+    Scheme {
+        /// The URL given.
+        url: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("upstream client: {0}")]
+    Client(reqwest::Error),
+}
+
+/// Why one request to the upstream failed (kept as the backhaul's `last_error`).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The request URL did not parse.
+    #[error("{url}: {source}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// The parser's error.
+        source: url::ParseError,
+    },
+    /// No answer (refused, reset, timed out) or an unreadable one.
+    #[error("{url}: {source}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The client's error.
+        source: reqwest::Error,
+    },
+    /// An answer other than 2xx.
+    #[error("{url}: HTTP {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: reqwest::StatusCode,
+    },
+    /// A 2xx answer whose body is not the expected JSON.
+    #[error("{url}: bad answer: {source}")]
+    Body {
+        /// The URL.
+        url: String,
+        /// The decoder's error.
+        source: reqwest::Error,
+    },
+}
+
 impl Backhaul {
     /// A client for `cfg.url`; the error names the URL.
-    pub fn new(cfg: BackhaulConfig) -> Result<Self, String> {
-        let parsed = reqwest::Url::parse(&cfg.url).map_err(|e| format!("upstream_url `{}`: {e}", cfg.url))?;
+    pub fn new(cfg: BackhaulConfig) -> Result<Self, BackhaulError> {
+        let bad_url = |source| BackhaulError::Url { url: cfg.url.clone(), source };
+        let parsed = reqwest::Url::parse(&cfg.url).map_err(bad_url)?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("upstream_url `{}` must be http or https", cfg.url));
+            return Err(BackhaulError::Scheme { url: cfg.url });
         }
         let client = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(cfg.timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| format!("upstream client: {e}"))?;
+            .map_err(BackhaulError::Client)?;
         let cfg = BackhaulConfig { url: cfg.url.trim_end_matches('/').to_owned(), ..cfg };
         Ok(Self {
             cfg,
@@ -387,7 +438,7 @@ impl Backhaul {
         cache.insert(key, CacheEntry { hits, fetched: Instant::now() });
     }
 
-    async fn request(&self, query: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, String> {
+    async fn request(&self, query: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, FetchError> {
         #[derive(Deserialize)]
         struct Answer {
             hits: Vec<Hit>,
@@ -396,19 +447,19 @@ impl Backhaul {
         let tenants = viewer.tenant_ids.join(",");
         let limit = limit.to_string();
         let params = [("q", query), ("tenant_ids", &tenants), ("tier", viewer.tier.as_str()), ("limit", &limit)];
-        let mut target = reqwest::Url::parse(&url).map_err(|e| format!("{url}: {e}"))?;
+        let mut target = reqwest::Url::parse(&url).map_err(|source| FetchError::Url { url: url.clone(), source })?;
         target.query_pairs_mut().extend_pairs(params);
         let sent = self.client.get(target).timeout(self.cfg.timeout).send().await;
         let resp = sent.map_err(|e| {
             if e.is_timeout() {
                 self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
             }
-            format!("{url}: {e}")
+            FetchError::Transport { url: url.clone(), source: e }
         })?;
         if !resp.status().is_success() {
-            return Err(format!("{url}: HTTP {}", resp.status()));
+            return Err(FetchError::Status { url, status: resp.status() });
         }
-        let answer: Answer = resp.json().await.map_err(|e| format!("{url}: bad answer: {e}"))?;
+        let answer: Answer = resp.json().await.map_err(|source| FetchError::Body { url, source })?;
         Ok(answer.hits)
     }
 
@@ -431,14 +482,14 @@ impl Backhaul {
         *lock(&self.last_success) = Some(Instant::now());
     }
 
-    fn failed(&self, e: String) {
+    fn failed(&self, e: FetchError) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         let mut b = lock(&self.breaker);
         b.consecutive_failures = b.consecutive_failures.saturating_add(1);
         if b.consecutive_failures >= self.cfg.breaker_failures {
             b.open_until = Some(Instant::now() + self.cfg.breaker_cooldown);
         }
-        *lock(&self.last_error) = Some(e);
+        *lock(&self.last_error) = Some(e.to_string());
     }
 
     /// The link's state.

@@ -38,7 +38,7 @@ use tokio::time::Instant;
 
 use super::cache::Lookup;
 use super::metrics::DependencyHealth;
-use super::rpc_client::{parse_block_number, RpcFailure, RpcNode};
+use super::rpc_client::{parse_block_number, RpcFailure, RpcNode, RpcReason};
 use super::{metrics, Shared};
 use crate::kit::errors::parse_json;
 use crate::kit::metrics::{self as kit_metrics};
@@ -68,7 +68,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 /// Accounts `acct-0001`.. with seeded balances (in cents) up to 10 000.00.
 pub(super) fn seed_accounts(n: usize, rng: &Mutex<StdRng>) -> BTreeMap<String, u64> {
     let mut rng = rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    (1..=n).map(|i| (format!("acct-{i:04}"), rng.gen_range(0..=1_000_000))).collect()
+    (1..=n).map(|i| (format!("acct-{i:04}"), rng.random_range(0..=1_000_000))).collect()
 }
 
 fn pool_timeout(s: &Shared) -> ApiError {
@@ -237,7 +237,7 @@ async fn check_rpc(s: &Shared, node: RpcNode, timeout: Duration) -> Check {
             true
         }
         None => {
-            detail["error"] = json!(answer.err().unwrap_or_else(|| "bad_response".into()));
+            detail["error"] = json!(answer.err().unwrap_or(RpcReason::BadResponse).to_string());
             false
         }
     };

@@ -97,7 +97,7 @@ impl Cache {
         }
         let hit = {
             let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            rng.gen_bool(self.hit_ratio.clamp(0.0, 1.0))
+            rng.random_bool(self.hit_ratio.clamp(0.0, 1.0))
         };
         let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);

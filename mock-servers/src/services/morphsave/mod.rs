@@ -45,7 +45,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-use super::{Endpoint, MockError, RunningService, ServiceId};
+use super::{Endpoint, MockError, ProfileError, RunningService, ServiceId};
 use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::KitMetrics;
 use crate::kit::serve::finish_router;
@@ -198,14 +198,17 @@ pub(super) struct Samplers {
 }
 
 impl Profile {
-    pub(super) fn validate(&self) -> Result<Samplers, String> {
+    pub(super) fn validate(&self) -> Result<Samplers, ProfileError> {
         if self.db_pool_size == 0 || self.accounts == 0 || self.max_body_bytes == 0 {
-            return Err("db_pool_size, accounts and max_body_bytes must be at least 1".into());
+            return Err(ProfileError::Zero { field: "db_pool_size, accounts and max_body_bytes" });
         }
         if !(0.0..=1.0).contains(&self.cache_hit_ratio) {
-            return Err(format!("cache_hit_ratio must be between 0 and 1, got {}", self.cache_hit_ratio));
+            let got = self.cache_hit_ratio;
+            return Err(ProfileError::OutOfRange { field: "cache_hit_ratio", min: 0.0, max: 1.0, got });
         }
-        let s = |name: &str, st: &ServiceTime| st.sampler().map_err(|e| format!("{name}: {e}"));
+        let s = |field: &'static str, st: &ServiceTime| {
+            st.sampler().map_err(|source| ProfileError::ServiceTime { field, source })
+        };
         Ok(Samplers {
             db_read: s("db_read_time", &self.db_read_time)?,
             db_write: s("db_write_time", &self.db_write_time)?,
@@ -300,7 +303,7 @@ pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService
 /// Starts MorphSave and also hands back the [`Control`] drills use.
 pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, MockError> {
     let bad = |message: String| MockError::Profile { service: ServiceId::Morphsave, message };
-    let samplers = profile.validate().map_err(bad)?;
+    let samplers = profile.validate().map_err(|e| bad(e.to_string()))?;
     let mut listeners = Vec::with_capacity(3);
     for l in Listener::ALL {
         listeners.push(bind(ctx, l.runbook_port()).await?);
@@ -397,9 +400,9 @@ mod tests {
     fn profile_checks_ratio_and_sizes() {
         assert!(Profile::default().validate().is_ok());
         let p = Profile { cache_hit_ratio: 1.5, ..Profile::default() };
-        assert!(p.validate().is_err_and(|e| e.contains("cache_hit_ratio")));
+        assert!(p.validate().is_err_and(|e| e.to_string().contains("cache_hit_ratio")));
         let p = Profile { db_pool_size: 0, ..Profile::default() };
-        assert!(p.validate().is_err_and(|e| e.contains("db_pool_size")));
+        assert!(p.validate().is_err_and(|e| e.to_string().contains("db_pool_size")));
         let parsed: Result<Profile, _> = serde_json::from_str(r#"{"db_pool_size": 5, "db_pool_timeout": "250ms"}"#);
         assert_eq!(
             parsed.map(|p| (p.db_pool_size, p.db_pool_timeout.get())).ok(),

@@ -49,6 +49,29 @@ impl RpcNode {
     }
 }
 
+/// Why one call to one node failed: the `reason` label of `morphsave_rpc_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RpcReason {
+    /// No answer in time.
+    #[error("timeout")]
+    Timeout,
+    /// The connection was refused.
+    #[error("connect")]
+    Connect,
+    /// Any other transport failure.
+    #[error("transport")]
+    Transport,
+    /// An HTTP status other than 2xx.
+    #[error("http_{0}")]
+    Http(u16),
+    /// A JSON-RPC `error` answer.
+    #[error("rpc_error")]
+    RpcError,
+    /// An answer that is not JSON-RPC.
+    #[error("bad_response")]
+    BadResponse,
+}
+
 /// Both nodes failed a call; the reason for each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RpcFailure {
@@ -125,6 +148,7 @@ impl RpcClient {
                     return Ok((v, node));
                 }
                 Err(reason) => {
+                    let reason = reason.to_string();
                     self.record(node, Err(&reason));
                     if node == RpcNode::Primary {
                         *self.lock_failed() = Some(Instant::now());
@@ -144,28 +168,28 @@ impl RpcClient {
         method: &str,
         params: &Value,
         timeout: Duration,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, RpcReason> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "method": method, "params": params, "id": id });
         let sent = self.http.post(self.url(node)).json(&body).timeout(timeout).send().await;
         let resp = match sent {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => return Err("timeout".into()),
-            Err(e) if e.is_connect() => return Err("connect".into()),
-            Err(_) => return Err("transport".into()),
+            Err(e) if e.is_timeout() => return Err(RpcReason::Timeout),
+            Err(e) if e.is_connect() => return Err(RpcReason::Connect),
+            Err(_) => return Err(RpcReason::Transport),
         };
         if !resp.status().is_success() {
-            return Err(format!("http_{}", resp.status().as_u16()));
+            return Err(RpcReason::Http(resp.status().as_u16()));
         }
         let answer: Value = match resp.json().await {
             Ok(v) => v,
-            Err(e) if e.is_timeout() => return Err("timeout".into()),
-            Err(_) => return Err("bad_response".into()),
+            Err(e) if e.is_timeout() => return Err(RpcReason::Timeout),
+            Err(_) => return Err(RpcReason::BadResponse),
         };
         if answer.get("error").is_some() {
-            return Err("rpc_error".into());
+            return Err(RpcReason::RpcError);
         }
-        answer.get("result").cloned().ok_or_else(|| "bad_response".into())
+        answer.get("result").cloned().ok_or(RpcReason::BadResponse)
     }
 
     fn record(&self, node: RpcNode, outcome: Result<(), &str>) {

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use super::{finish, unix_ms, Component, Shared};
 use crate::kit::errors::{parse_json, ApiError};
 use crate::kit::{metrics, JobError, MockContext, ServiceStream};
+use crate::services::ProfileError;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -34,9 +35,10 @@ pub(super) struct CoreState {
 }
 
 impl CoreState {
-    pub(super) fn new(shared: Arc<Shared>, ctx: &MockContext) -> Result<Arc<Self>, String> {
+    pub(super) fn new(shared: Arc<Shared>, ctx: &MockContext) -> Result<Arc<Self>, ProfileError> {
         let p = &shared.profile;
-        let sampler = p.proof_service_time.sampler().map_err(|e| format!("proof_service_time: {e}"))?;
+        let field = "proof_service_time";
+        let sampler = p.proof_service_time.sampler().map_err(|source| ProfileError::ServiceTime { field, source })?;
         Ok(Arc::new(Self { service: ctx.stream("pxl/proof", sampler), shared }))
     }
 

@@ -47,7 +47,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::{Endpoint, MockError, RunningService, ServiceId};
+use super::{Endpoint, MockError, ProfileError, RunningService, ServiceId};
 use crate::kit::listener::{self, ListenerKey, Switchboard};
 use crate::kit::metrics::{self as kit_metrics, KitMetrics};
 use crate::kit::serve::finish_router;
@@ -214,7 +214,7 @@ impl Profile {
         }
     }
 
-    pub(super) fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), ProfileError> {
         let positive = [
             ("workers", self.workers),
             ("max_sessions", self.max_sessions),
@@ -222,15 +222,17 @@ impl Profile {
             ("rate_limit_requests", self.rate_limit_requests as usize),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{name} must be at least 1"));
+            return Err(ProfileError::Zero { field: name });
         }
         if self.api_keys.iter().any(|k| k.is_empty() || axum::http::HeaderValue::from_str(k).is_err()) {
-            return Err("api_keys must be non-empty printable header values".into());
+            return Err(ProfileError::Rule { field: "api_keys", rule: "must be non-empty printable header values" });
         }
         if axum::http::HeaderName::from_bytes(self.client_key_header.as_bytes()).is_err() {
-            return Err(format!("client_key_header `{}` is not a valid header name", self.client_key_header));
+            let (field, value) = ("client_key_header".into(), self.client_key_header.clone());
+            return Err(ProfileError::Value { field, value, rule: "is not a valid header name" });
         }
-        self.proof_service_time.sampler().map(|_| ()).map_err(|e| format!("proof_service_time: {e}"))
+        let field = "proof_service_time";
+        self.proof_service_time.sampler().map(|_| ()).map_err(|source| ProfileError::ServiceTime { field, source })
     }
 }
 
@@ -281,12 +283,12 @@ pub async fn start(profile: Profile, ctx: &MockContext) -> Result<RunningService
 /// Starts PXL and also hands back the [`Control`] that drills use to inject faults.
 pub async fn launch(profile: Profile, ctx: &MockContext) -> Result<Launched, MockError> {
     let bad = |message: String| MockError::Profile { service: ServiceId::Pxl, message };
-    profile.validate().map_err(bad)?;
+    profile.validate().map_err(|e| bad(e.to_string()))?;
     let listeners = bind_all(&profile, ctx).await?;
     let addrs = listeners.each_ref().map(|(_, addr)| *addr);
     let limits = profile.connection;
     let shared = build_shared(profile, ctx)?;
-    let core = core::CoreState::new(Arc::clone(&shared), ctx).map_err(bad)?;
+    let core = core::CoreState::new(Arc::clone(&shared), ctx).map_err(|e| bad(e.to_string()))?;
     let gateway = gateway::GatewayState::new(Arc::clone(&shared), &addrs)
         .map_err(|e| bad(format!("cannot build the gateway's HTTP client: {e}")))?;
     let routers = [
@@ -359,13 +361,13 @@ mod tests {
         assert_eq!(p.rate_limit_requests, 1000);
         assert_eq!(p.rate_limit_window.get(), Duration::from_secs(60));
         assert_eq!(p.max_body_bytes, 10 * 1024 * 1024);
-        assert_eq!(p.validate(), Ok(()));
+        assert!(p.validate().is_ok());
     }
 
     #[test]
     fn profile_rejects_zero_limits_and_unknown_fields() {
         let p = Profile { max_sessions: 0, ..Profile::default() };
-        assert!(p.validate().is_err_and(|e| e.contains("max_sessions")));
+        assert!(p.validate().is_err_and(|e| e.to_string().contains("max_sessions")));
         let parsed: Result<Profile, _> = serde_json::from_str(r#"{"max_session": 5}"#);
         assert!(parsed.is_err());
         let parsed: Result<Profile, _> = serde_json::from_str(r#"{"rate_limit_window": "30s"}"#);

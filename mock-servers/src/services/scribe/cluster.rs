@@ -370,7 +370,7 @@ async fn bind_nodes(nodes: usize, ctx: &MockContext) -> Result<Vec<(NodeId, TcpL
 /// Starts the cluster and returns, besides the running service, the handle drills use.
 /// Every listener is bound before any node serves, so a busy port fails the whole start.
 pub async fn start_cluster(profile: Profile, ctx: &MockContext) -> Result<(RunningService, ScribeCluster), MockError> {
-    profile.validate().map_err(profile_error)?;
+    profile.validate().map_err(|e| profile_error(e.to_string()))?;
     let bound = bind_nodes(profile.nodes, ctx).await?;
     let members = bound.iter().map(|(id, _, addr)| (*id, addr.to_string())).collect();
     let shared = Shared::new(profile, ctx, members)?;

@@ -92,7 +92,7 @@ pub fn inclusion_path(leaves: &[Hash], index: usize) -> Option<Vec<Step>> {
     while level.len() > 1 {
         let sibling = i ^ 1;
         if let Some(hash) = level.get(sibling) {
-            let side = if i % 2 == 0 { Side::Right } else { Side::Left };
+            let side = if i.is_multiple_of(2) { Side::Right } else { Side::Left };
             path.push(Step { hash: *hash, side });
         }
         level = next_level(&level);

@@ -61,7 +61,7 @@ pub use cluster::{start_cluster, FaultError, NodeFaults, ScribeCluster};
 pub use raft::{NodeId, Role, View};
 pub use store::{PathStep, Proof};
 
-use super::{MockError, RunningService, ServiceId};
+use super::{MockError, ProfileError, RunningService, ServiceId};
 use crate::kit::{ConnLimits, HumanDuration, MockContext, PositiveDuration, ServiceTime};
 
 /// Node `i` listens on `RUNBOOK_BASE_PORT + i` with runbook ports (8001, 8002, 8003).
@@ -210,27 +210,29 @@ impl Profile {
         }
     }
 
-    pub(super) fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), ProfileError> {
         if !(1..=64).contains(&self.nodes) {
-            return Err(format!("nodes must be between 1 and 64, got {}", self.nodes));
+            return Err(ProfileError::OutOfRange { field: "nodes", min: 1.0, max: 64.0, got: self.nodes as f64 });
         }
         if self.workers == 0 {
-            return Err("workers must be at least 1".into());
+            return Err(ProfileError::Zero { field: "workers" });
         }
         if (self.seed_data.len() as u64) > self.max_keys {
-            return Err(format!("seed_data has {} keys, more than max_keys ({})", self.seed_data.len(), self.max_keys));
+            return Err(ProfileError::SeedKeys { keys: self.seed_data.len(), max_keys: self.max_keys });
         }
         if let Some(k) = self.seed_data.keys().find(|k| k.is_empty() || k.len() > self.max_key_bytes) {
-            return Err(format!("seed_data key `{k}` is empty or longer than max_key_bytes"));
+            let rule = "is empty or longer than max_key_bytes";
+            return Err(ProfileError::Value { field: "seed_data key".into(), value: k.clone(), rule });
         }
         let keys = &self.api_keys;
         let all: Vec<&String> = keys.admin.iter().chain(&keys.write).chain(&keys.read).collect();
         if all.iter().any(|k| k.is_empty()) {
-            return Err("api_keys: a key must not be empty".into());
+            return Err(ProfileError::Rule { field: "api_keys:", rule: "a key must not be empty" });
         }
         let distinct: std::collections::BTreeSet<_> = all.iter().collect();
         if distinct.len() != all.len() {
-            return Err("api_keys: a key appears twice (each key has exactly one role)".into());
+            let rule = "a key appears twice (each key has exactly one role)";
+            return Err(ProfileError::Rule { field: "api_keys:", rule });
         }
         Ok(())
     }

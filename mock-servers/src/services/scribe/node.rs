@@ -4,18 +4,15 @@
 //! A stop must look like a killed process, not a polite shutdown: the listener closes
 //! (new connections are refused) and open connections drop mid-request. axum's graceful
 //! shutdown alone would let in-flight requests finish, so every accepted stream is
-//! wrapped in a [`KillableStream`] whose reads and writes fail once the node's *kill*
+//! wrapped in the kit's [`KillableStream`](crate::kit::killable::KillableStream) whose reads and writes fail once the node's *kill*
 //! token fires; the guard middleware also abandons handlers still running. Each node is
 //! run by a supervisor task (the `RunningService` task) that takes stop/start commands
 //! and only ends when the whole mock shuts down.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -23,15 +20,15 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 use super::cluster::Shared;
 use super::raft::{NodeId, Role};
 use crate::kit::errors::ApiError;
+use crate::kit::killable::KillableListener;
 use crate::kit::metrics::{register, KitMetrics, MetricsError};
 use crate::kit::{bind_loopback, serve_listener, BindError, TimeScale};
 
@@ -230,68 +227,6 @@ fn killed() -> Response {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "node_stopped", "the node was stopped").into_response()
 }
 
-/// A TCP stream that fails every read and write once its node is killed.
-pub(super) struct KillableStream {
-    io: TcpStream,
-    killed: Pin<Box<WaitForCancellationFutureOwned>>,
-}
-
-impl KillableStream {
-    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        match self.killed.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(io::ErrorKind::ConnectionReset, "scribe node stopped")),
-            Poll::Pending => Ok(()),
-        }
-    }
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.check(cx)?;
-        Pin::new(&mut this.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.check(cx)?;
-        Pin::new(&mut this.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.check(cx)?;
-        Pin::new(&mut this.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
-/// A listener whose streams die with the node.
-struct KillableListener {
-    inner: TcpListener,
-    kill: CancellationToken,
-}
-
-impl axum::serve::Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        let _ = io.set_nodelay(true);
-        (KillableStream { io, killed: Box::pin(self.kill.clone().cancelled_owned()) }, addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
 /// Orders for a node's supervisor.
 pub(super) enum Command {
     /// Kill the node: close the listener, drop its connections.
@@ -345,7 +280,7 @@ async fn serve_until_stopped(
     let kill = CancellationToken::new();
     let stop = shutdown.child_token();
     let router = super::api::router(Guard { node: Arc::clone(node), kill: kill.clone(), stop: stop.clone() });
-    let listener = KillableListener { inner: listener, kill: kill.clone() };
+    let listener = KillableListener::new(listener, kill.clone());
     let limits = node.shared.profile.connection;
     let serving = serve_listener(listener, router, limits, |_, addr| *addr, stop.clone().cancelled_owned());
     tokio::pin!(serving);
