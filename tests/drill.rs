@@ -89,7 +89,7 @@ fn assert_rolled_back(dir: &Path) {
 }
 
 fn drill_json(o: &runner::DrillOutcome) -> Value {
-    serde_json::to_value(&o.results.drills[0]).unwrap()
+    serde_json::to_value(&o.results.ext.drills[0]).unwrap()
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod fuzz;
 mod grahmos;
 mod hostile;
 mod hostile_scenarios;
+mod layers;
 mod load;
 mod merge;
 mod midnight;

@@ -93,8 +93,6 @@ fn known_results() -> Results {
         partial: false,
         generator: None,
         observation_problems: Vec::new(),
-        gate: None,
-        plan: None,
     }
 }
 

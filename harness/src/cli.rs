@@ -401,8 +401,8 @@ async fn gate_cmd(a: GateArgs) -> Result<Exit, Error> {
     let opts =
         crate::gate::GateOptions { run: a.run.options(), baseline: a.baseline, update_baseline: a.update_baseline };
     let o = crate::gate::gate(&opts).await?;
-    println!("{}", crate::report::table::render(&o.results));
-    if let Some(g) = &o.results.gate {
+    println!("{}", crate::report::table::render(&o.results.run));
+    if let Some(g) = &o.results.ext.gate {
         println!(
             "\ngate against {} (tolerance {:.0}%, false-alarm rate {})",
             g.baseline,
@@ -482,7 +482,7 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     let mut results = plan::report::results(&s, &report, started_at);
     let interrupted = run::interrupt::is_interrupted();
     if interrupted {
-        run::mark_interrupted(&mut results);
+        run::mark_interrupted(&mut results.run);
     }
     crate::report::write_results(set.dir(), &results)?;
     crate::report::write_reports(set.dir(), &plan::report::doc(&s, &report, chart.clone()))?;

@@ -30,6 +30,7 @@ pub mod invalid;
 pub mod load;
 pub mod observe;
 pub mod probe;
+pub mod profile;
 pub mod redact;
 pub mod report;
 pub use gameday_rules as rules;

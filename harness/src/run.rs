@@ -579,8 +579,6 @@ pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, 
         partial,
         generator: outcome.health,
         observation_problems: data.problems.clone(),
-        gate: None,
-        plan: None,
     };
     (results, owned)
 }

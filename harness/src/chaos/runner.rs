@@ -28,7 +28,7 @@ use super::timeline::DrillTask;
 use crate::clock::Clock;
 use crate::load::{self, Mix, Outcomes};
 use crate::observe::{self, Tap};
-use crate::report::{self, Results};
+use crate::report;
 use crate::run::{self, Measured, MockRuntime, RunOptions, Settings};
 use crate::scenario::Scenario;
 use crate::targets::{check_loopback, TargetError};
@@ -60,16 +60,62 @@ pub struct DrillOptions {
     pub panic_after_inject: Option<String>,
 }
 
-/// `results.json` of a drill run: the run's results plus the drills.
+/// `gameday drill`'s section of `results.json`: the drills.
 #[derive(Debug, Serialize, serde::Deserialize)]
-pub struct DrillResults {
-    /// The load's results (`partial` = true when interrupted).
-    #[serde(flatten)]
-    pub run: Results,
+pub struct DrillSection {
     /// Whether every drill passed.
     pub drills_pass: bool,
     /// One report per drill, in scenario order.
     pub drills: Vec<DrillReport>,
+}
+
+/// `results.json` of a drill run: the load's results (`partial` = true when interrupted)
+/// plus the drills.
+pub type DrillResults = report::results::Extended<DrillSection>;
+
+impl report::results::Section for DrillSection {
+    /// A table of the drills and one check per exit criterion.
+    fn add_to(&self, doc: &mut report::doc::Doc) {
+        use report::doc::{Check, Status, Table};
+        let drills = &self.drills;
+        let secs = |v: Option<f64>| v.map_or("-".into(), crate::rules::format_sim_time);
+        let mut t = Table::new("Drills", &["drill", "fault", "status", "MTTD", "RTO", "budget burned", "reason"]);
+        for d in drills {
+            let status = serde_json::to_value(d.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+            t.push(vec![
+                d.name.clone(),
+                format!("{} on {}", d.fault, d.target),
+                status.unwrap_or_default(),
+                secs(d.mttd_s),
+                secs(d.rto_s),
+                d.budget_burned.map_or("-".into(), |b| format!("{:.2}%", b * 100.0)),
+                d.reason.clone().unwrap_or_default(),
+            ]);
+            doc.checks.extend(d.criteria.iter().map(|c| Check {
+                suite: format!("drill {}", d.name),
+                name: c.name.clone(),
+                status: match (c.observed, c.pass) {
+                    (_, true) => Status::Pass,
+                    (None, false) => Status::Error,
+                    (Some(_), false) => Status::Fail,
+                },
+                message: format!(
+                    "observed {} against a limit of {}",
+                    c.observed.map_or("nothing (never happened or no data)".into(), |v| format!("{v:.4}")),
+                    c.threshold
+                ),
+            }));
+            if d.criteria.is_empty() {
+                doc.checks.push(Check {
+                    suite: format!("drill {}", d.name),
+                    name: "ran".into(),
+                    status: if d.passed() { Status::Pass } else { Status::Error },
+                    message: d.reason.clone().unwrap_or_default(),
+                });
+            }
+        }
+        doc.tables.push(t);
+    }
 }
 
 /// What a finished (or interrupted) drill run hands back.
@@ -358,7 +404,7 @@ async fn run_with_env(
     let drills_pass = drills.iter().all(DrillReport::passed);
     let invalid = results.verdict == report::RunVerdict::Invalid;
     let exit = exit_of(&drills, partial || invalid);
-    let results = DrillResults { run: results, drills_pass, drills };
+    let results = DrillResults { run: results, ext: DrillSection { drills_pass, drills } };
     let results_path = write_results(&settings.out, &results)?;
     Ok(DrillOutcome { results, results_path, exit })
 }
@@ -527,15 +573,16 @@ pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
         c.status = Status::Skipped;
         c.message = format!("informational in a drill (the whole run includes the incident): {}", c.message);
     }
-    doc.add_drills(&results.drills);
+    report::results::Section::add_to(&results.ext, &mut doc);
     let failed: Vec<String> = results
+        .ext
         .drills
         .iter()
         .filter(|d| !d.passed())
         .map(|d| format!("drill {}: {}", d.name, d.reason.as_deref().unwrap_or("did not pass")))
         .collect();
     let invalid = results.run.verdict == report::RunVerdict::Invalid
-        || results.drills.iter().any(|d| d.status == DrillStatus::Error);
+        || results.ext.drills.iter().any(|d| d.status == DrillStatus::Error);
     doc.verdict = match (invalid, failed.is_empty()) {
         (true, _) => report::RunVerdict::Invalid,
         (false, true) => report::RunVerdict::Pass,
@@ -543,7 +590,7 @@ pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
     };
     let informational = results.run.reasons.iter().map(|r| format!("(load, informational) {r}"));
     doc.reasons = failed.into_iter().chain(informational).collect();
-    doc.figures = report::figures::for_results(&results.run, &drill_marks(&results.drills));
+    doc.figures = report::figures::for_results(&results.run, &drill_marks(&results.ext.drills));
     doc
 }
 
@@ -568,11 +615,11 @@ fn drill_marks(drills: &[DrillReport]) -> Vec<report::figures::Mark> {
 
 /// The terminal summary of a drill run.
 pub fn render(results: &DrillResults) -> String {
-    let mut out: Vec<String> = results.drills.iter().map(drill_report::render).collect();
+    let mut out: Vec<String> = results.ext.drills.iter().map(drill_report::render).collect();
     if results.run.partial {
         out.push("results are PARTIAL (the run was interrupted)".into());
     }
-    let passed = results.drills.iter().filter(|d| d.passed()).count();
-    out.push(format!("drills: {passed} of {} passed", results.drills.len()));
+    let passed = results.ext.drills.iter().filter(|d| d.passed()).count();
+    out.push(format!("drills: {passed} of {} passed", results.ext.drills.len()));
     out.join("\n")
 }

@@ -31,7 +31,7 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 use super::fault::FaultError;
-use crate::fleet::{profile_from_json, profile_to_json};
+use crate::profile::{profile_from_json, profile_to_json};
 
 /// Environment variable naming the `gameday` binary to run mocks with, when the running
 /// program is not `gameday` itself (tests, embedding).

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::results::{ReportKind, Results, RunVerdict, SCHEMA_VERSION};
+use crate::report::doc::{verdict_word, Check, Doc, Status, Table};
+use crate::report::results::{Extended, ReportKind, Results, RunVerdict, Section, SCHEMA_VERSION};
 pub use crate::resolve::gate::validate;
 use crate::run::{self, RunOptions, Settings};
 pub use crate::spec::gate::{GateSpec, TRACKABLE};
@@ -263,7 +264,7 @@ pub struct GateOptions {
 #[derive(Debug)]
 pub struct GateOutcome {
     /// The run's results, with the gate's section (`None` when updating the baseline).
-    pub results: Results,
+    pub results: GateResults,
     /// The output directory.
     pub out: PathBuf,
     /// The exit code.
@@ -287,9 +288,10 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
     let (mut results, _) = run::execute(&settings, &opts.run).await?;
     results.kind = ReportKind::Gate;
     let mut baseline_written = false;
+    let mut section = GateSection::default();
     if let Some(b) = &baseline {
         let g = compare(&spec, b, &results, &opts.baseline);
-        apply(&mut results, g);
+        section = apply(&mut results, g);
     } else if results.verdict != RunVerdict::Invalid {
         // A baseline gates only if a run like this one could be compared with it: the
         // run against itself shows whether any tracked percentile has enough intervals.
@@ -307,8 +309,9 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
             }
         }
     }
-    crate::report::write_run_outputs(&settings.out, &results)?;
-    let exit = run::exit_of(results.verdict);
+    let results = Extended { run: results, ext: section };
+    crate::report::write_extended_outputs(&settings.out, &results)?;
+    let exit = run::exit_of(results.run.verdict);
     Ok(GateOutcome { results, out: settings.out.clone(), exit, baseline_written })
 }
 
@@ -327,9 +330,61 @@ pub fn nothing_compared(g: &GateReport) -> Option<String> {
     )
 }
 
+/// `gameday gate`'s section of `results.json`: the comparison with the baseline (absent
+/// when the run wrote the baseline instead).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GateSection {
+    /// The comparison with the baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateReport>,
+}
+
+/// The results file of a gate run.
+pub type GateResults = Extended<GateSection>;
+
+impl Section for GateSection {
+    fn add_to(&self, doc: &mut Doc) {
+        let Some(g) = &self.gate else { return };
+        let mut t = Table::new(
+            &format!(
+                "Gate against {} ({:.0}% tolerance, false-alarm rate {})",
+                g.baseline,
+                g.tolerance * 100.0,
+                g.false_alarm_rate
+            ),
+            &["request", "percentile", "baseline", "current", "change", "interval", "p-value", "verdict"],
+        );
+        for c in &g.comparisons {
+            let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2} ms"));
+            let pct = |v: f64| format!("{:+.1}%", v * 100.0);
+            t.push(vec![
+                c.request.clone(),
+                c.percentile.clone(),
+                ms(c.baseline_median_ms),
+                ms(c.current_median_ms),
+                c.change.map_or("-".into(), pct),
+                c.change_interval.map_or("-".into(), |(lo, hi)| format!("{} .. {}", pct(lo), pct(hi))),
+                c.p_value.map_or("-".into(), |p| format!("{p:.2e}")),
+                verdict_word(c.not_compared.is_none().then_some(!c.regressed)).into(),
+            ]);
+            doc.checks.push(Check {
+                suite: "gate".into(),
+                name: format!("{} {} within {:.0}% of the baseline", c.request, c.percentile, g.tolerance * 100.0),
+                status: match (&c.not_compared, c.regressed) {
+                    (Some(_), _) => Status::Skipped,
+                    (None, true) => Status::Fail,
+                    (None, false) => Status::Pass,
+                },
+                message: c.describe(g.tolerance, g.false_alarm_rate),
+            });
+        }
+        doc.tables.push(t);
+    }
+}
+
 /// Folds the gate's verdict into the run's: a regression fails a run that was passing,
 /// and a gate that compared nothing makes the run invalid (it cannot be trusted to pass).
-fn apply(results: &mut Results, g: GateReport) {
+fn apply(results: &mut Results, g: GateReport) -> GateSection {
     let failures = g.failures();
     if let Some(why) = nothing_compared(&g) {
         if results.verdict != RunVerdict::Invalid {
@@ -343,7 +398,7 @@ fn apply(results: &mut Results, g: GateReport) {
     if results.verdict != RunVerdict::Invalid {
         results.reasons.extend(failures.into_iter().map(|f| format!("gate: {f}")));
     }
-    results.gate = Some(g);
+    GateSection { gate: Some(g) }
 }
 
 fn parent_dir(p: &Path) -> &Path {

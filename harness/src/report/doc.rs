@@ -7,7 +7,6 @@
 //! figures (SVG).
 
 use super::results::{Results, RunVerdict};
-use crate::chaos::report::DrillReport;
 use crate::rules::RuleVerdict;
 
 /// A table: title, header and rows of text cells.
@@ -22,11 +21,13 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(title: &str, header: &[&str]) -> Self {
+    /// An empty table with its title and column headers.
+    pub fn new(title: &str, header: &[&str]) -> Self {
         Self { title: title.to_owned(), header: header.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
-    fn push(&mut self, cells: Vec<String>) {
+    /// Appends a row of cells.
+    pub fn push(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 }
@@ -90,7 +91,8 @@ pub struct Doc {
 }
 
 impl Doc {
-    /// The document of a run, gate or drill's results file (drills added with [`Doc::add_drills`]).
+    /// The document of a results file's common part; a command adds its own section
+    /// ([`super::results::Section`]).
     pub fn from_results(r: &Results) -> Self {
         let kind = serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let mut doc = Self {
@@ -122,88 +124,7 @@ impl Doc {
             }
             doc.checks.extend(rules.iter().filter_map(|v| rule_check(suite, v)));
         }
-        if let Some(g) = &r.gate {
-            doc.add_gate(g);
-        }
         doc
-    }
-
-    fn add_gate(&mut self, g: &crate::gate::GateReport) {
-        let mut t = Table::new(
-            &format!(
-                "Gate against {} ({:.0}% tolerance, false-alarm rate {})",
-                g.baseline,
-                g.tolerance * 100.0,
-                g.false_alarm_rate
-            ),
-            &["request", "percentile", "baseline", "current", "change", "interval", "p-value", "verdict"],
-        );
-        for c in &g.comparisons {
-            let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2} ms"));
-            let pct = |v: f64| format!("{:+.1}%", v * 100.0);
-            t.push(vec![
-                c.request.clone(),
-                c.percentile.clone(),
-                ms(c.baseline_median_ms),
-                ms(c.current_median_ms),
-                c.change.map_or("-".into(), pct),
-                c.change_interval.map_or("-".into(), |(lo, hi)| format!("{} .. {}", pct(lo), pct(hi))),
-                c.p_value.map_or("-".into(), |p| format!("{p:.2e}")),
-                verdict_word(c.not_compared.is_none().then_some(!c.regressed)).into(),
-            ]);
-            self.checks.push(Check {
-                suite: "gate".into(),
-                name: format!("{} {} within {:.0}% of the baseline", c.request, c.percentile, g.tolerance * 100.0),
-                status: match (&c.not_compared, c.regressed) {
-                    (Some(_), _) => Status::Skipped,
-                    (None, true) => Status::Fail,
-                    (None, false) => Status::Pass,
-                },
-                message: c.describe(g.tolerance, g.false_alarm_rate),
-            });
-        }
-        self.tables.push(t);
-    }
-
-    /// Adds a drill run's drills: a table and one check per exit criterion.
-    pub fn add_drills(&mut self, drills: &[DrillReport]) {
-        let secs = |v: Option<f64>| v.map_or("-".into(), crate::rules::format_sim_time);
-        let mut t = Table::new("Drills", &["drill", "fault", "status", "MTTD", "RTO", "budget burned", "reason"]);
-        for d in drills {
-            let status = serde_json::to_value(d.status).ok().and_then(|v| v.as_str().map(str::to_owned));
-            t.push(vec![
-                d.name.clone(),
-                format!("{} on {}", d.fault, d.target),
-                status.unwrap_or_default(),
-                secs(d.mttd_s),
-                secs(d.rto_s),
-                d.budget_burned.map_or("-".into(), |b| format!("{:.2}%", b * 100.0)),
-                d.reason.clone().unwrap_or_default(),
-            ]);
-            self.checks.extend(d.criteria.iter().map(|c| Check {
-                suite: format!("drill {}", d.name),
-                name: c.name.clone(),
-                status: match (c.observed, c.pass) {
-                    (_, true) => Status::Pass,
-                    (None, false) => Status::Error,
-                    (Some(_), false) => Status::Fail,
-                },
-                message: format!(
-                    "observed {} against a limit of {}",
-                    c.observed.map_or("nothing (never happened or no data)".into(), |v| format!("{v:.4}")),
-                    c.threshold
-                ),
-            }));
-            if d.criteria.is_empty() {
-                self.checks.push(Check {
-                    suite: format!("drill {}", d.name),
-                    name: "ran".into(),
-                    status: if d.passed() { Status::Pass } else { Status::Error },
-                    message: d.reason.clone().unwrap_or_default(),
-                });
-            }
-        }
-        self.tables.push(t);
     }
 }
 

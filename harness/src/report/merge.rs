@@ -201,8 +201,6 @@ pub fn merge_labelled(inputs: &[Results], labels: &[String]) -> Result<Results, 
         partial: inputs.iter().any(|r| r.partial),
         generator,
         observation_problems,
-        gate: None,
-        plan: None,
     })
 }
 

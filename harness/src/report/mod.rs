@@ -56,8 +56,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `results.json` into `dir`; returns its path.
-pub fn write_results(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
+/// Writes `results.json` (plain [`Results`] or a command's [`results::Extended`]) into
+/// `dir`; returns its path.
+pub fn write_results<R: serde::Serialize>(dir: &Path, results: &R) -> Result<PathBuf, Error> {
     let path = dir.join("results.json");
     let json =
         serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
@@ -87,6 +88,23 @@ pub fn write_run_outputs(dir: &Path, results: &Results) -> Result<PathBuf, Error
     let set = OutSet::begin(dir)?;
     write_run_set(set.dir(), results)?;
     Ok(set.commit()?.join("results.json"))
+}
+
+/// Writes every output of a command's extended results as one set swapped in as `dir`:
+/// the run's outputs with the command's section in `results.json` and in the reports.
+pub fn write_extended_outputs<E>(dir: &Path, results: &results::Extended<E>) -> Result<PathBuf, Error>
+where
+    E: serde::Serialize + results::Section,
+{
+    let set = OutSet::begin(dir)?;
+    let path = write_results(set.dir(), results)?;
+    write_hlogs(set.dir(), &results.run)?;
+    let mut doc = doc::Doc::from_results(&results.run);
+    results.ext.add_to(&mut doc);
+    doc.figures = figures::for_results(&results.run, &[]);
+    write_reports(set.dir(), &doc)?;
+    set.commit()?;
+    Ok(path.file_name().map_or(path.clone(), |f| dir.join(f)))
 }
 
 /// Writes the outputs of a run into `dir` in place (a set being staged).

@@ -259,10 +259,24 @@ pub struct Results {
     /// What could not be observed (a target without `/metrics`, a metric it lacks):
     /// missing data, never zeros.
     pub observation_problems: Vec<String>,
-    /// `gameday gate`: the comparison with the baseline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<crate::gate::GateReport>,
-    /// `gameday plan`: the plan (the same document as `plan.json`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<serde_json::Value>,
+}
+
+/// A command's `results.json`: the run's [`Results`] with the command's own section
+/// flattened beside it (`gate`, `drills`, `plan`). `run` writes plain [`Results`];
+/// `gate`, `drill` and `plan` each write `Extended<TheirSection>`: the one way a command
+/// extends the results file, so `report` knows no command.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Extended<E> {
+    /// The common part, as `run` writes it.
+    #[serde(flatten)]
+    pub run: Results,
+    /// The command's own part.
+    #[serde(flatten)]
+    pub ext: E,
+}
+
+/// A command's section of the results file, and its part of the report document.
+pub trait Section {
+    /// Adds the section's tables and checks (JUnit cases) to the report document.
+    fn add_to(&self, doc: &mut super::doc::Doc);
 }

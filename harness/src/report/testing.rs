@@ -57,8 +57,6 @@ pub(crate) fn results_of(scenario: &str, step_s: f64, samples: &[Sample<'_>]) ->
         partial: false,
         generator: None,
         observation_problems: Vec::new(),
-        gate: None,
-        plan: None,
     }
 }
 

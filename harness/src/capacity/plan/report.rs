@@ -5,16 +5,47 @@
 //! through the horizon at the recommended size) and per trigger expectation.
 
 use crate::report::doc::{Check, Doc, Figure, Status, Table};
-use crate::report::results::{Machine, ReportKind, Results, RunVerdict, SCHEMA_VERSION};
+use serde::Serialize;
+
+use crate::report::results::{Extended, Machine, ReportKind, Results, RunVerdict, Section, SCHEMA_VERSION};
 use crate::scenario::Scenario;
 
 use super::live::LiveWeek;
 use super::output::PlanReport;
 use super::recommend::Recommendation;
 
-/// The plan's `results.json`: the common header, no request kinds, the plan embedded.
-pub fn results(s: &Scenario, p: &PlanReport, started_at: String) -> Results {
-    Results {
+/// `gameday plan`'s section of `results.json`: the plan (the same document as `plan.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanSection {
+    /// The plan.
+    pub plan: PlanReport,
+}
+
+/// The results file of a plan.
+pub type PlanResults = Extended<PlanSection>;
+
+impl Section for PlanSection {
+    /// Per week the load, percentiles and size; the triggers; one check per SLO and
+    /// trigger expectation.
+    fn add_to(&self, doc: &mut Doc) {
+        let p = &self.plan;
+        doc.tables = vec![weeks_table(p), triggers_table(p)];
+        doc.checks = slo_checks(p);
+        doc.checks.extend(p.triggers.iter().chain(&p.alerts).filter_map(|t| {
+            let expectation = t.expectation.as_ref()?;
+            Some(Check {
+                suite: "triggers".into(),
+                name: format!("{}: {expectation}", t.name),
+                status: if t.pass == Some(false) { Status::Fail } else { Status::Pass },
+                message: t.week.map_or("never fired".into(), |w| format!("first fired in week {w}")),
+            })
+        }));
+    }
+}
+
+/// The plan's `results.json`: the common header, no request kinds, the plan beside it.
+pub fn results(s: &Scenario, p: &PlanReport, started_at: String) -> PlanResults {
+    let run = Results {
         schema_version: SCHEMA_VERSION,
         kind: ReportKind::Plan,
         gameday_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -38,27 +69,16 @@ pub fn results(s: &Scenario, p: &PlanReport, started_at: String) -> Results {
         partial: false,
         generator: None,
         observation_problems: Vec::new(),
-        gate: None,
-        plan: serde_json::to_value(p).ok(),
-    }
+    };
+    Extended { run, ext: PlanSection { plan: p.clone() } }
 }
 
 /// The plan's report document; `chart` is `plan.svg` when it was drawn.
 pub fn doc(s: &Scenario, p: &PlanReport, chart: Option<String>) -> Doc {
     let results = results(s, p, crate::run::now_rfc3339());
-    let mut doc = Doc::from_results(&results);
+    let mut doc = Doc::from_results(&results.run);
     doc.title = format!("gameday plan `{}`: {} {} of {}", p.scenario, p.size, p.size_unit, p.service);
-    doc.tables = vec![weeks_table(p), triggers_table(p)];
-    doc.checks = slo_checks(p);
-    doc.checks.extend(p.triggers.iter().chain(&p.alerts).filter_map(|t| {
-        let expectation = t.expectation.as_ref()?;
-        Some(Check {
-            suite: "triggers".into(),
-            name: format!("{}: {expectation}", t.name),
-            status: if t.pass == Some(false) { Status::Fail } else { Status::Pass },
-            message: t.week.map_or("never fired".into(), |w| format!("first fired in week {w}")),
-        })
-    }));
+    results.ext.add_to(&mut doc);
     doc.figures = chart
         .map(|svg| Figure { title: "Load, CPU and p95 per week".into(), file: "plan.svg".into(), svg })
         .into_iter()
