@@ -1,23 +1,25 @@
 //! gameday: a load-testing and chaos-drill harness for the runbook services.
 //!
 //! The library does the work; `cli` only turns flags into calls and errors into exit
-//! codes. Modules, one per concern (see ARCHITECTURE.md):
-//! - [`capacity`]: the discrete-event simulator of a service's worker pool and queueing theory;
-//! - [`chaos`]: drills: faults (one file each), the drill runner and its rollback guard;
-//! - [`clock`]: the virtual clock (simulated <-> real time);
-//! - [`scenario`]: the scenario file model, parsing and validation;
-//! - [`targets`]: where each service is (embedded mock or URL) and the loopback guard;
-//! - [`http_guard`]: what every HTTP client does with redirects and long bodies;
-//! - [`invalid`]: a refused scenario value (span, field, message) before it gets its line;
-//! - [`load`]: the goose driver, the request mix and HDR latency recording;
-//! - [`observe`]: the run's time series (client-side and scraped);
-//! - [`probe`]: active checks run on the run's clock and recorded as `probe_success` series;
-//! - [`rules`]: SLOs, alerts and scaling triggers over the run (Prometheus semantics), and their export;
-//! - [`redact`]: credentials in URLs masked in every output;
-//! - [`report`]: `results.json` (written atomically) and the terminal table;
-//! - [`fleet`]: `gameday mocks`, the embedded mock fleet as its own process;
-//! - [`run`]: `gameday run`, tying the above together;
-//! - [`gate`]: `gameday gate`, the CI regression gate (a run compared with a baseline).
+//! codes. Modules, one per concern, bottom to top (the order `tests/layers.rs` holds;
+//! see `ARCHITECTURE.md` at the repository root):
+//! - leaves: [`invalid`] (a refused scenario value before it gets its line), [`clock`]
+//!   (simulated <-> real time), [`redact`] (credentials masked in every output),
+//!   [`http_guard`] (redirects and long bodies, the one loopback check);
+//! - [`spec`]: each engine's and command's section of the scenario file as plain data;
+//! - [`scenario`]: the scenario file model composing the specs, parsing and in-file checks;
+//! - [`profile`] (mock profiles as JSON/TOML) and [`targets`] (where each service is);
+//! - engines: [`load`] (the goose driver, the request mix, HDR recording into a
+//!   [`load::record::Sink`]), [`observe`] (scraped series, catalogs), [`probe`] (active
+//!   checks as `probe_success` series), `capacity::growth` (growth curves); the rules
+//!   engine and the simulator are the crates `gameday-rules` ([`rules`]) and `gameday-sim`;
+//! - [`resolve`]: cross-references that need an engine (growth, gate, drills, catalogs);
+//! - [`report`]: the results core (`results.json`, each command's section through
+//!   [`report::results::Extended`]), the report document and its renderers;
+//! - commands: [`run`] (`gameday run`), [`chaos`] (faults, probes and `gameday drill`),
+//!   [`gate`] (`gameday gate`), [`capacity`] (`gameday plan`), [`fleet`]
+//!   (`gameday mocks`), [`rules_export`] (`gameday rules export`);
+//! - [`cli`]: flags -> options -> command -> exit code.
 
 pub mod capacity;
 pub mod chaos;
