@@ -157,7 +157,7 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     let (resolved, running) = mocks.start(s, urls, &ctx).await?;
     let plan = Plan { allow_remote: opts.allow_remote, ..plan_for(s, !opts.quiet) };
     if !opts.quiet {
-        eprintln!("{}", header(s, &plan, &resolved));
+        eprintln!("{}", header("run", s, &plan, &resolved));
     }
     if let Some(w) = floor_warning(s) {
         eprintln!("warning: {w}");
@@ -468,7 +468,14 @@ pub fn floor_warning(s: &Scenario) -> Option<String> {
     })
 }
 
-pub(crate) fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTreeMap<ServiceId, Resolved>) -> String {
+/// The line printed before the load starts: the command (`run`, `drill`), seed, time scale,
+/// load model and length, and where each target is.
+pub(crate) fn header(
+    command: &str,
+    s: &Scenario,
+    plan: &Plan,
+    targets: &std::collections::BTreeMap<ServiceId, Resolved>,
+) -> String {
     let load = match (&plan.pace, s.load.model()) {
         (Pace::Open { users, .. }, Ok(Model::Open(curve))) => {
             format!(
@@ -480,7 +487,7 @@ pub(crate) fn header(s: &Scenario, plan: &Plan, targets: &std::collections::BTre
         (pace, _) => format!("closed model, {} users", pace.users()),
     };
     let mut h = format!(
-        "gameday run `{}`: seed {}, time scale {}x, {load} for {} simulated ({:.1}s real)",
+        "gameday {command} `{}`: seed {}, time scale {}x, {load} for {} simulated ({:.1}s real)",
         s.name,
         s.seed,
         s.time_scale.factor(),

@@ -339,7 +339,7 @@ async fn run_with_env(
     plan.allow_remote = opts.allow_remote;
     plan.tap = Some(std::sync::Arc::new(tap.clone()));
     if !opts.quiet {
-        eprintln!("{}", run::header(s, &plan, &resolved).replacen("gameday run", "gameday drill", 1));
+        eprintln!("{}", run::header("drill", s, &plan, &resolved));
     }
     let mix = Arc::new(Mix::new(s, &resolved)?);
     let scrape_targets = scrape_targets(s, env, &resolved, opts.allow_remote)?;
