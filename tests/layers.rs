@@ -36,6 +36,8 @@ const LAYERS: &[&str] = &[
     "report",
     // Commands: `run` first (the others build on it), then each command.
     "run",
+    "merge",
+    "validate",
     "chaos",
     "gate",
     "capacity",

@@ -266,44 +266,6 @@ fn parse_service(s: &str) -> Result<ServiceId, FlagError> {
 /// besides the errors of the library calls it makes.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// `gameday merge` with fewer than two files.
-    #[error("merge needs at least 2 results files, got {0}")]
-    TooFewFiles(usize),
-    /// A file to merge cannot be read.
-    #[error("{}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A file to merge is not JSON.
-    #[error("{}: not JSON: {source}", path.display())]
-    NotJson {
-        /// The file.
-        path: PathBuf,
-        /// serde's refusal.
-        source: serde_json::Error,
-    },
-    /// A file to merge is of another schema (`None`: the field is missing).
-    #[error("{}: schema_version is {}: this gameday merges results files of schema {}", path.display(), found.map_or_else(|| "missing".to_owned(), |v| v.to_string()), crate::report::results::SCHEMA_VERSION)]
-    Schema {
-        /// The file.
-        path: PathBuf,
-        /// Its `schema_version`.
-        found: Option<u64>,
-    },
-    /// A file to merge is JSON but not a results file.
-    #[error("{}: not a results file: {}: {}", path.display(), source.path(), source.inner())]
-    NotResults {
-        /// The file.
-        path: PathBuf,
-        /// Where and why serde refused it.
-        source: serde_path_to_error::Error<serde_json::Error>,
-    },
-    /// The results cannot be merged.
-    #[error("{0}")]
-    Merge(crate::report::MergeError),
     /// `gameday mocks --profile` without exactly one `--only`.
     #[error("--profile needs exactly one --only SERVICE")]
     ProfileNeedsOne,
@@ -423,33 +385,15 @@ async fn gate_cmd(a: GateArgs) -> Result<Exit, Error> {
 }
 
 fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
-    use crate::report::{self, results::SCHEMA_VERSION};
-    if a.files.len() < 2 {
-        return Err(CliError::TooFewFiles(a.files.len()).into());
-    }
-    let mut inputs = Vec::with_capacity(a.files.len());
-    for path in &a.files {
-        let bytes = std::fs::read(path).map_err(|source| CliError::Read { path: path.clone(), source })?;
-        let version = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|source| CliError::NotJson { path: path.clone(), source })?
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(SCHEMA_VERSION)) {
-            return Err(CliError::Schema { path: path.clone(), found: version }.into());
-        }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let results: report::Results = serde_path_to_error::deserialize(&mut de)
-            .map_err(|source| CliError::NotResults { path: path.clone(), source })?;
-        inputs.push(results);
-    }
-    let labels: Vec<String> = a.files.iter().map(|p| p.display().to_string()).collect();
-    let merged = report::merge_labelled(&inputs, &labels).map_err(CliError::Merge)?;
-    let out = a.out.clone().unwrap_or_else(|| report::out_dir::default_dir(&merged.scenario, "-merged"));
-    let path = report::write_run_outputs(&out, &merged)?;
-    println!("{}", report::table::render(&merged));
-    println!("results: {}", path.display());
-    println!("interval logs: {}; report: {}", out.join("hlog").display(), out.join("report.md").display());
-    Ok(run::exit_of(merged.verdict))
+    let merged = crate::merge::merge(&a.files, a.out.as_deref())?;
+    println!("{}", crate::report::table::render(&merged.results));
+    println!("results: {}", merged.results_path.display());
+    println!(
+        "interval logs: {}; report: {}",
+        merged.out.join("hlog").display(),
+        merged.out.join("report.md").display()
+    );
+    Ok(run::exit_of(merged.results.verdict))
 }
 
 async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
@@ -539,14 +483,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
             Ok(Exit::Pass)
         }
         DrillRun::Ran(o) => {
-            // The whole run's SLOs include the incident on purpose: informational here; the
-            // drills' own criteria decide the exit code.
-            let run = crate::report::table::render(&o.results.run).replacen(
-                "\nverdict: ",
-                "\nload verdict over the whole run, incident included (informational; the drills decide): ",
-                1,
-            );
-            println!("{run}");
+            println!("{}", crate::report::table::render_with(&o.results.run, runner::LOAD_VERDICT_LABEL));
             println!("{}", runner::render(&o.results));
             println!("results: {}", o.results_path.display());
             Ok(o.exit)
@@ -577,25 +514,11 @@ async fn mocks_cmd(a: MocksArgs) -> Result<Exit, Error> {
 }
 
 async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit, Error> {
-    let s = crate::resolve::load(path)?;
-    // The scenario's own URLs (no --target here); remote ones are checked only if reachable.
-    let urls = run::preflight(&s, &[], allow_remote)?
-        .into_iter()
-        .map(|(id, u)| (id, u.map(|u| u.trim_end_matches('/').to_owned())))
-        .collect();
-    for w in crate::run::check_rule_metrics(&s, &urls).await? {
+    let v = crate::validate::validate(path, allow_remote).await?;
+    for w in &v.warnings {
         eprintln!("warning: {w}");
     }
-    println!(
-        "{}: ok: scenario `{}`, {} request kinds, {} SLOs, {} alerts, {} triggers, {} drills",
-        path.display(),
-        s.name,
-        s.load.requests.len(),
-        s.slos.len(),
-        s.alerts.len(),
-        s.triggers.len(),
-        s.drills.len()
-    );
+    println!("{}", v.summary(path));
     Ok(Exit::Pass)
 }
 

@@ -16,7 +16,8 @@
 //! - [`resolve`]: cross-references that need an engine (growth, gate, drills, catalogs);
 //! - [`report`]: the results core (`results.json`, each command's section through
 //!   [`report::results::Extended`]), the report document and its renderers;
-//! - commands: [`run`] (`gameday run`), [`chaos`] (faults, probes and `gameday drill`),
+//! - commands: [`run`] (`gameday run` and the run pipeline with its hooks), [`merge`]
+//!   (`gameday merge`), [`validate`] (`gameday validate`), [`chaos`] (faults, probes and `gameday drill`),
 //!   [`gate`] (`gameday gate`), [`capacity`] (`gameday plan`), [`fleet`]
 //!   (`gameday mocks`), [`rules_export`] (`gameday rules export`);
 //! - [`cli`]: flags -> options -> command -> exit code.
@@ -30,6 +31,7 @@ pub mod gate;
 pub mod http_guard;
 pub mod invalid;
 pub mod load;
+pub mod merge;
 pub mod observe;
 pub mod probe;
 pub mod profile;
@@ -44,6 +46,7 @@ pub mod run;
 pub mod scenario;
 pub mod spec;
 pub mod targets;
+pub mod validate;
 
 use std::path::PathBuf;
 
@@ -117,6 +120,9 @@ pub enum Error {
     /// A command's flags are unusable.
     #[error("{0}")]
     Cli(#[from] cli::CliError),
+    /// `gameday merge` refused its inputs.
+    #[error("{0}")]
+    Merge(#[from] merge::MergeCmdError),
 }
 
 /// What a failed run's message starts with: `run failed: ` for exit 3, else nothing.
@@ -143,6 +149,7 @@ impl Error {
             Error::Fleet(e) => e.exit(),
             Error::Run(e) => e.exit(),
             Error::Cli(e) => e.exit(),
+            Error::Merge(e) => e.exit(),
         }
     }
 }
@@ -212,7 +219,7 @@ mod tests {
                 "--port rpc=9: no started service has an endpoint `rpc`",
                 Exit::Usage,
             ),
-            (cli::CliError::TooFewFiles(1).into(), "merge needs at least 2 results files, got 1", Exit::Usage),
+            (merge::MergeCmdError::TooFewFiles(1).into(), "merge needs at least 2 results files, got 1", Exit::Usage),
             (cli::CliError::ProfileNeedsOne.into(), "--profile needs exactly one --only SERVICE", Exit::Usage),
         ];
         for (e, message, exit) in cases {

@@ -1,10 +1,16 @@
-//! `gameday run SCENARIO`: start the targets, run the load, judge the SLOs, write results.
+//! `gameday run SCENARIO`, and the run pipeline every load-sending command plugs into.
 //!
 //! Order matters for the user: everything that can be refused is refused before any load
 //! is sent (scenario, flags, loopback guard, output directory), so a bad input costs
 //! nothing and leaves `--out` untouched. Flag values override the scenario's in exactly
 //! one place, [`Settings::resolve`].
+//!
+//! [`execute_with`] is the one pipeline: start the targets, run the load with scraping
+//! and probes, judge. `gate` runs it as it is; `drill` and `plan`'s live windows plug into
+//! it through [`Hooks`] (before the load, on each interval, after) instead of rebuilding
+//! it or building a scenario of their own. Results are written by the command.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +18,11 @@ use std::time::Duration;
 use gameday_mocks::kit::{HumanDuration, PositiveDuration};
 use gameday_mocks::{MockContext, ServiceId, TimeScale};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::load::arrival::RateCurve;
 use crate::load::{self, LateBound, Mix, Pace, Plan};
 use crate::observe::{self, RunData, ScrapeTarget, Scraped};
 use crate::probe;
@@ -26,7 +33,10 @@ use crate::spec::drill::ProbeSpec;
 use crate::targets::{self, Resolved};
 use crate::{Error, Exit};
 
+pub mod hooks;
 pub mod interrupt;
+
+pub use hooks::{Before, Ending, Hooks, Load, Plain, Started, Urls};
 
 /// What `gameday run` was asked to do (flags already parsed, not yet merged).
 #[derive(Clone, Debug, Default)]
@@ -128,13 +138,7 @@ pub struct RunReport {
 /// Runs a scenario end to end.
 pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
     let settings = Settings::resolve(opts)?;
-    run_settings(&settings, opts).await
-}
-
-/// Runs an already resolved scenario (e.g. one window of a growth plan built in memory)
-/// and writes its outputs; `opts` supplies the target overrides, `--allow-remote` and `--quiet`.
-pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunReport, Error> {
-    let (results, data) = execute(settings, opts).await?;
+    let Executed { results, data, .. } = execute_with(&settings, opts, Plain, interrupt::interrupted()).await?;
     let results_path = report::write_run_outputs(&settings.out, &results)?;
     let exit = exit_of(results.verdict);
     Ok(RunReport { results, results_path, exit, data })
@@ -143,10 +147,41 @@ pub async fn run_settings(settings: &Settings, opts: &RunOptions) -> Result<RunR
 /// Runs an already resolved scenario and judges it, writing nothing but proving `--out`
 /// writable first: the caller adds what it knows (a gate's comparison) and writes.
 pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results, RunData), Error> {
-    let s = &settings.scenario;
-    let urls = preflight(s, &opts.targets, opts.allow_remote)?;
-    for w in check_rule_metrics(s, &urls).await? {
-        eprintln!("warning: {w}");
+    let Executed { results, data, .. } = execute_with(settings, opts, Plain, interrupt::interrupted()).await?;
+    Ok((results, data))
+}
+
+/// What the pipeline hands back: the judged run, the command's section, what the rules
+/// read, and how the load ended.
+#[derive(Debug)]
+pub struct Executed<S> {
+    /// Everything measured and decided about the run.
+    pub results: Results,
+    /// The command's section ([`Hooks::finish`]).
+    pub section: S,
+    /// What the rules read: the recording's intervals and the scraped series.
+    pub data: RunData,
+    /// How the load ended.
+    pub ending: Ending,
+}
+
+/// The one run pipeline, with a command's [`Hooks`]: refuses what can be refused (and
+/// proves `--out` writable) before anything starts, starts the targets, runs the load with
+/// scraping and probes until it ends or `interrupted` resolves, judges, and hands back
+/// the results with the command's section. Writes no results: the caller does.
+pub async fn execute_with<H: Hooks>(
+    settings: &Settings,
+    opts: &RunOptions,
+    mut hooks: H,
+    interrupted: impl Future<Output = ()>,
+) -> Result<Executed<H::Section>, Error> {
+    let s = Arc::new(settings.scenario.clone());
+    let urls = hooks.preflight(&s, opts)?;
+    let rules = hooks.rules(&s);
+    if !rules.alerts.is_empty() || !rules.triggers.is_empty() {
+        for w in check_rule_metrics(&s, &urls).await? {
+            eprintln!("warning: {w}");
+        }
     }
     report::prepare_out_dir(&settings.out)?;
     if interrupt::is_interrupted() {
@@ -154,32 +189,115 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     }
     let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
     let mocks = MockRuntime::new()?;
-    let (resolved, running) = mocks.start(s, urls, &ctx).await?;
-    let plan = Plan { allow_remote: opts.allow_remote, ..plan_for(s, !opts.quiet) };
+    let mut started = hooks.start(&s, urls, &ctx, &mocks, opts.allow_remote).await?;
+    let join = std::mem::replace(&mut started.join, Box::pin(async {}));
+    let executed = drive(&s, opts, hooks, started, interrupted).await;
+    ctx.shutdown.cancel();
+    let _ = mocks.run_on(join).await;
+    executed
+}
+
+/// The load and everything around it, on started targets.
+async fn drive<H: Hooks>(
+    s: &Arc<Scenario>,
+    opts: &RunOptions,
+    mut hooks: H,
+    started: Started,
+    interrupted: impl Future<Output = ()>,
+) -> Result<Executed<H::Section>, Error> {
+    let Started { resolved, scrape, probes, .. } = started;
+    let tap = hooks.tap();
+    let mut plan = Plan { allow_remote: opts.allow_remote, ..plan_for(s, !opts.quiet) };
+    plan.tap = tap.clone().map(|t| Arc::new(t) as Arc<dyn load::record::Sink>);
+    let load = hooks.load(s, hooks::scenario_load(s, plan));
+    let rules = hooks.rules(s);
     if !opts.quiet {
-        eprintln!("{}", header("run", s, &plan, &resolved));
+        eprintln!("{}", header(hooks.command(), s, &load, &resolved));
     }
-    if let Some(w) = floor_warning(s) {
+    if let Some(w) = floor_warning(s.time_scale, rules.slos) {
         eprintln!("warning: {w}");
     }
     let mix = Arc::new(Mix::new(s, &resolved)?);
-    let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
-    let probes = probe_schedule(s, &resolved, opts.allow_remote)?;
-    let (on_start, observer) = observe_when_started(scrape_targets, probes, plan.interval, None);
-    let outcome = interrupt::until_done_or_interrupted(load::run(Arc::clone(&mix), &plan, Some(on_start))).await;
-    let scraped = observer.finish().await;
-    ctx.shutdown.cancel();
-    for svc in running {
-        svc.join().await;
-    }
-    let mut outcome = outcome?;
-    let data = run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
+    let (on_start, observer) = observe_when_started(scrape, probes, load.plan.interval, tap);
+    let clock_rx = forward_clock(on_start);
+    let step_s = s.time_scale.to_sim(load.plan.interval).as_secs_f64();
+    hooks.before(Before { mix: &mix, step_s, clock: clock_rx.1.clone() });
+    let running = load::run(Arc::clone(&mix), &load.plan, Some(clock_rx.0));
+    tokio::pin!(running);
+    let raced = tokio::select! {
+        out = &mut running => Some(out),
+        () = interrupted => None,
+    };
+    let was_interrupted = raced.is_none() || interrupt::is_interrupted();
+    let wait = !was_interrupted || hooks.interrupted().await;
+    // `None`: a hook did not wait for the load; its recording so far is the outcome.
+    let loaded = match raced {
+        Some(out) => Some(out),
+        None if wait => Some(interrupt::until_done_or_interrupted(running).await),
+        None => None,
+    };
+    let cut_short = was_interrupted
+        || match &loaded {
+            Some(Ok(o)) => s.time_scale.to_sim(o.wall) + Duration::from_secs(1) < hooks::span(s, &load),
+            _ => true,
+        };
+    let ending = Ending { interrupted: was_interrupted, cut_short, partial: loaded.is_none() };
+    let extra = hooks.after(ending).await;
+    let mut scraped = observer.finish().await;
+    scraped.series.extend(extra);
+    let clock = *clock_rx.1.borrow();
+    let mut outcome = match loaded {
+        Some(out) => out?,
+        None => cut_outcome(hooks.recording(mix.kinds.len()), clock),
+    };
+    let data = run_data(s, &load, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved };
-    let (mut results, data) = judge(s, &opts.scenario, &mix, &plan, measured);
-    if interrupt::is_interrupted() {
+    let (mut results, data) = judge(s, rules, &opts.scenario, &mix, &load.plan, measured);
+    if ending.interrupted || interrupt::is_interrupted() {
         mark_interrupted(&mut results);
     }
-    Ok((results, data))
+    let section = hooks.finish(&mut results, &data, ending);
+    Ok(Executed { results, section, data, ending })
+}
+
+/// Hands the load's clock, once it starts, to the observer and to a watch the hooks read.
+fn forward_clock(on_start: oneshot::Sender<Clock>) -> (oneshot::Sender<Clock>, watch::Receiver<Option<Clock>>) {
+    let (clock_tx, clock_rx) = watch::channel(None::<Clock>);
+    let (load_tx, load_rx) = oneshot::channel::<Clock>();
+    tokio::spawn(async move {
+        if let Ok(clock) = load_rx.await {
+            let _ = on_start.send(clock);
+            let _ = clock_tx.send(Some(clock));
+        }
+    });
+    (load_tx, clock_rx)
+}
+
+/// The outcome of a load that was not awaited: its recording so far, timed by its clock.
+fn cut_outcome(recording: load::Recording, clock: Option<Clock>) -> load::Outcomes {
+    let wall = clock.map_or_else(Default::default, |c| c.started().elapsed());
+    let zero_at = clock.map_or_else(std::time::SystemTime::now, |c| c.zero_wall());
+    load::Outcomes { recording, wall, zero_at, health: None }
+}
+
+/// Starts the scenario's targets (embedded mocks or URLs), what the observer scrapes on
+/// them and the scenario's probes: [`Hooks::start`]'s default.
+pub(crate) async fn start_targets(
+    s: &Arc<Scenario>,
+    urls: Urls,
+    ctx: &MockContext,
+    mocks: &MockRuntime,
+    allow_remote: bool,
+) -> Result<Started, Error> {
+    let (resolved, running) = mocks.start(s, urls, ctx).await?;
+    let scrape = observe::scrape_targets(s, &resolved, &running, allow_remote)?;
+    let probes = probe_schedule(s, &resolved, allow_remote)?;
+    let join: hooks::Join = Box::pin(async move {
+        for svc in running {
+            svc.join().await;
+        }
+    });
+    Ok(Started { resolved, scrape, probes, join })
 }
 
 /// An interrupted run (Ctrl-C, SIGTERM) is partial and cannot be trusted, however much of
@@ -227,23 +345,15 @@ pub fn exit_of(verdict: RunVerdict) -> Exit {
 }
 
 /// What the rules read: the recording's intervals and the scraped series, one clock.
-pub(crate) fn run_data(s: &Scenario, plan: &Plan, mix: &Mix, intervals: load::Intervals, scraped: Scraped) -> RunData {
+fn run_data(s: &Scenario, load: &Load, mix: &Mix, intervals: load::Intervals, scraped: Scraped) -> RunData {
     RunData::new(
-        s.time_scale.to_sim(plan.interval).as_secs_f64(),
-        load_span(s, plan).as_secs_f64(),
+        s.time_scale.to_sim(load.plan.interval).as_secs_f64(),
+        hooks::span(s, load).as_secs_f64(),
         mix.kinds.iter().map(|k| k.name.clone()).collect(),
         intervals,
         scraped.series,
         scraped.problems,
     )
-}
-
-/// How long the load runs, simulated (a closed model's ramp included).
-pub(crate) fn load_span(s: &Scenario, plan: &Plan) -> Duration {
-    match plan.pace {
-        Pace::Closed { .. } => s.load.ramp.get() + s.load.duration.get(),
-        Pace::Open { .. } => s.load.duration.get(),
-    }
 }
 
 /// Checks that every scraped metric and label the alerts and triggers name exists on
@@ -268,7 +378,7 @@ pub async fn check_rule_metrics(
 /// The embedded mocks' own runtime, on their own threads: their request handling never
 /// sits in the generator's task queues (a mock is another machine; the OS, not tokio's
 /// cooperative scheduling, shares the CPU between them).
-pub(crate) struct MockRuntime {
+pub struct MockRuntime {
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -285,7 +395,7 @@ impl MockRuntime {
     }
 
     /// Runs `fut` on this runtime (so every task it spawns lives there) and waits for it.
-    pub(crate) async fn run_on<F>(&self, fut: F) -> Result<F::Output, Error>
+    pub async fn run_on<F>(&self, fut: F) -> Result<F::Output, Error>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
@@ -402,15 +512,7 @@ pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
     let real_interval = scale.to_real(Duration::from_secs(1)).max(Duration::from_millis(100));
     let l = &s.load;
     let pace = match l.model() {
-        Ok(Model::Open(curve)) => Pace::Open {
-            curve: curve.clone(),
-            process: l.arrivals,
-            users: open_users(curve.peak_per_second(), l.request_timeout.get(), l.max_users.get()),
-            late: LateBound {
-                late_after: l.late_after.map_or(DEFAULT_LATE_AFTER, |d| scale.to_real(d.get())),
-                max_late_ratio: l.max_late.0,
-            },
-        },
+        Ok(Model::Open(curve)) => open_pace(s, curve.clone()),
         // `validate` refused a load that is neither; closed with `max_users` is its fallback.
         Ok(Model::Closed(_)) | Err(_) => Pace::Closed {
             users: l.users.unwrap_or(l.max_users).get() as usize,
@@ -434,6 +536,21 @@ pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
     }
 }
 
+/// The open model's pace at the scenario's arrival process, lateness bound and users for
+/// `curve` (the scenario's, or a command's own, such as a plan's weekly wave).
+pub fn open_pace(s: &Scenario, curve: RateCurve) -> Pace {
+    let l = &s.load;
+    Pace::Open {
+        process: l.arrivals,
+        users: open_users(curve.peak_per_second(), l.request_timeout.get(), l.max_users.get()),
+        late: LateBound {
+            late_after: l.late_after.map_or(DEFAULT_LATE_AFTER, |d| s.time_scale.to_real(d.get())),
+            max_late_ratio: l.max_late.0,
+        },
+        curve,
+    }
+}
+
 /// A send more than this late (real time) is late, unless the scenario says otherwise.
 pub const DEFAULT_LATE_AFTER: Duration = Duration::from_millis(10);
 
@@ -450,10 +567,9 @@ pub const REAL_FLOOR: Duration = Duration::from_millis(1);
 
 /// A warning when the time scale pushes a latency objective near the real-time floor:
 /// the floor, in simulated time, must stay under a tenth of the tightest threshold.
-pub fn floor_warning(s: &Scenario) -> Option<String> {
-    let floor_sim = s.time_scale.to_sim(REAL_FLOOR).as_secs_f64();
-    let tightest = s
-        .slos
+pub fn floor_warning(scale: TimeScale, slos: &[rules::Slo]) -> Option<String> {
+    let floor_sim = scale.to_sim(REAL_FLOOR).as_secs_f64();
+    let tightest = slos
         .iter()
         .filter(|o| o.objective.indicator.is_latency())
         .map(|o| o.objective.threshold)
@@ -461,7 +577,7 @@ pub fn floor_warning(s: &Scenario) -> Option<String> {
     (tightest.is_finite() && floor_sim * 10.0 > tightest).then(|| {
         format!(
             "time scale {}x puts the 1 ms real-time floor at {:.0} ms simulated, more than a tenth of the tightest latency objective ({:.0} ms): latencies near it are not trustworthy; lower time_scale",
-            s.time_scale.factor(),
+            scale.factor(),
             floor_sim * 1e3,
             tightest * 1e3
         )
@@ -473,25 +589,25 @@ pub fn floor_warning(s: &Scenario) -> Option<String> {
 pub(crate) fn header(
     command: &str,
     s: &Scenario,
-    plan: &Plan,
+    load: &Load,
     targets: &std::collections::BTreeMap<ServiceId, Resolved>,
 ) -> String {
-    let load = match (&plan.pace, s.load.model()) {
-        (Pace::Open { users, .. }, Ok(Model::Open(curve))) => {
+    let plan = &load.plan;
+    let model = match &plan.pace {
+        Pace::Open { users, curve, process, .. } => {
             format!(
-                "open model, {:?} arrivals peaking at {:.3} req/s, up to {users} users",
-                s.load.arrivals,
+                "open model, {process:?} arrivals peaking at {:.3} req/s, up to {users} users",
                 curve.peak_per_second()
             )
         }
-        (pace, _) => format!("closed model, {} users", pace.users()),
+        pace => format!("closed model, {} users", pace.users()),
     };
     let mut h = format!(
-        "gameday {command} `{}`: seed {}, time scale {}x, {load} for {} simulated ({:.1}s real)",
+        "gameday {command} `{}`: seed {}, time scale {}x, {model} for {} simulated ({:.1}s real)",
         s.name,
         s.seed,
         s.time_scale.factor(),
-        s.load.duration.0,
+        load.duration,
         plan.run_time.as_secs_f64(),
     );
     for (id, t) in targets {
@@ -502,23 +618,30 @@ pub(crate) fn header(
 }
 
 /// What a run measured, ready to be judged.
-pub(crate) struct Measured {
+struct Measured {
     /// The load's outcome (its recording's intervals moved into `data`).
-    pub(crate) outcome: load::Outcomes,
+    outcome: load::Outcomes,
     /// What the rules read.
-    pub(crate) data: RunData,
+    data: RunData,
     /// Where each service was.
-    pub(crate) resolved: std::collections::BTreeMap<ServiceId, Resolved>,
+    resolved: std::collections::BTreeMap<ServiceId, Resolved>,
 }
 
 /// Judges a measured run: rules, validity, the results document.
 /// Hands the run's data back with the results (a plan reads its live windows from it).
-pub(crate) fn judge(s: &Scenario, scenario_file: &Path, mix: &Mix, plan: &Plan, m: Measured) -> (Results, RunData) {
+fn judge(
+    s: &Scenario,
+    rules: rules::RuleSet<'_>,
+    scenario_file: &Path,
+    mix: &Mix,
+    plan: &Plan,
+    m: Measured,
+) -> (Results, RunData) {
     let Measured { outcome, data: owned, resolved } = m;
     let started_at = rfc3339(outcome.zero_at);
     let data = &owned;
     let rec = &outcome.recording;
-    let rules = rules::judge(s.rules(), data);
+    let rules = rules::judge(rules, data);
     let all = rec.merged(None);
     let expected = match plan.pace {
         Pace::Closed { ramp, .. } => ramp + plan.run_time,

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use gameday_mocks::{MockContext, ServiceId};
 use serde::Serialize;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::drill::{budget_slo, Drill};
@@ -26,10 +25,10 @@ use super::guard::Guard;
 use super::report::{self as drill_report, DrillReport, DrillStatus};
 use super::timeline::DrillTask;
 use crate::clock::Clock;
-use crate::load::{self, Mix, Outcomes};
+use crate::load;
 use crate::observe::{self, Tap};
 use crate::report;
-use crate::run::{self, Measured, MockRuntime, RunOptions, Settings};
+use crate::run::{self, MockRuntime, RunOptions, Settings};
 use crate::scenario::Scenario;
 use crate::targets::{check_loopback, TargetError};
 use crate::{Error, Exit};
@@ -288,37 +287,36 @@ fn list<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// Runs `gameday drill`; `interrupted` resolves on Ctrl-C (roll back, partial results).
+/// The run's own pipeline ([`run::execute_with`]) with the drills plugged in ([`DrillHooks`]).
 pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -> Result<DrillRun, Error> {
     let settings = settings(opts)?;
-    let s = Arc::new(settings.scenario.clone());
-    let urls = drill_urls(&s, &opts.targets, opts.allow_remote)?;
     if opts.dry_run {
-        return Ok(DrillRun::Plan(plan_text(&s, &urls)));
+        let urls = drill_urls(&settings.scenario, &opts.targets, opts.allow_remote)?;
+        return Ok(DrillRun::Plan(plan_text(&settings.scenario, &urls)));
     }
-    // What SIGKILLed drills left: their supervised processes' and edges' folders.
-    for prefix in [super::supervisor::PROC_DIR_PREFIX, super::targets_grahmos::EDGE_DIR_PREFIX] {
-        super::cleanup::sweep(&std::env::temp_dir(), prefix);
-    }
-    for w in run::check_rule_metrics(&s, &urls).await? {
-        eprintln!("warning: {w}");
-    }
-    report::prepare_out_dir(&settings.out)?;
-    let ctx = MockContext { scale: s.time_scale, seed: s.seed, ..MockContext::default() };
-    let mocks = MockRuntime::new()?;
-    let env = {
-        let (s2, ctx2) = (Arc::clone(&s), ctx.clone());
-        Arc::new(mocks.run_on(async move { DrillEnv::start(&s2, urls, &ctx2).await }).await??)
+    let run_opts = RunOptions {
+        scenario: opts.scenario.clone(),
+        targets: opts.targets.clone(),
+        allow_remote: opts.allow_remote,
+        quiet: opts.quiet,
+        ..RunOptions::default()
     };
-    let outcome = run_with_env(opts, &settings, &s, &env, interrupted).await;
-    ctx.shutdown.cancel();
-    if let Ok(mut env) = Arc::try_unwrap(env) {
-        let _ = mocks.run_on(async move { env.join().await }).await;
-    }
-    outcome.map(|o| DrillRun::Ran(Box::new(o)))
+    let hooks = DrillHooks::new(opts);
+    let ran = run::execute_with(&settings, &run_opts, hooks, interrupted).await?;
+    let invalid = ran.results.verdict == report::RunVerdict::Invalid;
+    let exit = exit_of(&ran.section.drills, ran.ending.partial || invalid);
+    let results = DrillResults { run: ran.results, ext: ran.section };
+    let results_path = write_results(&settings.out, &results)?;
+    Ok(DrillRun::Ran(Box::new(DrillOutcome { results, results_path, exit })))
 }
 
-/// Shared state of one drill run.
-struct Live {
+/// The drills, plugged into the run's pipeline: the targets start with their fault hooks,
+/// each drill waits in its own task for the load's clock, Ctrl-C rolls back at once, the
+/// load's end rolls back what is left, and the drills' reports are the run's section.
+struct DrillHooks<'o> {
+    opts: &'o DrillOptions,
+    /// The scenario and targets, once started.
+    started: Option<(Arc<Scenario>, Arc<DrillEnv>)>,
     guard: Guard,
     tap: Tap,
     stop: CancellationToken,
@@ -326,87 +324,104 @@ struct Live {
     watchers: Vec<tokio::task::JoinHandle<()>>,
 }
 
-async fn run_with_env(
-    opts: &DrillOptions,
-    settings: &Settings,
-    s: &Arc<Scenario>,
-    env: &Arc<DrillEnv>,
-    interrupted: impl Future<Output = ()>,
-) -> Result<DrillOutcome, Error> {
-    let resolved = env.resolved();
-    let tap = Tap::new();
-    let mut plan = run::plan_for(s, !opts.quiet);
-    plan.allow_remote = opts.allow_remote;
-    plan.tap = Some(std::sync::Arc::new(tap.clone()));
-    if !opts.quiet {
-        eprintln!("{}", run::header("drill", s, &plan, &resolved));
-    }
-    let mix = Arc::new(Mix::new(s, &resolved)?);
-    let scrape_targets = scrape_targets(s, env, &resolved, opts.allow_remote)?;
-    let probes = probe_schedule(s, env);
-    let (on_start, observer) = run::observe_when_started(scrape_targets, probes, plan.interval, Some(tap.clone()));
-    let (clock_tx, clock_rx) = watch::channel(None::<Clock>);
-    let (load_tx, load_rx) = tokio::sync::oneshot::channel::<Clock>();
-    tokio::spawn(async move {
-        if let Ok(clock) = load_rx.await {
-            let _ = on_start.send(clock);
-            let _ = clock_tx.send(Some(clock));
+impl<'o> DrillHooks<'o> {
+    fn new(opts: &'o DrillOptions) -> Self {
+        Self {
+            opts,
+            started: None,
+            guard: Guard::new(),
+            tap: Tap::new(),
+            stop: CancellationToken::new(),
+            reports: Vec::new(),
+            watchers: Vec::new(),
         }
-    });
-    let step_s = s.time_scale.to_sim(plan.interval).as_secs_f64();
-    let mut live = Live { guard: Guard::new(), tap, stop: CancellationToken::new(), reports: vec![], watchers: vec![] };
-    spawn_drills(opts, s, env, &mut live, &mix, step_s, clock_rx.clone());
-    let load = load::run(Arc::clone(&mix), &plan, Some(load_tx));
-    tokio::pin!(load);
-    let loaded = tokio::select! {
-        out = &mut load => Some(out),
-        () = interrupted => None,
-    };
-    let interrupted = loaded.is_none() || run::interrupt::is_interrupted();
-    if interrupted {
+    }
+}
+
+impl run::Hooks for DrillHooks<'_> {
+    type Section = DrillSection;
+
+    fn preflight(&self, s: &Scenario, opts: &RunOptions) -> Result<run::Urls, Error> {
+        let urls = drill_urls(s, &opts.targets, opts.allow_remote)?;
+        // What SIGKILLed drills left: their supervised processes' and edges' folders (even
+        // if this drill is refused later, at `--out`).
+        for prefix in [super::supervisor::PROC_DIR_PREFIX, super::targets_grahmos::EDGE_DIR_PREFIX] {
+            super::cleanup::sweep(&std::env::temp_dir(), prefix);
+        }
+        Ok(urls)
+    }
+
+    fn command(&self) -> &'static str {
+        "drill"
+    }
+
+    async fn start(
+        &mut self,
+        s: &Arc<Scenario>,
+        urls: run::Urls,
+        ctx: &MockContext,
+        mocks: &MockRuntime,
+        allow_remote: bool,
+    ) -> Result<run::Started, Error> {
+        let env = {
+            let (s2, ctx2) = (Arc::clone(s), ctx.clone());
+            Arc::new(mocks.run_on(async move { DrillEnv::start(&s2, urls, &ctx2).await }).await??)
+        };
+        let resolved = env.resolved();
+        let scrape = scrape_targets(s, &env, &resolved, allow_remote)?;
+        let probes = probe_schedule(s, &env);
+        self.started = Some((Arc::clone(s), Arc::clone(&env)));
+        let join: run::hooks::Join = Box::pin(async move {
+            // Every other holder (drill tasks, probes) is gone by now.
+            if let Ok(mut env) = Arc::try_unwrap(env) {
+                env.join().await;
+            }
+        });
+        Ok(run::Started { resolved, scrape, probes, join })
+    }
+
+    fn tap(&self) -> Option<Tap> {
+        Some(self.tap.clone())
+    }
+
+    fn before(&mut self, before: run::Before<'_>) {
+        if let Some((s, env)) = self.started.clone() {
+            spawn_drills(self, &s, &env, before);
+        }
+    }
+
+    async fn interrupted(&mut self) -> bool {
         // At once, whatever the load is doing: its requests may hang on a frozen target
         // until their timeout, the faults must not.
-        live.guard.roll_back_all("interrupted").await;
+        self.guard.roll_back_all("interrupted").await;
+        false
     }
-    live.stop.cancel();
-    // goose stops its attack on Ctrl-C too: a load that ended early was interrupted.
-    let cut_short = interrupted
-        || match &loaded {
-            Some(Ok(o)) => s.time_scale.to_sim(o.wall) + std::time::Duration::from_secs(1) < run::load_span(s, &plan),
-            _ => true,
-        };
-    let reason = if cut_short { "interrupted" } else { "end of run" };
-    for w in std::mem::take(&mut live.watchers) {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
+
+    fn recording(&self, kinds: usize) -> load::Recording {
+        self.tap.recording(kinds)
     }
-    live.guard.roll_back_all(reason).await;
-    let mut scraped = observer.finish().await;
-    scraped.series.extend(drill_probe_series(&live.tap));
-    let clock = *clock_rx.borrow();
-    let (outcome, partial) = match loaded {
-        Some(out) => (out?, false),
-        None => {
-            let wall = clock.map_or_else(Default::default, |c| c.started().elapsed());
-            let zero_at = clock.map_or_else(std::time::SystemTime::now, |c| c.zero_wall());
-            (Outcomes { recording: live.tap.recording(mix.kinds.len()), wall, zero_at, health: None }, true)
+
+    async fn after(&mut self, ending: run::Ending) -> Vec<observe::Series> {
+        self.stop.cancel();
+        // goose stops its attack on Ctrl-C too: a load that ended early was interrupted.
+        let reason = if ending.cut_short { "interrupted" } else { "end of run" };
+        for w in std::mem::take(&mut self.watchers) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
         }
-    };
-    let mut outcome = outcome;
-    let data = run::run_data(s, &plan, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
-    let drills = finish_reports(s, &live, &data, partial || cut_short);
-    let measured = Measured { outcome, data, resolved };
-    let (mut results, _) = run::judge(s, &opts.scenario, &mix, &plan, measured);
-    results.partial |= partial || cut_short;
-    if interrupted {
-        run::mark_interrupted(&mut results);
+        self.guard.roll_back_all(reason).await;
+        drill_probe_series(&self.tap)
     }
-    results.kind = report::results::ReportKind::Drill;
-    let drills_pass = drills.iter().all(DrillReport::passed);
-    let invalid = results.verdict == report::RunVerdict::Invalid;
-    let exit = exit_of(&drills, partial || invalid);
-    let results = DrillResults { run: results, ext: DrillSection { drills_pass, drills } };
-    let results_path = write_results(&settings.out, &results)?;
-    Ok(DrillOutcome { results, results_path, exit })
+
+    fn finish(self, results: &mut report::Results, data: &observe::RunData, ending: run::Ending) -> DrillSection {
+        let cut = ending.partial || ending.cut_short;
+        let drills = match &self.started {
+            Some((s, _)) => finish_reports(s, &self, data, cut),
+            None => Vec::new(),
+        };
+        results.partial |= cut;
+        results.kind = report::results::ReportKind::Drill;
+        DrillSection { drills_pass: drills.iter().all(DrillReport::passed), drills }
+    }
 }
 
 /// The scenario's `[[probe]]`s, every kind checked against the drill's targets.
@@ -457,16 +472,8 @@ fn scrape_targets(
     Ok(out)
 }
 
-fn spawn_drills(
-    // Read only by the `test-hooks` build (`panic_after_inject`).
-    #[cfg_attr(not(feature = "test-hooks"), allow(unused_variables))] opts: &DrillOptions,
-    s: &Arc<Scenario>,
-    env: &Arc<DrillEnv>,
-    live: &mut Live,
-    mix: &Mix,
-    step_s: f64,
-    clock_rx: watch::Receiver<Option<Clock>>,
-) {
+fn spawn_drills(live: &mut DrillHooks<'_>, s: &Arc<Scenario>, env: &Arc<DrillEnv>, before: run::Before<'_>) {
+    let run::Before { mix, step_s, clock: clock_rx } = before;
     for d in &s.drills {
         let report = Arc::new(Mutex::new(DrillReport::new(d)));
         live.reports.push(Arc::clone(&report));
@@ -483,7 +490,7 @@ fn spawn_drills(
             report: Arc::clone(&report),
             stop: stop.clone(),
             #[cfg(feature = "test-hooks")]
-            panic_after_inject: opts.panic_after_inject.as_deref() == Some(d.name()),
+            panic_after_inject: live.opts.panic_after_inject.as_deref() == Some(d.name()),
         };
         let name = d.name().to_owned();
         let watcher = async move {
@@ -506,7 +513,7 @@ fn spawn_drills(
 }
 
 /// Final reports: rollbacks, budget and criteria over the finished run.
-fn finish_reports(s: &Scenario, live: &Live, data: &observe::RunData, partial: bool) -> Vec<DrillReport> {
+fn finish_reports(s: &Scenario, live: &DrillHooks<'_>, data: &observe::RunData, partial: bool) -> Vec<DrillReport> {
     s.drills
         .iter()
         .zip(&live.reports)
@@ -612,6 +619,11 @@ fn drill_marks(drills: &[DrillReport]) -> Vec<report::figures::Mark> {
     }
     marks
 }
+
+/// How a drill's terminal table labels the load's verdict: the whole run's SLOs include
+/// the incident on purpose, so they are informational; the drills' own criteria decide.
+pub const LOAD_VERDICT_LABEL: &str =
+    "load verdict over the whole run, incident included (informational; the drills decide)";
 
 /// The terminal summary of a drill run.
 pub fn render(results: &DrillResults) -> String {

@@ -6,6 +6,12 @@ use super::results::{Results, RunVerdict};
 
 /// Renders the requests and SLO tables and the verdict line.
 pub fn render(r: &Results) -> String {
+    render_with(r, "verdict")
+}
+
+/// [`render`], with the verdict line labelled `verdict_label` (a drill's load verdict is
+/// informational, and says so).
+pub fn render_with(r: &Results, verdict_label: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\nrequests (latency in simulated time)");
     let mut rows = vec![row(&["request", "count", "errors", "p50", "p95", "p99", "max"])];
@@ -51,7 +57,7 @@ pub fn render(r: &Results) -> String {
         RunVerdict::Fail => "FAIL",
         RunVerdict::Invalid => "INVALID",
     };
-    let _ = writeln!(out, "\nverdict: {verdict}");
+    let _ = writeln!(out, "\n{verdict_label}: {verdict}");
     for reason in &r.reasons {
         let _ = writeln!(out, "  - {reason}");
     }

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::TimeScale;
 
 use crate::capacity::growth::Growth;
@@ -32,6 +33,7 @@ use crate::capacity::tally::Window;
 use crate::load::arrival::{kinds_seed, Diurnal, DiurnalMean, KindDraw, Rate, RateCurve, Schedule, DAY};
 use crate::observe::RunData;
 use crate::report::RunVerdict;
+use crate::rules::RuleSet;
 use crate::run::{self, RunOptions, Settings};
 use crate::scenario::Scenario;
 
@@ -77,6 +79,8 @@ pub fn floor_warning(p50_s: f64, time_scale: TimeScale) -> Option<String> {
 }
 
 /// Replays week `week`'s peak hour at `size` workers; results under `out`.
+/// The run's own pipeline ([`run::execute_with`]) on the user's scenario, with the window
+/// plugged in ([`WindowHooks`]): its load, the mock at `size`, no rules.
 #[allow(clippy::too_many_arguments)] // the plan's context (s, svc, growth, spec) plus the window
 pub async fn replay(
     s: &Scenario,
@@ -88,22 +92,30 @@ pub async fn replay(
     (write_to, out): (&Path, &Path),
     quiet: bool,
 ) -> Result<LiveWeek, PlanError> {
-    let scenario = window_scenario(s, svc, growth, spec, week, size)?;
+    let window = window_load(growth, spec, week)?;
     let name = format!("live-week{week}-size{size}");
-    let settings = Settings { scenario: scenario.clone(), out: write_to.join(&name) };
+    let mut scaled = s.clone();
+    // As `--time-scale` would: the live windows' own compression.
+    scaled.time_scale = spec.live_time_scale.unwrap_or(s.time_scale);
+    let settings = Settings { scenario: scaled, out: write_to.join(&name) };
     let opts = RunOptions { scenario: s.origin.file.clone(), quiet, ..RunOptions::default() };
     let results_dir = out.join(&name).display().to_string();
-    let report = match run::run_settings(&settings, &opts).await {
+    let hooks =
+        WindowHooks { window: &window, service: svc.id, size, name: format!("{}-week{week}-size{size}", s.name) };
+    let ran = match run::execute_with(&settings, &opts, hooks, run::interrupt::interrupted()).await {
         Ok(r) => r,
         Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::Usage(e.to_string())),
         Err(e) => return Ok(LiveWeek::not_measured(week, size, e.to_string(), results_dir)),
     };
-    if report.results.verdict == RunVerdict::Invalid {
-        let why = report.results.reasons.first().cloned().unwrap_or_else(|| "invalid run".into());
+    if let Err(e) = crate::report::write_run_outputs(&settings.out, &ran.results) {
+        return Ok(LiveWeek::not_measured(week, size, e.to_string(), results_dir));
+    }
+    if ran.results.verdict == RunVerdict::Invalid {
+        let why = ran.results.reasons.first().cloned().unwrap_or_else(|| "invalid run".into());
         return Ok(LiveWeek::not_measured(week, size, why, results_dir));
     }
-    let figures = measured(s, growth, &report.data, spec.warmup.0, svc.base_cpu);
-    let twin = twin(&scenario, svc, growth, spec.warmup.0, size)?;
+    let figures = measured(s, growth, &ran.data, spec.warmup.0, svc.base_cpu);
+    let twin = twin(&settings.scenario, &window, svc, growth, spec.warmup.0, size)?;
     Ok(LiveWeek { week, size, figures: Some(figures), twin: Some(twin), not_measured: None, results_dir })
 }
 
@@ -113,50 +125,88 @@ impl LiveWeek {
     }
 }
 
+/// The load of one live window: the peak hour's wave after a warm-up.
+#[derive(Clone, Debug)]
+pub struct LiveWindow {
+    /// The week's daily wave, peaking half an hour after the warm-up.
+    pub curve: RateCurve,
+    /// Warm-up plus the measured hour, simulated.
+    pub duration: Duration,
+}
+
+/// A live window, plugged into the run's pipeline: its own load, the sized service's mock
+/// at `size`, no rules (the plan judges the window itself), results under its own name.
+struct WindowHooks<'w> {
+    window: &'w LiveWindow,
+    service: gameday_mocks::ServiceId,
+    size: usize,
+    name: String,
+}
+
+impl run::Hooks for WindowHooks<'_> {
+    type Section = ();
+
+    fn start(
+        &mut self,
+        s: &std::sync::Arc<Scenario>,
+        urls: run::Urls,
+        ctx: &gameday_mocks::MockContext,
+        mocks: &run::MockRuntime,
+        allow_remote: bool,
+    ) -> impl std::future::Future<Output = Result<run::Started, crate::Error>> {
+        let mut sized = Scenario::clone(s);
+        super::model::set_size(&mut sized.targets, self.service, self.size);
+        let sized = std::sync::Arc::new(sized);
+        async move { run::start_targets(&sized, urls, ctx, mocks, allow_remote).await }
+    }
+
+    fn load(&self, s: &Scenario, default: run::Load) -> run::Load {
+        let mut plan = default.plan;
+        plan.pace = run::open_pace(s, self.window.curve.clone());
+        plan.run_time = s.time_scale.to_real(self.window.duration);
+        run::Load { plan, duration: HumanDuration(self.window.duration) }
+    }
+
+    fn rules<'s>(&self, s: &'s Scenario) -> RuleSet<'s> {
+        RuleSet { slos: &[], alerts: &[], triggers: &[], ..s.rules() }
+    }
+
+    fn finish(self, results: &mut crate::report::Results, _data: &RunData, _ending: run::Ending) {
+        results.scenario = self.name;
+    }
+}
+
 /// The simulator on the sample live window `w` sent (see the module docs): its schedule,
 /// its kinds, the mocks' service-time streams, at `size`; figures over the measured hour.
-pub fn twin(w: &Scenario, svc: &Service, growth: &Growth, warmup: Duration, size: usize) -> Result<Figures, PlanError> {
-    let curve = w.load.rate.clone().ok_or_else(|| PlanError::Usage("live window without a rate".into()))?;
-    let horizon = w.load.duration.get();
-    let weights: Vec<u32> = w.load.requests.iter().map(|r| r.weight.get()).collect();
-    let kinds = KindDraw::new(&weights, kinds_seed(w.seed)).map_err(|e| PlanError::Usage(e.to_string()))?;
+/// `s` is the scenario as the window ran it (its time scale).
+pub fn twin(
+    s: &Scenario,
+    w: &LiveWindow,
+    svc: &Service,
+    growth: &Growth,
+    warmup: Duration,
+    size: usize,
+) -> Result<Figures, PlanError> {
+    let weights: Vec<u32> = s.load.requests.iter().map(|r| r.weight.get()).collect();
+    let kinds = KindDraw::new(&weights, kinds_seed(s.seed)).map_err(|e| PlanError::Usage(e.to_string()))?;
     // Every kind, free ones too (an hour of them is cheap), so the counts compare.
-    let arrivals = kinds.tag(Schedule::new(curve, w.load.arrivals, w.seed, horizon));
+    let arrivals = kinds.tag(Schedule::new(w.curve.clone(), s.load.arrivals, s.seed, w.duration));
     let hour = Window { start: warmup, end: warmup + Duration::from_secs(3600) };
-    let options = SimOptions { seed: w.seed, interval: Duration::from_secs(60), windows: vec![hour] };
+    let options = SimOptions { seed: s.seed, interval: Duration::from_secs(60), windows: vec![hour] };
     let report = simulate(&svc.at_size(size), arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
-    let kinds = super::weeks::headline_kinds(w, &growth.unit);
+    let kinds = super::weeks::headline_kinds(s, &growth.unit);
     let tally = &report.windows[0].tally;
     Ok(super::weeks::figures(&report, &[(tally, hour)], &kinds, svc.base_cpu))
 }
 
-/// The scenario of one live window: the peak hour's wave after a warm-up, the mock at
-/// `size` workers, no rules (the plan judges the window itself).
-fn window_scenario(
-    s: &Scenario,
-    svc: &Service,
-    growth: &Growth,
-    spec: &PlanSpec,
-    week: u32,
-    size: usize,
-) -> Result<Scenario, PlanError> {
+/// Week `week`'s live window: the peak hour's wave after the warm-up.
+fn window_load(growth: &Growth, spec: &PlanSpec, week: u32) -> Result<LiveWindow, PlanError> {
     let w = &growth.weeks[week as usize - 1];
     let mean = Rate::per_second_checked(w.mean_rate_per_s).map_err(|m| PlanError::Usage(format!("growth: {m}")))?;
     let peak_at = spec.warmup.0 + Duration::from_secs(1800);
     let wave = Diurnal::new(DiurnalMean::Constant(mean), growth.peak_to_average, peak_at, DAY)
         .map_err(|e| PlanError::Usage(format!("growth: {e}")))?;
-    let mut out = s.clone();
-    out.name = format!("{}-week{week}-size{size}", s.name);
-    out.load.rate = Some(RateCurve::Diurnal(wave));
-    out.load.users = None;
-    out.load.duration =
-        gameday_mocks::kit::PositiveDuration(gameday_mocks::kit::HumanDuration(peak_at + Duration::from_secs(1800)));
-    out.slos.clear();
-    out.alerts.clear();
-    out.triggers.clear();
-    out.time_scale = spec.live_time_scale.unwrap_or(s.time_scale);
-    super::model::set_size(&mut out, svc.id, size);
-    Ok(out)
+    Ok(LiveWindow { curve: RateCurve::Diurnal(wave), duration: peak_at + Duration::from_secs(1800) })
 }
 
 /// Figures over the measured hour `[warmup, warmup + 1h)` of a live window.

@@ -217,9 +217,8 @@ fn sim_err(e: crate::capacity::SimError) -> PlanError {
     PlanError::Sim(e.to_string())
 }
 
-/// Sets the sized service's pool (see [`size_unit`]) in the scenario's embedded profile.
-pub fn set_size(s: &mut Scenario, id: ServiceId, size: usize) {
-    let t = &mut s.targets;
+/// Sets the sized service's pool (see [`size_unit`]) in the targets' embedded profile.
+pub fn set_size(t: &mut crate::scenario::Targets, id: ServiceId, size: usize) {
     match id {
         ServiceId::Midnight => profile_mut(&mut t.midnight).workers = size,
         ServiceId::Pxl => profile_mut(&mut t.pxl).workers = size,
