@@ -162,8 +162,8 @@ pub async fn execute(settings: &Settings, opts: &RunOptions) -> Result<(Results,
     if let Some(w) = floor_warning(s) {
         eprintln!("warning: {w}");
     }
-    let mix = Arc::new(Mix::new(s, &resolved)?);
-    let scrape_targets = observe::scrape_targets(s, &resolved, &running, opts.allow_remote)?;
+    let mix = Arc::new(Mix::new(&s.load.requests, s.seed, &resolved)?);
+    let scrape_targets = observe::scrape_targets(s.targets_section(), &resolved, &running, opts.allow_remote)?;
     let probes = probe_schedule(s, &resolved, opts.allow_remote)?;
     let (on_start, observer) = observe_when_started(scrape_targets, probes, plan.interval, None);
     let outcome = interrupt::until_done_or_interrupted(load::run(Arc::clone(&mix), &plan, Some(on_start))).await;
@@ -202,15 +202,15 @@ pub fn preflight(
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
 ) -> Result<std::collections::BTreeMap<ServiceId, Option<String>>, Error> {
-    let urls = targets::resolve_urls(s, overrides, allow_remote)?;
+    let urls = targets::resolve_urls(s.targets_section(), &s.used_services(), overrides, allow_remote)?;
     let stand_in = |url: &Option<String>| Resolved {
         url: url.clone().unwrap_or_else(|| "http://127.0.0.1:9".to_owned()),
         embedded: url.is_none(),
         ca_pem: None,
     };
     let resolved = urls.iter().map(|(&id, url)| (id, stand_in(url))).collect();
-    Mix::new(s, &resolved)?;
-    observe::scrape_targets(s, &resolved, &[], allow_remote)?;
+    Mix::new(&s.load.requests, s.seed, &resolved)?;
+    observe::scrape_targets(s.targets_section(), &resolved, &[], allow_remote)?;
     if s.drills.is_empty() {
         probe_schedule(s, &resolved, allow_remote)?;
     }
@@ -256,7 +256,7 @@ pub async fn check_rule_metrics(
     if s.alerts.is_empty() && s.triggers.is_empty() {
         return Ok(Vec::new());
     }
-    let (catalogs, unchecked) = observe::catalog::for_scenario(s, urls).await?;
+    let (catalogs, unchecked) = observe::catalog::for_scenario(&s.targets, &s.load.requests, s.seed, urls).await?;
     if !unchecked.is_empty() {
         let list = unchecked.join(", ");
         return Ok(vec![format!("the metrics rules name could not be checked on: {list}")]);
@@ -301,8 +301,8 @@ impl MockRuntime {
         urls: std::collections::BTreeMap<ServiceId, Option<String>>,
         ctx: &MockContext,
     ) -> Result<(std::collections::BTreeMap<ServiceId, Resolved>, Vec<gameday_mocks::RunningService>), Error> {
-        let (s, ctx) = (s.clone(), ctx.clone());
-        self.run_on(async move { targets::start(&s, urls, &ctx).await }).await?
+        let (table, ctx) = (s.targets.clone(), ctx.clone());
+        self.run_on(async move { targets::start(&table, urls, &ctx).await }).await?
     }
 }
 

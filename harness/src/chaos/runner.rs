@@ -184,7 +184,7 @@ pub fn drill_urls(
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
 ) -> Result<BTreeMap<ServiceId, Option<String>>, TargetError> {
-    let mut ids = crate::targets::used_services(s);
+    let mut ids = s.used_services();
     for d in &s.drills {
         ids.extend(d.service());
         let probes = d.detect.probe.iter().chain(&d.verify);
@@ -341,7 +341,7 @@ async fn run_with_env(
     if !opts.quiet {
         eprintln!("{}", run::header("drill", s, &plan, &resolved));
     }
-    let mix = Arc::new(Mix::new(s, &resolved)?);
+    let mix = Arc::new(Mix::new(&s.load.requests, s.seed, &resolved)?);
     let scrape_targets = scrape_targets(s, env, &resolved, opts.allow_remote)?;
     let probes = probe_schedule(s, env);
     let (on_start, observer) = run::observe_when_started(scrape_targets, probes, plan.interval, Some(tap.clone()));
@@ -439,7 +439,7 @@ fn scrape_targets(
     resolved: &BTreeMap<ServiceId, crate::targets::Resolved>,
     allow_remote: bool,
 ) -> Result<Vec<observe::ScrapeTarget>, Error> {
-    let mut out = observe::scrape_targets(s, resolved, env.services(), allow_remote)?;
+    let mut out = observe::scrape_targets(s.targets_section(), resolved, env.services(), allow_remote)?;
     // An embedded mock serving TLS is scraped over HTTPS at its base URL, trusting its CA.
     for t in &mut out {
         if let Some(r) = resolved.get(&t.service).filter(|r| r.ca_pem.is_some() && t.instance == t.service.as_str()) {
@@ -451,7 +451,7 @@ fn scrape_targets(
     for (id, r) in resolved {
         let in_process = env.services().iter().any(|svc| svc.id == *id);
         if r.embedded && !in_process {
-            out.extend(observe::targets::external(s, *id, &r.url, allow_remote)?);
+            out.extend(observe::targets::external(s.targets_section(), *id, &r.url, allow_remote)?);
         }
     }
     Ok(out)
