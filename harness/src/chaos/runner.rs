@@ -116,6 +116,11 @@ impl report::results::Section for DrillSection {
         }
         doc.tables.push(t);
     }
+
+    /// The run's document, its SLOs informational, the drills' verdict and moments.
+    fn doc(results: &DrillResults) -> report::doc::Doc {
+        report_doc(results)
+    }
 }
 
 /// What a finished (or interrupted) drill run hands back.
@@ -147,17 +152,13 @@ pub enum DrillError {
         /// The scenario file.
         scenario: PathBuf,
     },
-    /// `results.json` could not be serialised.
-    #[error("cannot serialise results: {0}")]
-    Serialise(serde_json::Error),
 }
 
 impl DrillError {
-    /// The exit code: no drill is bad usage; no results is a failed run.
+    /// The exit code: no drill is bad usage.
     pub fn exit(&self) -> Exit {
         match self {
             Self::NoDrill { .. } => Exit::Usage,
-            Self::Serialise(_) => Exit::RunFailed,
         }
     }
 }
@@ -405,7 +406,7 @@ async fn run_with_env(
     let invalid = results.verdict == report::RunVerdict::Invalid;
     let exit = exit_of(&drills, partial || invalid);
     let results = DrillResults { run: results, ext: DrillSection { drills_pass, drills } };
-    let results_path = write_results(&settings.out, &results)?;
+    let results_path = report::write_run_outputs(&settings.out, &results)?;
     Ok(DrillOutcome { results, results_path, exit })
 }
 
@@ -552,20 +553,8 @@ fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
     }
 }
 
-/// Writes `results.json` and the reports (the drills decide the verdict; the whole run's
+/// The report document of a drill run (the drills decide the verdict; the whole run's
 /// SLOs, incident included, are informational).
-/// The whole set is staged and swapped in as `out` ([`report::OutSet`]).
-fn write_results(out: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
-    let set = report::OutSet::begin(out)?;
-    let dir = set.dir();
-    let json = serde_json::to_vec_pretty(results).map_err(DrillError::Serialise)?;
-    report::write_atomic(&dir.join("results.json"), &json)?;
-    report::write_hlogs(dir, &results.run)?;
-    report::write_reports(dir, &report_doc(results))?;
-    Ok(set.commit()?.join("results.json"))
-}
-
-/// The report document of a drill run.
 pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
     use report::doc::{Doc, Status};
     let mut doc = Doc::from_results(&results.run);
