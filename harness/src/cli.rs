@@ -423,16 +423,15 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
             None
         }
     };
-    let mut results = plan::report::results(&s, &report, started_at);
+    let mut results = plan::report::results(&s, &report, started_at, chart);
     let interrupted = run::interrupt::is_interrupted();
     if interrupted {
         run::mark_interrupted(&mut results.run);
     }
-    crate::report::write_results(set.dir(), &results)?;
-    crate::report::write_reports(set.dir(), &plan::report::doc(&s, &report, chart.clone()))?;
+    crate::report::write_run_set(set.dir(), &results)?;
     set.commit()?;
     println!("plan: {}", out.join("plan.json").display());
-    if chart.is_some() {
+    if results.ext.chart.is_some() {
         println!("chart: {}", out.join("plan.svg").display());
     }
     println!("report: {}", out.join("report.md").display());

@@ -217,7 +217,7 @@ async fn drive<H: Hooks>(
     if let Some(w) = floor_warning(s.time_scale, rules.slos) {
         eprintln!("warning: {w}");
     }
-    let mix = Arc::new(Mix::new(s, &resolved)?);
+    let mix = Arc::new(Mix::new(&s.load.requests, s.seed, &resolved)?);
     let (on_start, observer) = observe_when_started(scrape, probes, load.plan.interval, tap);
     let clock_rx = forward_clock(on_start);
     let step_s = s.time_scale.to_sim(load.plan.interval).as_secs_f64();
@@ -280,17 +280,19 @@ fn cut_outcome(recording: load::Recording, clock: Option<Clock>) -> load::Outcom
     load::Outcomes { recording, wall, zero_at, health: None }
 }
 
-/// Starts the scenario's targets (embedded mocks or URLs), what the observer scrapes on
-/// them and the scenario's probes: [`Hooks::start`]'s default.
+/// Starts `targets` (embedded mocks or URLs; the scenario's own, or a command's with a
+/// profile changed), what the observer scrapes on them and the scenario's probes:
+/// [`Hooks::start`]'s default.
 pub(crate) async fn start_targets(
-    s: &Arc<Scenario>,
+    s: &Scenario,
+    targets: &crate::scenario::Targets,
     urls: Urls,
     ctx: &MockContext,
     mocks: &MockRuntime,
     allow_remote: bool,
 ) -> Result<Started, Error> {
-    let (resolved, running) = mocks.start(s, urls, ctx).await?;
-    let scrape = observe::scrape_targets(s, &resolved, &running, allow_remote)?;
+    let (resolved, running) = mocks.start(targets, urls, ctx).await?;
+    let scrape = observe::scrape_targets(s.targets_section(), &resolved, &running, allow_remote)?;
     let probes = probe_schedule(s, &resolved, allow_remote)?;
     let join: hooks::Join = Box::pin(async move {
         for svc in running {
@@ -320,15 +322,15 @@ pub fn preflight(
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
 ) -> Result<std::collections::BTreeMap<ServiceId, Option<String>>, Error> {
-    let urls = targets::resolve_urls(s, overrides, allow_remote)?;
+    let urls = targets::resolve_urls(s.targets_section(), &s.used_services(), overrides, allow_remote)?;
     let stand_in = |url: &Option<String>| Resolved {
         url: url.clone().unwrap_or_else(|| "http://127.0.0.1:9".to_owned()),
         embedded: url.is_none(),
         ca_pem: None,
     };
     let resolved = urls.iter().map(|(&id, url)| (id, stand_in(url))).collect();
-    Mix::new(s, &resolved)?;
-    observe::scrape_targets(s, &resolved, &[], allow_remote)?;
+    Mix::new(&s.load.requests, s.seed, &resolved)?;
+    observe::scrape_targets(s.targets_section(), &resolved, &[], allow_remote)?;
     if s.drills.is_empty() {
         probe_schedule(s, &resolved, allow_remote)?;
     }
@@ -366,7 +368,7 @@ pub async fn check_rule_metrics(
     if s.alerts.is_empty() && s.triggers.is_empty() {
         return Ok(Vec::new());
     }
-    let (catalogs, unchecked) = observe::catalog::for_scenario(s, urls).await?;
+    let (catalogs, unchecked) = observe::catalog::for_scenario(&s.targets, &s.load.requests, s.seed, urls).await?;
     if !unchecked.is_empty() {
         let list = unchecked.join(", ");
         return Ok(vec![format!("the metrics rules name could not be checked on: {list}")]);
@@ -407,12 +409,12 @@ impl MockRuntime {
     /// Starts the scenario's targets with every mock task on this runtime.
     async fn start(
         &self,
-        s: &Scenario,
+        targets: &crate::scenario::Targets,
         urls: std::collections::BTreeMap<ServiceId, Option<String>>,
         ctx: &MockContext,
     ) -> Result<(std::collections::BTreeMap<ServiceId, Resolved>, Vec<gameday_mocks::RunningService>), Error> {
-        let (s, ctx) = (s.clone(), ctx.clone());
-        self.run_on(async move { targets::start(&s, urls, &ctx).await }).await?
+        let (table, ctx) = (targets.clone(), ctx.clone());
+        self.run_on(async move { targets::start(&table, urls, &ctx).await }).await?
     }
 }
 

@@ -10,7 +10,7 @@ use gameday_mocks::{MockContext, RunningService, ServiceId};
 use reqwest::Url;
 use serde::Serialize;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Targets, TargetsSection};
 use crate::Error;
 
 /// A resolved target.
@@ -159,30 +159,23 @@ pub fn check_loopback(service: ServiceId, url: &str, allow_remote: bool) -> Resu
     Ok(parsed)
 }
 
-/// The services a scenario's requests and `[[probe]]`s use, in order.
-pub fn used_services(s: &Scenario) -> Vec<ServiceId> {
-    let mut ids: Vec<ServiceId> = s.load.requests.iter().map(|r| r.target).collect();
-    ids.extend(s.probes.iter().filter_map(|p| p.target()?.parse::<ServiceId>().ok()));
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
-/// Decides every used service's URL (flag > scenario > embedded) and checks loopback.
-/// Returns the remote/explicit targets; services missing from the map are embedded.
+/// Decides the URL of every service in `used` (flag > `[targets]` > embedded) and checks
+/// loopback. Returns the remote/explicit targets; services missing from the map are
+/// embedded.
 pub fn resolve_urls(
-    s: &Scenario,
+    t: TargetsSection<'_>,
+    used: &[ServiceId],
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
 ) -> Result<BTreeMap<ServiceId, Option<String>>, TargetError> {
     let mut out = BTreeMap::new();
-    for id in used_services(s) {
+    for &id in used {
         let flag = overrides.iter().rev().find(|(o, _)| *o == id).map(|(_, u)| u.clone());
         let from_file = flag.is_none();
-        let url = flag.or_else(|| s.targets.get(id).0);
+        let url = flag.or_else(|| t.targets.get(id).0);
         if let Some(u) = &url {
             check_loopback(id, u, allow_remote).map_err(|e| match from_file {
-                true => TargetError::Scenario(s.refusal(&format!("targets.{id}.url"), e.to_string())),
+                true => TargetError::Scenario(t.refusal(&format!("targets.{id}.url"), e.to_string())),
                 false => TargetError::Flag { service: id, reason: e },
             })?;
         }
@@ -196,9 +189,10 @@ pub fn resolve_urls(
     Ok(out)
 }
 
-/// Starts the embedded mocks for services without a URL; returns every target.
+/// Starts the embedded mocks for services without a URL, with their `[targets]`
+/// profiles; returns every target.
 pub async fn start(
-    s: &Scenario,
+    targets_table: &Targets,
     urls: BTreeMap<ServiceId, Option<String>>,
     ctx: &MockContext,
 ) -> Result<(BTreeMap<ServiceId, Resolved>, Vec<RunningService>), Error> {
@@ -208,7 +202,7 @@ pub async fn start(
         let resolved = match url {
             Some(url) => Resolved { url: url.trim_end_matches('/').to_owned(), embedded: false, ca_pem: None },
             None => {
-                let svc = gameday_mocks::start(s.targets.get(id).1, ctx).await?;
+                let svc = gameday_mocks::start(targets_table.get(id).1, ctx).await?;
                 let r = Resolved { url: svc.url(), embedded: true, ca_pem: None };
                 running.push(svc);
                 r

@@ -115,6 +115,11 @@ impl report::results::Section for DrillSection {
         }
         doc.tables.push(t);
     }
+
+    /// The run's document, its SLOs informational, the drills' verdict and moments.
+    fn doc(results: &DrillResults) -> report::doc::Doc {
+        report_doc(results)
+    }
 }
 
 /// What a finished (or interrupted) drill run hands back.
@@ -146,17 +151,13 @@ pub enum DrillError {
         /// The scenario file.
         scenario: PathBuf,
     },
-    /// `results.json` could not be serialised.
-    #[error("cannot serialise results: {0}")]
-    Serialise(serde_json::Error),
 }
 
 impl DrillError {
-    /// The exit code: no drill is bad usage; no results is a failed run.
+    /// The exit code: no drill is bad usage.
     pub fn exit(&self) -> Exit {
         match self {
             Self::NoDrill { .. } => Exit::Usage,
-            Self::Serialise(_) => Exit::RunFailed,
         }
     }
 }
@@ -183,7 +184,7 @@ pub fn drill_urls(
     overrides: &[(ServiceId, String)],
     allow_remote: bool,
 ) -> Result<BTreeMap<ServiceId, Option<String>>, TargetError> {
-    let mut ids = crate::targets::used_services(s);
+    let mut ids = s.used_services();
     for d in &s.drills {
         ids.extend(d.service());
         let probes = d.detect.probe.iter().chain(&d.verify);
@@ -306,7 +307,7 @@ pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -
     let invalid = ran.results.verdict == report::RunVerdict::Invalid;
     let exit = exit_of(&ran.section.drills, ran.ending.partial || invalid);
     let results = DrillResults { run: ran.results, ext: ran.section };
-    let results_path = write_results(&settings.out, &results)?;
+    let results_path = report::write_run_outputs(&settings.out, &results)?;
     Ok(DrillRun::Ran(Box::new(DrillOutcome { results, results_path, exit })))
 }
 
@@ -454,7 +455,7 @@ fn scrape_targets(
     resolved: &BTreeMap<ServiceId, crate::targets::Resolved>,
     allow_remote: bool,
 ) -> Result<Vec<observe::ScrapeTarget>, Error> {
-    let mut out = observe::scrape_targets(s, resolved, env.services(), allow_remote)?;
+    let mut out = observe::scrape_targets(s.targets_section(), resolved, env.services(), allow_remote)?;
     // An embedded mock serving TLS is scraped over HTTPS at its base URL, trusting its CA.
     for t in &mut out {
         if let Some(r) = resolved.get(&t.service).filter(|r| r.ca_pem.is_some() && t.instance == t.service.as_str()) {
@@ -466,7 +467,7 @@ fn scrape_targets(
     for (id, r) in resolved {
         let in_process = env.services().iter().any(|svc| svc.id == *id);
         if r.embedded && !in_process {
-            out.extend(observe::targets::external(s, *id, &r.url, allow_remote)?);
+            out.extend(observe::targets::external(s.targets_section(), *id, &r.url, allow_remote)?);
         }
     }
     Ok(out)
@@ -559,20 +560,8 @@ fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
     }
 }
 
-/// Writes `results.json` and the reports (the drills decide the verdict; the whole run's
+/// The report document of a drill run (the drills decide the verdict; the whole run's
 /// SLOs, incident included, are informational).
-/// The whole set is staged and swapped in as `out` ([`report::OutSet`]).
-fn write_results(out: &std::path::Path, results: &DrillResults) -> Result<PathBuf, Error> {
-    let set = report::OutSet::begin(out)?;
-    let dir = set.dir();
-    let json = serde_json::to_vec_pretty(results).map_err(DrillError::Serialise)?;
-    report::write_atomic(&dir.join("results.json"), &json)?;
-    report::write_hlogs(dir, &results.run)?;
-    report::write_reports(dir, &report_doc(results))?;
-    Ok(set.commit()?.join("results.json"))
-}
-
-/// The report document of a drill run.
 pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
     use report::doc::{Doc, Status};
     let mut doc = Doc::from_results(&results.run);

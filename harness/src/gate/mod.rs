@@ -310,7 +310,7 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
         }
     }
     let results = Extended { run: results, ext: section };
-    crate::report::write_extended_outputs(&settings.out, &results)?;
+    crate::report::write_run_outputs(&settings.out, &results)?;
     let exit = run::exit_of(results.run.verdict);
     Ok(GateOutcome { results, out: settings.out.clone(), exit, baseline_written })
 }

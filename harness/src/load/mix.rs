@@ -1,6 +1,6 @@
 //! The request mix: weighted request kinds with templated bodies and headers.
 //!
-//! A [`Mix`] is built once from the scenario: each kind's absolute URL, method, headers
+//! A [`Mix`] is built once from the load's requests: each kind's absolute URL, method, headers
 //! and body template, and a weighted index over the kinds. In the open model each slot
 //! carries its kind, drawn in schedule order ([`KindDraw`]); in the closed model users
 //! pick a kind with their own seeded RNG. Either way the mix is reproducible for a seed.
@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 
 use super::arrival::{kinds_seed, KindDraw, WeightsError};
-use crate::scenario::{Method, Scenario};
+use crate::scenario::{Method, RequestSpec};
 use crate::targets::Resolved;
 
 /// One request kind, ready to send.
@@ -74,10 +74,11 @@ impl MixError {
 }
 
 impl Mix {
-    /// Builds the mix from the scenario and the resolved targets.
-    pub fn new(s: &Scenario, targets: &BTreeMap<ServiceId, Resolved>) -> Result<Self, MixError> {
+    /// Builds the mix from the load's `requests`, the scenario's `seed` (the open model's
+    /// kind per slot) and the resolved targets.
+    pub fn new(requests: &[RequestSpec], seed: u64, targets: &BTreeMap<ServiceId, Resolved>) -> Result<Self, MixError> {
         let mut kinds = Vec::new();
-        for r in &s.load.requests {
+        for r in requests {
             let base = targets
                 .get(&r.target)
                 .ok_or_else(|| MixError::NoTarget { request: r.name.get_ref().clone(), service: r.target })?;
@@ -89,9 +90,9 @@ impl Mix {
                 headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             });
         }
-        let raw: Vec<u32> = s.load.requests.iter().map(|r| r.weight.get()).collect();
+        let raw: Vec<u32> = requests.iter().map(|r| r.weight.get()).collect();
         let weights = WeightedIndex::new(&raw).map_err(MixError::Weights)?;
-        let slot_kinds = KindDraw::new(&raw, kinds_seed(s.seed)).map_err(MixError::Kinds)?;
+        let slot_kinds = KindDraw::new(&raw, kinds_seed(seed)).map_err(MixError::Kinds)?;
         let mut trusted_cas: Vec<String> = targets.values().filter_map(|t| t.ca_pem.clone()).collect();
         trusted_cas.dedup();
         Ok(Self { kinds, weights, slot_kinds, trusted_cas })

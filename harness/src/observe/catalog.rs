@@ -20,7 +20,7 @@ use gameday_mocks::{MockContext, ServiceId, ServiceProfile, TimeScale};
 
 use super::scrape::{self, scrape_labels};
 use super::text::{self, Family, ParseError};
-use crate::scenario::Scenario;
+use crate::scenario::{RequestSpec, Targets};
 use crate::Error;
 
 /// Metric names a target exposes, with the label names seen on each.
@@ -153,13 +153,16 @@ async fn scrape_all(id: ServiceId, targets: &[super::ScrapeTarget]) -> Result<Ca
     Ok(catalog)
 }
 
-/// The catalogs a scenario's rules are checked against: each embedded service the
-/// scenario uses, discovered at a large time scale after one request of each kind the
-/// scenario sends it (so the families that traffic creates are listed too). External
-/// targets are scraped once; one that cannot be scraped is left out and named in the
-/// second value, and its metrics cannot be checked.
+/// The catalogs a scenario's rules are checked against: each embedded service in `urls`
+/// (`None`), discovered with its `[targets]` profile at a large time scale after one of
+/// each of the `requests` sent to it (templates drawn from `seed`), so the families that
+/// traffic creates are listed too. External targets are scraped once; one that cannot
+/// be scraped is left out and named in the second value, and its metrics cannot be
+/// checked.
 pub async fn for_scenario(
-    s: &Scenario,
+    targets: &Targets,
+    requests: &[RequestSpec],
+    seed: u64,
     urls: &BTreeMap<ServiceId, Option<String>>,
 ) -> Result<(BTreeMap<ServiceId, Catalog>, Vec<String>), Error> {
     let mut catalogs = BTreeMap::new();
@@ -167,8 +170,8 @@ pub async fn for_scenario(
     for (&id, url) in urls {
         match url {
             None => {
-                let warm = warm_requests(s, id);
-                let mut profile = s.targets.get(id).1;
+                let warm = warm_requests(requests, seed, id);
+                let mut profile = targets.get(id).1;
                 // The metrics are the same over HTTP; discovery needs no certificates.
                 if let gameday_mocks::ServiceProfile::Grahmos(p) = &mut profile {
                     p.tls = gameday_mocks::services::grahmos::tls::TlsMode::Off;
@@ -195,11 +198,10 @@ fn warmup_scale() -> TimeScale {
 /// A request to send while warming up: method, path, body, headers.
 type WarmRequest = (reqwest::Method, String, Option<String>, Vec<(String, String)>);
 
-/// One request per kind the scenario sends to `id`: (method, path, body, headers).
-fn warm_requests(s: &Scenario, id: ServiceId) -> Vec<WarmRequest> {
-    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(s.seed);
-    s.load
-        .requests
+/// One request per kind of `requests` sent to `id`: (method, path, body, headers).
+fn warm_requests(requests: &[RequestSpec], seed: u64, id: ServiceId) -> Vec<WarmRequest> {
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    requests
         .iter()
         .filter(|r| r.target == id)
         .map(|r| {

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use gameday_mocks::{RunningService, ServiceId};
 
 use super::ScrapeTarget;
-use crate::scenario::Scenario;
+use crate::scenario::TargetsSection;
 use crate::targets::{check_loopback, Resolved};
 use crate::Error;
 
@@ -37,15 +37,15 @@ pub fn embedded(svc: &RunningService) -> Vec<ScrapeTarget> {
         .collect()
 }
 
-/// The scrape target of an external service at `base_url`, per the scenario's settings;
+/// The scrape target of an external service at `base_url`, per its `[targets]` settings;
 /// `None` when `scrape = false`. Refuses a non-loopback metrics URL unless `allow_remote`.
 pub fn external(
-    s: &Scenario,
+    t: TargetsSection<'_>,
     id: ServiceId,
     base_url: &str,
     allow_remote: bool,
 ) -> Result<Option<ScrapeTarget>, Error> {
-    let setting = s.targets.scrape(id);
+    let setting = t.targets.scrape(id);
     if !setting.enabled {
         return Ok(None);
     }
@@ -56,7 +56,7 @@ pub fn external(
         Some(full) => full.to_owned(),
     };
     let parsed = check_loopback(id, &url, allow_remote).map_err(|e| match setting.metrics.is_some() {
-        true => Error::Scenario(s.refusal(&format!("targets.{id}.metrics"), e.to_string())),
+        true => Error::Scenario(t.refusal(&format!("targets.{id}.metrics"), e.to_string())),
         false => e.into(),
     })?;
     let host = parsed.host_str().unwrap_or("unknown");
@@ -69,9 +69,9 @@ pub fn external(
 
 /// Every scrape target of a run, from what [`crate::targets::start`] returned: the
 /// embedded mocks' listeners and the external targets, minus services with
-/// `scrape = false`.
+/// `scrape = false` in `[targets]`.
 pub fn scrape_targets(
-    s: &Scenario,
+    t: TargetsSection<'_>,
     resolved: &BTreeMap<ServiceId, Resolved>,
     running: &[RunningService],
     allow_remote: bool,
@@ -79,11 +79,11 @@ pub fn scrape_targets(
     let mut out = Vec::new();
     for (&id, r) in resolved {
         if r.embedded {
-            if s.targets.scrape(id).enabled {
+            if t.targets.scrape(id).enabled {
                 running.iter().filter(|svc| svc.id == id).for_each(|svc| out.extend(embedded(svc)));
             }
-        } else if let Some(t) = external(s, id, &r.url, allow_remote)? {
-            out.push(t);
+        } else if let Some(target) = external(t, id, &r.url, allow_remote)? {
+            out.push(target);
         }
     }
     Ok(out)
@@ -98,7 +98,7 @@ mod tests {
 
     use super::*;
 
-    fn scenario(targets: &str) -> Scenario {
+    fn scenario(targets: &str) -> crate::scenario::Scenario {
         let text = format!(
             "name = \"t\"\n{targets}\n[load]\nusers = 1\nduration = \"1s\"\n\
              [[load.request]]\nname = \"a\"\ntarget = \"midnight\"\npath = \"/health\"\n\
@@ -119,16 +119,16 @@ mod tests {
     #[test]
     fn external_targets_follow_metrics_and_scrape() {
         let s = scenario("[targets.midnight]\nurl = \"http://127.0.0.1:6300\"\nmetrics = \"/prom\"");
-        let t = external(&s, ServiceId::Midnight, "http://127.0.0.1:6300/", false).unwrap().unwrap();
+        let t = external(s.targets_section(), ServiceId::Midnight, "http://127.0.0.1:6300/", false).unwrap().unwrap();
         assert_eq!((t.url.as_str(), t.instance.as_str()), ("http://127.0.0.1:6300/prom", "127.0.0.1:6300"));
-        let t = external(&s, ServiceId::Scribe, "http://localhost", false).unwrap().unwrap();
+        let t = external(s.targets_section(), ServiceId::Scribe, "http://localhost", false).unwrap().unwrap();
         assert_eq!((t.url.as_str(), t.instance.as_str()), ("http://localhost/metrics", "localhost:80"));
         let s = scenario("[targets.midnight]\nmetrics = \"http://10.1.2.3:9100/metrics\"");
-        let e = external(&s, ServiceId::Midnight, "http://127.0.0.1:6300", false).unwrap_err();
+        let e = external(s.targets_section(), ServiceId::Midnight, "http://127.0.0.1:6300", false).unwrap_err();
         assert!(e.to_string().contains("10.1.2.3"), "{e}");
-        assert!(external(&s, ServiceId::Midnight, "http://127.0.0.1:6300", true).is_ok());
+        assert!(external(s.targets_section(), ServiceId::Midnight, "http://127.0.0.1:6300", true).is_ok());
         let s = scenario("[targets.midnight]\nscrape = false");
-        assert_eq!(external(&s, ServiceId::Midnight, "http://127.0.0.1:6300", false).unwrap(), None);
+        assert_eq!(external(s.targets_section(), ServiceId::Midnight, "http://127.0.0.1:6300", false).unwrap(), None);
     }
 
     #[test]
@@ -139,7 +139,7 @@ mod tests {
             (ServiceId::Scribe, Resolved { url: "http://127.0.0.1:7000".into(), embedded: true, ca_pem: None }),
         ]);
         let run = [running(ServiceId::Scribe, &["scribe", "scribe-2", "scribe-3"])];
-        let t = scrape_targets(&s, &resolved, &run, false).unwrap();
+        let t = scrape_targets(s.targets_section(), &resolved, &run, false).unwrap();
         let urls: Vec<(&str, &str)> = t.iter().map(|t| (t.instance.as_str(), t.url.as_str())).collect();
         assert_eq!(
             urls,
@@ -151,6 +151,6 @@ mod tests {
             ]
         );
         let s = scenario("[targets.scribe]\nscrape = false");
-        assert_eq!(scrape_targets(&s, &resolved, &run, false).unwrap().len(), 1);
+        assert_eq!(scrape_targets(s.targets_section(), &resolved, &run, false).unwrap().len(), 1);
     }
 }

@@ -38,8 +38,12 @@ pub fn sanitize(name: &str) -> String {
 
 /// Writes `dir/hlog/<kind>.hlog` for every request kind of `results` (kind names
 /// sanitised by [`sanitize`]; two kinds that sanitise alike get `-2`, `-3`, ...);
-/// returns the paths written, in the order of `results.requests`.
+/// returns the paths written, in the order of `results.requests`. Results without
+/// request kinds (a plan's) have no `hlog/`.
 pub fn write_hlogs(dir: &Path, results: &Results) -> Result<Vec<PathBuf>, Error> {
+    if results.requests.is_empty() {
+        return Ok(Vec::new()); // a plan's results: no request kinds, no `hlog/`
+    }
     let hlog_dir = dir.join("hlog");
     std::fs::create_dir_all(&hlog_dir).map_err(|source| Error::Io { path: hlog_dir.clone(), source })?;
     let start = humantime::parse_rfc3339(&results.started_at).ok();

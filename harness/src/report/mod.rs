@@ -81,39 +81,51 @@ pub fn write_reports(dir: &Path, doc: &doc::Doc) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes every output of a run, gate or merge as one set swapped in as `dir`
-/// ([`OutSet`]): `results.json`, the interval logs and the reports; returns the results
-/// file's path.
-pub fn write_run_outputs(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
+/// A results document an output set is written from: a run's or a merge's [`Results`],
+/// or a command's [`results::Extended`] (`gate`, `drill`, `plan`).
+pub trait Outputs: serde::Serialize {
+    /// The run's part: its request kinds are the interval logs.
+    fn run(&self) -> &Results;
+    /// The report document (`report.md`, `report.html`, `junit.xml`, `charts/`).
+    fn doc(&self) -> doc::Doc;
+}
+
+impl Outputs for Results {
+    fn run(&self) -> &Results {
+        self
+    }
+
+    fn doc(&self) -> doc::Doc {
+        let mut doc = doc::Doc::from_results(self);
+        doc.figures = figures::for_results(self, &[]);
+        doc
+    }
+}
+
+impl<E: serde::Serialize + results::Section> Outputs for results::Extended<E> {
+    fn run(&self) -> &Results {
+        &self.run
+    }
+
+    fn doc(&self) -> doc::Doc {
+        E::doc(self)
+    }
+}
+
+/// Writes every output of a run, gate, drill, plan or merge as one set swapped in as
+/// `dir` ([`OutSet`]); returns the results file's path.
+pub fn write_run_outputs<R: Outputs>(dir: &Path, results: &R) -> Result<PathBuf, Error> {
     let set = OutSet::begin(dir)?;
     write_run_set(set.dir(), results)?;
     Ok(set.commit()?.join("results.json"))
 }
 
-/// Writes every output of a command's extended results as one set swapped in as `dir`:
-/// the run's outputs with the command's section in `results.json` and in the reports.
-pub fn write_extended_outputs<E>(dir: &Path, results: &results::Extended<E>) -> Result<PathBuf, Error>
-where
-    E: serde::Serialize + results::Section,
-{
-    let set = OutSet::begin(dir)?;
-    let path = write_results(set.dir(), results)?;
-    write_hlogs(set.dir(), &results.run)?;
-    let mut doc = doc::Doc::from_results(&results.run);
-    results.ext.add_to(&mut doc);
-    doc.figures = figures::for_results(&results.run, &[]);
-    write_reports(set.dir(), &doc)?;
-    set.commit()?;
-    Ok(path.file_name().map_or(path.clone(), |f| dir.join(f)))
-}
-
-/// Writes the outputs of a run into `dir` in place (a set being staged).
-pub fn write_run_set(dir: &Path, results: &Results) -> Result<PathBuf, Error> {
+/// Writes the outputs of `results` into `dir` in place (a set being staged):
+/// `results.json`, the interval logs and the reports; returns the results file's path.
+pub fn write_run_set<R: Outputs>(dir: &Path, results: &R) -> Result<PathBuf, Error> {
     let path = write_results(dir, results)?;
-    write_hlogs(dir, results)?;
-    let mut doc = doc::Doc::from_results(results);
-    doc.figures = figures::for_results(results, &[]);
-    write_reports(dir, &doc)?;
+    write_hlogs(dir, results.run())?;
+    write_reports(dir, &results.doc())?;
     Ok(path)
 }
 

@@ -276,7 +276,17 @@ pub struct Extended<E> {
 }
 
 /// A command's section of the results file, and its part of the report document.
-pub trait Section {
+pub trait Section: Sized {
     /// Adds the section's tables and checks (JUnit cases) to the report document.
     fn add_to(&self, doc: &mut super::doc::Doc);
+
+    /// The report document of `results`: the run's, with this section's tables and
+    /// checks and the run's charts. A command whose verdict, title or charts differ
+    /// from the run's overrides it.
+    fn doc(results: &Extended<Self>) -> super::doc::Doc {
+        let mut doc = super::doc::Doc::from_results(&results.run);
+        results.ext.add_to(&mut doc);
+        doc.figures = super::figures::for_results(&results.run, &[]);
+        doc
+    }
 }

@@ -108,7 +108,7 @@ pub trait Hooks {
         mocks: &MockRuntime,
         allow_remote: bool,
     ) -> impl Future<Output = Result<Started, Error>> {
-        super::start_targets(s, urls, ctx, mocks, allow_remote)
+        super::start_targets(s, &s.targets, urls, ctx, mocks, allow_remote)
     }
 
     /// The command's name in the header line (`gameday run ...`).

@@ -132,13 +132,53 @@ impl Scenario {
     /// A refusal of this scenario's `field` found after parsing (a check that needs a
     /// flag, such as the loopback guard), naming the line the field is on.
     pub fn refusal(&self, field: &str, message: impl Into<String>) -> ScenarioError {
-        let text = &self.origin.text;
+        self.origin.refusal(field, message)
+    }
+
+    /// The `[targets]` table with the file it came from, as the target resolver and the
+    /// scrape targets read it.
+    pub fn targets_section(&self) -> TargetsSection<'_> {
+        TargetsSection { targets: &self.targets, origin: &self.origin }
+    }
+
+    /// The services the requests and `[[probe]]`s use, in order.
+    pub fn used_services(&self) -> Vec<gameday_mocks::ServiceId> {
+        let mut ids: Vec<gameday_mocks::ServiceId> = self.load.requests.iter().map(|r| r.target).collect();
+        ids.extend(self.probes.iter().filter_map(|p| p.target()?.parse::<gameday_mocks::ServiceId>().ok()));
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+impl Origin {
+    /// A refusal of `field` in this file found after parsing, naming the line the field
+    /// is on.
+    pub fn refusal(&self, field: &str, message: impl Into<String>) -> ScenarioError {
+        let text = &self.text;
         ScenarioError {
-            file: self.origin.file.clone(),
+            file: self.file.clone(),
             position: locate::span_of(text, field).map(|s| line_col(text, s.start)),
             field: Some(field.to_owned()),
             message: message.into(),
         }
+    }
+}
+
+/// The `[targets]` table and the file it came from: what the targets and the scrape
+/// targets read, and where a refusal of one of its URLs points.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetsSection<'a> {
+    /// The table.
+    pub targets: &'a Targets,
+    /// The scenario file, for refusals found after parsing.
+    pub origin: &'a Origin,
+}
+
+impl TargetsSection<'_> {
+    /// A refusal of `field` (`targets.<service>.url`), at its line.
+    pub fn refusal(&self, field: &str, message: impl Into<String>) -> ScenarioError {
+        self.origin.refusal(field, message)
     }
 }
 

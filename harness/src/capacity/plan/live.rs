@@ -154,10 +154,9 @@ impl run::Hooks for WindowHooks<'_> {
         mocks: &run::MockRuntime,
         allow_remote: bool,
     ) -> impl std::future::Future<Output = Result<run::Started, crate::Error>> {
-        let mut sized = Scenario::clone(s);
-        super::model::set_size(&mut sized.targets, self.service, self.size);
-        let sized = std::sync::Arc::new(sized);
-        async move { run::start_targets(&sized, urls, ctx, mocks, allow_remote).await }
+        let mut sized = s.targets.clone();
+        super::model::set_size(&mut sized, self.service, self.size);
+        async move { run::start_targets(s, &sized, urls, ctx, mocks, allow_remote).await }
     }
 
     fn load(&self, s: &Scenario, default: run::Load) -> run::Load {

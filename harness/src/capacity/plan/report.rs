@@ -19,6 +19,9 @@ use super::recommend::Recommendation;
 pub struct PlanSection {
     /// The plan.
     pub plan: PlanReport,
+    /// `plan.svg` when it was drawn: the report's one figure (not in `results.json`).
+    #[serde(skip)]
+    pub chart: Option<String>,
 }
 
 /// The results file of a plan.
@@ -41,10 +44,21 @@ impl Section for PlanSection {
             })
         }));
     }
+
+    /// The plan's own title, tables and checks, and `plan.svg` as the one figure.
+    fn doc(results: &PlanResults) -> Doc {
+        let (p, mut doc) = (&results.ext.plan, Doc::from_results(&results.run));
+        doc.title = format!("gameday plan `{}`: {} {} of {}", p.scenario, p.size, p.size_unit, p.service);
+        results.ext.add_to(&mut doc);
+        let figure = |svg| Figure { title: "Load, CPU and p95 per week".into(), file: "plan.svg".into(), svg };
+        doc.figures = results.ext.chart.clone().map(figure).into_iter().collect();
+        doc
+    }
 }
 
-/// The plan's `results.json`: the common header, no request kinds, the plan beside it.
-pub fn results(s: &Scenario, p: &PlanReport, started_at: String) -> PlanResults {
+/// The plan's `results.json`: the common header, no request kinds, the plan beside it;
+/// `chart` is `plan.svg` when it was drawn, for the report.
+pub fn results(s: &Scenario, p: &PlanReport, started_at: String, chart: Option<String>) -> PlanResults {
     let run = Results {
         schema_version: SCHEMA_VERSION,
         kind: ReportKind::Plan,
@@ -70,20 +84,7 @@ pub fn results(s: &Scenario, p: &PlanReport, started_at: String) -> PlanResults 
         generator: None,
         observation_problems: Vec::new(),
     };
-    Extended { run, ext: PlanSection { plan: p.clone() } }
-}
-
-/// The plan's report document; `chart` is `plan.svg` when it was drawn.
-pub fn doc(s: &Scenario, p: &PlanReport, chart: Option<String>) -> Doc {
-    let results = results(s, p, crate::run::now_rfc3339());
-    let mut doc = Doc::from_results(&results.run);
-    doc.title = format!("gameday plan `{}`: {} {} of {}", p.scenario, p.size, p.size_unit, p.service);
-    results.ext.add_to(&mut doc);
-    doc.figures = chart
-        .map(|svg| Figure { title: "Load, CPU and p95 per week".into(), file: "plan.svg".into(), svg })
-        .into_iter()
-        .collect();
-    doc
+    Extended { run, ext: PlanSection { plan: p.clone(), chart } }
 }
 
 fn weeks_table(p: &PlanReport) -> Table {

@@ -16,7 +16,7 @@ use gameday_mocks::ServiceId;
 
 use crate::capacity::growth::{Growth, WEEK};
 use crate::capacity::tally::SimReport;
-use crate::observe::{RunData, Scraped, Series};
+use crate::observe::{RunData, Series};
 use crate::rules::{self, RuleVerdict};
 use crate::scenario::Scenario;
 use gameday_mocks::kit::{HumanDuration, PositiveDuration};
@@ -38,20 +38,32 @@ pub fn judge(
     weeks: &[SimWeek],
     base_cpu: f64,
 ) -> (Vec<RuleVerdict>, Vec<RuleVerdict>) {
-    let data = run_data(s, id, growth, report, weeks, base_cpu);
-    let mut only_rules = s.clone();
-    only_rules.slos.clear();
-    only_rules.evaluation_interval = Some(PositiveDuration(HumanDuration(PLAN_EVAL_STEP)));
+    let names = s.load.requests.iter().map(|r| r.name.get_ref().clone()).collect();
+    let data = run_data(names, id, growth, report, weeks, base_cpu);
     // The simulator's series have no gaps but may be sparser than a scrape: an instant
     // lookup reaches back three of its intervals when that is longer than the lookback.
     let three_steps = report.interval.saturating_mul(3);
     let lookback = s.lookback_delta.map_or(Duration::from_secs(300), |d| d.get()).max(three_steps);
-    only_rules.lookback_delta = Some(PositiveDuration(HumanDuration(lookback)));
-    let r = rules::judge(only_rules.rules(), &data);
+    let only_rules = rules::RuleSet {
+        slos: &[],
+        evaluation_interval: Some(PositiveDuration(HumanDuration(PLAN_EVAL_STEP))),
+        lookback_delta: Some(PositiveDuration(HumanDuration(lookback))),
+        ..s.rules()
+    };
+    let r = rules::judge(only_rules, &data);
     (r.triggers, r.alerts)
 }
 
-fn run_data(s: &Scenario, id: ServiceId, growth: &Growth, report: &SimReport, weeks: &[SimWeek], base: f64) -> RunData {
+/// What the rules read over the horizon: the simulator's series, named as a live run's
+/// (and the plan's own), for request kinds `names` with no recorded intervals.
+fn run_data(
+    names: Vec<String>,
+    id: ServiceId,
+    growth: &Growth,
+    report: &SimReport,
+    weeks: &[SimWeek],
+    base: f64,
+) -> RunData {
     let step = report.interval.as_secs_f64();
     let n = report.intervals.len();
     let t = |i: usize| (i + 1) as f64 * step;
@@ -70,19 +82,14 @@ fn run_data(s: &Scenario, id: ServiceId, growth: &Growth, report: &SimReport, we
             Some((t(i), done.peak.p95_s))
         })
         .collect();
-    let scraped = Scraped {
-        series: vec![
-            series("gameday_cpu_utilisation_ratio", cpu_s),
-            series("gameday_queue_depth", queue),
-            series("gameday_plan_weekly_growth_ratio", growth_s),
-            series("gameday_plan_peak_rate_per_s", peak),
-            series("gameday_plan_p95_seconds", p95),
-        ],
-        problems: Vec::new(),
-        targets: Vec::new(),
-    };
-    let names = s.load.requests.iter().map(|r| r.name.get_ref().clone()).collect();
-    RunData::new(step, n as f64 * step, names, crate::load::Intervals::new(), scraped.series, scraped.problems)
+    let series = vec![
+        series("gameday_cpu_utilisation_ratio", cpu_s),
+        series("gameday_queue_depth", queue),
+        series("gameday_plan_weekly_growth_ratio", growth_s),
+        series("gameday_plan_peak_rate_per_s", peak),
+        series("gameday_plan_p95_seconds", p95),
+    ];
+    RunData::new(step, n as f64 * step, names, crate::load::Intervals::new(), series, Vec::new())
 }
 
 /// The week (1-based) a simulated time falls in.
