@@ -238,9 +238,12 @@ pub enum FlagError {
     /// `--time-scale x` where x is not a number.
     #[error("`{0}` is not a number")]
     NotANumber(String),
-    /// A time scale out of range, or an unknown service (the mocks' message).
+    /// A time scale out of range.
     #[error("{0}")]
-    Mocks(String),
+    TimeScale(#[from] gameday_mocks::kit::units::TimeScaleError),
+    /// An unknown service.
+    #[error("{0}")]
+    Service(#[from] gameday_mocks::UnknownService),
 }
 
 fn parse_named_port(s: &str) -> Result<(String, u16), FlagError> {
@@ -255,11 +258,11 @@ fn parse_named_port(s: &str) -> Result<(String, u16), FlagError> {
 /// `--time-scale`: a number in the range [`TimeScale::new`] enforces.
 fn parse_time_scale(s: &str) -> Result<f64, FlagError> {
     let v: f64 = s.trim().parse().map_err(|_| FlagError::NotANumber(s.to_owned()))?;
-    TimeScale::new(v).map(TimeScale::factor).map_err(|e| FlagError::Mocks(e.to_string()))
+    Ok(TimeScale::new(v)?.factor())
 }
 
 fn parse_service(s: &str) -> Result<ServiceId, FlagError> {
-    s.parse().map_err(FlagError::Mocks)
+    Ok(s.parse()?)
 }
 
 /// Why a command refused its inputs (exit 2) or could not write its output (exit 3),
