@@ -471,9 +471,9 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     let opts =
         PlanOptions { out: out.clone(), write_to: Some(set.dir().to_path_buf()), no_live: a.no_live, quiet: a.quiet };
     let started_at = crate::run::now_rfc3339();
-    let report = plan::plan(&s, &opts).await.map_err(plan_error)?;
+    let report = plan::plan(&s, &opts).await?;
     print!("{}", plan::output::render(&report));
-    plan::write(set.dir(), &report).map_err(plan_error)?;
+    plan::write(set.dir(), &report)?;
     // The chart is a view of plan.json: a chart that cannot be drawn is a warning.
     let chart = match plan::write_chart(set.dir(), &s, &report) {
         Ok(svg) => std::fs::read_to_string(&svg).ok(),
@@ -502,17 +502,9 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     })
 }
 
-fn plan_error(e: crate::capacity::plan::PlanError) -> Error {
-    use crate::capacity::plan::PlanError;
-    match e {
-        PlanError::Usage(m) => Error::Usage(m),
-        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
-    }
-}
-
 fn calibrate_cmd(s: &scenario::Scenario, table: &std::path::Path, out: &std::path::Path) -> Result<Exit, Error> {
     use crate::capacity::plan;
-    let c = plan::calibrate(s, table).map_err(plan_error)?;
+    let c = plan::calibrate(s, table)?;
     print!("{}", crate::capacity::calibrate::render_residuals(&c));
     let doc = serde_json::json!({ "targets": { "midnight": { "profile": &c.profile } } });
     let profile = toml::to_string_pretty(&doc).map_err(CliError::CalibratedProfile)?;

@@ -95,7 +95,7 @@ pub async fn replay(
     let results_dir = out.join(&name).display().to_string();
     let report = match run::run_settings(&settings, &opts).await {
         Ok(r) => r,
-        Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::Usage(e.to_string())),
+        Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::LiveWindow(Box::new(e))),
         Err(e) => return Ok(LiveWeek::not_measured(week, size, e.to_string(), results_dir)),
     };
     if report.results.verdict == RunVerdict::Invalid {
@@ -116,15 +116,15 @@ impl LiveWeek {
 /// The simulator on the sample live window `w` sent (see the module docs): its schedule,
 /// its kinds, the mocks' service-time streams, at `size`; figures over the measured hour.
 pub fn twin(w: &Scenario, svc: &Service, growth: &Growth, warmup: Duration, size: usize) -> Result<Figures, PlanError> {
-    let curve = w.load.rate.clone().ok_or_else(|| PlanError::Usage("live window without a rate".into()))?;
+    let curve = w.load.rate.clone().ok_or(PlanError::NoRate)?;
     let horizon = w.load.duration.get();
     let weights: Vec<u32> = w.load.requests.iter().map(|r| r.weight.get()).collect();
-    let kinds = KindDraw::new(&weights, kinds_seed(w.seed)).map_err(|e| PlanError::Usage(e.to_string()))?;
+    let kinds = KindDraw::new(&weights, kinds_seed(w.seed)).map_err(PlanError::Kinds)?;
     // Every kind, free ones too (an hour of them is cheap), so the counts compare.
     let arrivals = kinds.tag(Schedule::new(curve, w.load.arrivals, w.seed, horizon));
     let hour = Window { start: warmup, end: warmup + Duration::from_secs(3600) };
     let options = SimOptions { seed: w.seed, interval: Duration::from_secs(60), windows: vec![hour] };
-    let report = simulate(&svc.at_size(size), arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
+    let report = simulate(&svc.at_size(size), arrivals, &options)?;
     let kinds = super::weeks::headline_kinds(w, &growth.unit);
     let tally = &report.windows[0].tally;
     Ok(super::weeks::figures(&report, &[(tally, hour)], &kinds, svc.base_cpu))
@@ -141,10 +141,9 @@ fn window_scenario(
     size: usize,
 ) -> Result<Scenario, PlanError> {
     let w = &growth.weeks[week as usize - 1];
-    let mean = Rate::per_second_checked(w.mean_rate_per_s).map_err(|m| PlanError::Usage(format!("growth: {m}")))?;
+    let mean = Rate::per_second_checked(w.mean_rate_per_s).map_err(PlanError::GrowthRate)?;
     let peak_at = spec.warmup.0 + Duration::from_secs(1800);
-    let wave = Diurnal::new(DiurnalMean::Constant(mean), growth.peak_to_average, peak_at, DAY)
-        .map_err(|e| PlanError::Usage(format!("growth: {e}")))?;
+    let wave = Diurnal::new(DiurnalMean::Constant(mean), growth.peak_to_average, peak_at, DAY)?;
     let mut out = s.clone();
     out.name = format!("{}-week{week}-size{size}", s.name);
     out.load.rate = Some(RateCurve::Diurnal(wave));
