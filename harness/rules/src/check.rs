@@ -122,25 +122,30 @@ pub fn selectors(rule: &Rule) -> Vec<&Selector> {
 mod tests {
     use super::*;
 
-    fn check(rule: &str) -> Result<(), String> {
-        static_check(&rule.parse::<Rule>().unwrap(), &["prove", "check"]).map_err(|e| e.to_string())
+    fn check(rule: &str) -> Result<(), CheckError> {
+        static_check(&rule.parse::<Rule>().unwrap(), &["prove", "check"])
+    }
+
+    /// The refusal's message.
+    fn refusal(rule: &str) -> String {
+        check(rule).unwrap_err().to_string()
     }
 
     #[test]
     fn client_labels_and_units_are_checked() {
         assert!(check(r#"p95(latency{request="prove"})[5m] > 1s"#).is_ok());
         assert!(check(r#"error_ratio{kind="timeout",request!="check"}[5m] > 1%"#).is_ok());
-        let e = check(r#"p95(latency{request="attest"})[5m] > 1s"#).unwrap_err();
+        let e = refusal(r#"p95(latency{request="attest"})[5m] > 1s"#);
         assert!(e.contains("unknown request `attest`") && e.contains("prove, check"), "{e}");
-        let e = check(r#"rate(errors{kind="teapot"})[5m] > 1"#).unwrap_err();
+        let e = refusal(r#"rate(errors{kind="teapot"})[5m] > 1"#);
         assert!(e.contains("unknown kind `teapot`") && e.contains("http_5xx"), "{e}");
-        let e = check(r#"p95(latency{kind="ok"})[5m] > 1s"#).unwrap_err();
+        let e = refusal(r#"p95(latency{kind="ok"})[5m] > 1s"#);
         assert!(e.contains("no label `kind`"), "{e}");
-        let e = check(r#"availability{route="/x"}[5m] < 99%"#).unwrap_err();
+        let e = refusal(r#"availability{route="/x"}[5m] < 99%"#);
         assert!(e.contains("no label `route`"), "{e}");
-        assert!(check("p95(latency)[5m] > 5%").unwrap_err().contains("percentage"));
-        assert!(check("error_ratio[5m] > 5s").unwrap_err().contains("duration"));
-        assert!(check("error_ratio[5m] > 5").unwrap_err().contains("0..1"));
+        assert!(refusal("p95(latency)[5m] > 5%").contains("percentage"));
+        assert!(refusal("error_ratio[5m] > 5s").contains("duration"));
+        assert!(refusal("error_ratio[5m] > 5").contains("0..1"));
         // Inside a subquery too.
         assert!(check(r#"deriv(p95(latency{request="x"})[5m])[30m] > 0"#).is_err());
     }
