@@ -154,7 +154,7 @@ async fn backhaul_netns_backend_is_refused_or_real() {
     match spec.preflight(&d.env).await {
         Err(e) => {
             println!("netns backend not exercised: {e}");
-            assert!(matches!(e, FaultError::Failed(_)));
+            assert!(matches!(e, FaultError::Netns(_)));
         }
         Ok(()) => netns_round_trip(&d, &spec).await,
     }

@@ -238,9 +238,12 @@ pub enum FlagError {
     /// `--time-scale x` where x is not a number.
     #[error("`{0}` is not a number")]
     NotANumber(String),
-    /// A time scale out of range, or an unknown service (the mocks' message).
+    /// A time scale out of range.
     #[error("{0}")]
-    Mocks(String),
+    TimeScale(#[from] gameday_mocks::kit::units::TimeScaleError),
+    /// An unknown service.
+    #[error("{0}")]
+    Service(#[from] gameday_mocks::UnknownService),
 }
 
 fn parse_named_port(s: &str) -> Result<(String, u16), FlagError> {
@@ -255,11 +258,11 @@ fn parse_named_port(s: &str) -> Result<(String, u16), FlagError> {
 /// `--time-scale`: a number in the range [`TimeScale::new`] enforces.
 fn parse_time_scale(s: &str) -> Result<f64, FlagError> {
     let v: f64 = s.trim().parse().map_err(|_| FlagError::NotANumber(s.to_owned()))?;
-    TimeScale::new(v).map(TimeScale::factor).map_err(|e| FlagError::Mocks(e.to_string()))
+    Ok(TimeScale::new(v)?.factor())
 }
 
 fn parse_service(s: &str) -> Result<ServiceId, FlagError> {
-    s.parse().map_err(FlagError::Mocks)
+    Ok(s.parse()?)
 }
 
 /// Why a command refused its inputs (exit 2) or could not write its output (exit 3),
@@ -412,9 +415,9 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     let opts =
         PlanOptions { out: out.clone(), write_to: Some(set.dir().to_path_buf()), no_live: a.no_live, quiet: a.quiet };
     let started_at = crate::run::now_rfc3339();
-    let report = plan::plan(&s, &opts).await.map_err(plan_error)?;
+    let report = plan::plan(&s, &opts).await?;
     print!("{}", plan::output::render(&report));
-    plan::write(set.dir(), &report).map_err(plan_error)?;
+    plan::write(set.dir(), &report)?;
     // The chart is a view of plan.json: a chart that cannot be drawn is a warning.
     let chart = match plan::write_chart(set.dir(), &s, &report) {
         Ok(svg) => std::fs::read_to_string(&svg).ok(),
@@ -442,17 +445,9 @@ async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
     })
 }
 
-fn plan_error(e: crate::capacity::plan::PlanError) -> Error {
-    use crate::capacity::plan::PlanError;
-    match e {
-        PlanError::Usage(m) => Error::Usage(m),
-        PlanError::Sim(m) | PlanError::Io(m) => Error::RunFailed(m),
-    }
-}
-
 fn calibrate_cmd(s: &scenario::Scenario, table: &std::path::Path, out: &std::path::Path) -> Result<Exit, Error> {
     use crate::capacity::plan;
-    let c = plan::calibrate(s, table).map_err(plan_error)?;
+    let c = plan::calibrate(s, table)?;
     print!("{}", crate::capacity::calibrate::render_residuals(&c));
     let doc = serde_json::json!({ "targets": { "midnight": { "profile": &c.profile } } });
     let profile = toml::to_string_pretty(&doc).map_err(CliError::CalibratedProfile)?;

@@ -69,9 +69,6 @@ pub enum Error {
     /// The scenario file is unusable.
     #[error("{0}")]
     Scenario(#[from] scenario::ScenarioError),
-    /// A flag or target is unusable.
-    #[error("{0}")]
-    Usage(String),
     /// A mock's profile is unusable.
     #[error("{0}")]
     MockProfile(gameday_mocks::MockError),
@@ -87,9 +84,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The run could not be completed or produced nothing usable.
-    #[error("run failed: {0}")]
-    RunFailed(String),
     /// The run's targets cannot be decided.
     #[error("{0}")]
     Target(#[from] targets::TargetError),
@@ -123,6 +117,12 @@ pub enum Error {
     /// `gameday merge` refused its inputs.
     #[error("{0}")]
     Merge(#[from] merge::MergeCmdError),
+    /// An output could not be written, or an interval log given to read is not one.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Report(#[from] report::ReportError),
+    /// `gameday plan` could not make a plan.
+    #[error("{}{}", run_failed_prefix(.0.exit()), .0)]
+    Plan(#[from] capacity::plan::PlanError),
 }
 
 /// What a failed run's message starts with: `run failed: ` for exit 3, else nothing.
@@ -137,8 +137,8 @@ impl Error {
     /// The exit code this error maps to: an operation's error decides its own.
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Scenario(_) | Error::Usage(_) | Error::MockProfile(_) => Exit::Usage,
-            Error::MockStart(_) | Error::Io { .. } | Error::RunFailed(_) => Exit::RunFailed,
+            Error::Scenario(_) | Error::MockProfile(_) => Exit::Usage,
+            Error::MockStart(_) | Error::Io { .. } => Exit::RunFailed,
             Error::Target(e) => e.exit(),
             Error::Mix(e) => e.exit(),
             Error::Load(e) => e.exit(),
@@ -150,6 +150,8 @@ impl Error {
             Error::Run(e) => e.exit(),
             Error::Cli(e) => e.exit(),
             Error::Merge(e) => e.exit(),
+            Error::Report(e) => e.exit(),
+            Error::Plan(e) => e.exit(),
         }
     }
 }
@@ -179,7 +181,8 @@ mod tests {
     use super::*;
 
     /// Oracle: the messages and exit codes the `Error::Usage(String)` /
-    /// `Error::RunFailed(String)` sites produced before they were typed.
+    /// `Error::RunFailed(String)` and `PlanError`'s `String` sites produced before they
+    /// were typed.
     #[test]
     fn typed_errors_keep_their_messages_and_exit_codes() {
         let cases: Vec<(Error, &str, Exit)> = vec![
@@ -221,6 +224,39 @@ mod tests {
             ),
             (merge::MergeCmdError::TooFewFiles(1).into(), "merge needs at least 2 results files, got 1", Exit::Usage),
             (cli::CliError::ProfileNeedsOne.into(), "--profile needs exactly one --only SERVICE", Exit::Usage),
+            (
+                capacity::plan::PlanError::NoGrowth(PathBuf::from("g.toml")).into(),
+                "g.toml: no [growth] table; `gameday plan` needs a growth curve",
+                Exit::Usage,
+            ),
+            (
+                capacity::plan::PlanError::SeveralServices(vec![ServiceId::Midnight, ServiceId::Pxl]).into(),
+                "a plan sizes one service, but the load sends to midnight, pxl; split it into one growth scenario per service",
+                Exit::Usage,
+            ),
+            (
+                capacity::plan::PlanError::Sim(capacity::SimError::ZeroInterval).into(),
+                "run failed: interval must be greater than zero",
+                Exit::RunFailed,
+            ),
+            (
+                capacity::plan::PlanError::Write(Box::new(Error::Io {
+                    path: PathBuf::from("out/plan.json"),
+                    source: std::io::Error::other("disk full"),
+                }))
+                .into(),
+                "run failed: out/plan.json: disk full",
+                Exit::RunFailed,
+            ),
+            (
+                report::ReportError::NotALog {
+                    path: PathBuf::from("x.hlog"),
+                    found: hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset: 0 },
+                }
+                .into(),
+                "x.hlog: not an interval log: ParseError { offset: 0 }",
+                Exit::Usage,
+            ),
         ];
         for (e, message, exit) in cases {
             assert_eq!(

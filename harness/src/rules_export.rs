@@ -52,6 +52,25 @@ struct Item {
     annotations: Vec<(String, String)>,
 }
 
+/// Why a rule has no PromQL equivalent (it is skipped, with this as the reason).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ExportError {
+    /// A latency SLO's threshold is above every bucket bound.
+    #[error("threshold {0}s is above the largest latency bucket")]
+    AboveBuckets(f64),
+    /// The `request` matchers select nothing.
+    #[error("its `request` matchers select no request")]
+    NoRequest,
+    /// Only client-side failures are counted.
+    #[error(
+        "it counts only client-side failures (timeout, connect, body_too_large, other), which server metrics do not see"
+    )]
+    ClientSideOnly,
+    /// A whole-run window.
+    #[error("`[..]` (since the start of the run) has no PromQL equivalent")]
+    WholeRun,
+}
+
 struct Ctx<'a> {
     s: &'a Scenario,
     /// The rule being translated, for warnings.
@@ -74,7 +93,7 @@ pub fn export(s: &Scenario) -> Export {
         ctx.current = format!("slo `{}`", slo.name);
         match slo_rules(&mut ctx, slo) {
             Ok(items) => slo_items.extend(items),
-            Err(e) => slo_skipped.push(ctx.skip("slo", &slo.name, &e)),
+            Err(e) => slo_skipped.push(ctx.skip("slo", &slo.name, &e.to_string())),
         }
     }
     groups.push((format!("gameday-{}-slo", s.name), slo_items, slo_skipped));
@@ -84,7 +103,7 @@ pub fn export(s: &Scenario) -> Export {
             ctx.current = format!("{table} `{}`", a.name);
             match alert_rule(&mut ctx, a, table) {
                 Ok(item) => items.push(item),
-                Err(e) => skipped.push(ctx.skip(table, &a.name, &e)),
+                Err(e) => skipped.push(ctx.skip(table, &a.name, &e.to_string())),
             }
         }
         groups.push((format!("gameday-{}-{table}s", s.name), items, skipped));
@@ -202,7 +221,7 @@ fn op_str(op: Op) -> &'static str {
     }
 }
 
-fn alert_rule(ctx: &mut Ctx<'_>, a: &AlertRule, table: &str) -> Result<Item, String> {
+fn alert_rule(ctx: &mut Ctx<'_>, a: &AlertRule, table: &str) -> Result<Item, ExportError> {
     let rule = a.expr.get_ref();
     let q = promql(ctx, &rule.expr)?;
     let mut labels = Vec::new();
@@ -233,7 +252,7 @@ fn number(v: f64) -> String {
     format!("{rounded}")
 }
 
-fn slo_rules(ctx: &mut Ctx<'_>, slo: &Slo) -> Result<Vec<Item>, String> {
+fn slo_rules(ctx: &mut Ctx<'_>, slo: &Slo) -> Result<Vec<Item>, ExportError> {
     let obj = &slo.objective;
     let window_s = slo.window.as_ref().map_or(3600.0, |w| w.get_ref().get().as_secs_f64());
     let q = promql(ctx, &indicator_expr(slo, Window::Last(window_s)))?;
@@ -283,14 +302,14 @@ fn slo_rules(ctx: &mut Ctx<'_>, slo: &Slo) -> Result<Vec<Item>, String> {
 }
 
 /// The share of bad requests over a window, in PromQL.
-fn bad_ratio(ctx: &mut Ctx<'_>, slo: &Slo, secs: f64) -> Result<String, String> {
+fn bad_ratio(ctx: &mut Ctx<'_>, slo: &Slo, secs: f64) -> Result<String, ExportError> {
     let routes = routes(ctx, &request_matchers(slo))?;
     let w = format_window(secs);
     match slo.objective.indicator {
         Indicator::Percentile(_) => {
             let t = slo.objective.threshold;
             let Some(le) = LATENCY_BUCKETS_S.iter().find(|b| **b >= t - 1e-12) else {
-                return Err(format!("threshold {t}s is above the largest latency bucket"));
+                return Err(ExportError::AboveBuckets(t));
             };
             if (le - t).abs() > 1e-12 {
                 ctx.warn(&format!("{t}s is not a latency bucket bound; the burn-rate rules count requests over {le}s"));
@@ -320,7 +339,7 @@ fn selector(name: &str, parts: &[Option<String>]) -> String {
 }
 
 /// The `route` matcher of the requests `request` matchers select.
-fn routes(ctx: &Ctx<'_>, matchers: &[Matcher]) -> Result<Option<String>, String> {
+fn routes(ctx: &Ctx<'_>, matchers: &[Matcher]) -> Result<Option<String>, ExportError> {
     let mut set = BTreeSet::new();
     for r in &ctx.s.load.requests {
         if matchers.iter().filter(|m| m.label == "request").all(|m| m.matches(Some(r.name.get_ref()))) {
@@ -329,7 +348,7 @@ fn routes(ctx: &Ctx<'_>, matchers: &[Matcher]) -> Result<Option<String>, String>
         }
     }
     match set.len() {
-        0 => Err("its `request` matchers select no request".into()),
+        0 => Err(ExportError::NoRequest),
         1 => Ok(set.first().map(|r| format!("route={}", pq_str(r)))),
         _ => {
             let alts: Vec<String> = set.iter().map(|r| regex_escape(r)).collect();
@@ -360,14 +379,12 @@ fn status_regex(o: Outcome) -> Option<&'static str> {
 }
 
 /// The `status` matcher of the outcomes `kind` matchers select.
-fn statuses(ctx: &mut Ctx<'_>, matchers: &[Matcher], errors_only: bool) -> Result<Option<String>, String> {
+fn statuses(ctx: &mut Ctx<'_>, matchers: &[Matcher], errors_only: bool) -> Result<Option<String>, ExportError> {
     let pick = pick_outcomes(matchers, errors_only);
     let chosen: Vec<Outcome> = Outcome::ALL.iter().zip(pick).filter(|(_, p)| *p).map(|(o, _)| *o).collect();
     let visible: Vec<&str> = chosen.iter().filter_map(|o| status_regex(*o)).collect();
     if visible.is_empty() {
-        return Err(
-            "it counts only client-side failures (timeout, connect, body_too_large, other), which server metrics do not see".into()
-        );
+        return Err(ExportError::ClientSideOnly);
     }
     let explicit = errors_only || matchers.iter().any(|m| m.label == "kind");
     if explicit && visible.len() < chosen.len() {
@@ -382,19 +399,19 @@ fn statuses(ctx: &mut Ctx<'_>, matchers: &[Matcher], errors_only: bool) -> Resul
     })
 }
 
-fn range(window: Window) -> Result<String, String> {
+fn range(window: Window) -> Result<String, ExportError> {
     match window {
         Window::Last(s) => Ok(format_window(s)),
-        Window::All => Err("`[..]` (since the start of the run) has no PromQL equivalent".into()),
+        Window::All => Err(ExportError::WholeRun),
     }
 }
 
 /// An expression in PromQL.
-pub fn promql_of(s: &Scenario, e: &Expr) -> Result<String, String> {
+pub fn promql_of(s: &Scenario, e: &Expr) -> Result<String, ExportError> {
     promql(&mut Ctx { s, current: String::new(), warnings: Vec::new() }, e)
 }
 
-fn promql(ctx: &mut Ctx<'_>, e: &Expr) -> Result<String, String> {
+fn promql(ctx: &mut Ctx<'_>, e: &Expr) -> Result<String, ExportError> {
     Ok(match e {
         Expr::Latency { stat, matchers, window } => {
             let (r, w) = (routes(ctx, matchers)?, range(*window)?);

@@ -65,7 +65,7 @@ pub enum OverrideError {
     NoEquals(String),
     /// The part before `=` names no service.
     #[error("{0}")]
-    UnknownService(String),
+    UnknownService(gameday_mocks::UnknownService),
 }
 
 /// Parses `svc=URL` as given to `--target`.

@@ -9,4 +9,4 @@ pub mod kit;
 pub mod services;
 
 pub use kit::{MockContext, PortPolicy, TimeScale};
-pub use services::{start, MockError, RunningService, ServiceId, ServiceProfile};
+pub use services::{start, MockError, RunningService, ServiceId, ServiceProfile, UnknownService};

@@ -366,17 +366,34 @@ impl FromStr for Rule {
         p.pos += len;
         p.skip_ws();
         let at = p.pos;
-        let threshold = parse_threshold(p.rest()).map_err(|message| ParseError { at, message })?;
+        let threshold = parse_threshold(p.rest()).map_err(|e| ParseError { at, message: e.to_string() })?;
         let expr = lower(&node)?;
         Ok(Rule { expr, op, threshold, text: text.trim().to_owned() })
     }
 }
 
+/// Why a rule's threshold is unusable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    /// Nothing after the comparison.
+    #[error("missing threshold after the comparison")]
+    Missing,
+    /// Not a number, duration or percentage.
+    #[error("`{0}` is not a threshold (write a number `1.5`, a duration `500ms`, a percentage `70%`)")]
+    Quantity(String),
+    /// `/unit` is not a time unit.
+    #[error("`/{0}` is not a time unit (write e.g. `10ms/h`, `2/s`)")]
+    PerUnit(String),
+    /// `/unit` is zero long.
+    #[error("`/{0}` is a zero time unit")]
+    ZeroUnit(String),
+}
+
 /// Parses a threshold: `1.5`, `500ms`, `70%`, `10ms/h`, `2/s`.
-pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
+pub fn parse_threshold(s: &str) -> Result<Threshold, ThresholdError> {
     let text = s.trim();
     if text.is_empty() {
-        return Err("missing threshold after the comparison".into());
+        return Err(ThresholdError::Missing);
     }
     let (value, unit) = match text.rsplit_once('/') {
         Some((q, per)) => {
@@ -386,11 +403,11 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
                 if per.starts_with(|c: char| c.is_ascii_digit()) { per.to_owned() } else { format!("1{per}") };
             let secs = per_text
                 .parse::<HumanDuration>()
-                .map_err(|_| format!("`/{per}` is not a time unit (write e.g. `10ms/h`, `2/s`)"))?
+                .map_err(|_| ThresholdError::PerUnit(per.to_owned()))?
                 .get()
                 .as_secs_f64();
             if secs <= 0.0 {
-                return Err(format!("`/{per}` is a zero time unit"));
+                return Err(ThresholdError::ZeroUnit(per.to_owned()));
             }
             (v / secs, Unit::PerSecond)
         }
@@ -399,8 +416,8 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
     Ok(Threshold { value, unit, text: text.to_owned() })
 }
 
-fn quantity(s: &str) -> Result<(f64, Unit), String> {
-    let bad = || format!("`{s}` is not a threshold (write a number `1.5`, a duration `500ms`, a percentage `70%`)");
+fn quantity(s: &str) -> Result<(f64, Unit), ThresholdError> {
+    let bad = || ThresholdError::Quantity(s.to_owned());
     if let Some(pct) = s.strip_suffix('%') {
         let v: f64 = pct.trim().parse().map_err(|_| bad())?;
         return if v.is_finite() { Ok((v / 100.0, Unit::Ratio)) } else { Err(bad()) };
@@ -552,14 +569,19 @@ fn range_fn(func: &str) -> Option<RangeFn> {
     }
 }
 
-fn latency_stat(func: &str) -> Result<Option<LatencyStat>, String> {
+/// A `pNN` latency function outside (0, 100).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a percentile between p0 and p100 (e.g. p95, p99.9)")]
+pub struct PercentileError(pub String);
+
+fn latency_stat(func: &str) -> Result<Option<LatencyStat>, PercentileError> {
     Ok(Some(match func {
         "mean" | "avg" => LatencyStat::Mean,
         "max" => LatencyStat::Max,
         "min" => LatencyStat::Min,
         p if p.starts_with('p') && p[1..].starts_with(|c: char| c.is_ascii_digit()) => match p[1..].parse::<f64>() {
             Ok(q) if q > 0.0 && q < 100.0 => LatencyStat::Percentile(q),
-            _ => return Err(format!("`{p}` is not a percentile between p0 and p100 (e.g. p95, p99.9)")),
+            _ => return Err(PercentileError(p.to_owned())),
         },
         _ => return Ok(None),
     }))
@@ -574,7 +596,7 @@ fn lower_direct(
     window: Window,
 ) -> Result<Expr, ParseError> {
     let err = |message: String| Err(ParseError { at, message });
-    let stat = latency_stat(func).map_err(|message| ParseError { at, message })?;
+    let stat = latency_stat(func).map_err(|e| ParseError { at, message: e.to_string() })?;
     match name {
         "latency" | "requests" | "errors" if func == "absent_over_time" => err(format!(
             "`absent_over_time` applies to scraped metrics; test client `{name}` with absent(...) instead"

@@ -37,11 +37,11 @@ pub mod verdict;
 
 use serde::Serialize;
 
-pub use check::static_check;
+pub use check::{static_check, CheckError};
 pub use eval::{Evaluator, Grid, Track};
 pub use expr::{Expr, Rule, Unit, Window};
 pub use gameday_core::series::RunData;
-pub use objective::{format_seconds, Indicator, Objective, Op};
+pub use objective::{format_seconds, Indicator, Objective, ObjectiveError, Op};
 pub use slo::Verdict;
 pub use spec::{AlertRule, Expect, RuleSet, Slo};
 pub use verdict::{RuleKind, RuleVerdict};

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use gameday_mocks::kit::HumanDuration;
+use gameday_mocks::kit::{DurationError, HumanDuration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// What an objective measures.
@@ -118,7 +118,33 @@ pub fn format_seconds(s: f64) -> String {
     }
 }
 
-fn parse_indicator(s: &str) -> Result<Indicator, String> {
+/// Why an objective's text is not `<indicator> <op> <threshold>`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ObjectiveError {
+    /// Not three words.
+    #[error("objective `{0}` must be `<indicator> <op> <threshold>`, e.g. \"p95 < 500ms\" or \"error_ratio < 0.1%\"")]
+    Shape(String),
+    /// `pNN` outside (0, 100).
+    #[error("`{0}` is not a percentile between p0 and p100 (e.g. p95, p99.9)")]
+    Percentile(String),
+    /// An indicator that does not exist.
+    #[error("unknown indicator `{0}` (known: pNN, mean, max, error_ratio, availability)")]
+    Indicator(String),
+    /// A comparison that does not exist.
+    #[error("unknown comparison `{0}` (use <, <=, > or >=)")]
+    Comparison(String),
+    /// A latency threshold that is not a duration.
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    /// A ratio threshold that is not a number or percentage.
+    #[error("`{0}` is not a ratio (write `0.1%` or `0.001`)")]
+    Ratio(String),
+    /// A ratio outside 0..=1.
+    #[error("`{0}` is outside 0%..100%")]
+    RatioRange(String),
+}
+
+fn parse_indicator(s: &str) -> Result<Indicator, ObjectiveError> {
     match s {
         "mean" => Ok(Indicator::Mean),
         "max" => Ok(Indicator::Max),
@@ -126,34 +152,32 @@ fn parse_indicator(s: &str) -> Result<Indicator, String> {
         "availability" => Ok(Indicator::Availability),
         p if p.starts_with('p') => match p[1..].parse::<f64>() {
             Ok(q) if q > 0.0 && q < 100.0 => Ok(Indicator::Percentile(q)),
-            _ => Err(format!("`{p}` is not a percentile between p0 and p100 (e.g. p95, p99.9)")),
+            _ => Err(ObjectiveError::Percentile(p.to_owned())),
         },
-        other => Err(format!("unknown indicator `{other}` (known: pNN, mean, max, error_ratio, availability)")),
+        other => Err(ObjectiveError::Indicator(other.to_owned())),
     }
 }
 
-fn parse_ratio(s: &str) -> Result<f64, String> {
+fn parse_ratio(s: &str) -> Result<f64, ObjectiveError> {
     let v = match s.strip_suffix('%') {
         Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
         None => s.parse::<f64>(),
     }
-    .map_err(|_| format!("`{s}` is not a ratio (write `0.1%` or `0.001`)"))?;
+    .map_err(|_| ObjectiveError::Ratio(s.to_owned()))?;
     if (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("`{s}` is outside 0%..100%"))
+        Err(ObjectiveError::RatioRange(s.to_owned()))
     }
 }
 
 impl FromStr for Objective {
-    type Err = String;
+    type Err = ObjectiveError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = text.split_whitespace().collect();
         let [ind, op, value] = parts.as_slice() else {
-            return Err(format!(
-                "objective `{text}` must be `<indicator> <op> <threshold>`, e.g. \"p95 < 500ms\" or \"error_ratio < 0.1%\""
-            ));
+            return Err(ObjectiveError::Shape(text.to_owned()));
         };
         let indicator = parse_indicator(ind)?;
         let op = match *op {
@@ -161,7 +185,7 @@ impl FromStr for Objective {
             "<=" => Op::Le,
             ">" => Op::Gt,
             ">=" => Op::Ge,
-            other => return Err(format!("unknown comparison `{other}` (use <, <=, > or >=)")),
+            other => return Err(ObjectiveError::Comparison(other.to_owned())),
         };
         let threshold = if indicator.is_latency() {
             value.parse::<HumanDuration>()?.get().as_secs_f64()
@@ -208,7 +232,7 @@ mod tests {
             ("error_ratio < 150%", "outside"),
             ("p99 < fast", "duration"),
         ] {
-            let err = text.parse::<Objective>().unwrap_err();
+            let err = text.parse::<Objective>().unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
     }

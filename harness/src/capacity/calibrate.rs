@@ -224,32 +224,49 @@ fn parse_row<'c>(columns: &'c [String], cells: &[&str]) -> Result<ObservedWeek, 
     for (name, &cell) in columns.iter().zip(cells) {
         let name = name.as_str();
         let bad = |m: String| (name, m);
+        let not_number = |e: NumberError| (name, e.to_string());
         match name {
             "week" => w.week = cell.parse().map_err(|_| bad(format!("`{cell}` is not a week number")))?,
-            "volume_per_day" => w.volume_per_day = number(cell, false).map_err(bad)?,
+            "volume_per_day" => w.volume_per_day = number(cell, false).map_err(not_number)?,
             "cpu_percent" => {
-                let pct = number(cell.strip_suffix('%').unwrap_or(cell).trim(), true).map_err(bad)?;
+                let pct = number(cell.strip_suffix('%').unwrap_or(cell).trim(), true).map_err(not_number)?;
                 if pct > 100.0 {
                     return Err(bad(format!("{pct}% is more than 100%")));
                 }
                 w.cpu = pct / 100.0;
             }
-            "peak_rps" if !cell.is_empty() => w.peak_rate_per_s = Some(number(cell, false).map_err(bad)?),
-            "p95_s" if !cell.is_empty() => w.p95_s = Some(number(cell, false).map_err(bad)?),
+            "peak_rps" if !cell.is_empty() => w.peak_rate_per_s = Some(number(cell, false).map_err(not_number)?),
+            "p95_s" if !cell.is_empty() => w.p95_s = Some(number(cell, false).map_err(not_number)?),
             _ => {}
         }
     }
     Ok(w)
 }
 
+/// Why a cell is not the number its column wants.
+#[derive(Debug, thiserror::Error)]
+enum NumberError {
+    /// Not a number at all.
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    /// Out of range: `zero_ok` says which range.
+    #[error("`{cell}` must be {}", if *.zero_ok { "zero or more" } else { "greater than zero" })]
+    Range {
+        /// The cell as written.
+        cell: String,
+        /// Whether zero was allowed.
+        zero_ok: bool,
+    },
+}
+
 /// A finite number, positive (or, with `zero_ok`, non-negative).
-fn number(cell: &str, zero_ok: bool) -> Result<f64, String> {
-    let v: f64 = cell.parse().map_err(|_| format!("`{cell}` is not a number"))?;
+fn number(cell: &str, zero_ok: bool) -> Result<f64, NumberError> {
+    let v: f64 = cell.parse().map_err(|_| NumberError::NotANumber(cell.to_owned()))?;
     let ok = v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0));
     if ok {
         Ok(v)
     } else {
-        Err(format!("`{cell}` must be {}", if zero_ok { "zero or more" } else { "greater than zero" }))
+        Err(NumberError::Range { cell: cell.to_owned(), zero_ok })
     }
 }
 

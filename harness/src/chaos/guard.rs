@@ -245,7 +245,7 @@ mod tests {
                 self.calls.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 if self.fail {
-                    Err(FaultError::Failed("undo refused".into()))
+                    Err(FaultError::RollbackCommand("exit status 1".into()))
                 } else {
                     Ok(())
                 }
@@ -300,7 +300,7 @@ mod tests {
         assert!(!guard.roll_back(reg.id, "failure").await);
         let r = &guard.records_of("d")[0];
         assert!(!r.ok);
-        assert_eq!(r.error.as_deref(), Some("undo refused"));
+        assert_eq!(r.error.as_deref(), Some("rollback command failed: exit status 1"));
     }
 
     #[tokio::test]

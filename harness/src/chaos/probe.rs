@@ -20,7 +20,7 @@ pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, Faul
         .redirect(crate::http_guard::no_redirects())
         .timeout(timeout)
         .build()
-        .map_err(|e| FaultError::Failed(format!("cannot build an HTTP client: {e}")))
+        .map_err(|source| FaultError::Http { what: "cannot build an HTTP client".into(), source })
 }
 
 impl ProbeSpec {

@@ -434,7 +434,7 @@ fn probe_schedule(s: &Scenario, env: &Arc<DrillEnv>) -> Vec<crate::probe::Schedu
             let check: crate::probe::CheckFn = Arc::new(move || {
                 let (spec, target, env) = (Arc::clone(&spec), target.clone(), Arc::clone(&env));
                 Box::pin(async move {
-                    spec.check(&target, &env).await.map_err(|e| crate::probe::ProbeError::CannotRun(e.to_string()))
+                    spec.check(&target, &env).await.map_err(|e| crate::probe::ProbeError::Check(Box::new(e)))
                 })
             });
             crate::probe::scheduled(p, s.time_scale, check)

@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use super::fault::FaultError;
+use super::fault::{FaultError, ProcessError};
 use crate::profile::{profile_from_json, profile_to_json};
 
 /// Environment variable naming the `gameday` binary to run mocks with, when the running
@@ -46,15 +46,11 @@ pub fn gameday_bin() -> Result<PathBuf, FaultError> {
     if let Some(bin) = std::env::var_os(BIN_ENV) {
         return Ok(PathBuf::from(bin));
     }
-    let exe =
-        std::env::current_exe().map_err(|e| FaultError::Failed(format!("cannot find the running program: {e}")))?;
+    let exe = std::env::current_exe().map_err(ProcessError::CurrentExe)?;
     if exe.file_stem().is_some_and(|s| s == "gameday") {
         Ok(exe)
     } else {
-        Err(FaultError::Failed(format!(
-            "{} is not the gameday binary: set {BIN_ENV} to start mock processes",
-            exe.display()
-        )))
+        Err(ProcessError::NotGameday(exe).into())
     }
 }
 
@@ -65,10 +61,10 @@ pub const PROC_DIR_PREFIX: &str = "gameday-proc-";
 /// is still `parent` (it may have died before this ran). Call first thing in the child.
 pub fn die_with_parent(parent: u32) -> Result<(), FaultError> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| FaultError::Failed(format!("PR_SET_PDEATHSIG: {e}")))?;
+        .map_err(|source| FaultError::Os { what: "PR_SET_PDEATHSIG".into(), source })?;
     let now = nix::unistd::getppid();
     if u32::try_from(now.as_raw()).ok() != Some(parent) {
-        return Err(FaultError::Failed(format!("the parent process {parent} is gone (parent now {now})")));
+        return Err(ProcessError::ParentGone { parent, now }.into());
     }
     Ok(())
 }
@@ -187,7 +183,8 @@ impl Supervisor {
     /// Sends `signal` to the current child. Synchronous (usable without a runtime).
     pub fn signal(&self, signal: Signal) -> Result<Pid, FaultError> {
         let pid = self.live_pid()?;
-        nix::sys::signal::kill(pid, signal).map_err(|e| FaultError::Failed(format!("{signal} to pid {pid}: {e}")))?;
+        nix::sys::signal::kill(pid, signal)
+            .map_err(|source| FaultError::Os { what: format!("{signal} to pid {pid}"), source })?;
         Ok(pid)
     }
 
@@ -229,11 +226,7 @@ impl Supervisor {
     /// Restarts the service with `profile` (e.g. the bad-PCR enclave) on the same ports.
     pub async fn restart_with(&self, profile: &ServiceProfile) -> Result<Pid, FaultError> {
         if profile.id() != self.service() {
-            return Err(FaultError::Failed(format!(
-                "cannot restart {} with a {} profile",
-                self.service(),
-                profile.id()
-            )));
+            return Err(ProcessError::WrongProfile { service: self.service(), profile: profile.id() }.into());
         }
         if self.is_running() {
             self.signal(Signal::SIGKILL)?;
@@ -248,7 +241,7 @@ impl Supervisor {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Err(last.unwrap_or_else(|| FaultError::Failed("restart failed".into())))
+        Err(last.unwrap_or(FaultError::Process(ProcessError::RestartFailed)))
     }
 
     /// Waits until `GET /health` on the main URL answers 200, up to `timeout`.
@@ -280,7 +273,7 @@ impl Supervisor {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(FaultError::Failed(format!("pid {:?} did not exit within {timeout:?}", self.pid())));
+                return Err(ProcessError::NotExited { pid: self.pid(), within: timeout }.into());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -320,7 +313,7 @@ impl Supervisor {
             _ => {}
         }
         let profile_file = self.dir.path().join("profile.json");
-        let json = profile_to_json(profile).map_err(|e| FaultError::Failed(e.to_string()))?;
+        let json = profile_to_json(profile).map_err(FaultError::Profile)?;
         std::fs::write(&profile_file, json.to_string()).map_err(io(&profile_file))?;
         let log = self.dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&log).map_err(io(&log))?;
@@ -341,8 +334,8 @@ impl Supervisor {
                 let _ = self.signal(Signal::SIGKILL);
                 let _ = self.reap(Duration::from_secs(5)).await;
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                let tail = tail.lines().last().unwrap_or("").to_owned();
-                Err(FaultError::Failed(format!("{} process: {e} {tail}", self.service()).trim_end().to_owned()))
+                let tail = tail.lines().last().unwrap_or("").trim_end().to_owned();
+                Err(FaultError::Child { service: self.service(), source: Box::new(e), tail })
             }
         }
     }
@@ -354,10 +347,10 @@ impl Supervisor {
                 break urls;
             }
             if !self.is_running() {
-                return Err(FaultError::Failed("exited before writing its manifest".into()));
+                return Err(ProcessError::ExitedBeforeManifest.into());
             }
             if Instant::now() >= deadline {
-                return Err(FaultError::Failed(format!("no manifest within {:?}", self.config.ready_timeout)));
+                return Err(ProcessError::NoManifest(self.config.ready_timeout).into());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
@@ -405,7 +398,7 @@ async fn wait_healthy(url: &str, timeout: Duration, alive: impl Fn() -> bool) ->
         .redirect(crate::http_guard::no_redirects())
         .timeout(Duration::from_secs(1))
         .build()
-        .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;
+        .map_err(|source| FaultError::Http { what: "HTTP client".into(), source })?;
     let deadline = Instant::now() + timeout;
     let health = format!("{}/health", url.trim_end_matches('/'));
     loop {
@@ -415,10 +408,10 @@ async fn wait_healthy(url: &str, timeout: Duration, alive: impl Fn() -> bool) ->
             Err(e) => e.to_string(),
         };
         if !alive() {
-            return Err(FaultError::Failed(format!("exited before {health} answered ({last})")));
+            return Err(ProcessError::ExitedBeforeHealthy { health, last }.into());
         }
         if Instant::now() >= deadline {
-            return Err(FaultError::Failed(format!("{health} not healthy within {timeout:?} ({last})")));
+            return Err(ProcessError::Unhealthy { health, within: timeout, last }.into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -427,10 +420,10 @@ async fn wait_healthy(url: &str, timeout: Duration, alive: impl Fn() -> bool) ->
 /// `profile` with the fields of `over` replaced (tables merged key by key), as a scenario's
 /// `restart_profile = { debug_mode = true }` asks. Unknown fields are refused.
 pub fn with_override(profile: &ServiceProfile, over: &toml::Table) -> Result<ServiceProfile, FaultError> {
-    let mut base = profile_to_json(profile).map_err(|e| FaultError::Failed(e.to_string()))?;
-    let over = serde_json::to_value(over).map_err(|e| FaultError::Failed(format!("restart_profile: {e}")))?;
+    let mut base = profile_to_json(profile).map_err(FaultError::Profile)?;
+    let over = serde_json::to_value(over).map_err(FaultError::RestartProfileJson)?;
     merge(&mut base, over);
-    profile_from_json(profile.id(), base).map_err(|e| FaultError::Failed(format!("restart_profile: {e}")))
+    profile_from_json(profile.id(), base).map_err(FaultError::RestartProfile)
 }
 
 /// Serde tags of the profiles' enums (`service_time.* = { dist = ... }`): a table that

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use gameday_mocks::services::{morphsave, pxl, scribe};
 
 use super::env::{DrillEnv, Target};
-use super::fault::FaultError;
+use super::fault::{FaultError, RollbackError};
 use super::supervisor::Supervisor;
 
 /// The target called `name`, or the only one `pick` accepts when `name` is `None`.
@@ -94,16 +94,11 @@ where
     F: std::future::Future<Output = Result<(), FaultError>> + Send + 'static,
 {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| FaultError::Failed(format!("rollback runtime: {e}")))?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(RollbackError::Runtime)?;
         rt.block_on(async move {
-            tokio::time::timeout(timeout, undo)
-                .await
-                .unwrap_or_else(|_| Err(FaultError::Failed(format!("rollback did not finish within {timeout:?}"))))
+            tokio::time::timeout(timeout, undo).await.unwrap_or_else(|_| Err(RollbackError::Timeout(timeout).into()))
         })
     })
     .join()
-    .map_err(|_| FaultError::Failed("rollback thread panicked".into()))?
+    .map_err(|_| RollbackError::Panicked)?
 }

@@ -24,7 +24,7 @@ use gameday_mocks::services::grahmos::{self, Handle, Profile};
 use gameday_mocks::RunningService;
 
 use super::env::{DrillEnv, Target};
-use super::fault::FaultError;
+use super::fault::{FaultError, GrahmosSetupError};
 use super::proxy::FaultProxy;
 
 /// A running Grahmos edge with the fault proxy on its backhaul (see the module docs).
@@ -50,8 +50,8 @@ impl std::fmt::Debug for GrahmosTarget {
     }
 }
 
-fn failed(what: &str) -> impl FnOnce(String) -> FaultError + '_ {
-    move |e| FaultError::Failed(format!("grahmos target: {what}: {e}"))
+fn failed<E: Into<GrahmosSetupError>>(what: &'static str) -> impl FnOnce(E) -> FaultError {
+    move |e| FaultError::Grahmos { what, source: e.into() }
 }
 
 /// Starts the upstream mock (unless the profile names an `upstream_url`), a fault proxy
@@ -60,21 +60,19 @@ pub async fn start_grahmos_target(mut profile: Profile, ctx: &MockContext) -> Re
     let (upstream, upstream_addr) = match &profile.upstream_url {
         Some(url) => (None, resolve_url(url)?),
         None => {
-            let server =
-                grahmos::start_upstream_server(&profile, ctx).await.map_err(|e| failed("upstream")(e.to_string()))?;
+            let server = grahmos::start_upstream_server(&profile, ctx).await.map_err(failed("upstream"))?;
             let addr = server.addr();
             (Some(server), addr)
         }
     };
     let proxy = FaultProxy::start_seeded(upstream_addr, ctx.shutdown.child_token(), ctx.seed)
         .await
-        .map_err(|e| failed("fault proxy")(e.to_string()))?;
+        .map_err(failed("fault proxy"))?;
     profile.upstream_url = Some(proxy.url());
     let dir = edge_dirs(&mut profile)?;
     let tls = profile.tls;
     let tenants = profile.tenants.clone();
-    let (running, handle) =
-        grahmos::start_with_handle(profile, ctx).await.map_err(|e| failed("starting the edge")(e.to_string()))?;
+    let (running, handle) = grahmos::start_with_handle(profile, ctx).await.map_err(failed("starting the edge"))?;
     Ok(GrahmosTarget { handle, running, upstream, backhaul: Arc::new(proxy), tls, tenants, _dir: dir })
 }
 
@@ -95,14 +93,15 @@ fn edge_dirs(profile: &mut Profile) -> Result<Option<tempfile::TempDir>, FaultEr
 }
 
 fn resolve_url(url: &str) -> Result<SocketAddr, FaultError> {
-    let parsed = url::Url::parse(url).map_err(|e| failed("upstream_url")(format!("`{url}`: {e}")))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|source| failed("upstream_url")(GrahmosSetupError::Url { url: url.to_owned(), source }))?;
     let host = parsed.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let addr = (host.as_str(), port)
         .to_socket_addrs()
-        .map_err(|e| failed("upstream_url")(format!("`{url}`: {e}")))?
+        .map_err(|source| failed("upstream_url")(GrahmosSetupError::Resolve { url: url.to_owned(), source }))?
         .find(|a| a.ip().is_loopback())
-        .ok_or_else(|| failed("upstream_url")(format!("`{url}` is not a loopback address")))?;
+        .ok_or_else(|| failed("upstream_url")(GrahmosSetupError::NotLoopback(url.to_owned())))?;
     Ok(addr)
 }
 
@@ -169,7 +168,7 @@ impl GrahmosTarget {
 
     /// A bearer token for `tenants` with clearance `tier`.
     pub fn token(&self, tenants: &[&str], tier: Label) -> Result<String, FaultError> {
-        self.handle.issue_token("gameday-probe", tenants, tier).map_err(|e| failed("token")(e.to_string()))
+        self.handle.issue_token("gameday-probe", tenants, tier).map_err(failed("token"))
     }
 
     /// An HTTP client for the edge API (trusting the edge's CA with TLS), bounded by `timeout`.
@@ -181,10 +180,10 @@ impl GrahmosTarget {
             .pool_max_idle_per_host(0);
         if self.tls != TlsMode::Off {
             let ca = reqwest::Certificate::from_pem(self.handle.tls().pki().ca_pem().as_bytes())
-                .map_err(|e| failed("CA certificate")(e.to_string()))?;
+                .map_err(failed("CA certificate"))?;
             b = b.tls_certs_only([ca]).resolve("localhost", self.api_addr());
         }
-        b.build().map_err(|e| failed("HTTP client")(e.to_string()))
+        b.build().map_err(failed("HTTP client"))
     }
 }
 
@@ -244,13 +243,50 @@ impl SearchAnswer {
     }
 }
 
+/// Why a request to the edge API got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// The URL cannot be built.
+    #[error("{url}: {source}")]
+    Url {
+        /// The base URL.
+        url: String,
+        /// What the parser refused.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The request or its answer failed.
+    #[error("{url}: {source}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What the client said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The nonce endpoint answered without a nonce.
+    #[error("{0}: no nonce in the answer")]
+    NoNonce(String),
+    /// A DPoP key could not be generated.
+    #[error("DPoP key: {0}")]
+    Key(#[source] gameday_mocks::services::grahmos::auth::KeyError),
+}
+
+fn http(url: &str) -> impl FnOnce(reqwest::Error) -> EdgeError + '_ {
+    move |source| EdgeError::Http { url: url.to_owned(), source }
+}
+
+fn parse_url(base: &str) -> Result<url::Url, EdgeError> {
+    url::Url::parse(base).map_err(|source| EdgeError::Url { url: base.to_owned(), source })
+}
+
 impl GrahmosTarget {
     /// `GET /search?q=` on the edge API with `token`; `Err` when no answer came at all.
-    pub async fn search(&self, client: &reqwest::Client, token: &str, q: &str) -> Result<SearchAnswer, String> {
+    pub async fn search(&self, client: &reqwest::Client, token: &str, q: &str) -> Result<SearchAnswer, EdgeError> {
         let base = format!("{}/search", self.api_url());
-        let mut url = url::Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+        let mut url = parse_url(&base)?;
         url.query_pairs_mut().append_pair("q", q);
-        let resp = client.get(url).bearer_auth(token).send().await.map_err(|e| format!("{base}: {e}"))?;
+        let resp = client.get(url).bearer_auth(token).send().await.map_err(http(&base))?;
         let status = resp.status().as_u16();
         let body = crate::http_guard::read_capped(resp, crate::http_guard::PROBE_MAX_BODY_BYTES)
             .await
@@ -265,11 +301,11 @@ impl GrahmosTarget {
         self.handle.issuer_clients().into_iter().find(|c| c.tenant_ids.iter().any(|t| t == tenant))
     }
 
-    async fn nonce(&self, client: &reqwest::Client) -> Result<String, String> {
+    async fn nonce(&self, client: &reqwest::Client) -> Result<String, EdgeError> {
         let url = format!("{}/auth/dpop/nonce", self.api_url());
-        let resp = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
-        let body: serde_json::Value = resp.json().await.map_err(|e| format!("{url}: {e}"))?;
-        body["nonce"].as_str().map(str::to_owned).ok_or_else(|| format!("{url}: no nonce in the answer"))
+        let resp = client.get(&url).send().await.map_err(http(&url))?;
+        let body: serde_json::Value = resp.json().await.map_err(http(&url))?;
+        body["nonce"].as_str().map(str::to_owned).ok_or(EdgeError::NoNonce(url))
     }
 
     /// Asks `POST /auth/dpop` for a DPoP-bound token for `tenants` at `tier`, presenting
@@ -280,14 +316,13 @@ impl GrahmosTarget {
         cred: &IssuerClient,
         tenants: &[&str],
         tier: Label,
-    ) -> Result<(u16, Option<DpopToken>), String> {
-        let key = DpopKey::generate().map_err(|e| format!("DPoP key: {e}"))?;
+    ) -> Result<(u16, Option<DpopToken>), EdgeError> {
+        let key = DpopKey::generate().map_err(EdgeError::Key)?;
         let url = format!("{}/auth/dpop", self.api_url());
         let proof = key.proof("POST", &url, Some(&self.nonce(client).await?));
         let body = serde_json::json!({"client_id": cred.id, "client_secret": cred.secret, "sub": "gameday-probe",
             "tenant_ids": tenants, "tier": tier});
-        let resp =
-            client.post(&url).header("DPoP", proof).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let resp = client.post(&url).header("DPoP", proof).json(&body).send().await.map_err(http(&url))?;
         let status = resp.status().as_u16();
         let answer: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
         let token = answer["access_token"].as_str().filter(|_| status == 200);
@@ -302,9 +337,9 @@ impl GrahmosTarget {
         t: &DpopToken,
         q: &str,
         dpop: bool,
-    ) -> Result<SearchAnswer, String> {
+    ) -> Result<SearchAnswer, EdgeError> {
         let base = format!("{}/search", self.api_url());
-        let mut url = url::Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+        let mut url = parse_url(&base)?;
         url.query_pairs_mut().append_pair("q", q);
         let mut req = client.get(url);
         if dpop {
@@ -313,7 +348,7 @@ impl GrahmosTarget {
         } else {
             req = req.bearer_auth(&t.token);
         }
-        let resp = req.send().await.map_err(|e| format!("{base}: {e}"))?;
+        let resp = req.send().await.map_err(http(&base))?;
         let status = resp.status().as_u16();
         let body = resp.json().await.unwrap_or(serde_json::Value::Null);
         Ok(SearchAnswer { status, body })

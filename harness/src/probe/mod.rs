@@ -56,9 +56,10 @@ pub enum ProbeError {
     /// The probe's HTTP client could not be built.
     #[error("cannot build an HTTP client: {0}")]
     Client(crate::targets::ClientError),
-    /// The probe could not run (its target or a hook it needs is missing).
+    /// A check supplied by a command (a drill's probe kinds) could not run; its own
+    /// error, whose type this engine does not know.
     #[error("{0}")]
-    CannotRun(String),
+    Check(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The environment an HTTP probe needs: each target's base URL and the CA certificate

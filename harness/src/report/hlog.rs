@@ -18,6 +18,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLog
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
+use super::error::{LogWriteError, ReportError};
 use super::results::{decode_hdr, RequestSummary, Results};
 use crate::Error;
 
@@ -71,8 +72,8 @@ fn render(
     req: &RequestSummary,
     start: Option<SystemTime>,
     sanitized: &str,
-) -> Result<Vec<u8>, Error> {
-    let failed = |what: String| Error::RunFailed(format!("interval log of `{}`: {what}", req.name));
+) -> Result<Vec<u8>, ReportError> {
+    let failed = |source: LogWriteError| ReportError::LogWrite { kind: req.name.clone(), source };
     let mut buf = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let mut header = IntervalLogWriterBuilder::new();
@@ -100,17 +101,21 @@ fn render(
             ));
         }
     }
-    header.begin_log_with(&mut buf, &mut serializer).map_err(|e| failed(e.to_string()))?;
+    header.begin_log_with(&mut buf, &mut serializer).map_err(|e| failed(LogWriteError::Header(e)))?;
     buf.extend_from_slice(LEGEND.as_bytes());
     // Histogram lines: a second writer with no headers appends to the same buffer.
-    let mut log =
-        IntervalLogWriterBuilder::new().begin_log_with(&mut buf, &mut serializer).map_err(|e| failed(e.to_string()))?;
+    let mut log = IntervalLogWriterBuilder::new()
+        .begin_log_with(&mut buf, &mut serializer)
+        .map_err(|e| failed(LogWriteError::Header(e)))?;
     let tag = Tag::new(&req.name).or_else(|| Tag::new(sanitized));
     for iv in &req.intervals {
-        let at = |s: f64| Duration::try_from_secs_f64(s).map_err(|e| failed(format!("interval at {s}s: {e}")));
-        let h = decode_hdr(&iv.hdr).map_err(|e| failed(format!("interval at {}s: {e}", iv.start_s)))?;
-        log.write_histogram(&h, at(iv.start_s)?, at(iv.length_s)?, tag)
-            .map_err(|e| failed(format!("interval at {}s: {e}", iv.start_s)))?;
+        let start_s = iv.start_s;
+        let at = |at_s: f64| {
+            Duration::try_from_secs_f64(at_s).map_err(|source| failed(LogWriteError::Time { at_s, source }))
+        };
+        let h = decode_hdr(&iv.hdr).map_err(|source| failed(LogWriteError::Decode { start_s, source }))?;
+        log.write_histogram(&h, at(start_s)?, at(iv.length_s)?, tag)
+            .map_err(|source| failed(LogWriteError::Write { start_s, source }))?;
     }
     Ok(buf)
 }
@@ -122,18 +127,18 @@ pub type LoggedInterval = (f64, f64, Histogram<u64>);
 /// Reads every interval histogram of an interval log, in file order.
 pub fn read_hlog(path: &Path) -> Result<Vec<LoggedInterval>, Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let bad = |what: String| Error::Usage(format!("{}: {what}", path.display()));
+    let path = path.to_path_buf();
     let mut out = Vec::new();
     for entry in IntervalLogIterator::new(&bytes) {
-        let entry = entry.map_err(|e| bad(format!("not an interval log: {e:?}")))?;
+        let entry = entry.map_err(|found| ReportError::NotALog { path: path.clone(), found })?;
         let LogEntry::Interval(iv) = entry else { continue };
-        let start = iv.start_timestamp().as_secs_f64();
+        let start_s = iv.start_timestamp().as_secs_f64();
         let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, iv.encoded_histogram())
-            .map_err(|e| bad(format!("interval at {start}s: not base64: {e}")))?;
+            .map_err(|source| ReportError::LogBase64 { path: path.clone(), start_s, source })?;
         let h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut raw.as_slice())
-            .map_err(|e| bad(format!("interval at {start}s: not an HdrHistogram: {e:?}")))?;
-        out.push((start, iv.duration().as_secs_f64(), h));
+            .map_err(|source| ReportError::LogHistogram { path: path.clone(), start_s, source })?;
+        out.push((start_s, iv.duration().as_secs_f64(), h));
     }
     Ok(out)
 }

@@ -15,6 +15,7 @@
 mod chart_kit;
 pub mod charts;
 pub mod doc;
+pub mod error;
 pub mod figures;
 pub mod hlog;
 pub mod html;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
+pub use error::ReportError;
 pub use hlog::{read_hlog, write_hlogs};
 pub use merge::{merge, merge_labelled, MergeError};
 pub use out_dir::{prepare_out_dir, OutSet};
@@ -60,8 +62,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// `dir`; returns its path.
 pub fn write_results<R: serde::Serialize>(dir: &Path, results: &R) -> Result<PathBuf, Error> {
     let path = dir.join("results.json");
-    let json =
-        serde_json::to_vec_pretty(results).map_err(|e| Error::RunFailed(format!("cannot serialise results: {e}")))?;
+    let json = serde_json::to_vec_pretty(results).map_err(ReportError::Serialise)?;
     write_atomic(&path, &json)?;
     Ok(path)
 }

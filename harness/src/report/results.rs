@@ -197,11 +197,22 @@ pub fn encode_hdr(h: &hdrhistogram::Histogram<u64>) -> String {
     }
 }
 
+/// Why a results file's `hdr` field cannot be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum HdrError {
+    /// Not base64.
+    #[error("hdr: not base64: {0}")]
+    Base64(#[source] base64::DecodeError),
+    /// Not HdrHistogram's encoding.
+    #[error("hdr: not an HdrHistogram: {0:?}")]
+    Histogram(hdrhistogram::serialization::DeserializeError),
+}
+
 /// Decodes [`encode_hdr`]'s output.
-pub fn decode_hdr(text: &str) -> Result<hdrhistogram::Histogram<u64>, String> {
+pub fn decode_hdr(text: &str) -> Result<hdrhistogram::Histogram<u64>, HdrError> {
     use hdrhistogram::serialization::Deserializer;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("hdr: not base64: {e}"))?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("hdr: not an HdrHistogram: {e:?}"))
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(HdrError::Base64)?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(HdrError::Histogram)
 }
 
 /// The whole results file.

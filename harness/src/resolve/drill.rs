@@ -77,7 +77,7 @@ fn check_target(name: &str) -> Result<ServiceId, UnknownTarget> {
 /// A `target` that names no service.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown target: {0}")]
-struct UnknownTarget(String);
+struct UnknownTarget(#[source] gameday_mocks::UnknownService);
 
 /// How long the load's clock runs, simulated (a closed model's ramp included).
 pub fn load_span(s: &Scenario) -> Duration {

@@ -22,7 +22,8 @@ pub fn check_metrics(scenario: &Scenario, catalogs: &BTreeMap<ServiceId, Catalog
     for (table, list) in [("alert", &scenario.alerts), ("trigger", &scenario.triggers)] {
         for (i, a) in list.iter().enumerate() {
             for sel in selectors(a.expr.get_ref()) {
-                check_selector(sel, catalogs).map_err(|message| {
+                check_selector(sel, catalogs).map_err(|e| {
+                    let message = e.to_string();
                     let origin = &scenario.origin;
                     ScenarioError {
                         file: origin.file.clone(),
@@ -38,7 +39,37 @@ pub fn check_metrics(scenario: &Scenario, catalogs: &BTreeMap<ServiceId, Catalog
     Ok(())
 }
 
-fn check_selector(sel: &Selector, catalogs: &BTreeMap<ServiceId, Catalog>) -> Result<(), String> {
+/// Why a rule's scraped selector does not fit the targets' catalogs.
+#[derive(Debug, thiserror::Error)]
+enum SelectorError {
+    /// No candidate catalog has the metric.
+    #[error(
+        "unknown metric `{name}`{alias}: {where_} does not expose it, and it is not a client metric \
+         (latency, requests, errors, error_ratio, availability)"
+    )]
+    UnknownMetric {
+        /// The metric's name.
+        name: String,
+        /// ` (`written`)` when written under another name, else empty.
+        alias: String,
+        /// Which targets were searched.
+        where_: String,
+    },
+    /// The metric has no such label.
+    #[error("metric `{name}`{alias} has no label `{label}` (it has: {})", .known.join(", "))]
+    UnknownLabel {
+        /// The metric's name.
+        name: String,
+        /// As in `UnknownMetric`.
+        alias: String,
+        /// The label matched.
+        label: String,
+        /// The labels it has.
+        known: Vec<String>,
+    },
+}
+
+fn check_selector(sel: &Selector, catalogs: &BTreeMap<ServiceId, Catalog>) -> Result<(), SelectorError> {
     if sel.name.starts_with(PLAN_METRIC_PREFIX) {
         return Ok(()); // synthesised by `gameday plan`, never scraped
     }
@@ -58,11 +89,7 @@ fn check_selector(sel: &Selector, catalogs: &BTreeMap<ServiceId, Catalog>) -> Re
                 format!("any target ({})", ids.join(", "))
             }
         };
-        return Err(format!(
-            "unknown metric `{}`{alias}: {where_} does not expose it, and it is not a client metric \
-             (latency, requests, errors, error_ratio, availability)",
-            sel.name
-        ));
+        return Err(SelectorError::UnknownMetric { name: sel.name.clone(), alias, where_ });
     }
     for Matcher { label, .. } in &sel.matchers {
         if !SCRAPER_LABELS.contains(&label.as_str()) && !labels.iter().any(|l| l.contains(label)) {
@@ -70,7 +97,8 @@ fn check_selector(sel: &Selector, catalogs: &BTreeMap<ServiceId, Catalog>) -> Re
             known.extend(SCRAPER_LABELS);
             known.sort_unstable();
             known.dedup();
-            return Err(format!("metric `{}`{alias} has no label `{label}` (it has: {})", sel.name, known.join(", ")));
+            let known = known.into_iter().map(str::to_owned).collect();
+            return Err(SelectorError::UnknownLabel { name: sel.name.clone(), alias, label: label.clone(), known });
         }
     }
     Ok(())
@@ -90,11 +118,11 @@ mod tests {
         assert!(
             check_selector(&sel(r#"max(queue_depth{pool="prove",service="midnight"})[2m] > 5"#)[0], &catalogs).is_ok()
         );
-        let e = check_selector(&sel("avg(cpu)[15m] > 70%")[0], &catalogs).unwrap_err();
+        let e = check_selector(&sel("avg(cpu)[15m] > 70%")[0], &catalogs).unwrap_err().to_string();
         assert!(e.contains("gameday_cpu_utilisation_ratio") && e.contains("(`cpu`)"), "{e}");
-        let e = check_selector(&sel(r#"queue_depth{queue="x"} > 5"#)[0], &catalogs).unwrap_err();
+        let e = check_selector(&sel(r#"queue_depth{queue="x"} > 5"#)[0], &catalogs).unwrap_err().to_string();
         assert!(e.contains("no label `queue`") && e.contains("pool"), "{e}");
-        let e = check_selector(&sel(r#"queue_depth{service="scribe"} > 5"#)[0], &catalogs).unwrap_err();
+        let e = check_selector(&sel(r#"queue_depth{service="scribe"} > 5"#)[0], &catalogs).unwrap_err().to_string();
         assert!(e.contains("service `scribe`"), "{e}");
     }
 }

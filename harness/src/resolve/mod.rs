@@ -33,7 +33,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let mut s = scenario::parse(path, text)?;
     let refuse = |span, field: String, message| scenario::error_at(path, text, span, &field, message);
     growth_rate(&mut s).map_err(|(field, message)| refuse(None, field, message))?;
-    s.load.model().map_err(|m| refuse(None, model_field(&s.load), m))?;
+    s.load.model().map_err(|e| refuse(None, model_field(&s.load), e.to_string()))?;
     if let Some(g) = &s.gate {
         let requests: Vec<&str> = s.load.requests.iter().map(|r| r.name.get_ref().as_str()).collect();
         gate::validate(g, &requests).map_err(|e| refuse(e.span, e.field, e.message))?;

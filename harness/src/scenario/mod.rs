@@ -192,7 +192,8 @@ fn missing_field(path: &str, message: &str) -> Option<String> {
 fn validate(s: &Scenario, _text: &str) -> Result<(), Invalid> {
     check_name(&s.name)?;
     if s.growth.is_none() || s.load.rate.is_some() || s.load.users.is_some() {
-        s.load.model().map_err(|m| (None, model_field(&s.load), m))?; // else `[growth]` gives the rate
+        s.load.model().map_err(|e| (None, model_field(&s.load), e.to_string()))?;
+        // else `[growth]` gives the rate
     }
     if s.load.requests.is_empty() {
         return Err((None, "load".into(), "the load has no [[load.request]] entries".into()));

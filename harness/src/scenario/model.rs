@@ -254,14 +254,25 @@ pub enum Model<'a> {
     Closed(NonZeroU32),
 }
 
+/// Why `[load]` names no single load model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// Both `rate` and `users`.
+    #[error("give either `rate` (open model) or `users` (closed model), not both")]
+    Both,
+    /// Neither.
+    #[error("give `rate` (open model, e.g. \"2/s\") or `users` (closed model)")]
+    Neither,
+}
+
 impl Load {
     /// The model, or why the table is ambiguous (both or neither of `rate` and `users`).
-    pub fn model(&self) -> Result<Model<'_>, String> {
+    pub fn model(&self) -> Result<Model<'_>, ModelError> {
         match (&self.rate, self.users) {
             (Some(r), None) => Ok(Model::Open(r)),
             (None, Some(u)) => Ok(Model::Closed(u)),
-            (Some(_), Some(_)) => Err("give either `rate` (open model) or `users` (closed model), not both".into()),
-            (None, None) => Err("give `rate` (open model, e.g. \"2/s\") or `users` (closed model)".into()),
+            (Some(_), Some(_)) => Err(ModelError::Both),
+            (None, None) => Err(ModelError::Neither),
         }
     }
 }

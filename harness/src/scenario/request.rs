@@ -25,9 +25,9 @@ pub(super) fn validate(requests: &[RequestSpec]) -> Result<BTreeSet<&str>, Inval
         if r.name.get_ref().trim().is_empty() || r.name.get_ref().chars().any(char::is_control) {
             return Err((at, format!("{field}.name"), "a request name must be printable text".into()));
         }
-        check_path(&r.path).map_err(|m| (None, format!("{field}.path"), m))?;
+        check_path(&r.path).map_err(|e| (None, format!("{field}.path"), e.to_string()))?;
         for (name, value) in &r.headers {
-            check_header(name, value).map_err(|m| (None, format!("{field}.headers"), m))?;
+            check_header(name, value).map_err(|e| (None, format!("{field}.headers"), e.to_string()))?;
         }
         total_weight += u64::from(r.weight.get());
     }
@@ -38,32 +38,71 @@ pub(super) fn validate(requests: &[RequestSpec]) -> Result<BTreeSet<&str>, Inval
     Ok(names)
 }
 
-fn check_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') {
-        return Err(format!("path `{path}` must start with `/`"));
-    }
-    if path.len() > MAX_PATH_BYTES {
-        return Err(format!("path is {} bytes, more than {MAX_PATH_BYTES}", path.len()));
-    }
-    if let Some(c) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("path `{}` contains {c:?}; percent-encode it (`%20`)", path.escape_debug()));
-    }
-    let url = format!("http://127.0.0.1{path}");
-    url::Url::parse(&url).map(|_| ()).map_err(|e| format!("path `{path}` does not make a URL: {e}"))
+/// Why a request's path or header cannot be sent.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    /// The path is relative.
+    #[error("path `{0}` must start with `/`")]
+    Relative(String),
+    /// The path is too long.
+    #[error("path is {0} bytes, more than {MAX_PATH_BYTES}")]
+    TooLong(usize),
+    /// The path holds a space or control character.
+    #[error("path `{}` contains {:?}; percent-encode it (`%20`)", .path.escape_debug(), .found)]
+    Unencoded {
+        /// The path.
+        path: String,
+        /// The first offending character.
+        found: char,
+    },
+    /// The path does not make a URL.
+    #[error("path `{path}` does not make a URL: {source}")]
+    Url {
+        /// The path.
+        path: String,
+        /// What the URL parser refused.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A header name HTTP cannot carry.
+    #[error(
+        "`{}` is not a header name (letters, digits and !#$%&'*+-.^_`|~ only; no spaces or colons)",
+        .0.escape_debug()
+    )]
+    HeaderName(String),
+    /// A header value HTTP cannot carry.
+    #[error(
+        "header `{name}`: the value `{}` has a character HTTP cannot carry (CR, LF, NUL or non-ASCII)",
+        .value.escape_debug()
+    )]
+    HeaderValue {
+        /// The header's name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
 }
 
-fn check_header(name: &str, value: &str) -> Result<(), String> {
+fn check_path(path: &str) -> Result<(), RequestError> {
+    if !path.starts_with('/') {
+        return Err(RequestError::Relative(path.to_owned()));
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(RequestError::TooLong(path.len()));
+    }
+    if let Some(found) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RequestError::Unencoded { path: path.to_owned(), found });
+    }
+    let url = format!("http://127.0.0.1{path}");
+    url::Url::parse(&url).map(|_| ()).map_err(|source| RequestError::Url { path: path.to_owned(), source })
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), RequestError> {
     if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(format!(
-            "`{}` is not a header name (letters, digits and !#$%&'*+-.^_`|~ only; no spaces or colons)",
-            name.escape_debug()
-        ));
+        return Err(RequestError::HeaderName(name.to_owned()));
     }
     if reqwest::header::HeaderValue::from_str(value).is_err() {
-        return Err(format!(
-            "header `{name}`: the value `{}` has a character HTTP cannot carry (CR, LF, NUL or non-ASCII)",
-            value.escape_debug()
-        ));
+        return Err(RequestError::HeaderValue { name: name.to_owned(), value: value.to_owned() });
     }
     Ok(())
 }

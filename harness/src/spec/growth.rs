@@ -70,11 +70,16 @@ pub struct Spike {
 #[serde(into = "String")]
 pub struct WeeklyGrowth(pub f64);
 
-impl std::str::FromStr for WeeklyGrowth {
-    type Err = String;
+/// A string that is not a [`WeeklyGrowth`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a weekly growth like \"+50%/week\" or \"-10%/week\"")]
+pub struct WeeklyGrowthError(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a weekly growth like \"+50%/week\" or \"-10%/week\"");
+impl std::str::FromStr for WeeklyGrowth {
+    type Err = WeeklyGrowthError;
+
+    fn from_str(s: &str) -> Result<Self, WeeklyGrowthError> {
+        let bad = || WeeklyGrowthError(s.to_owned());
         let pct = s.trim().strip_suffix("/week").and_then(|p| p.trim().strip_suffix('%')).ok_or_else(bad)?;
         let v: f64 = pct.trim().trim_start_matches('+').parse().map_err(|_| bad())?;
         if !v.is_finite() {

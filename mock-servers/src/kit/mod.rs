@@ -35,7 +35,7 @@ pub use errors::ApiError;
 pub use pool::{cpu_from_busy, JobError, JobReport, PoolConfig, PoolStats, WorkerPool};
 pub use serve::{bind_loopback, serve, serve_listener, BindError, ConnLimits};
 pub use service_time::{stream_seed, Sampler, ServiceStream, ServiceTime};
-pub use units::{HumanDuration, PositiveDuration, TimeScale};
+pub use units::{DurationError, HumanDuration, PositiveDuration, TimeScale};
 
 /// Which ports the mocks listen on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -30,17 +30,34 @@ impl From<Duration> for HumanDuration {
     }
 }
 
+/// Why a string is not a [`HumanDuration`].
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    /// The duration starts with `-`.
+    #[error("duration `{0}` is negative")]
+    Negative(String),
+    /// The duration does not parse.
+    #[error("`{text}` is not a duration like \"250ms\", \"45s\" or \"7d\": {source}")]
+    Syntax {
+        /// The text as written.
+        text: String,
+        /// What humantime refused.
+        #[source]
+        source: humantime::DurationError,
+    },
+}
+
 impl FromStr for HumanDuration {
-    type Err = String;
+    type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let trimmed = s.trim();
         if trimmed.starts_with('-') {
-            return Err(format!("duration `{s}` is negative"));
+            return Err(DurationError::Negative(s.to_owned()));
         }
         humantime::parse_duration(trimmed)
             .map(Self)
-            .map_err(|e| format!("`{s}` is not a duration like \"250ms\", \"45s\" or \"7d\": {e}"))
+            .map_err(|source| DurationError::Syntax { text: s.to_owned(), source })
     }
 }
 

@@ -75,14 +75,22 @@ impl fmt::Display for ServiceId {
     }
 }
 
+/// A string that names no service.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown service `{}` (known: {})", .0, ServiceId::known())]
+pub struct UnknownService(pub String);
+
+impl ServiceId {
+    fn known() -> String {
+        Self::ALL.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
 impl FromStr for ServiceId {
-    type Err = String;
+    type Err = UnknownService;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.iter().copied().find(|id| id.as_str() == s).ok_or_else(|| {
-            let known: Vec<_> = Self::ALL.iter().map(|id| id.as_str()).collect();
-            format!("unknown service `{s}` (known: {})", known.join(", "))
-        })
+        Self::ALL.iter().copied().find(|id| id.as_str() == s).ok_or_else(|| UnknownService(s.to_owned()))
     }
 }
 

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::capacity::fit::{ErlangCFit, ErlangPoint};
+use crate::capacity::fit::{ErlangCFit, ErlangPoint, FitError};
 use crate::capacity::Route;
 use crate::scenario::Scenario;
 
@@ -71,11 +71,30 @@ pub struct WeekAfter {
     pub workers_for_target: usize,
 }
 
+/// Why there is no extrapolation (a note in the plan, not a failure).
+#[derive(Debug, thiserror::Error)]
+pub enum ExtrapolateError {
+    /// Nothing of the mix queues for a worker.
+    #[error("no request of the mix reaches the worker pool")]
+    NoPoolTraffic,
+    /// The M/M/c fit over the steady weeks failed.
+    #[error("{0} (weeks in steady state)")]
+    Fit(#[source] FitError),
+    /// The plan has no weeks.
+    #[error("no weeks")]
+    NoWeeks,
+}
+
 /// Fits the model to `rows` and extrapolates; `Err` says why there is no fit.
-pub fn extrapolate(s: &Scenario, svc: &Service, rows: &[WeekRow], target_cpu: f64) -> Result<Extrapolation, String> {
+pub fn extrapolate(
+    s: &Scenario,
+    svc: &Service,
+    rows: &[WeekRow],
+    target_cpu: f64,
+) -> Result<Extrapolation, ExtrapolateError> {
     let share = pool_share(s, svc);
     if share <= 0.0 {
-        return Err("no request of the mix reaches the worker pool".into());
+        return Err(ExtrapolateError::NoPoolTraffic);
     }
     let steady: Vec<&WeekRow> = rows.iter().filter(|r| r.sim.peak.utilisation < STEADY_UTILISATION).collect();
     let points: Vec<ErlangPoint> = steady
@@ -86,9 +105,8 @@ pub fn extrapolate(s: &Scenario, svc: &Service, rows: &[WeekRow], target_cpu: f6
             wait: None,
         })
         .collect();
-    let fit = ErlangCFit::fit_with_base(svc.size(), svc.base_cpu, &points)
-        .map_err(|e| format!("{e} (weeks in steady state)"))?;
-    let last = rows.last().ok_or("no weeks")?;
+    let fit = ErlangCFit::fit_with_base(svc.size(), svc.base_cpu, &points).map_err(ExtrapolateError::Fit)?;
+    let last = rows.last().ok_or(ExtrapolateError::NoWeeks)?;
     let weekly_growth = match rows {
         [.., a, b] if a.sim.load.peak_rate_per_s > 0.0 => b.sim.load.peak_rate_per_s / a.sim.load.peak_rate_per_s,
         _ => 1.0,

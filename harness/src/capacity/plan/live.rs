@@ -104,7 +104,7 @@ pub async fn replay(
         WindowHooks { window: &window, service: svc.id, size, name: format!("{}-week{week}-size{size}", s.name) };
     let ran = match run::execute_with(&settings, &opts, hooks, run::interrupt::interrupted()).await {
         Ok(r) => r,
-        Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::Usage(e.to_string())),
+        Err(e) if e.exit() == crate::Exit::Usage => return Err(PlanError::LiveWindow(Box::new(e))),
         Err(e) => return Ok(LiveWeek::not_measured(week, size, e.to_string(), results_dir)),
     };
     if let Err(e) = crate::report::write_run_outputs(&settings.out, &ran.results) {
@@ -187,12 +187,12 @@ pub fn twin(
     size: usize,
 ) -> Result<Figures, PlanError> {
     let weights: Vec<u32> = s.load.requests.iter().map(|r| r.weight.get()).collect();
-    let kinds = KindDraw::new(&weights, kinds_seed(s.seed)).map_err(|e| PlanError::Usage(e.to_string()))?;
+    let kinds = KindDraw::new(&weights, kinds_seed(s.seed)).map_err(PlanError::Kinds)?;
     // Every kind, free ones too (an hour of them is cheap), so the counts compare.
     let arrivals = kinds.tag(Schedule::new(w.curve.clone(), s.load.arrivals, s.seed, w.duration));
     let hour = Window { start: warmup, end: warmup + Duration::from_secs(3600) };
     let options = SimOptions { seed: s.seed, interval: Duration::from_secs(60), windows: vec![hour] };
-    let report = simulate(&svc.at_size(size), arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
+    let report = simulate(&svc.at_size(size), arrivals, &options)?;
     let kinds = super::weeks::headline_kinds(s, &growth.unit);
     let tally = &report.windows[0].tally;
     Ok(super::weeks::figures(&report, &[(tally, hour)], &kinds, svc.base_cpu))
@@ -201,10 +201,9 @@ pub fn twin(
 /// Week `week`'s live window: the peak hour's wave after the warm-up.
 fn window_load(growth: &Growth, spec: &PlanSpec, week: u32) -> Result<LiveWindow, PlanError> {
     let w = &growth.weeks[week as usize - 1];
-    let mean = Rate::per_second_checked(w.mean_rate_per_s).map_err(|m| PlanError::Usage(format!("growth: {m}")))?;
+    let mean = Rate::per_second_checked(w.mean_rate_per_s).map_err(PlanError::GrowthRate)?;
     let peak_at = spec.warmup.0 + Duration::from_secs(1800);
-    let wave = Diurnal::new(DiurnalMean::Constant(mean), growth.peak_to_average, peak_at, DAY)
-        .map_err(|e| PlanError::Usage(format!("growth: {e}")))?;
+    let wave = Diurnal::new(DiurnalMean::Constant(mean), growth.peak_to_average, peak_at, DAY)?;
     Ok(LiveWindow { curve: RateCurve::Diurnal(wave), duration: peak_at + Duration::from_secs(1800) })
 }
 

@@ -23,26 +23,114 @@ pub mod weeks;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::capacity::growth::Growth;
-use crate::capacity::sim::{simulate, SimOptions};
+use gameday_mocks::ServiceId;
+
+use crate::capacity::calibrate::CalibrateError;
+use crate::capacity::growth::{Growth, GrowthError};
+use crate::capacity::sim::{simulate, SimError, SimOptions};
+use crate::load::arrival::{CurveError, RateError, WeightsError};
 use crate::scenario::Scenario;
 
 use self::output::{PlanReport, WeekRow};
 use self::weeks::SimWeek;
 pub use crate::spec::plan::PlanSpec;
 
-/// Why a plan could not be made.
+/// Why a plan could not be made. The variant decides the exit code ([`PlanError::exit`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// The scenario cannot be planned (exit 2).
+    /// The scenario has no `[growth]` table.
+    #[error("{}: no [growth] table; `gameday plan` needs a growth curve", .0.display())]
+    NoGrowth(PathBuf),
+    /// The growth curve is unusable.
     #[error("{0}")]
-    Usage(String),
+    Growth(#[from] GrowthError),
+    /// A week's rate or wave cannot be built from the growth curve.
+    #[error("growth: {0}")]
+    GrowthCurve(#[from] CurveError),
+    /// A week's mean rate is not a rate.
+    #[error("growth: {0}")]
+    GrowthRate(#[source] RateError),
+    /// The mix sends to more than one service.
+    #[error(
+        "a plan sizes one service, but the load sends to {}; split it into one growth scenario per service",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    SeveralServices(Vec<ServiceId>),
+    /// The sized service is a URL, not the embedded mock.
+    #[error(
+        "targets.{0}: a plan models the embedded mock's profile; remove `url` (live windows run against the embedded mock)"
+    )]
+    NotEmbedded(ServiceId),
+    /// The service's profile cannot be modelled.
+    #[error("targets.{service}.profile: {source}")]
+    Profile {
+        /// The service.
+        service: ServiceId,
+        /// Why the simulator refused it.
+        #[source]
+        source: SimError,
+    },
+    /// A live window's scenario has no rate (the plan builds it with one).
+    #[error("live window without a rate")]
+    NoRate,
+    /// A live window's request weights are unusable.
+    #[error("{0}")]
+    Kinds(#[source] WeightsError),
+    /// A live window's run refused its input (exit 2; other run failures are noted in
+    /// the plan as "not measured").
+    #[error("{0}")]
+    LiveWindow(#[source] Box<crate::Error>),
+    /// The calibration table or fit failed.
+    #[error("{0}")]
+    Calibrate(#[from] CalibrateError),
+    /// A calibration week's volume is not a rate.
+    #[error("{}: {source}", .table.display())]
+    Volume {
+        /// The calibration table.
+        table: PathBuf,
+        /// Why.
+        #[source]
+        source: RateError,
+    },
+    /// Calibration asked of a scenario whose service is not Midnight.
+    #[error("calibration fits the Midnight profile")]
+    NotMidnight,
     /// The simulator refused its input.
-    #[error("simulation failed: {0}")]
-    Sim(String),
-    /// Output could not be written.
     #[error("{0}")]
-    Io(String),
+    Sim(#[from] SimError),
+    /// `plan.json` could not be serialised.
+    #[error("plan.json: {0}")]
+    Serialise(#[source] serde_json::Error),
+    /// An output file could not be written.
+    #[error("{0}")]
+    Write(#[source] Box<crate::Error>),
+    /// The plan's chart could not be drawn.
+    #[error("{0}")]
+    Chart(#[source] Box<crate::report::plan_chart::ChartError>),
+}
+
+impl PlanError {
+    /// The exit code: a scenario or table the plan cannot use is bad usage (2); a
+    /// simulator or output failure fails the run (3).
+    pub fn exit(&self) -> crate::Exit {
+        use crate::Exit;
+        match self {
+            Self::LiveWindow(e) => e.exit(),
+            Self::Sim(_) | Self::Serialise(_) | Self::Write(_) | Self::Chart(_) => Exit::RunFailed,
+            Self::NoGrowth(_)
+            | Self::Growth(_)
+            | Self::GrowthCurve(_)
+            | Self::GrowthRate(_)
+            | Self::SeveralServices(_)
+            | Self::NotEmbedded(_)
+            | Self::Profile { .. }
+            | Self::NoRate
+            | Self::Kinds(_)
+            | Self::Calibrate(_)
+            | Self::Volume { .. }
+            | Self::NotMidnight => Exit::Usage,
+        }
+    }
 }
 
 /// What `gameday plan` was asked to do.
@@ -90,17 +178,15 @@ pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<PlanReport, PlanEr
     let mut out = PlanReport::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall);
     match extrapolation {
         Ok(x) => out.extrapolation = Some(x),
-        Err(why) => out.extrapolation_note = Some(why),
+        Err(why) => out.extrapolation_note = Some(why.to_string()),
     }
     Ok(out)
 }
 
 /// The validated growth curve of a scenario.
 pub fn growth_of(s: &Scenario) -> Result<Growth, PlanError> {
-    let spec = s.growth.as_ref().ok_or_else(|| {
-        PlanError::Usage(format!("{}: no [growth] table; `gameday plan` needs a growth curve", s.origin.file.display()))
-    })?;
-    Growth::new(spec, &s.load.requests).map_err(|e| PlanError::Usage(e.to_string()))
+    let spec = s.growth.as_ref().ok_or_else(|| PlanError::NoGrowth(s.origin.file.clone()))?;
+    Ok(Growth::new(spec, &s.load.requests)?)
 }
 
 /// The whole horizon at the scenario's size: one [`SimWeek`] per week.
@@ -114,7 +200,7 @@ fn simulate_horizon(
     let options = SimOptions { seed: s.seed, interval: Duration::from_secs(60), windows };
     let keep = model::simulated_kinds(s, svc, &growth.unit, false);
     let arrivals = model::arrivals(s, growth, (Duration::ZERO, growth.horizon()), 1.0, &keep)?;
-    let report = simulate(&svc.model, arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
+    let report = simulate(&svc.model, arrivals, &options)?;
     let weeks = all
         .iter()
         .enumerate()
@@ -173,16 +259,17 @@ async fn confirm(
 
 /// Writes `plan.json` into `dir` atomically.
 pub fn write(dir: &Path, report: &PlanReport) -> Result<PathBuf, PlanError> {
-    let text = serde_json::to_string_pretty(report).map_err(|e| PlanError::Io(format!("plan.json: {e}")))?;
+    let text = serde_json::to_string_pretty(report).map_err(PlanError::Serialise)?;
     let path = dir.join("plan.json");
-    crate::report::write_atomic(&path, text.as_bytes()).map_err(|e| PlanError::Io(e.to_string()))?;
+    crate::report::write_atomic(&path, text.as_bytes()).map_err(|e| PlanError::Write(Box::new(e)))?;
     Ok(path)
 }
 
 /// Writes `plan.svg` (see [`output::chart`]) into `dir`; its path.
 pub fn write_chart(dir: &Path, s: &Scenario, report: &PlanReport) -> Result<PathBuf, PlanError> {
     let path = dir.join("plan.svg");
-    crate::report::plan_chart::write_svg(&path, &output::chart(s, report)).map_err(|e| PlanError::Io(e.to_string()))?;
+    crate::report::plan_chart::write_svg(&path, &output::chart(s, report))
+        .map_err(|e| PlanError::Chart(Box::new(e)))?;
     Ok(path)
 }
 
@@ -192,15 +279,14 @@ pub fn write_chart(dir: &Path, s: &Scenario, report: &PlanReport) -> Result<Path
 /// where capacity tables quote them.
 pub fn calibrate(s: &Scenario, table: &Path) -> Result<crate::capacity::calibrate::Calibration, PlanError> {
     use crate::capacity::calibrate::{self, PredictedWeek};
-    let usage = |e: calibrate::CalibrateError| PlanError::Usage(e.to_string());
-    let observed = calibrate::load_table(table).map_err(usage)?;
+    let observed = calibrate::load_table(table)?;
     growth_of(s)?;
-    let spec = s.growth.clone().ok_or_else(|| PlanError::Usage("no [growth] table".into()))?;
+    let spec = s.growth.clone().ok_or_else(|| PlanError::NoGrowth(s.origin.file.clone()))?;
     let volumes = observed
         .iter()
         .map(|w| crate::load::arrival::Rate::per_second_checked(w.volume_per_day / 86_400.0))
         .collect::<Result<Vec<_>, _>>();
-    let volumes = volumes.map_err(|m| PlanError::Usage(format!("{}: {m}", table.display())))?;
+    let volumes = volumes.map_err(|source| PlanError::Volume { table: table.to_path_buf(), source })?;
     let spec = crate::capacity::growth::GrowthSpec {
         start: None,
         rate: None,
@@ -209,16 +295,18 @@ pub fn calibrate(s: &Scenario, table: &Path) -> Result<crate::capacity::calibrat
         spikes: Vec::new(),
         ..spec
     };
-    let weekly = Growth::new(&spec, &s.load.requests).map_err(|e| PlanError::Usage(e.to_string()))?;
+    let weekly = Growth::new(&spec, &s.load.requests)?;
     let gameday_mocks::ServiceProfile::Midnight(profile) = s.targets.get(gameday_mocks::ServiceId::Midnight).1 else {
-        return Err(PlanError::Usage("calibration fits the Midnight profile".into()));
+        return Err(PlanError::NotMidnight);
     };
     let id = gameday_mocks::ServiceId::Midnight;
     let predict = |candidate: &crate::capacity::SimModel| {
         let svc = model::service_from(s, id, candidate.clone());
-        let (weeks, _) =
-            simulate_horizon(s, &svc, &weekly).map_err(|e| crate::capacity::SimError::Weights(e.to_string()))?;
+        let (weeks, _) = simulate_horizon(s, &svc, &weekly).map_err(|e| match e {
+            PlanError::Sim(e) => e,
+            other => SimError::Weights(other.to_string()),
+        })?;
         Ok(weeks.iter().map(|w| PredictedWeek { cpu: w.peak.cpu, p95_s: w.peak.p95_s }).collect())
     };
-    calibrate::calibrate_midnight(&profile, &observed, predict).map_err(usage)
+    Ok(calibrate::calibrate_midnight(&profile, &observed, predict)?)
 }

@@ -54,16 +54,11 @@ pub fn service(s: &Scenario) -> Result<Service, PlanError> {
     let mut ids: Vec<ServiceId> = s.load.requests.iter().map(|r| r.target).collect();
     ids.dedup();
     let [id] = ids[..] else {
-        return Err(PlanError::Usage(format!(
-            "a plan sizes one service, but the load sends to {}; split it into one growth scenario per service",
-            ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        )));
+        return Err(PlanError::SeveralServices(ids));
     };
     let (url, profile) = s.targets.get(id);
     if url.is_some() {
-        return Err(PlanError::Usage(format!(
-            "targets.{id}: a plan models the embedded mock's profile; remove `url` (live windows run against the embedded mock)"
-        )));
+        return Err(PlanError::NotEmbedded(id));
     }
     let base = base_model(&profile)?;
     Ok(service_from(s, id, base))
@@ -142,7 +137,7 @@ fn base_model(profile: &ServiceProfile) -> Result<SimModel, PlanError> {
         ServiceProfile::Morphsave(p) => SimModel::morphsave(p),
         ServiceProfile::Scribe(p) => SimModel::scribe_node(p),
     };
-    model.map_err(|e| PlanError::Usage(format!("targets.{}.profile: {e}", profile.id())))
+    model.map_err(|source| PlanError::Profile { service: profile.id(), source })
 }
 
 /// What a plan's size counts, per service: the pool [`set_size`] sets.
@@ -210,11 +205,11 @@ fn scaled_curve(growth: &Growth, factor: f64) -> Result<crate::load::arrival::Ra
         w.mean_rate_per_s *= factor;
         w.peak_rate_per_s *= factor;
     }
-    g.curve().map_err(|e| PlanError::Usage(format!("growth: {e}")))
+    Ok(g.curve()?)
 }
 
 fn sim_err(e: crate::capacity::SimError) -> PlanError {
-    PlanError::Sim(e.to_string())
+    PlanError::Sim(e)
 }
 
 /// Sets the sized service's pool (see [`size_unit`]) in the targets' embedded profile.

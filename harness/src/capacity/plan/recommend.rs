@@ -59,6 +59,31 @@ pub fn recommend(
     Ok(Recommendation { size: Some(a), at_size: Some(at_size), reason: None })
 }
 
+/// Why a size does not hold a week (the first reason found).
+#[derive(Debug, thiserror::Error)]
+enum Shortfall {
+    /// An SLO fails at the headroom's load.
+    #[error("SLO `{name}` ({objective}) saw {seen} at {headroom}x load")]
+    Slo {
+        /// The SLO's name.
+        name: String,
+        /// Its objective as written.
+        objective: String,
+        /// What it saw (`no data`, or the value to 3 decimals).
+        seen: String,
+        /// The load factor.
+        headroom: f64,
+    },
+    /// The CPU at 1x load is above the target.
+    #[error("CPU {:.0}% is above target_cpu {:.0}%", .cpu * 100.0, .target * 100.0)]
+    Cpu {
+        /// CPU as a fraction.
+        cpu: f64,
+        /// The target as a fraction.
+        target: f64,
+    },
+}
+
 /// `Ok` when `size` workers hold the week, else the first reason it does not.
 fn holds(
     s: &Scenario,
@@ -67,7 +92,7 @@ fn holds(
     spec: &PlanSpec,
     known: &super::weeks::SimWeek,
     size: usize,
-) -> Result<Result<(), String>, PlanError> {
+) -> Result<Result<(), Shortfall>, PlanError> {
     let (fig, slos) = if size == svc.size() && spec.headroom == 1.0 {
         (known.peak.clone(), known.slos.clone())
     } else {
@@ -75,14 +100,15 @@ fn holds(
     };
     if let Some(bad) = slos.iter().find(|v| !v.pass) {
         let seen = bad.observed.map_or("no data".to_owned(), |v| format!("{v:.3}"));
-        return Ok(Err(format!("SLO `{}` ({}) saw {seen} at {}x load", bad.name, bad.objective, spec.headroom)));
+        let (name, objective) = (bad.name.clone(), bad.objective.clone());
+        return Ok(Err(Shortfall::Slo { name, objective, seen, headroom: spec.headroom }));
     }
     if let Some(target) = spec.target_cpu {
         // CPU is judged at 1x load: the busy share scales with the load.
         let busy = fig.utilisation / spec.headroom;
         let cpu = super::weeks::cpu(svc.base_cpu, busy);
         if cpu > target {
-            return Ok(Err(format!("CPU {:.0}% is above target_cpu {:.0}%", cpu * 100.0, target * 100.0)));
+            return Ok(Err(Shortfall::Cpu { cpu, target }));
         }
     }
     Ok(Ok(()))
@@ -104,7 +130,7 @@ fn simulate_week(
     let model = svc.at_size(size);
     let keep = super::model::simulated_kinds(s, svc, &growth.unit, true);
     let arrivals = arrivals(s, growth, (start, end), factor, &keep)?;
-    let report = simulate(&model, arrivals, &options).map_err(|e| PlanError::Sim(e.to_string()))?;
+    let report = simulate(&model, arrivals, &options)?;
     let w = super::weeks::sim_week(s, growth, &report, 0, week, svc.base_cpu);
     Ok((w.peak, w.slos))
 }

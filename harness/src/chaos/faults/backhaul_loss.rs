@@ -34,7 +34,7 @@ pub const LATENCY_TOXIC: &str = "backhaul-latency";
 
 impl Spec {
     fn check(&self) -> Result<(), FaultError> {
-        let bad = |why: String| FaultError::Failed(format!("{FAULT}: {why}"));
+        let bad = |why: String| FaultError::Refused { fault: FAULT, why };
         match (self.mode, self.fraction) {
             (Mode::Loss, None) => Err(bad("mode = \"loss\" needs `fraction` (0 < f <= 1)".into())),
             (Mode::Loss, Some(f)) if !(f > 0.0 && f <= 1.0) => Err(bad(format!("fraction {f} is not in (0, 1]"))),
@@ -89,9 +89,8 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     spec.check()?;
     let g = find(env, spec.target.as_deref(), FAULT)?;
     if g.handle().upstream().is_some() {
-        return Err(FaultError::Failed(format!(
-            "{FAULT}: the edge talks to its upstream directly, not through a proxy"
-        )));
+        let why = "the edge talks to its upstream directly, not through a proxy".into();
+        return Err(FaultError::Refused { fault: FAULT, why });
     }
     match spec.backend {
         Backend::Proxy => Ok(()),
@@ -117,7 +116,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     for t in toxics {
         if let Err(e) = proxy.add(t) {
             remove_toxics(&proxy);
-            return Err(FaultError::Failed(format!("{FAULT}: {e}")));
+            return Err(FaultError::Toxic { fault: FAULT, source: e });
         }
     }
     Ok(Injected { description, undo: Box::new(RemoveToxics { proxy }) })

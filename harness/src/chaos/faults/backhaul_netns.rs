@@ -11,7 +11,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::chaos::fault::{FaultError, Injected};
+use crate::chaos::fault::{FaultError, Injected, NetnsRefusal};
 use crate::chaos::targets_grahmos::GrahmosTarget;
 
 use super::backhaul_loss::Spec;
@@ -32,21 +32,21 @@ fn on_path(tool: &str) -> bool {
 pub fn preflight(_spec: &Spec) -> Result<(), FaultError> {
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
     if !root {
-        return Err(FaultError::Failed("backhaul-loss: backend = \"netns\" needs root".into()));
+        return Err(FaultError::Netns(NetnsRefusal::NotRoot));
     }
     if let Some(missing) = ["ip", "tc"].into_iter().find(|t| !on_path(t)) {
-        return Err(FaultError::Failed(format!("backhaul-loss: backend = \"netns\" needs `{missing}` on PATH")));
+        return Err(FaultError::Netns(NetnsRefusal::Missing(missing)));
     }
-    Err(FaultError::Failed(NOT_BUILT.into()))
+    Err(FaultError::Netns(NetnsRefusal::NotBuilt))
 }
 
 /// Injects through the namespace (refused: see the module docs).
 pub async fn inject(spec: &Spec, _g: &GrahmosTarget) -> Result<Injected, FaultError> {
     preflight(spec)?;
-    Err(FaultError::Failed(NOT_BUILT.into()))
+    Err(FaultError::Netns(NetnsRefusal::NotBuilt))
 }
 
 /// Recovery `rollback` for the netns backend (nothing can have been injected).
 pub fn restore_link() -> Result<String, FaultError> {
-    Err(FaultError::Failed(NOT_BUILT.into()))
+    Err(FaultError::Netns(NetnsRefusal::NotBuilt))
 }

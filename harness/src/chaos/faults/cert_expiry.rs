@@ -121,11 +121,10 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     let backup = (read(&crt)?, read(&key)?);
     let now = SystemTime::now();
     let not_after = now + spec.expires_in.get();
-    let served = g
-        .handle()
-        .tls()
-        .renew_with(now.min(not_after) - Duration::from_secs(86_400), not_after)
-        .map_err(|e| FaultError::Failed(format!("{FAULT}: installing the short-lived certificate: {e}")))?;
+    let served =
+        g.handle().tls().renew_with(now.min(not_after) - Duration::from_secs(86_400), not_after).map_err(|source| {
+            FaultError::Certificate { fault: FAULT, what: "installing the short-lived certificate", source }
+        })?;
     let undo = RestoreCert { target: Arc::clone(g), backup, installed: served, renew_lifetime: spec.renew_lifetime() };
     Ok(Injected {
         description: format!(
@@ -168,7 +167,11 @@ impl RestoreCert {
         } else {
             tls.renew(self.renew_lifetime)
         };
-        result.map(|_| ()).map_err(|e| FaultError::Failed(format!("{FAULT}: re-installing a valid certificate: {e}")))
+        result.map(|_| ()).map_err(|source| FaultError::Certificate {
+            fault: FAULT,
+            what: "re-installing a valid certificate",
+            source,
+        })
     }
 }
 

@@ -194,9 +194,9 @@ pub fn needs_process(_spec: &Spec) -> bool {
     false
 }
 
-fn check_argv(role: &str, argv: &[String]) -> Result<(), FaultError> {
+fn check_argv(role: &'static str, argv: &[String]) -> Result<(), FaultError> {
     let Some(program) = argv.first().filter(|p| !p.trim().is_empty()) else {
-        return Err(FaultError::Failed(format!("fault `command`: `{role}` is empty")));
+        return Err(FaultError::EmptyCommand(role));
     };
     if find_executable(program).is_none() {
         return Err(FaultError::NoTarget {
@@ -220,11 +220,7 @@ pub async fn inject(spec: &Spec, _env: &DrillEnv) -> Result<Injected, FaultError
     let out = run_command(&spec.inject, timeout).await;
     if !out.ok() {
         let undo = run_command(&spec.rollback, timeout).await;
-        return Err(FaultError::Failed(format!(
-            "inject command failed: {}; rollback command run: {}",
-            out.summary(),
-            undo.summary()
-        )));
+        return Err(FaultError::InjectCommand { ran: out.summary(), undo: undo.summary() });
     }
     let undo = Box::new(CommandRollback { argv: spec.rollback.clone(), timeout, ran: Mutex::new(None) });
     Ok(Injected { description: format!("ran {}", out.summary()), undo })
@@ -244,11 +240,7 @@ struct CommandRollback {
 
 impl CommandRollback {
     fn finish(&self, out: CommandOutput) -> Result<(), FaultError> {
-        let result = if out.ok() {
-            Ok(())
-        } else {
-            Err(FaultError::Failed(format!("rollback command failed: {}", out.summary())))
-        };
+        let result = if out.ok() { Ok(()) } else { Err(FaultError::RollbackCommand(out.summary())) };
         *self.ran.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
         result
     }

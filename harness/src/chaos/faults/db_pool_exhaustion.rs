@@ -39,8 +39,8 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     let control = targets::morphsave(env, spec.target.as_deref())?;
     let size = control.db_pool().size;
     match spec.connections {
-        Some(0) => Err(FaultError::Failed("connections must be at least 1".into())),
-        Some(n) if n > size => Err(FaultError::Failed(format!("connections = {n}, but the pool has {size}"))),
+        Some(0) => Err(FaultError::NoConnections),
+        Some(n) if n > size => Err(FaultError::PoolTooSmall { connections: n, size }),
         _ => Ok(()),
     }
 }
@@ -56,7 +56,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
         Ok(n) => n,
         Err(_) => {
             let _ = undo.rollback_blocking();
-            return Err(FaultError::Failed(format!("could not take {want} connections within {HOLD_WITHIN:?}")));
+            return Err(FaultError::NotHeld { want, within: HOLD_WITHIN });
         }
     };
     Ok(Injected { description: format!("holding {held} of {size} MorphSave DB connections"), undo })

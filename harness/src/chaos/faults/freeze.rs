@@ -49,7 +49,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     while !sup.is_stopped() {
         if tokio::time::Instant::now() >= deadline {
             let _ = undo.rollback_blocking();
-            return Err(FaultError::Failed(format!("pid {pid} did not stop after SIGSTOP")));
+            return Err(crate::chaos::fault::ProcessError::NotStopped(pid).into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

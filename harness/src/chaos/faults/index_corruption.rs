@@ -23,7 +23,7 @@ use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::fault::{BackupProblem, BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
 use crate::chaos::targets_grahmos::{find, GrahmosTarget};
 
 pub use crate::spec::faults::index_corruption::{Mode, Spec};
@@ -154,11 +154,11 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     let backup = tempfile::Builder::new()
         .prefix("gameday-index-backup-")
         .tempdir()
-        .map_err(|e| FaultError::Failed(format!("{FAULT}: backup directory: {e}")))?;
+        .map_err(|e| FaultError::Backup { fault: FAULT, what: BackupProblem::Dir(e) })?;
     copy_tree(&dir, backup.path())?;
     let expected = hashes(&dir)?;
     if hashes(backup.path())? != expected {
-        return Err(FaultError::Failed(format!("{FAULT}: the backup of {} does not match it", dir.display())));
+        return Err(FaultError::Backup { fault: FAULT, what: BackupProblem::Mismatch(dir.clone()) });
     }
     let undo = RestoreIndex { dir: dir.clone(), backup: Mutex::new(Some(backup)), expected };
     let broken = match spec.mode {
@@ -187,7 +187,7 @@ impl RestoreIndex {
     fn restore(&self) -> Result<(), FaultError> {
         let guard = self.backup.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(backup) = guard.as_ref() else {
-            return Err(FaultError::Failed(format!("{FAULT}: the backup of {} is gone", self.dir.display())));
+            return Err(FaultError::Backup { fault: FAULT, what: BackupProblem::Gone(self.dir.clone()) });
         };
         fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         if hashes(&self.dir).is_ok_and(|h| h == self.expected) {
@@ -197,7 +197,7 @@ impl RestoreIndex {
         copy_tree(backup.path(), &self.dir)?;
         let now = hashes(&self.dir)?;
         if now != self.expected {
-            return Err(FaultError::Failed(format!("{FAULT}: {} restored but its hashes differ", self.dir.display())));
+            return Err(FaultError::Backup { fault: FAULT, what: BackupProblem::Restored(self.dir.clone()) });
         }
         Ok(())
     }
@@ -254,16 +254,16 @@ pub async fn admin_post_json(
         .redirect(crate::http_guard::no_redirects())
         .timeout(std::time::Duration::from_secs(30))
         .build()
-        .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;
+        .map_err(|source| FaultError::Http { what: "HTTP client".into(), source })?;
     let mut req = client.post(&url);
     if !body.is_null() {
         req = req.json(body);
     }
-    let resp = req.send().await.map_err(|e| FaultError::Failed(format!("{url}: {e}")))?;
+    let resp = req.send().await.map_err(|source| FaultError::Http { what: url.clone(), source })?;
     let status = resp.status();
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(FaultError::Failed(format!("{url}: HTTP {status}: {body}")));
+        return Err(FaultError::HttpStatus { url, status, body });
     }
     Ok(body)
 }

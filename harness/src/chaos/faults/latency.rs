@@ -95,7 +95,9 @@ fn the_proxy(spec: &Spec, env: &DrillEnv) -> Result<Arc<FaultProxy>, FaultError>
             match (all.next(), all.next()) {
                 (Some(p), None) => Ok(Arc::clone(p)),
                 (None, _) => Err(missing("(any)")),
-                (Some(_), Some(_)) => Err(FaultError::Failed(format!("{FAULT}: several proxied targets: name one"))),
+                (Some(_), Some(_)) => {
+                    Err(FaultError::Refused { fault: FAULT, why: "several proxied targets: name one".into() })
+                }
             }
         }
     }
@@ -104,7 +106,7 @@ fn the_proxy(spec: &Spec, env: &DrillEnv) -> Result<Arc<FaultProxy>, FaultError>
 /// Checks the parameters and that the proxy exists.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     if spec.toxicity.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-        return Err(FaultError::Failed(format!("{FAULT}: toxicity must be within 0..=1")));
+        return Err(FaultError::Refused { fault: FAULT, why: "toxicity must be within 0..=1".into() });
     }
     the_proxy(spec, env).map(|_| ())
 }
@@ -115,7 +117,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     let proxy = the_proxy(spec, env)?;
     let toxic = spec.toxic();
     let description = format!("{} on proxy {} -> {}", toxic.describe(), proxy.addr(), proxy.upstream());
-    proxy.add(toxic).map_err(|e| FaultError::Failed(format!("{FAULT}: {e}")))?;
+    proxy.add(toxic).map_err(|source| FaultError::Toxic { fault: FAULT, source })?;
     Ok(Injected { description, undo: Box::new(RemoveLatency { proxy }) })
 }
 

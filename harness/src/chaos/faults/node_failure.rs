@@ -72,7 +72,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     let cluster = targets::scribe(env, spec.target.as_deref())?;
     let id = pick(spec, cluster)?;
     let was_leader = cluster.leader() == Some(id);
-    cluster.stop_node(id).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+    cluster.stop_node(id).await?;
     let role = if was_leader { " (the leader)" } else { "" };
     Ok(Injected {
         description: format!("stopped Scribe node {}{role}", scribe::endpoint_name(id)),
@@ -97,7 +97,7 @@ pub async fn restart_stopped(
             let mut started = Vec::new();
             for id in cluster.node_ids() {
                 if cluster.faults(id).is_ok_and(|f| f.stopped) {
-                    cluster.start_node(id).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+                    cluster.start_node(id).await?;
                     started.push(scribe::endpoint_name(id));
                 }
             }
@@ -124,7 +124,7 @@ impl Rollback for RestoreNodes {
     fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
         Box::pin(async move {
             for &id in &self.nodes {
-                self.cluster.restore_node(id).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+                self.cluster.restore_node(id).await?;
             }
             Ok(())
         })

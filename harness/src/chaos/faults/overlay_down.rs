@@ -42,7 +42,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     let control = targets::pxl(env, spec.target.as_deref())?;
     let c = overlay(spec)?;
     if !control.is_up(c) {
-        return Err(FaultError::Failed(format!("PXL {} is already down", c.label())));
+        return Err(FaultError::AlreadyDown(format!("PXL {}", c.label())));
     }
     Ok(())
 }
@@ -51,7 +51,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
     let control = targets::pxl(env, spec.target.as_deref())?;
     let c = overlay(spec)?;
-    control.take_down(c).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+    control.take_down(c).await?;
     Ok(Injected {
         description: format!("PXL {} down ({} closed)", c.label(), control.addr(c)),
         undo: Box::new(BringUp { control: control.clone(), component: c }),
@@ -64,7 +64,7 @@ pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Re
     let c = overlay(spec)?;
     match action {
         RecoveryAction::RestoreOverlay | RecoveryAction::Rollback => {
-            control.bring_up(c).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+            control.bring_up(c).await?;
             Ok(format!("PXL {} up again on {}", c.label(), control.addr(c)))
         }
         other => Err(FaultError::no_recovery("overlay-down", "pxl", other, "`restore-overlay` or `rollback`")),
@@ -85,9 +85,7 @@ impl Rollback for BringUp {
     }
 
     fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
-        Box::pin(
-            async move { self.control.bring_up(self.component).await.map_err(|e| FaultError::Failed(e.to_string())) },
-        )
+        Box::pin(async move { Ok(self.control.bring_up(self.component).await?) })
     }
 
     fn rollback_blocking(&self) -> Result<(), FaultError> {

@@ -50,10 +50,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     distinct.sort_unstable();
     distinct.dedup();
     if (total - distinct.len()) * 2 > total {
-        return Err(FaultError::Failed(format!(
-            "stopping {} of {total} nodes leaves a majority: that is not quorum loss",
-            distinct.len()
-        )));
+        return Err(FaultError::NotQuorumLoss { stopping: distinct.len(), total });
     }
     Ok(())
 }
@@ -66,7 +63,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     for &id in &stop {
         if let Err(e) = cluster.stop_node(id).await {
             let _ = crate::chaos::fault::Rollback::rollback(&undo).await;
-            return Err(FaultError::Failed(e.to_string()));
+            return Err(e.into());
         }
     }
     let names: Vec<_> = stop.iter().map(|&id| scribe::endpoint_name(id)).collect();

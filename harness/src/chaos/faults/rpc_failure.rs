@@ -39,7 +39,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     let control = targets::morphsave(env, spec.target.as_deref())?;
     for l in [Listener::RpcPrimary, Listener::RpcBackup] {
         if !control.is_up(l) {
-            return Err(FaultError::Failed(format!("{} is already down", l.endpoint_name())));
+            return Err(FaultError::AlreadyDown(l.endpoint_name().to_string()));
         }
     }
     Ok(())
@@ -48,7 +48,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 /// Closes the primary RPC node and returns the undo (bring it back).
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
     let control = targets::morphsave(env, spec.target.as_deref())?;
-    control.take_down(Listener::RpcPrimary).await.map_err(|e| FaultError::Failed(e.to_string()))?;
+    control.take_down(Listener::RpcPrimary).await?;
     Ok(Injected {
         description: format!("MorphSave primary RPC down ({} closed)", control.addr(Listener::RpcPrimary)),
         undo: Box::new(PrimaryUp(control.clone())),
@@ -68,13 +68,17 @@ pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Re
     }
 }
 
+fn http(what: String) -> impl FnOnce(reqwest::Error) -> FaultError {
+    move |source| FaultError::Http { what, source }
+}
+
 async fn failover(control: &Control) -> Result<String, FaultError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .no_proxy()
         .redirect(crate::http_guard::no_redirects())
         .build()
-        .map_err(|e| FaultError::Failed(format!("HTTP client: {e}")))?;
+        .map_err(|source| FaultError::Http { what: "HTTP client".into(), source })?;
     let backup = format!("http://{}", control.addr(Listener::RpcBackup));
     let call = json!({"jsonrpc": "2.0", "method": "eth_blockNumber", "params": [], "id": 1});
     let answer: Value = client
@@ -83,13 +87,13 @@ async fn failover(control: &Control) -> Result<String, FaultError> {
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| FaultError::Failed(format!("backup RPC {backup}: {e}")))?
+        .map_err(http(format!("backup RPC {backup}")))?
         .json()
         .await
-        .map_err(|e| FaultError::Failed(format!("backup RPC {backup}: {e}")))?;
+        .map_err(http(format!("backup RPC {backup}")))?;
     let block = answer.get("result").cloned().unwrap_or(Value::Null);
     if block.is_null() {
-        return Err(FaultError::Failed(format!("backup RPC {backup} answered {answer}")));
+        return Err(FaultError::BadAnswer { what: format!("backup RPC {backup}"), answer });
     }
     let app = format!("http://{}/api/blockchain/status", control.addr(Listener::App));
     let status: Value = client
@@ -97,13 +101,13 @@ async fn failover(control: &Control) -> Result<String, FaultError> {
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| FaultError::Failed(format!("{app}: {e}")))?
+        .map_err(http(app.clone()))?
         .json()
         .await
-        .map_err(|e| FaultError::Failed(format!("{app}: {e}")))?;
+        .map_err(http(app.clone()))?;
     let via = status.get("rpc").and_then(Value::as_str).unwrap_or("?");
     if via != "backup" && !control.is_up(Listener::RpcPrimary) {
-        return Err(FaultError::Failed(format!("the app's RPC calls are answered by `{via}`, not the backup")));
+        return Err(FaultError::NotFailedOver(via.to_owned()));
     }
     Ok(format!("switched to the backup RPC {backup} (block {block}); the app's calls are answered by `{via}`"))
 }
@@ -117,9 +121,7 @@ impl Rollback for PrimaryUp {
     }
 
     fn rollback(&self) -> BoxFuture<'_, Result<(), FaultError>> {
-        Box::pin(
-            async move { self.0.bring_up(Listener::RpcPrimary).await.map_err(|e| FaultError::Failed(e.to_string())) },
-        )
+        Box::pin(async move { Ok(self.0.bring_up(Listener::RpcPrimary).await?) })
     }
 
     fn rollback_blocking(&self) -> Result<(), FaultError> {

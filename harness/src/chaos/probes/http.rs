@@ -12,7 +12,7 @@ pub use crate::probe::http::{JsonMatch, Spec};
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
     crate::probe::http::check(spec, target, &env.endpoints()).await.map_err(|e| match e {
         ProbeError::NoTarget { target, what } => FaultError::NoTarget { target, what },
-        e => FaultError::Failed(e.to_string()),
+        e => FaultError::Probe(e),
     })
 }
 
