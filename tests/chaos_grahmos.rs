@@ -16,9 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use gameday::chaos::env::{DrillEnv, Target};
 use gameday::chaos::fault::{FaultError, FaultSpec, RecoveryAction};
 use gameday::chaos::faults::{cert_expiry, latency};
+use gameday::chaos::grahmos_edge::{start_grahmos_target, GrahmosTarget};
 use gameday::chaos::probe::ProbeSpec;
 use gameday::chaos::probes::{acl, tls};
-use gameday::chaos::targets_grahmos::{start_grahmos_target, GrahmosTarget};
 use gameday_mocks::kit::MockContext;
 use gameday_mocks::services::grahmos::corpus::Label;
 use gameday_mocks::services::grahmos::Profile;
@@ -525,7 +525,7 @@ fn drill_scenarios_name_faults_and_probes_that_parse() {
         assert!(!drills.is_empty(), "{f}");
         for d in drills {
             let fault: FaultSpec = d["fault"].clone().try_into().unwrap_or_else(|e| panic!("{f}: fault: {e}"));
-            assert!(!fault.plan().is_empty());
+            assert!(!fault.dry_run_steps().is_empty());
             // `http` probes are the runner's (parsed by its branch); the Grahmos ones are checked here.
             for v in d["verify"].as_array().unwrap().iter().filter(|v| v["kind"].as_str() != Some("http")) {
                 let _: ProbeSpec = v.clone().try_into().unwrap_or_else(|e| panic!("{f}: verify: {e}"));

@@ -457,8 +457,8 @@ fn every_fault_of_this_module_has_a_dry_run_plan_and_parses_from_toml() {
     ];
     for s in specs {
         let f = fault(s);
-        assert!(!f.plan().is_empty(), "{s}");
-        assert!(f.plan().iter().any(|l| l.contains("rollback")), "{s}: {:?}", f.plan());
+        assert!(!f.dry_run_steps().is_empty(), "{s}");
+        assert!(f.dry_run_steps().iter().any(|l| l.contains("rollback")), "{s}: {:?}", f.dry_run_steps());
     }
     assert!(toml::from_str::<FaultSpec>("kind = \"freeze\"\nsignal = 9").is_err(), "unknown fields refused");
 }
@@ -483,7 +483,7 @@ fn the_drill_scenarios_name_faults_and_probes_these_modules_accept() {
         let drills = doc["drill"].as_array().unwrap();
         for d in drills {
             let fault: FaultSpec = d["fault"].clone().try_into().unwrap_or_else(|e| panic!("{name} fault: {e}"));
-            assert!(!fault.plan().is_empty());
+            assert!(!fault.dry_run_steps().is_empty());
             let mut probes: Vec<toml::Value> = d["verify"].as_array().cloned().unwrap_or_default();
             probes.extend(d["detect"].get("probe").cloned());
             // `http` probes belong to the drill runner's branch; this module's are checked here.

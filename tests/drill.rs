@@ -78,7 +78,7 @@ fn run_drill(opts: &DrillOptions) -> runner::DrillOutcome {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     match rt.block_on(runner::drill(opts, std::future::pending())).expect("the drill runs") {
         DrillRun::Ran(o) => *o,
-        DrillRun::Plan(p) => panic!("expected a run, got a plan: {p}"),
+        DrillRun::DryRun(p) => panic!("expected a run, got a plan: {p}"),
     }
 }
 

@@ -66,7 +66,7 @@ fn expected_pool(d: f64) -> (f64, f64) {
 async fn scraped_queue_depth_follows_the_load_on_the_simulated_clock() {
     const SCALE: f64 = 10.0;
     let mock = Mock::start(midnight(2, Duration::from_secs(10)), SCALE).await;
-    let targets = observe::targets::embedded(&mock.service);
+    let targets = observe::endpoints::embedded(&mock.service);
     assert_eq!(targets.len(), 1);
     let want: Want =
         ["gameday_queue_depth", "gameday_jobs_in_flight", "gameday_http_requests_total"].into_iter().collect();
@@ -315,7 +315,7 @@ async fn discover_lists_the_kit_and_runbook_metrics_of_every_service() {
         // scraped twice like `discover` does.
         let mock = Mock::start(ServiceProfile::default_for(id), 1.0).await;
         let mut expected = BTreeSet::new();
-        let targets = observe::targets::embedded(&mock.service);
+        let targets = observe::endpoints::embedded(&mock.service);
         for t in targets.iter().chain(&targets) {
             let body = client().get(&t.url).send().await.unwrap().text().await.unwrap();
             expected.extend(names_by_reference_reader(&body));
@@ -348,7 +348,7 @@ async fn embedded_scrape_targets_are_the_listeners_with_their_own_metrics() {
     for &id in ServiceId::ALL {
         let mock = Mock::start(ServiceProfile::default_for(id), 1.0).await;
         let scraped: BTreeSet<String> =
-            observe::targets::embedded(&mock.service).into_iter().map(|t| t.instance).collect();
+            observe::endpoints::embedded(&mock.service).into_iter().map(|t| t.instance).collect();
         let mut answers = Vec::new();
         for e in &mock.service.endpoints {
             answers.push((e.name.clone(), metrics_of(&format!("{}/metrics", e.url()), id).await));

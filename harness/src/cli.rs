@@ -472,7 +472,7 @@ async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {
         panic_after_inject: None,
     };
     match runner::drill(&opts, run::interrupt::interrupted()).await? {
-        DrillRun::Plan(plan) => {
+        DrillRun::DryRun(plan) => {
             println!("{plan}");
             Ok(Exit::Pass)
         }

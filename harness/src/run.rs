@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::load::arrival::RateCurve;
-use crate::load::{self, LateBound, Mix, Pace, Plan};
+use crate::load::{self, LateBound, LoadConfig, Mix, Pace};
 use crate::observe::{self, RunData, ScrapeTarget, Scraped};
 use crate::probe;
 use crate::report::{self, RequestSummary, Results, RunVerdict};
@@ -124,7 +124,7 @@ impl Settings {
 
 /// What a finished run hands back.
 #[derive(Debug)]
-pub struct RunReport {
+pub struct RunOutcome {
     /// Everything measured and decided.
     pub results: Results,
     /// Where `results.json` was written.
@@ -136,12 +136,12 @@ pub struct RunReport {
 }
 
 /// Runs a scenario end to end.
-pub async fn run(opts: &RunOptions) -> Result<RunReport, Error> {
+pub async fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let settings = Settings::resolve(opts)?;
     let Executed { results, data, .. } = execute_with(&settings, opts, Plain, interrupt::interrupted()).await?;
     let results_path = report::write_run_outputs(&settings.out, &results)?;
     let exit = exit_of(results.verdict);
-    Ok(RunReport { results, results_path, exit, data })
+    Ok(RunOutcome { results, results_path, exit, data })
 }
 
 /// Runs an already resolved scenario and judges it, writing nothing but proving `--out`
@@ -207,9 +207,9 @@ async fn drive<H: Hooks>(
 ) -> Result<Executed<H::Section>, Error> {
     let Started { resolved, scrape, probes, .. } = started;
     let tap = hooks.tap();
-    let mut plan = Plan { allow_remote: opts.allow_remote, ..plan_for(s, !opts.quiet) };
-    plan.tap = tap.clone().map(|t| Arc::new(t) as Arc<dyn load::record::Sink>);
-    let load = hooks.load(s, hooks::scenario_load(s, plan));
+    let mut config = LoadConfig { allow_remote: opts.allow_remote, ..load_config(s, !opts.quiet) };
+    config.tap = tap.clone().map(|t| Arc::new(t) as Arc<dyn load::record::Sink>);
+    let load = hooks.load(s, hooks::scenario_load(s, config));
     let rules = hooks.rules(s);
     if !opts.quiet {
         eprintln!("{}", header(hooks.command(), s, &load, &resolved));
@@ -218,11 +218,11 @@ async fn drive<H: Hooks>(
         eprintln!("warning: {w}");
     }
     let mix = Arc::new(Mix::new(&s.load.requests, s.seed, &resolved)?);
-    let (on_start, observer) = observe_when_started(scrape, probes, load.plan.interval, tap);
+    let (on_start, observer) = observe_when_started(scrape, probes, load.config.interval, tap);
     let clock_rx = forward_clock(on_start);
-    let step_s = s.time_scale.to_sim(load.plan.interval).as_secs_f64();
+    let step_s = s.time_scale.to_sim(load.config.interval).as_secs_f64();
     hooks.before(Before { mix: &mix, step_s, clock: clock_rx.1.clone() });
-    let running = load::run(Arc::clone(&mix), &load.plan, Some(clock_rx.0));
+    let running = load::run(Arc::clone(&mix), &load.config, Some(clock_rx.0));
     tokio::pin!(running);
     let raced = tokio::select! {
         out = &mut running => Some(out),
@@ -252,7 +252,7 @@ async fn drive<H: Hooks>(
     };
     let data = run_data(s, &load, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved };
-    let (mut results, data) = judge(s, rules, &opts.scenario, &mix, &load.plan, measured);
+    let (mut results, data) = judge(s, rules, &opts.scenario, &mix, &load.config, measured);
     if ending.interrupted || interrupt::is_interrupted() {
         mark_interrupted(&mut results);
     }
@@ -274,10 +274,10 @@ fn forward_clock(on_start: oneshot::Sender<Clock>) -> (oneshot::Sender<Clock>, w
 }
 
 /// The outcome of a load that was not awaited: its recording so far, timed by its clock.
-fn cut_outcome(recording: load::Recording, clock: Option<Clock>) -> load::Outcomes {
+fn cut_outcome(recording: load::Recording, clock: Option<Clock>) -> load::LoadRun {
     let wall = clock.map_or_else(Default::default, |c| c.started().elapsed());
     let zero_at = clock.map_or_else(std::time::SystemTime::now, |c| c.zero_wall());
-    load::Outcomes { recording, wall, zero_at, health: None }
+    load::LoadRun { recording, wall, zero_at, health: None }
 }
 
 /// Starts `targets` (embedded mocks or URLs; the scenario's own, or a command's with a
@@ -349,7 +349,7 @@ pub fn exit_of(verdict: RunVerdict) -> Exit {
 /// What the rules read: the recording's intervals and the scraped series, one clock.
 fn run_data(s: &Scenario, load: &Load, mix: &Mix, intervals: load::Intervals, scraped: Scraped) -> RunData {
     RunData::new(
-        s.time_scale.to_sim(load.plan.interval).as_secs_f64(),
+        s.time_scale.to_sim(load.config.interval).as_secs_f64(),
         hooks::span(s, load).as_secs_f64(),
         mix.kinds.iter().map(|k| k.name.clone()).collect(),
         intervals,
@@ -508,8 +508,8 @@ pub(crate) fn probe_schedule(
     Ok(out)
 }
 
-/// The load plan in real time.
-pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
+/// The load's configuration in real time.
+pub(crate) fn load_config(s: &Scenario, progress: bool) -> LoadConfig {
     let scale = s.time_scale;
     let real_interval = scale.to_real(Duration::from_secs(1)).max(Duration::from_millis(100));
     let l = &s.load;
@@ -522,7 +522,7 @@ pub(crate) fn plan_for(s: &Scenario, progress: bool) -> Plan {
             think_time: scale.to_real(l.think_time.get()),
         },
     };
-    Plan {
+    LoadConfig {
         pace,
         run_time: scale.to_real(l.duration.get()),
         request_timeout: scale.to_real(l.request_timeout.get()),
@@ -594,8 +594,8 @@ pub(crate) fn header(
     load: &Load,
     targets: &std::collections::BTreeMap<ServiceId, Resolved>,
 ) -> String {
-    let plan = &load.plan;
-    let model = match &plan.pace {
+    let config = &load.config;
+    let model = match &config.pace {
         Pace::Open { users, curve, process, .. } => {
             format!(
                 "open model, {process:?} arrivals peaking at {:.3} req/s, up to {users} users",
@@ -610,7 +610,7 @@ pub(crate) fn header(
         s.seed,
         s.time_scale.factor(),
         load.duration,
-        plan.run_time.as_secs_f64(),
+        config.run_time.as_secs_f64(),
     );
     for (id, t) in targets {
         let kind = if t.embedded { "embedded mock" } else { "external" };
@@ -622,7 +622,7 @@ pub(crate) fn header(
 /// What a run measured, ready to be judged.
 struct Measured {
     /// The load's outcome (its recording's intervals moved into `data`).
-    outcome: load::Outcomes,
+    outcome: load::LoadRun,
     /// What the rules read.
     data: RunData,
     /// Where each service was.
@@ -636,7 +636,7 @@ fn judge(
     rules: rules::RuleSet<'_>,
     scenario_file: &Path,
     mix: &Mix,
-    plan: &Plan,
+    config: &LoadConfig,
     m: Measured,
 ) -> (Results, RunData) {
     let Measured { outcome, data: owned, resolved } = m;
@@ -645,9 +645,9 @@ fn judge(
     let rec = &outcome.recording;
     let rules = rules::judge(rules, data);
     let all = rec.merged(None);
-    let expected = match plan.pace {
-        Pace::Closed { ramp, .. } => ramp + plan.run_time,
-        Pace::Open { .. } => plan.run_time,
+    let expected = match config.pace {
+        Pace::Closed { ramp, .. } => ramp + config.run_time,
+        Pace::Open { .. } => config.run_time,
     };
     let partial = outcome.wall + Duration::from_secs(1) < expected;
     let saturated = outcome.health.as_ref().filter(|h| h.saturated);

@@ -48,7 +48,7 @@ pub use verdict::{RuleKind, RuleVerdict};
 
 /// Everything the rules decided about a run.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct RulesReport {
+pub struct RuleVerdicts {
     /// Evaluation step, simulated seconds.
     pub step_s: f64,
     /// Evaluations per rule.
@@ -61,7 +61,7 @@ pub struct RulesReport {
     pub triggers: Vec<RuleVerdict>,
 }
 
-impl RulesReport {
+impl RuleVerdicts {
     /// One line per failure: a failed SLO (whole run or window) or an unmet expectation.
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -95,9 +95,9 @@ impl RulesReport {
 }
 
 /// Judges every SLO, alert and trigger of the set over the run.
-pub fn judge(rules: RuleSet<'_>, data: &RunData) -> RulesReport {
+pub fn judge(rules: RuleSet<'_>, data: &RunData) -> RuleVerdicts {
     let ev = evaluator(rules, data);
-    RulesReport {
+    RuleVerdicts {
         step_s: ev.grid.eval_step_s,
         evaluations: ev.grid.times.len(),
         slos: rules.slos.iter().map(|s| slo::judge(s, &ev)).collect(),

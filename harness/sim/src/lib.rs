@@ -20,7 +20,7 @@ pub mod stream;
 pub mod tally;
 
 pub use sim::{simulate, KindModel, Route, SimError, SimModel, SimOptions};
-pub use tally::{IntervalStats, KindCounts, KindTally, SimOutcome, SimReport, Tally, Window, WindowTally};
+pub use tally::{IntervalStats, KindCounts, KindTally, SimOutcome, SimOutput, Tally, Window, WindowTally};
 
 #[cfg(test)]
 mod theory_tests;

@@ -46,7 +46,7 @@ use gameday_mocks::services::midnight;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::tally::{ns, Recorder, SimOutcome, SimReport, Window};
+use crate::tally::{ns, Recorder, SimOutcome, SimOutput, Window};
 
 /// How a request kind reaches its service time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,7 +237,7 @@ pub enum SimError {
 pub const MAX_INTERVALS: u64 = 10_000_000;
 
 /// Runs `arrivals` (simulated arrival time, kind index; in time order) through `model`.
-pub fn simulate<I>(model: &SimModel, arrivals: I, options: &SimOptions) -> Result<SimReport, SimError>
+pub fn simulate<I>(model: &SimModel, arrivals: I, options: &SimOptions) -> Result<SimOutput, SimError>
 where
     I: IntoIterator<Item = (Duration, usize)>,
 {
@@ -388,7 +388,7 @@ impl<'m> Engine<'m> {
         }
     }
 
-    fn finish(mut self) -> SimReport {
+    fn finish(mut self) -> SimOutput {
         let last = self.rec.span_ns();
         self.sample_queue_until(last);
         let names = self.model.kinds.iter().map(|k| k.name.clone()).collect();

@@ -162,7 +162,7 @@ pub struct IntervalStats {
 
 /// Everything one simulation measured.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SimReport {
+pub struct SimOutput {
     /// Request kind names, in model order (index = kind).
     pub kinds: Vec<String>,
     /// Workers in the pool.
@@ -187,7 +187,7 @@ pub struct SimReport {
     pub queue_max: u64,
 }
 
-impl SimReport {
+impl SimOutput {
     /// The index of a request kind by name.
     pub fn kind_index(&self, name: &str) -> Option<usize> {
         self.kinds.iter().position(|k| k == name)
@@ -262,7 +262,7 @@ impl SimReport {
     }
 }
 
-/// Builds a [`SimReport`] as the engine goes; every method is O(1) amortised except
+/// Builds a [`SimOutput`] as the engine goes; every method is O(1) amortised except
 /// that spans crossing interval boundaries touch each interval they cover.
 #[derive(Debug)]
 pub(crate) struct Recorder {
@@ -388,13 +388,13 @@ impl Recorder {
     }
 
     /// The finished report.
-    pub(crate) fn finish(self, kinds: Vec<String>, workers: usize, cpu_window: Duration, base_cpu: f64) -> SimReport {
+    pub(crate) fn finish(self, kinds: Vec<String>, workers: usize, cpu_window: Duration, base_cpu: f64) -> SimOutput {
         let windows = self
             .windows
             .into_iter()
             .map(|(start, end, tally)| WindowTally { window: Window { start: nanos(start), end: nanos(end) }, tally })
             .collect();
-        SimReport {
+        SimOutput {
             kinds,
             workers,
             interval: nanos(self.interval_ns),

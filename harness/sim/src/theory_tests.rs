@@ -8,7 +8,7 @@ use gameday_mocks::kit::{HumanDuration, PoolConfig, PositiveDuration, ServiceTim
 use crate::queueing::{md1_mean_wait_s, mmc_mean_wait_s, mmck_blocking, utilisation};
 use crate::sim::{simulate, KindModel, Route, SimModel, SimOptions};
 use crate::stream::of_kind;
-use crate::tally::SimReport;
+use crate::tally::SimOutput;
 use gameday_core::arrival::{Process, RateCurve, Schedule};
 
 /// Arrivals per theory case: enough for a mean wait within ~1-2% at ρ = 0.8.
@@ -26,7 +26,7 @@ fn model(workers: usize, job_capacity: usize, service: &ServiceTime) -> SimModel
 }
 
 /// Poisson arrivals at `rate_per_s` for `ARRIVALS / rate` seconds, through `model`.
-fn run(model: &SimModel, rate_per_s: f64, arrival_seed: u64, sim_seed: u64) -> SimReport {
+fn run(model: &SimModel, rate_per_s: f64, arrival_seed: u64, sim_seed: u64) -> SimOutput {
     let rate = format!("{rate_per_s}/s").parse().unwrap_or_else(|e| panic!("{e}"));
     let horizon = Duration::from_secs_f64(ARRIVALS / rate_per_s);
     let times = Schedule::new(RateCurve::Constant(rate), Process::Poisson, arrival_seed, horizon);
@@ -34,7 +34,7 @@ fn run(model: &SimModel, rate_per_s: f64, arrival_seed: u64, sim_seed: u64) -> S
     simulate(model, of_kind(times, 0), &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn mean_wait_s(r: &SimReport) -> f64 {
+fn mean_wait_s(r: &SimOutput) -> f64 {
     r.total.kinds[0].mean_wait().unwrap_or_default().as_secs_f64()
 }
 

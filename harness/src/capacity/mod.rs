@@ -19,4 +19,4 @@ pub mod plan;
 
 pub use gameday_sim::{queueing, sim, stream, tally};
 pub use gameday_sim::{simulate, KindModel, Route, SimError, SimModel, SimOptions};
-pub use gameday_sim::{IntervalStats, KindCounts, KindTally, SimOutcome, SimReport, Tally, Window, WindowTally};
+pub use gameday_sim::{IntervalStats, KindCounts, KindTally, SimOutcome, SimOutput, Tally, Window, WindowTally};

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::fault::FaultError;
+use super::grahmos_edge::{start_grahmos_target, GrahmosTarget};
 use super::proxy::FaultProxy;
 use super::supervisor::Supervisor;
-use super::targets_grahmos::{start_grahmos_target, GrahmosTarget};
 
 use gameday_mocks::services::{midnight, morphsave, pxl, scribe, Endpoint};
 use gameday_mocks::{MockContext, RunningService, ServiceId, ServiceProfile, TimeScale};
@@ -47,7 +47,7 @@ pub enum Target {
         cluster: scribe::ScribeCluster,
     },
     /// The embedded Grahmos edge with a fault proxy on its backhaul
-    /// ([`super::targets_grahmos::start_grahmos_target`]): index, TLS, upstream.
+    /// ([`super::grahmos_edge::start_grahmos_target`]): index, TLS, upstream.
     Grahmos(Arc<GrahmosTarget>),
     /// The embedded PXL Core and its listener switchboard.
     Pxl {

@@ -438,7 +438,7 @@ impl FaultSpec {
     }
 
     /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-    pub fn plan(&self) -> Vec<String> {
+    pub fn dry_run_steps(&self) -> Vec<String> {
         match self {
             FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::plan(s),
             FaultSpec::CertExpiry(s) => faults::cert_expiry::plan(s),

@@ -17,7 +17,7 @@
 //! - [`supervisor`]: one mock as its own child process (kill, freeze, restart on the same ports),
 //!   forked by the process-long [`spawner`] thread so it dies with gameday and no sooner;
 //! - [`targets`]: finding the handle (process, cluster, controls) a fault needs;
-//! - [`targets_grahmos`]: the Grahmos edge started with the fault proxy on its backhaul;
+//! - [`grahmos_edge`]: the Grahmos edge started with the fault proxy on its backhaul;
 //! - [`cleanup`]: the targets' temporary folders, removed at exit and after a killed run.
 
 pub mod cleanup;
@@ -25,14 +25,14 @@ pub use crate::resolve::drill;
 pub mod env;
 pub mod fault;
 pub mod faults;
+pub mod grahmos_edge;
 pub mod guard;
+pub mod lookup;
 pub mod probe;
 pub mod probes;
 pub mod proxy;
-pub mod report;
+pub mod record;
 pub mod runner;
 pub mod spawner;
 pub mod supervisor;
-pub mod targets;
-pub mod targets_grahmos;
 mod timeline;

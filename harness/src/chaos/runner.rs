@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::drill::{budget_slo, Drill};
 use super::env::DrillEnv;
 use super::guard::Guard;
-use super::report::{self as drill_report, DrillReport, DrillStatus};
+use super::record::{self, DrillRecord, DrillStatus};
 use super::timeline::DrillTask;
 use crate::clock::Clock;
 use crate::load;
@@ -65,7 +65,7 @@ pub struct DrillSection {
     /// Whether every drill passed.
     pub drills_pass: bool,
     /// One report per drill, in scenario order.
-    pub drills: Vec<DrillReport>,
+    pub drills: Vec<DrillRecord>,
 }
 
 /// `results.json` of a drill run: the load's results (`partial` = true when interrupted)
@@ -137,7 +137,7 @@ pub struct DrillOutcome {
 #[derive(Debug)]
 pub enum DrillRun {
     /// `--dry-run`: the plan, as printed.
-    Plan(String),
+    DryRun(String),
     /// The drills ran.
     Ran(Box<DrillOutcome>),
 }
@@ -209,7 +209,7 @@ pub fn drill_urls(
 
 /// The plan `--dry-run` prints: per drill, the steady-state check, each step, each
 /// command and each rollback. Touches nothing.
-pub fn plan_text(s: &Scenario, urls: &BTreeMap<ServiceId, Option<String>>) -> String {
+pub fn dry_run_text(s: &Scenario, urls: &BTreeMap<ServiceId, Option<String>>) -> String {
     let mut out = format!("gameday drill `{}` (dry run: nothing is started, injected or run)", s.name);
     for (id, url) in urls {
         let how = url.as_deref().map_or("embedded mock".to_owned(), |u| format!("remote {u}"));
@@ -217,7 +217,7 @@ pub fn plan_text(s: &Scenario, urls: &BTreeMap<ServiceId, Option<String>>) -> St
     }
     out.push_str(&format!("\n  load: {} for {}", load_kind(s), s.load.duration.0));
     for d in &s.drills {
-        out.push_str(&format!("\n\n{}", drill_plan(s, d)));
+        out.push_str(&format!("\n\n{}", drill_dry_run(s, d)));
     }
     out
 }
@@ -230,7 +230,7 @@ fn load_kind(s: &Scenario) -> String {
     }
 }
 
-fn drill_plan(s: &Scenario, d: &Drill) -> String {
+fn drill_dry_run(s: &Scenario, d: &Drill) -> String {
     let at = d.at.get_ref();
     let mut p = format!("drill `{}`: fault {} on {}", d.name(), d.fault.name(), d.target.get_ref());
     let slos: Vec<String> = s.slos.iter().map(|o| format!("`{}` {}", o.name, o.objective.as_written())).collect();
@@ -238,7 +238,7 @@ fn drill_plan(s: &Scenario, d: &Drill) -> String {
     p.push_str(&format!("\n  1. steady state: over the {ss} before {at}, every SLO holds: {}", list(&slos)));
     p.push_str("\n  2. preflight: check the fault's target exists");
     p.push_str(&format!("\n  3. at {at}: inject"));
-    for line in d.fault.plan() {
+    for line in d.fault.dry_run_steps() {
         p.push_str(&format!("\n       {line}"));
     }
     let detect = match (&d.detect.rule, &d.detect.probe) {
@@ -247,7 +247,7 @@ fn drill_plan(s: &Scenario, d: &Drill) -> String {
         _ => "nothing".into(),
     };
     p.push_str(&format!("\n  4. detect: poll {detect} every {}", d.detect.interval.0));
-    p.push_str(&format!("\n       {}", runbook_alert_plan(s, d)));
+    p.push_str(&format!("\n       {}", runbook_alert_dry_run(s, d)));
     let action = d.recover.action.get_ref();
     let how = match &d.recover.command {
         Some(c) => format!("run `{}` (killed after {})", c.get_ref().join(" "), d.recover.timeout.0),
@@ -265,7 +265,7 @@ fn drill_plan(s: &Scenario, d: &Drill) -> String {
 }
 
 /// The plan's line on the runbook alert: which pages (and recovery waits for it), or the finding.
-fn runbook_alert_plan(s: &Scenario, d: &Drill) -> String {
+fn runbook_alert_dry_run(s: &Scenario, d: &Drill) -> String {
     match (&d.detect.alert, &d.detect.no_alert) {
         (Some(a), _) => {
             let rule = s.alerts.iter().find(|x| x.name == *a.get_ref());
@@ -293,7 +293,7 @@ pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -
     let settings = settings(opts)?;
     if opts.dry_run {
         let urls = drill_urls(&settings.scenario, &opts.targets, opts.allow_remote)?;
-        return Ok(DrillRun::Plan(plan_text(&settings.scenario, &urls)));
+        return Ok(DrillRun::DryRun(dry_run_text(&settings.scenario, &urls)));
     }
     let run_opts = RunOptions {
         scenario: opts.scenario.clone(),
@@ -321,7 +321,7 @@ struct DrillHooks<'o> {
     guard: Guard,
     tap: Tap,
     stop: CancellationToken,
-    reports: Vec<Arc<Mutex<DrillReport>>>,
+    reports: Vec<Arc<Mutex<DrillRecord>>>,
     watchers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -346,7 +346,7 @@ impl run::Hooks for DrillHooks<'_> {
         let urls = drill_urls(s, &opts.targets, opts.allow_remote)?;
         // What SIGKILLed drills left: their supervised processes' and edges' folders (even
         // if this drill is refused later, at `--out`).
-        for prefix in [super::supervisor::PROC_DIR_PREFIX, super::targets_grahmos::EDGE_DIR_PREFIX] {
+        for prefix in [super::supervisor::PROC_DIR_PREFIX, super::grahmos_edge::EDGE_DIR_PREFIX] {
             super::cleanup::sweep(&std::env::temp_dir(), prefix);
         }
         Ok(urls)
@@ -421,7 +421,7 @@ impl run::Hooks for DrillHooks<'_> {
         };
         results.partial |= cut;
         results.kind = report::results::ReportKind::Drill;
-        DrillSection { drills_pass: drills.iter().all(DrillReport::passed), drills }
+        DrillSection { drills_pass: drills.iter().all(DrillRecord::passed), drills }
     }
 }
 
@@ -467,7 +467,7 @@ fn scrape_targets(
     for (id, r) in resolved {
         let in_process = env.services().iter().any(|svc| svc.id == *id);
         if r.embedded && !in_process {
-            out.extend(observe::targets::external(s.targets_section(), *id, &r.url, allow_remote)?);
+            out.extend(observe::endpoints::external(s.targets_section(), *id, &r.url, allow_remote)?);
         }
     }
     Ok(out)
@@ -476,7 +476,7 @@ fn scrape_targets(
 fn spawn_drills(live: &mut DrillHooks<'_>, s: &Arc<Scenario>, env: &Arc<DrillEnv>, before: run::Before<'_>) {
     let run::Before { mix, step_s, clock: clock_rx } = before;
     for d in &s.drills {
-        let report = Arc::new(Mutex::new(DrillReport::new(d)));
+        let report = Arc::new(Mutex::new(DrillRecord::new(d)));
         live.reports.push(Arc::clone(&report));
         let (mut clock_rx, guard, stop) = (clock_rx.clone(), live.guard.clone(), live.stop.clone());
         let mut task = DrillTask {
@@ -514,7 +514,7 @@ fn spawn_drills(live: &mut DrillHooks<'_>, s: &Arc<Scenario>, env: &Arc<DrillEnv
 }
 
 /// Final reports: rollbacks, budget and criteria over the finished run.
-fn finish_reports(s: &Scenario, live: &DrillHooks<'_>, data: &observe::RunData, partial: bool) -> Vec<DrillReport> {
+fn finish_reports(s: &Scenario, live: &DrillHooks<'_>, data: &observe::RunData, partial: bool) -> Vec<DrillRecord> {
     s.drills
         .iter()
         .zip(&live.reports)
@@ -522,13 +522,13 @@ fn finish_reports(s: &Scenario, live: &DrillHooks<'_>, data: &observe::RunData, 
             let mut r = r.lock().unwrap_or_else(PoisonError::into_inner).clone();
             r.rollbacks = live.guard.records_of(d.name());
             r.timeline.rolled_back_at = r.rollbacks.iter().filter_map(|x| x.at_s).reduce(f64::min);
-            if let (Some(o), Some((from, to))) = (budget_slo(s), drill_report::window(&r, data.duration_s)) {
-                r.budget = drill_report::budget(o, data, from, to);
+            if let (Some(o), Some((from, to))) = (budget_slo(s), record::window(&r, data.duration_s)) {
+                r.budget = record::budget(o, data, from, to);
                 r.budget_burned = r.budget.as_ref().map(|b| b.budget_burned);
             }
-            r.runbook_alert = drill_report::runbook_alert(d, s, &r, data);
+            r.runbook_alert = record::runbook_alert(d, s, &r, data);
             if r.timeline.injected_at.is_some() || r.status == DrillStatus::Completed {
-                r.criteria = drill_report::criteria(d, &r, data);
+                r.criteria = record::criteria(d, &r, data);
             }
             match r.status {
                 _ if partial && !matches!(r.status, DrillStatus::Refused | DrillStatus::Error) => {
@@ -550,10 +550,10 @@ fn finish_reports(s: &Scenario, live: &DrillHooks<'_>, data: &observe::RunData, 
 
 /// 0: every drill passed; 1: a criterion failed, steady state refused, aborted;
 /// 3: interrupted, the load's run cannot be trusted, or a drill could not run.
-fn exit_of(drills: &[DrillReport], untrusted: bool) -> Exit {
+fn exit_of(drills: &[DrillRecord], untrusted: bool) -> Exit {
     if untrusted || drills.iter().any(|d| d.status == DrillStatus::Error) {
         Exit::RunFailed
-    } else if drills.iter().all(DrillReport::passed) {
+    } else if drills.iter().all(DrillRecord::passed) {
         Exit::Pass
     } else {
         Exit::Failed
@@ -591,7 +591,7 @@ pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
 }
 
 /// Each drill's moments, for the time charts.
-fn drill_marks(drills: &[DrillReport]) -> Vec<report::figures::Mark> {
+fn drill_marks(drills: &[DrillRecord]) -> Vec<report::figures::Mark> {
     let mut marks = Vec::new();
     for d in drills {
         let t = &d.timeline;
@@ -616,7 +616,7 @@ pub const LOAD_VERDICT_LABEL: &str =
 
 /// The terminal summary of a drill run.
 pub fn render(results: &DrillResults) -> String {
-    let mut out: Vec<String> = results.ext.drills.iter().map(drill_report::render).collect();
+    let mut out: Vec<String> = results.ext.drills.iter().map(record::render).collect();
     if results.run.partial {
         out.push("results are PARTIAL (the run was interrupted)".into());
     }

@@ -19,7 +19,7 @@ use super::fault::{FaultError, RecoveryAction};
 use super::faults::command::run_command;
 use super::guard::{Guard, Registration};
 use super::probe::{ProbeOutcome, ProbeSpec};
-use super::report::{bad_requests, interval_range, pick, DrillReport, DrillStatus, Event, SteadyCheck};
+use super::record::{bad_requests, interval_range, pick, DrillRecord, DrillStatus, Event, SteadyCheck};
 use crate::clock::Clock;
 use crate::observe::Tap;
 use crate::rules::{slo, RuleKind};
@@ -37,7 +37,7 @@ pub(crate) struct DrillTask {
     pub(crate) step_s: f64,
     /// Request kind names, in mix order.
     pub(crate) requests: Vec<String>,
-    pub(crate) report: Arc<Mutex<DrillReport>>,
+    pub(crate) report: Arc<Mutex<DrillRecord>>,
     /// Cancelled when the load ends or the run is interrupted.
     pub(crate) stop: CancellationToken,
     /// Test hook: panic right after injecting (`test-hooks` feature only).
@@ -59,7 +59,7 @@ impl DrillTask {
         self.clock.to_real(sim)
     }
 
-    fn report(&self) -> std::sync::MutexGuard<'_, DrillReport> {
+    fn report(&self) -> std::sync::MutexGuard<'_, DrillRecord> {
         self.report.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -78,7 +78,7 @@ impl Comparison {
 
 /// The gate's section of `results.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GateReport {
+pub struct GateJudgement {
     /// The baseline file.
     pub baseline: String,
     /// When the baseline ran.
@@ -93,7 +93,7 @@ pub struct GateReport {
     pub pass: bool,
 }
 
-impl GateReport {
+impl GateJudgement {
     /// One line per regression.
     pub fn failures(&self) -> Vec<String> {
         let (t, a) = (self.tolerance, self.false_alarm_rate);
@@ -178,7 +178,7 @@ pub fn load_baseline(path: &Path, scenario: &str, scenario_file: &Path) -> Resul
 }
 
 /// Compares `current` with `baseline` for every tracked percentile of every tracked kind.
-pub fn compare(spec: &GateSpec, baseline: &Results, current: &Results, baseline_file: &Path) -> GateReport {
+pub fn compare(spec: &GateSpec, baseline: &Results, current: &Results, baseline_file: &Path) -> GateJudgement {
     let kinds: Vec<&str> = if spec.requests.is_empty() {
         current.requests.iter().map(|r| r.name.as_str()).collect()
     } else {
@@ -190,7 +190,7 @@ pub fn compare(spec: &GateSpec, baseline: &Results, current: &Results, baseline_
             comparisons.push(compare_one(spec, kind, q, baseline, current));
         }
     }
-    GateReport {
+    GateJudgement {
         baseline: baseline_file.display().to_string(),
         baseline_started_at: baseline.started_at.clone(),
         tolerance: spec.tolerance.0,
@@ -317,7 +317,7 @@ pub async fn gate(opts: &GateOptions) -> Result<GateOutcome, Error> {
 
 /// Why nothing in `g` was compared, when no tracked percentile could be (too few
 /// qualifying intervals on either side): such a gate has checked nothing.
-pub fn nothing_compared(g: &GateReport) -> Option<String> {
+pub fn nothing_compared(g: &GateJudgement) -> Option<String> {
     if g.comparisons.iter().any(|c| c.not_compared.is_none()) {
         return None;
     }
@@ -336,7 +336,7 @@ pub fn nothing_compared(g: &GateReport) -> Option<String> {
 pub struct GateSection {
     /// The comparison with the baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<GateReport>,
+    pub gate: Option<GateJudgement>,
 }
 
 /// The results file of a gate run.
@@ -384,7 +384,7 @@ impl Section for GateSection {
 
 /// Folds the gate's verdict into the run's: a regression fails a run that was passing,
 /// and a gate that compared nothing makes the run invalid (it cannot be trusted to pass).
-fn apply(results: &mut Results, g: GateReport) -> GateSection {
+fn apply(results: &mut Results, g: GateJudgement) -> GateSection {
     let failures = g.failures();
     if let Some(why) = nothing_compared(&g) {
         if results.verdict != RunVerdict::Invalid {

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::arrival::{KindDraw, Process, RateCurve, Schedule};
 use super::mix::{expand, Mix};
-use super::pacing::{Gate, Health, Kept, LateBound, Pacer, Slot, StartError, Started};
+use super::pacing::{Health, Kept, LateBound, Pacer, Slot, StartBarrier, StartError, Started};
 use super::progress::Progress;
 use super::record::{Batch, Collector, Live, Outcome, Recording, UserRecorder};
 use crate::clock::Clock;
@@ -76,7 +76,7 @@ impl Pace {
 
 /// How to drive the load, in real time (the run converts from simulated time).
 #[derive(Clone, Debug)]
-pub struct Plan {
+pub struct LoadConfig {
     /// Open or closed model.
     pub pace: Pace,
     /// How long the load runs after start-up (real).
@@ -106,7 +106,7 @@ pub struct Plan {
 
 /// What a load run produced.
 #[derive(Debug)]
-pub struct Outcomes {
+pub struct LoadRun {
     /// The merged recording.
     pub recording: Recording,
     /// Real time the load took (from the clock's start).
@@ -186,62 +186,66 @@ impl LoadError {
 
 /// Runs the load and returns the merged recording. `on_start` receives the run's clock
 /// when the load starts (observers put their samples on the same clock).
-pub async fn run(mix: Arc<Mix>, plan: &Plan, on_start: Option<oneshot::Sender<Clock>>) -> Result<Outcomes, LoadError> {
+pub async fn run(
+    mix: Arc<Mix>,
+    config: &LoadConfig,
+    on_start: Option<oneshot::Sender<Clock>>,
+) -> Result<LoadRun, LoadError> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (live_tx, live_rx) = tokio::sync::watch::channel(Live::default());
     let stop = CancellationToken::new();
     let collector = tokio::spawn(
-        Collector::new(mix.kinds.len(), rx).with_live(live_tx).with_tap(plan.tap.clone()).run(stop.clone()),
+        Collector::new(mix.kinds.len(), rx).with_live(live_tx).with_tap(config.tap.clone()).run(stop.clone()),
     );
-    let gate = Arc::new(gate(plan, mix.slot_kinds.clone()));
-    let progress = plan.progress.then(|| {
-        let (gate, plan) = (Arc::clone(&gate), plan.clone());
+    let barrier = Arc::new(barrier(config, mix.slot_kinds.clone()));
+    let progress = config.progress.then(|| {
+        let (barrier, config) = (Arc::clone(&barrier), config.clone());
         tokio::spawn(async move {
-            let started = gate.started().await.ok()?;
-            Some(Progress::start(&plan, started.clock, started.pacer, live_rx))
+            let started = barrier.started().await.ok()?;
+            Some(Progress::start(&config, started.clock, started.pacer, live_rx))
         })
     });
     if let Some(tell) = on_start {
-        let gate = Arc::clone(&gate);
+        let barrier = Arc::clone(&barrier);
         tokio::spawn(async move {
-            if let Ok(started) = gate.started().await {
+            if let Ok(started) = barrier.started().await {
                 let _ = tell.send(started.clock);
             }
         });
     }
-    let template = Arc::new(Template { kinds: mix.kinds.len(), interval: plan.interval, tx, seed: plan.seed });
-    let attack = build_attack(Arc::clone(&mix), plan, template, Arc::clone(&gate))?;
-    let launch = Duration::from_millis(5) * plan.pace.users() as u32;
-    let bound = gate_patience(plan) + launch + give_up(plan) + plan.request_timeout + Duration::from_secs(30);
+    let template = Arc::new(Template { kinds: mix.kinds.len(), interval: config.interval, tx, seed: config.seed });
+    let attack = build_attack(Arc::clone(&mix), config, template, Arc::clone(&barrier))?;
+    let launch = Duration::from_millis(5) * config.pace.users() as u32;
+    let bound = barrier_patience(config) + launch + give_up(config) + config.request_timeout + Duration::from_secs(30);
     let executed = tokio::time::timeout(bound, attack.execute()).await;
     // Users flushed into the channel when goose dropped them; the collector drains it.
     stop.cancel();
     let recording = collector.await.map_err(LoadError::Collector)?;
     finish_progress(progress).await;
-    let started = gate.get().unwrap_or(Err(StartError::NoUser)).map_err(LoadError::Start)?;
+    let started = barrier.get().unwrap_or(Err(StartError::NoUser)).map_err(LoadError::Start)?;
     let wall = started.clock.started().elapsed();
     let zero_at = started.clock.zero_wall();
-    let health = health(plan, &recording, &started);
+    let health = health(config, &recording, &started);
     match executed {
         Err(_) => Err(LoadError::Stuck { bound }),
         Ok(Err(e)) => Err(LoadError::Goose(e)),
-        Ok(Ok(_)) => Ok(Outcomes { recording, wall, zero_at, health }),
+        Ok(Ok(_)) => Ok(LoadRun { recording, wall, zero_at, health }),
     }
 }
 
-/// The start gate: closed runs start at once; open runs when the first users are up.
-fn gate(plan: &Plan, kinds: KindDraw) -> Gate {
-    let scale = plan.scale;
-    match &plan.pace {
-        Pace::Closed { .. } => Gate::already(Started { clock: Clock::start(scale), pacer: None }),
+/// The start barrier: closed runs start at once; open runs when the first users are up.
+fn barrier(config: &LoadConfig, kinds: KindDraw) -> StartBarrier {
+    let scale = config.scale;
+    match &config.pace {
+        Pace::Closed { .. } => StartBarrier::already(Started { clock: Clock::start(scale), pacer: None }),
         Pace::Open { curve, process, users, late } => {
             let (curve, process, seed, users, late_after) =
-                (curve.clone(), *process, plan.seed, *users, late.late_after);
-            let horizon = scale.to_sim(plan.run_time);
-            let give_up = give_up(plan);
-            Gate::new(
-                users.min(GATE_USERS),
-                gate_patience(plan),
+                (curve.clone(), *process, config.seed, *users, late.late_after);
+            let horizon = scale.to_sim(config.run_time);
+            let give_up = give_up(config);
+            StartBarrier::new(
+                users.min(BARRIER_USERS),
+                barrier_patience(config),
                 Box::new(move || {
                     let clock = Clock::start(scale);
                     let schedule = Schedule::new(curve, process, seed, horizon);
@@ -256,17 +260,17 @@ fn gate(plan: &Plan, kinds: KindDraw) -> Gate {
 
 /// When a generator still behind its schedule gives up (real time from the start):
 /// behind by more than a tenth of the run (at least 5 s), it stops and says so.
-fn give_up(plan: &Plan) -> Duration {
-    plan.run_time + (plan.run_time / 10).max(Duration::from_secs(5))
+fn give_up(config: &LoadConfig) -> Duration {
+    config.run_time + (config.run_time / 10).max(Duration::from_secs(5))
 }
 
 /// Users that must be up before the open-model schedule starts; goose launches the
 /// rest (about one per millisecond) while the first ones already carry the load.
-const GATE_USERS: usize = 32;
+const BARRIER_USERS: usize = 32;
 
 /// How long the open model waits for the first users before it starts anyway.
-fn gate_patience(plan: &Plan) -> Duration {
-    Duration::from_secs(5) + Duration::from_millis(5) * plan.pace.users().min(GATE_USERS) as u32
+fn barrier_patience(config: &LoadConfig) -> Duration {
+    Duration::from_secs(5) + Duration::from_millis(5) * config.pace.users().min(BARRIER_USERS) as u32
 }
 
 async fn finish_progress(progress: Option<tokio::task::JoinHandle<Option<Progress>>>) {
@@ -280,13 +284,13 @@ async fn finish_progress(progress: Option<tokio::task::JoinHandle<Option<Progres
     }
 }
 
-fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
-    let (Pace::Open { late, users, .. }, Some(pacer)) = (&plan.pace, &started.pacer) else { return None };
+fn health(config: &LoadConfig, rec: &Recording, started: &Started) -> Option<Health> {
+    let (Pace::Open { late, users, .. }, Some(pacer)) = (&config.pace, &started.pacer) else { return None };
     let clock = started.clock;
-    let duration_sim_s = clock.to_sim(plan.run_time).as_secs_f64();
+    let duration_sim_s = clock.to_sim(config.run_time).as_secs_f64();
     let sending_sim_s = clock.to_sim(pacer.sending_span()).as_secs_f64();
     let scheduled = if pacer.abandoned() {
-        let (Pace::Open { curve, .. }, horizon) = (&plan.pace, clock.to_sim(plan.run_time)) else { return None };
+        let (Pace::Open { curve, .. }, horizon) = (&config.pace, clock.to_sim(config.run_time)) else { return None };
         curve.expected_count(Duration::ZERO, horizon).round() as u64
     } else {
         pacer.issued()
@@ -297,9 +301,9 @@ fn health(plan: &Plan, rec: &Recording, started: &Started) -> Option<Health> {
 
 fn build_attack(
     mix: Arc<Mix>,
-    plan: &Plan,
+    config: &LoadConfig,
     template: Arc<Template>,
-    gate: Arc<Gate>,
+    barrier: Arc<StartBarrier>,
 ) -> Result<GooseAttack, LoadError> {
     let host = mix.kinds.first().map(|k| k.url.clone()).unwrap_or_default();
     // One client for every user, built once: goose's default builds one per user
@@ -307,39 +311,39 @@ fn build_attack(
     // CPU in `perf`, spent while the first users already carry the schedule). goose's
     // shared strategy stops that; each user then takes gameday's client (its CAs, its
     // keep-alive setting), whose connection pool they share.
-    let shared = goose::client::GooseClientBuilder::new().without_cookies().timeout(plan.request_timeout);
-    let attack = GooseAttack::initialize_with_config(configuration(plan, host))
+    let shared = goose::client::GooseClientBuilder::new().without_cookies().timeout(config.request_timeout);
+    let attack = GooseAttack::initialize_with_config(configuration(config, host))
         .and_then(|a| a.set_client_builder_without_cookies(shared))
         .map_err(LoadError::Goose)?;
-    let timeout = plan.request_timeout;
+    let timeout = config.request_timeout;
     let client = UserClient {
         cas: mix.trusted_cas.clone(),
         timeout,
-        keep_alive: plan.keep_alive,
-        redirects: crate::http_guard::guarded_redirects(plan.follow_redirects, plan.allow_remote),
-        idle_per_host: idle_connections(&plan.pace),
+        keep_alive: config.keep_alive,
+        redirects: crate::http_guard::guarded_redirects(config.follow_redirects, config.allow_remote),
+        idle_per_host: idle_connections(&config.pace),
     }
     .client()
     .map_err(LoadError::Client)?;
     let on_start = Transaction::new(Arc::new(move |user: &mut GooseUser| {
-        let (template, gate, client) = (Arc::clone(&template), Arc::clone(&gate), client.clone());
+        let (template, barrier, client) = (Arc::clone(&template), Arc::clone(&barrier), client.clone());
         Box::pin(async move {
             user.client = client;
-            if let Ok(started) = gate.arrive().await {
+            if let Ok(started) = barrier.arrive().await {
                 user.set_session_data(template.state(user.weighted_users_index, started));
             }
             Ok(())
         })
     }))
     .set_on_start();
-    let max_body = plan.max_response_bytes;
+    let max_body = config.max_response_bytes;
     let send = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let mix = Arc::clone(&mix);
         Box::pin(async move { send_transaction(user, &mix, Limits { timeout, max_body }).await })
     }))
     .set_name("mix");
     let mut scenario = GooseScenario::new("gameday").register_transaction(on_start).register_transaction(send);
-    if let Pace::Closed { think_time, .. } = plan.pace {
+    if let Pace::Closed { think_time, .. } = config.pace {
         if !think_time.is_zero() {
             scenario = scenario.set_wait_time(think_time, think_time).map_err(LoadError::Goose)?;
         }
@@ -400,24 +404,24 @@ async fn send_transaction(user: &mut GooseUser, mix: &Mix, limits: Limits) -> Tr
     }
 }
 
-fn configuration(plan: &Plan, host: String) -> GooseConfiguration {
+fn configuration(config: &LoadConfig, host: String) -> GooseConfiguration {
     let mut c = GooseConfiguration::default();
     c.host = Some(host);
-    c.users = Some(plan.pace.users());
-    match plan.pace {
+    c.users = Some(config.pace.users());
+    match config.pace {
         Pace::Open { .. } => {
             // As fast as goose launches users; every user runs one paced loop that ends
-            // with the schedule, and the gate starts the clock once the first are up.
+            // with the schedule, and the barrier starts the clock once the first are up.
             c.increase_rate = Some("1000000".into());
             c.iterations = Some(1);
         }
         Pace::Closed { users, ramp, .. } => {
             let ramp_s = ramp.as_secs_f64().max(0.001);
             c.increase_rate = Some(format!("{:.3}", users as f64 / ramp_s));
-            c.run_time = Some(plan.run_time.as_secs().max(1).to_string());
+            c.run_time = Some(config.run_time.as_secs().max(1).to_string());
         }
     }
-    c.timeout = Some(format!("{:.3}", plan.request_timeout.as_secs_f64()));
+    c.timeout = Some(format!("{:.3}", config.request_timeout.as_secs_f64()));
     c.no_metrics = true;
     c.no_print_metrics = true;
     c.no_error_summary = true;

@@ -17,7 +17,7 @@ pub mod progress;
 pub mod record;
 pub mod sizing;
 
-pub use driver::{run, LoadError, Outcomes, Pace, Plan};
+pub use driver::{run, LoadConfig, LoadError, LoadRun, Pace};
 pub use gameday_core::arrival;
 pub use gameday_core::intervals::{self as series, Intervals};
 pub use mix::{Mix, MixError};

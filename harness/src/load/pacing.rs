@@ -222,10 +222,10 @@ type Opener = Box<dyn FnOnce() -> Result<Started, StartError> + Send>;
 /// Why the run's schedule never started.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StartError {
-    /// The gate was never opened.
+    /// The barrier was never opened.
     #[error("the run never started")]
     NeverStarted,
-    /// No user arrived at the gate.
+    /// No user arrived at the barrier.
     #[error("no user started")]
     NoUser,
     /// The pacing thread could not be spawned (shared: every waiting user sees it).
@@ -235,7 +235,7 @@ pub enum StartError {
 
 /// Starts the run's clock once every user is up, so the first slots are not late
 /// because goose was still launching users (it starts one per millisecond at best).
-pub struct Gate {
+pub struct StartBarrier {
     expected: usize,
     ready: AtomicUsize,
     patience: Duration,
@@ -243,20 +243,23 @@ pub struct Gate {
     tx: watch::Sender<Option<Result<Started, StartError>>>,
 }
 
-impl std::fmt::Debug for Gate {
+impl std::fmt::Debug for StartBarrier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gate").field("expected", &self.expected).field("ready", &self.ready).finish_non_exhaustive()
+        f.debug_struct("StartBarrier")
+            .field("expected", &self.expected)
+            .field("ready", &self.ready)
+            .finish_non_exhaustive()
     }
 }
 
-impl Gate {
-    /// A gate that calls `open` when `expected` users have arrived, or after `patience`.
+impl StartBarrier {
+    /// A barrier that calls `open` when `expected` users have arrived, or after `patience`.
     pub fn new(expected: usize, patience: Duration, open: Opener) -> Self {
         let (tx, _) = watch::channel(None);
         Self { expected, ready: AtomicUsize::new(0), patience, opener: Mutex::new(Some(open)), tx }
     }
 
-    /// A gate that is already open (closed model: users start as goose launches them).
+    /// A barrier that is already open (closed model: users start as goose launches them).
     pub fn already(started: Started) -> Self {
         let (tx, _) = watch::channel(Some(Ok(started)));
         Self { expected: 0, ready: AtomicUsize::new(0), patience: Duration::ZERO, opener: Mutex::new(None), tx }
@@ -270,7 +273,7 @@ impl Gate {
         self.started().await
     }
 
-    /// Waits until the run starts (opening the gate after `patience` regardless).
+    /// Waits until the run starts (opening the barrier after `patience` regardless).
     pub async fn started(&self) -> Result<Started, StartError> {
         let mut rx = self.tx.subscribe();
         if tokio::time::timeout(self.patience, rx.wait_for(Option::is_some)).await.is_err() {

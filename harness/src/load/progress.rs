@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::driver::Plan;
+use super::driver::LoadConfig;
 use super::pacing::Pacer;
 use super::record::Live;
 use crate::clock::Clock;
@@ -27,8 +27,8 @@ pub struct Progress {
 
 impl Progress {
     /// Starts drawing (to stderr, only when it is a terminal).
-    pub fn start(plan: &Plan, clock: Clock, pacer: Option<Arc<Pacer>>, live: watch::Receiver<Live>) -> Self {
-        let total_ms = clock.to_sim(plan.run_time).as_millis() as u64;
+    pub fn start(config: &LoadConfig, clock: Clock, pacer: Option<Arc<Pacer>>, live: watch::Receiver<Live>) -> Self {
+        let total_ms = clock.to_sim(config.run_time).as_millis() as u64;
         let bar = ProgressBar::with_draw_target(Some(total_ms.max(1)), ProgressDrawTarget::stderr_with_hz(4));
         let style = ProgressStyle::with_template("{bar:24} {msg} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -27,7 +27,7 @@ use std::time::Duration;
 /// The share of slots that find a free user even when the target answers nothing.
 pub const QUANTILE: f64 = 0.9999;
 
-/// The fewest users the open model starts (goose's launch and the start gate need a few).
+/// The fewest users the open model starts (goose's launch and the start barrier need a few).
 pub const MIN_USERS: usize = 4;
 
 /// Weights under this share of the mode's are left out of the sums (negligible next to

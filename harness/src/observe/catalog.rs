@@ -103,7 +103,7 @@ where
     let ctx = MockContext { scale, ..MockContext::default() };
     let svc = gameday_mocks::start(profile, &ctx).await?;
     warmup(svc.endpoints.clone()).await;
-    let result = scrape_all(id, &super::targets::embedded(&svc)).await;
+    let result = scrape_all(id, &super::endpoints::embedded(&svc)).await;
     ctx.shutdown.cancel();
     svc.join().await;
     result

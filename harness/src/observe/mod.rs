@@ -19,14 +19,14 @@
 //! and range functions skip markers.
 
 pub mod catalog;
+pub mod endpoints;
 pub mod live;
 pub mod scrape;
-pub mod targets;
 pub mod text;
 
 pub use catalog::{discover, discover_with, Catalog};
+pub use endpoints::scrape_targets;
 pub use live::Tap;
-pub use scrape::{spawn, spawn_tapped, ScrapeTarget, Scraped, TargetReport, Want};
-pub use targets::scrape_targets;
+pub use scrape::{spawn, spawn_tapped, ScrapeHealth, ScrapeTarget, Scraped, Want};
 
 pub use gameday_core::series::{is_stale, RunData, Series, SCRAPE_SERIES, STALE_NAN};

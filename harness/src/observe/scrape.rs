@@ -106,7 +106,7 @@ impl From<BTreeSet<String>> for Want {
 
 /// How scraping one target went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TargetReport {
+pub struct ScrapeHealth {
     /// The target's URL.
     pub url: String,
     /// Its `instance` label.
@@ -125,7 +125,7 @@ pub struct Scraped {
     /// What could not be observed, one line each, naming the target URL and metric.
     pub problems: Vec<String>,
     /// Per target, how many scrapes were sent and answered.
-    pub targets: Vec<TargetReport>,
+    pub targets: Vec<ScrapeHealth>,
 }
 
 /// Starts scraping `targets` every `interval` (real time) until `stop` is cancelled;
@@ -330,7 +330,7 @@ type Key = (String, BTreeMap<String, String>);
 struct Accumulator {
     target: ScrapeTarget,
     want: Option<Want>,
-    report: TargetReport,
+    report: ScrapeHealth,
     series: BTreeMap<Key, Vec<(f64, f64)>>,
     /// Family and sample names seen with at least one sample.
     sampled: BTreeSet<String>,
@@ -349,7 +349,7 @@ struct Accumulator {
 
 impl Accumulator {
     fn new(target: ScrapeTarget, want: Option<Want>) -> Self {
-        let report = TargetReport { url: target.url.clone(), instance: target.instance.clone(), ..Default::default() };
+        let report = ScrapeHealth { url: target.url.clone(), instance: target.instance.clone(), ..Default::default() };
         Self {
             target,
             want,

@@ -29,7 +29,7 @@ use gameday_mocks::{MockContext, ServiceId};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::load::{Mix, Plan, Recording};
+use crate::load::{LoadConfig, Mix, Recording};
 use crate::observe::{self, RunData, ScrapeTarget, Series};
 use crate::probe;
 use crate::report::Results;
@@ -58,11 +58,11 @@ pub struct Started {
     pub join: Join,
 }
 
-/// The load a run sends: the plan in real time and its length, simulated.
+/// The load a run sends: its configuration in real time and its length, simulated.
 #[derive(Clone, Debug)]
 pub struct Load {
-    /// The load plan (real time).
-    pub plan: Plan,
+    /// The load's configuration (real time).
+    pub config: LoadConfig,
     /// How long the load runs after its ramp, simulated (the scenario's `load.duration`).
     pub duration: HumanDuration,
 }
@@ -166,13 +166,13 @@ impl Hooks for Plain {
 }
 
 /// A load's length after its ramp, simulated, as a [`Load`] for the scenario's own load.
-pub(crate) fn scenario_load(s: &Scenario, plan: Plan) -> Load {
-    Load { plan, duration: s.load.duration.0 }
+pub(crate) fn scenario_load(s: &Scenario, config: LoadConfig) -> Load {
+    Load { config, duration: s.load.duration.0 }
 }
 
 /// How long a load runs, simulated (a closed model's ramp included).
 pub(crate) fn span(s: &Scenario, load: &Load) -> Duration {
-    match load.plan.pace {
+    match load.config.pace {
         crate::load::Pace::Closed { .. } => s.load.ramp.get() + load.duration.get(),
         crate::load::Pace::Open { .. } => load.duration.get(),
     }

@@ -32,7 +32,7 @@ use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
 pub use errors::ApiError;
-pub use pool::{cpu_from_busy, JobError, JobReport, PoolConfig, PoolStats, WorkerPool};
+pub use pool::{cpu_from_busy, JobDone, JobError, PoolConfig, PoolStats, WorkerPool};
 pub use serve::{bind_loopback, serve, serve_listener, BindError, ConnLimits};
 pub use service_time::{stream_seed, Sampler, ServiceStream, ServiceTime};
 pub use units::{DurationError, HumanDuration, PositiveDuration, TimeScale};

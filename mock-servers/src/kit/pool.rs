@@ -105,7 +105,7 @@ pub enum JobError {
 
 /// What a completed job reports, in simulated time.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct JobReport {
+pub struct JobDone {
     /// Time spent waiting for a worker.
     pub queue_wait: Duration,
     /// Time spent being served.
@@ -151,7 +151,7 @@ impl WorkerPool {
     /// A job that finds a free worker takes it at once and never holds a queue slot; only
     /// a job that must wait is counted against `job_capacity` (the semaphore hands freed
     /// permits to waiters first, so this cannot jump the queue).
-    pub async fn run(self: &Arc<Self>, service: Duration) -> Result<JobReport, JobError> {
+    pub async fn run(self: &Arc<Self>, service: Duration) -> Result<JobDone, JobError> {
         let admitted = Instant::now();
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -195,7 +195,7 @@ impl WorkerPool {
         admitted: Instant,
         permit: Option<OwnedSemaphorePermit>,
         service: Duration,
-    ) -> Result<JobReport, JobError> {
+    ) -> Result<JobDone, JobError> {
         let timeout = self.config.job_timeout.0;
         let deadline = admitted + self.scale.to_real(timeout.0);
         let _permit = match permit {
@@ -220,7 +220,7 @@ impl WorkerPool {
         match served {
             Ok(()) => {
                 self.completed.fetch_add(1, Ordering::Relaxed);
-                Ok(JobReport { queue_wait, service })
+                Ok(JobDone { queue_wait, service })
             }
             Err(_) => {
                 self.timed_out.fetch_add(1, Ordering::Relaxed);

@@ -31,7 +31,7 @@ fn fixed(name: &str, service: Duration, route: Route) -> KindModel {
     KindModel::new(name, Sampler::Fixed(service.as_secs_f64()), route)
 }
 
-fn run_fixed(config: PoolConfig, service: Duration, arrivals: &[Duration], interval: Duration) -> SimReport {
+fn run_fixed(config: PoolConfig, service: Duration, arrivals: &[Duration], interval: Duration) -> SimOutput {
     let model = SimModel::new(config, vec![fixed("job", service, Route::Pool)]);
     let options = SimOptions { seed: 1, interval, windows: Vec::new() };
     simulate(&model, of_kind(arrivals.iter().copied(), 0), &options).unwrap_or_else(|e| panic!("{e}"))

@@ -160,10 +160,10 @@ impl run::Hooks for WindowHooks<'_> {
     }
 
     fn load(&self, s: &Scenario, default: run::Load) -> run::Load {
-        let mut plan = default.plan;
-        plan.pace = run::open_pace(s, self.window.curve.clone());
-        plan.run_time = s.time_scale.to_real(self.window.duration);
-        run::Load { plan, duration: HumanDuration(self.window.duration) }
+        let mut config = default.config;
+        config.pace = run::open_pace(s, self.window.curve.clone());
+        config.run_time = s.time_scale.to_real(self.window.duration);
+        run::Load { config, duration: HumanDuration(self.window.duration) }
     }
 
     fn rules<'s>(&self, s: &'s Scenario) -> RuleSet<'s> {

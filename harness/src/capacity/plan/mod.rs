@@ -31,7 +31,7 @@ use crate::capacity::sim::{simulate, SimError, SimOptions};
 use crate::load::arrival::{CurveError, RateError, WeightsError};
 use crate::scenario::Scenario;
 
-use self::output::{PlanReport, WeekRow};
+use self::output::{CapacityPlan, WeekRow};
 use self::weeks::SimWeek;
 pub use crate::spec::plan::PlanSpec;
 
@@ -156,7 +156,7 @@ impl PlanOptions {
 
 /// Makes the plan for a growth scenario (stopping before the next live window once
 /// interrupted: Ctrl-C, SIGTERM).
-pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<PlanReport, PlanError> {
+pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<CapacityPlan, PlanError> {
     let spec = s.plan.clone();
     let growth = growth_of(s)?;
     let svc = model::service(s)?;
@@ -175,7 +175,7 @@ pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<PlanReport, PlanEr
     let confirmation = confirm(s, &svc, &growth, &spec, opts, &rows).await?;
     let target_cpu = spec.target_cpu.unwrap_or(1.0);
     let extrapolation = extrapolate::extrapolate(s, &svc, &rows, target_cpu);
-    let mut out = PlanReport::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall);
+    let mut out = CapacityPlan::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall);
     match extrapolation {
         Ok(x) => out.extrapolation = Some(x),
         Err(why) => out.extrapolation_note = Some(why.to_string()),
@@ -194,7 +194,7 @@ fn simulate_horizon(
     s: &Scenario,
     svc: &model::Service,
     growth: &Growth,
-) -> Result<(Vec<SimWeek>, crate::capacity::SimReport), PlanError> {
+) -> Result<(Vec<SimWeek>, crate::capacity::SimOutput), PlanError> {
     let all: Vec<u32> = growth.weeks.iter().map(|w| w.week).collect();
     let windows = weeks::windows(growth, &all, Duration::ZERO);
     let options = SimOptions { seed: s.seed, interval: Duration::from_secs(60), windows };
@@ -258,7 +258,7 @@ async fn confirm(
 }
 
 /// Writes `plan.json` into `dir` atomically.
-pub fn write(dir: &Path, report: &PlanReport) -> Result<PathBuf, PlanError> {
+pub fn write(dir: &Path, report: &CapacityPlan) -> Result<PathBuf, PlanError> {
     let text = serde_json::to_string_pretty(report).map_err(PlanError::Serialise)?;
     let path = dir.join("plan.json");
     crate::report::write_atomic(&path, text.as_bytes()).map_err(|e| PlanError::Write(Box::new(e)))?;
@@ -266,7 +266,7 @@ pub fn write(dir: &Path, report: &PlanReport) -> Result<PathBuf, PlanError> {
 }
 
 /// Writes `plan.svg` (see [`output::chart`]) into `dir`; its path.
-pub fn write_chart(dir: &Path, s: &Scenario, report: &PlanReport) -> Result<PathBuf, PlanError> {
+pub fn write_chart(dir: &Path, s: &Scenario, report: &CapacityPlan) -> Result<PathBuf, PlanError> {
     let path = dir.join("plan.svg");
     crate::report::plan_chart::write_svg(&path, &output::chart(s, report))
         .map_err(|e| PlanError::Chart(Box::new(e)))?;

@@ -107,7 +107,7 @@ pub struct FirstBreach {
 
 /// The whole plan.
 #[derive(Clone, Debug, Serialize)]
-pub struct PlanReport {
+pub struct CapacityPlan {
     /// Version of this file's shape.
     pub schema_version: u32,
     /// The scenario's name.
@@ -152,7 +152,7 @@ pub struct PlanReport {
 /// The schema version of `plan.json`.
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
 
-impl PlanReport {
+impl CapacityPlan {
     /// Assembles the report and its verdict.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -239,7 +239,7 @@ fn secs(x: f64) -> String {
 }
 
 /// The terminal table: one line per week, then triggers, breaches and the verdict.
-pub fn render(p: &PlanReport) -> String {
+pub fn render(p: &CapacityPlan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan `{}`: {} at {} {} (seed {})", p.scenario, p.service, p.size, p.size_unit, p.seed);
     out.push_str(
@@ -336,7 +336,7 @@ pub fn render(p: &PlanReport) -> String {
 /// The plan's chart (`plan.svg`): per week the peak load, CPU and p95 at the scenario's
 /// size (simulated, and live where measured), the recommended size's CPU and p95, the
 /// CPU triggers' and alerts' thresholds, and the headline p95 SLO.
-pub fn chart(s: &Scenario, report: &PlanReport) -> PlanChart {
+pub fn chart(s: &Scenario, report: &CapacityPlan) -> PlanChart {
     let weeks = report.weeks.iter().map(chart_week).collect();
     let cpu_thresholds = s
         .triggers

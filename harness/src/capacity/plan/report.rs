@@ -11,14 +11,14 @@ use crate::report::results::{Extended, Machine, ReportKind, Results, RunVerdict,
 use crate::scenario::Scenario;
 
 use super::live::LiveWeek;
-use super::output::PlanReport;
+use super::output::CapacityPlan;
 use super::recommend::Recommendation;
 
 /// `gameday plan`'s section of `results.json`: the plan (the same document as `plan.json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct PlanSection {
     /// The plan.
-    pub plan: PlanReport,
+    pub plan: CapacityPlan,
     /// `plan.svg` when it was drawn: the report's one figure (not in `results.json`).
     #[serde(skip)]
     pub chart: Option<String>,
@@ -58,7 +58,7 @@ impl Section for PlanSection {
 
 /// The plan's `results.json`: the common header, no request kinds, the plan beside it;
 /// `chart` is `plan.svg` when it was drawn, for the report.
-pub fn results(s: &Scenario, p: &PlanReport, started_at: String, chart: Option<String>) -> PlanResults {
+pub fn results(s: &Scenario, p: &CapacityPlan, started_at: String, chart: Option<String>) -> PlanResults {
     let run = Results {
         schema_version: SCHEMA_VERSION,
         kind: ReportKind::Plan,
@@ -87,7 +87,7 @@ pub fn results(s: &Scenario, p: &PlanReport, started_at: String, chart: Option<S
     Extended { run, ext: PlanSection { plan: p.clone(), chart } }
 }
 
-fn weeks_table(p: &PlanReport) -> Table {
+fn weeks_table(p: &CapacityPlan) -> Table {
     let header = [
         "week",
         "volume/day",
@@ -145,7 +145,7 @@ fn weeks_table(p: &PlanReport) -> Table {
     t
 }
 
-fn triggers_table(p: &PlanReport) -> Table {
+fn triggers_table(p: &CapacityPlan) -> Table {
     let mut t = Table {
         title: "Triggers, alerts and SLO breaches".into(),
         header: ["rule", "first fires / breaks", "expectation", "verdict"].map(String::from).to_vec(),
@@ -171,7 +171,7 @@ fn triggers_table(p: &PlanReport) -> Table {
 }
 
 /// One case per SLO: it holds in every week at that week's recommended size.
-fn slo_checks(p: &PlanReport) -> Vec<Check> {
+fn slo_checks(p: &CapacityPlan) -> Vec<Check> {
     let names: Vec<&str> =
         p.weeks.first().map(|w| w.sim.slos.iter().map(|v| v.name.as_str()).collect()).unwrap_or_default();
     names

@@ -15,7 +15,7 @@ use std::time::Duration;
 use gameday_mocks::ServiceId;
 
 use crate::capacity::growth::{Growth, WEEK};
-use crate::capacity::tally::SimReport;
+use crate::capacity::tally::SimOutput;
 use crate::observe::{RunData, Series};
 use crate::rules::{self, RuleVerdict};
 use crate::scenario::Scenario;
@@ -34,7 +34,7 @@ pub fn judge(
     s: &Scenario,
     id: ServiceId,
     growth: &Growth,
-    report: &SimReport,
+    report: &SimOutput,
     weeks: &[SimWeek],
     base_cpu: f64,
 ) -> (Vec<RuleVerdict>, Vec<RuleVerdict>) {
@@ -60,7 +60,7 @@ fn run_data(
     names: Vec<String>,
     id: ServiceId,
     growth: &Growth,
-    report: &SimReport,
+    report: &SimOutput,
     weeks: &[SimWeek],
     base: f64,
 ) -> RunData {

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::capacity::growth::{Growth, Week};
-use crate::capacity::tally::{KindTally, SimReport, Tally, Window};
+use crate::capacity::tally::{KindTally, SimOutput, Tally, Window};
 use crate::scenario::{Indicator, Scenario};
 
 /// A figure set for one span of simulated time.
@@ -75,7 +75,7 @@ pub fn headline_kinds(s: &Scenario, unit: &[String]) -> Vec<usize> {
 
 /// Figures over the windows `parts` (each a span and its tally), from the run's
 /// intervals for the queue.
-pub fn figures(report: &SimReport, parts: &[(&Tally, Window)], kinds: &[usize], base_cpu: f64) -> Figures {
+pub fn figures(report: &SimOutput, parts: &[(&Tally, Window)], kinds: &[usize], base_cpu: f64) -> Figures {
     let tally = merge_tallies(parts.iter().map(|p| p.0));
     let len: Duration = parts.iter().map(|p| p.1.len()).sum();
     let merged = merge(&tally, kinds);
@@ -105,7 +105,7 @@ pub fn cpu(base_cpu: f64, busy: f64) -> f64 {
     (base_cpu + (1.0 - base_cpu) * busy).clamp(0.0, 1.0)
 }
 
-fn busy_fraction(report: &SimReport, busy_ns: u64, len: Duration) -> f64 {
+fn busy_fraction(report: &SimOutput, busy_ns: u64, len: Duration) -> f64 {
     let capacity = report.workers.max(1) as f64 * len.as_nanos() as f64;
     if capacity > 0.0 {
         busy_ns as f64 / capacity
@@ -115,7 +115,7 @@ fn busy_fraction(report: &SimReport, busy_ns: u64, len: Duration) -> f64 {
 }
 
 /// Queue area (job-seconds waiting) and the most jobs waiting over `window`.
-fn queue(report: &SimReport, window: Window) -> (f64, u64) {
+fn queue(report: &SimOutput, window: Window) -> (f64, u64) {
     let step = report.interval.as_nanos().max(1);
     let (a, b) = ((window.start.as_nanos() / step) as usize, (window.end.as_nanos() / step) as usize);
     let slice = report.intervals.get(a..b.min(report.intervals.len())).unwrap_or(&[]);
@@ -217,7 +217,7 @@ pub fn windows(growth: &Growth, weeks: &[u32], origin: Duration) -> Vec<Window> 
 
 /// Week `week`'s figures from a simulation that kept [`windows`] for it starting at
 /// window index `first`.
-pub fn sim_week(s: &Scenario, growth: &Growth, report: &SimReport, first: usize, week: u32, base_cpu: f64) -> SimWeek {
+pub fn sim_week(s: &Scenario, growth: &Growth, report: &SimOutput, first: usize, week: u32, base_cpu: f64) -> SimWeek {
     let kinds = headline_kinds(s, &growth.unit);
     let ws = &report.windows[first..first + WINDOWS_PER_WEEK];
     let peaks: Vec<(&Tally, Window)> = ws[..7].iter().map(|w| (&w.tally, w.window)).collect();

@@ -1,7 +1,7 @@
 //! Fault `backhaul-loss`: the Grahmos edge's upstream link drops.
 //!
 //! Default backend (`backend = "proxy"`): toxics on the [`FaultProxy`] that sits between
-//! the edge and its upstream (see [`crate::chaos::targets_grahmos`]):
+//! the edge and its upstream (see [`crate::chaos::grahmos_edge`]):
 //! - `mode = "blackhole"` (default): packets vanish, as with the runbook's
 //!   `iptables -A OUTPUT -d upstream-server -j DROP`: new and open connections hang
 //!   until the edge's `upstream_timeout`;
@@ -21,8 +21,8 @@ use gameday_mocks::kit::HumanDuration;
 use super::backhaul_netns;
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::grahmos_edge::find;
 use crate::chaos::proxy::{FaultProxy, Per, Toxic, ToxicKind};
-use crate::chaos::targets_grahmos::find;
 
 pub use crate::spec::faults::backhaul_loss::{Backend, Mode, Spec};
 

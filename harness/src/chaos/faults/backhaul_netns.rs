@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::chaos::fault::{FaultError, Injected, NetnsRefusal};
-use crate::chaos::targets_grahmos::GrahmosTarget;
+use crate::chaos::grahmos_edge::GrahmosTarget;
 
 use super::backhaul_loss::Spec;
 

@@ -28,7 +28,7 @@ use rustls_pki_types::CertificateDer;
 use super::index_corruption::admin_post_json;
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::targets_grahmos::{find, GrahmosTarget};
+use crate::chaos::grahmos_edge::{find, GrahmosTarget};
 
 pub use crate::spec::faults::cert_expiry::Spec;
 

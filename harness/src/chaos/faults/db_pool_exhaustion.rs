@@ -13,7 +13,7 @@ use gameday_mocks::services::morphsave::Control;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::targets;
+use crate::chaos::lookup;
 
 pub use crate::spec::faults::db_pool_exhaustion::Spec;
 
@@ -36,7 +36,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 
 /// Checks that MorphSave exists and the pool has the connections asked for.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let control = lookup::morphsave(env, spec.target.as_deref())?;
     let size = control.db_pool().size;
     match spec.connections {
         Some(0) => Err(FaultError::NoConnections),
@@ -47,7 +47,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 
 /// Holds the connections (up to 10 s to collect busy ones) and returns the undo.
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let control = lookup::morphsave(env, spec.target.as_deref())?;
     let size = control.db_pool().size;
     let want = spec.connections.unwrap_or(size).min(size);
     let undo = Box::new(Release(control.clone()));
@@ -64,7 +64,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `release-pool` or `rollback`.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let control = lookup::morphsave(env, spec.target.as_deref())?;
     match action {
         RecoveryAction::ReleasePool | RecoveryAction::Rollback => {
             let n = control.release_db_connections();

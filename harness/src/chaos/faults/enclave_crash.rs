@@ -13,8 +13,8 @@ use nix::sys::signal::Signal;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::lookup;
 use crate::chaos::supervisor::{with_override, Supervisor};
-use crate::chaos::targets;
 
 pub use crate::spec::faults::enclave_crash::Spec;
 
@@ -39,7 +39,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 
 /// Checks that the process exists and runs before anything is injected.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let sup = targets::process(env, spec.target.as_deref())?;
+    let sup = lookup::process(env, spec.target.as_deref())?;
     if let Some(over) = &spec.restart_profile {
         with_override(sup.original_profile(), over)?;
     }
@@ -51,7 +51,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 
 /// SIGKILLs the process and returns the undo (restart with the original profile).
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let sup = targets::process(env, spec.target.as_deref())?;
+    let sup = lookup::process(env, spec.target.as_deref())?;
     let pid = sup.kill(Signal::SIGKILL).await?;
     Ok(Injected {
         description: format!("SIGKILL {} pid {pid}", sup.service()),
@@ -61,7 +61,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `restart` (with `restart_profile` if set) or `rollback`.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let sup = targets::process(env, spec.target.as_deref())?;
+    let sup = lookup::process(env, spec.target.as_deref())?;
     match action {
         RecoveryAction::Restart => {
             let pid = match &spec.restart_profile {
@@ -117,6 +117,6 @@ impl Rollback for EnsureOriginal {
         }
         let sup = Arc::clone(&self.0);
         let timeout = crate::chaos::supervisor::READY_TIMEOUT * 2;
-        targets::block_on_undo(async move { sup.restart().await.map(|_| ()) }, timeout)
+        lookup::block_on_undo(async move { sup.restart().await.map(|_| ()) }, timeout)
     }
 }

@@ -12,8 +12,8 @@ use nix::sys::signal::Signal;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::lookup;
 use crate::chaos::supervisor::Supervisor;
-use crate::chaos::targets;
 
 pub use crate::spec::faults::freeze::Spec;
 
@@ -33,7 +33,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 
 /// Checks that the process exists and runs before anything is injected.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let sup = targets::process(env, spec.target.as_deref())?;
+    let sup = lookup::process(env, spec.target.as_deref())?;
     if !sup.is_running() {
         return Err(FaultError::NoTarget { target: sup.service().to_string(), what: "no such process".into() });
     }
@@ -42,7 +42,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 
 /// SIGSTOPs the process, waits (up to 2 s) until the kernel reports it stopped.
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let sup = targets::process(env, spec.target.as_deref())?;
+    let sup = lookup::process(env, spec.target.as_deref())?;
     let pid = sup.signal(Signal::SIGSTOP)?;
     let undo = Box::new(Thaw(Arc::clone(sup)));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -58,7 +58,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `rollback` (SIGCONT).
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let sup = targets::process(env, spec.target.as_deref())?;
+    let sup = lookup::process(env, spec.target.as_deref())?;
     match action {
         RecoveryAction::Rollback => {
             Thaw(Arc::clone(sup)).rollback().await?;

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BackupProblem, BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::targets_grahmos::{find, GrahmosTarget};
+use crate::chaos::grahmos_edge::{find, GrahmosTarget};
 
 pub use crate::spec::faults::index_corruption::{Mode, Spec};
 

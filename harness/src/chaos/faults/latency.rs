@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::grahmos_edge::find;
 use crate::chaos::proxy::{FaultProxy, Per, Stream, Toxic, ToxicKind};
-use crate::chaos::targets_grahmos::find;
 
 pub use crate::spec::faults::latency::{Link, PerSpec, Spec, StreamSpec};
 

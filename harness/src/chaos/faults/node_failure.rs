@@ -11,7 +11,7 @@ use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::targets;
+use crate::chaos::lookup;
 
 pub use crate::spec::faults::node_failure::Spec;
 
@@ -63,13 +63,13 @@ fn pick(spec: &Spec, cluster: &ScribeCluster) -> Result<NodeId, FaultError> {
 
 /// Checks that the cluster and the node exist before anything is injected.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let cluster = lookup::scribe(env, spec.target.as_deref())?;
     pick(spec, cluster).map(|_| ())
 }
 
 /// Stops the node and returns the undo (restore it).
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let cluster = lookup::scribe(env, spec.target.as_deref())?;
     let id = pick(spec, cluster)?;
     let was_leader = cluster.leader() == Some(id);
     cluster.stop_node(id).await?;
@@ -82,7 +82,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `restart-node` or `rollback` start every stopped node.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let cluster = lookup::scribe(env, spec.target.as_deref())?;
     restart_stopped(cluster, action, "node-failure").await
 }
 
@@ -132,6 +132,6 @@ impl Rollback for RestoreNodes {
 
     fn rollback_blocking(&self) -> Result<(), FaultError> {
         let undo = RestoreNodes { cluster: self.cluster.clone(), nodes: self.nodes.clone() };
-        targets::block_on_undo(async move { undo.rollback().await }, BLOCKING_UNDO)
+        lookup::block_on_undo(async move { undo.rollback().await }, BLOCKING_UNDO)
     }
 }

@@ -11,7 +11,7 @@ use gameday_mocks::services::pxl::{Component, Control};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::targets;
+use crate::chaos::lookup;
 
 pub use crate::spec::faults::overlay_down::Spec;
 
@@ -39,7 +39,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 
 /// Checks that PXL and the overlay exist (and the overlay is up) before anything is injected.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let control = targets::pxl(env, spec.target.as_deref())?;
+    let control = lookup::pxl(env, spec.target.as_deref())?;
     let c = overlay(spec)?;
     if !control.is_up(c) {
         return Err(FaultError::AlreadyDown(format!("PXL {}", c.label())));
@@ -49,7 +49,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 
 /// Takes the overlay down and returns the undo (bring it up).
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let control = targets::pxl(env, spec.target.as_deref())?;
+    let control = lookup::pxl(env, spec.target.as_deref())?;
     let c = overlay(spec)?;
     control.take_down(c).await?;
     Ok(Injected {
@@ -60,7 +60,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `restore-overlay` or `rollback`.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let control = targets::pxl(env, spec.target.as_deref())?;
+    let control = lookup::pxl(env, spec.target.as_deref())?;
     let c = overlay(spec)?;
     match action {
         RecoveryAction::RestoreOverlay | RecoveryAction::Rollback => {
@@ -90,6 +90,6 @@ impl Rollback for BringUp {
 
     fn rollback_blocking(&self) -> Result<(), FaultError> {
         let undo = BringUp { control: self.control.clone(), component: self.component };
-        targets::block_on_undo(async move { undo.rollback().await }, Duration::from_secs(10))
+        lookup::block_on_undo(async move { undo.rollback().await }, Duration::from_secs(10))
     }
 }

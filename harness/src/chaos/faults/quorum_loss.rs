@@ -10,7 +10,7 @@ use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
 use super::node_failure::{parse_node, restart_stopped, RestoreNodes};
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
-use crate::chaos::targets;
+use crate::chaos::lookup;
 
 pub use crate::spec::faults::quorum_loss::Spec;
 
@@ -43,7 +43,7 @@ fn pick(spec: &Spec, cluster: &ScribeCluster) -> Result<Vec<NodeId>, FaultError>
 
 /// Checks that the cluster and the nodes exist, and that stopping them loses the majority.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let cluster = lookup::scribe(env, spec.target.as_deref())?;
     let stop = pick(spec, cluster)?;
     let total = cluster.node_ids().len();
     let mut distinct = stop.clone();
@@ -57,7 +57,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 
 /// Stops the nodes and returns the undo (restore them all).
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let cluster = lookup::scribe(env, spec.target.as_deref())?;
     let stop = pick(spec, cluster)?;
     let undo = RestoreNodes { cluster: cluster.clone(), nodes: stop.clone() };
     for &id in &stop {
@@ -75,6 +75,6 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `restart-node` or `rollback` start every stopped node.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let cluster = targets::scribe(env, spec.target.as_deref())?;
+    let cluster = lookup::scribe(env, spec.target.as_deref())?;
     restart_stopped(cluster, action, "quorum-loss").await
 }

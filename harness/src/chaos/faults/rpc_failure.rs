@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::targets;
+use crate::chaos::lookup;
 
 pub use crate::spec::faults::rpc_failure::Spec;
 
@@ -36,7 +36,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 
 /// Checks that MorphSave exists and both RPC nodes are up before anything is injected.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let control = lookup::morphsave(env, spec.target.as_deref())?;
     for l in [Listener::RpcPrimary, Listener::RpcBackup] {
         if !control.is_up(l) {
             return Err(FaultError::AlreadyDown(l.endpoint_name().to_string()));
@@ -47,7 +47,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 
 /// Closes the primary RPC node and returns the undo (bring it back).
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
-    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let control = lookup::morphsave(env, spec.target.as_deref())?;
     control.take_down(Listener::RpcPrimary).await?;
     Ok(Injected {
         description: format!("MorphSave primary RPC down ({} closed)", control.addr(Listener::RpcPrimary)),
@@ -57,7 +57,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
 
 /// Runs a built-in recovery action: `rpc-failover` or `rollback`.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let control = targets::morphsave(env, spec.target.as_deref())?;
+    let control = lookup::morphsave(env, spec.target.as_deref())?;
     match action {
         RecoveryAction::RpcFailover => failover(control).await,
         RecoveryAction::Rollback => {
@@ -126,6 +126,6 @@ impl Rollback for PrimaryUp {
 
     fn rollback_blocking(&self) -> Result<(), FaultError> {
         let undo = PrimaryUp(self.0.clone());
-        targets::block_on_undo(async move { undo.rollback().await }, Duration::from_secs(10))
+        lookup::block_on_undo(async move { undo.rollback().await }, Duration::from_secs(10))
     }
 }

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
+use crate::chaos::grahmos_edge::{find, DpopToken, GrahmosTarget};
 use crate::chaos::probe::ProbeOutcome;
-use crate::chaos::targets_grahmos::{find, DpopToken, GrahmosTarget};
 use gameday_mocks::services::grahmos::auth::IssuerClient;
 
 pub use crate::spec::probes::acl::Spec;

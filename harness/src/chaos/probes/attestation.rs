@@ -19,8 +19,8 @@ use x509_parser::certificate::X509Certificate;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
+use crate::chaos::lookup;
 use crate::chaos::probe::ProbeOutcome;
-use crate::chaos::targets;
 
 pub use crate::spec::probes::attestation::Spec;
 
@@ -29,7 +29,7 @@ const MAX_SKEW: Duration = Duration::from_secs(30);
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
-    let base = targets::base_url(env, target)?;
+    let base = lookup::base_url(env, target)?;
     let timeout = spec.timeout.map_or(Duration::from_secs(5), |d| d.0);
     let client = crate::chaos::probe::http_client(timeout)?;
     let nonce = hex::encode(rand::random::<[u8; 32]>());

@@ -11,8 +11,8 @@ use gameday_mocks::services::grahmos::corpus::{Label, CANARY_ID};
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
+use crate::chaos::grahmos_edge::find;
 use crate::chaos::probe::ProbeOutcome;
-use crate::chaos::targets_grahmos::find;
 
 pub use crate::spec::probes::canary::Spec;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::chaos::env::{DrillEnv, Target};
 use crate::chaos::fault::FaultError;
+use crate::chaos::lookup;
 use crate::chaos::probe::ProbeOutcome;
-use crate::chaos::targets;
 
 pub use crate::spec::probes::scribe_write::Spec;
 
@@ -21,7 +21,7 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
             Some(addr) => format!("http://{addr}"),
             None => return Ok(ProbeOutcome { ok: false, detail: "scribe write: no leader".into(), definitive: false }),
         },
-        _ => targets::base_url(env, target)?,
+        _ => lookup::base_url(env, target)?,
     };
     let timeout = spec.timeout.map_or(Duration::from_secs(5), |d| d.0);
     let client = crate::chaos::probe::http_client(timeout)?;

@@ -18,8 +18,8 @@ use tokio_rustls::TlsConnector;
 
 use crate::chaos::env::DrillEnv;
 use crate::chaos::fault::FaultError;
+use crate::chaos::grahmos_edge::find;
 use crate::chaos::probe::ProbeOutcome;
-use crate::chaos::targets_grahmos::find;
 
 pub use crate::spec::probes::tls::Spec;
 

@@ -1,4 +1,4 @@
-//! What a drill reports: its timeline, MTTD, RTO, the error budget it burned, one verdict
+//! What a drill records: its timeline, MTTD, RTO, the error budget it burned, one verdict
 //! per exit criterion, its rollbacks and command outputs (`results.json` `drills`), and
 //! the terminal lines `gameday drill` prints.
 //!
@@ -132,7 +132,7 @@ pub struct Event {
 
 /// Everything about one drill.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
-pub struct DrillReport {
+pub struct DrillRecord {
     /// The drill's name.
     pub name: String,
     /// Its target.
@@ -171,7 +171,7 @@ pub struct DrillReport {
     pub events: Vec<Event>,
 }
 
-impl DrillReport {
+impl DrillRecord {
     /// A fresh report for `d`.
     pub fn new(d: &Drill) -> Self {
         Self {
@@ -242,7 +242,7 @@ pub fn interval_range(step_s: f64, from_s: f64, to_s: f64) -> (u64, u64) {
 }
 
 /// The drill window: injection to verification (or rollback, or the end of the load).
-pub fn window(r: &DrillReport, end_s: f64) -> Option<(f64, f64)> {
+pub fn window(r: &DrillRecord, end_s: f64) -> Option<(f64, f64)> {
     let t = &r.timeline;
     let from = t.injected_at?;
     let to = t.verified_at.or(t.rolled_back_at).unwrap_or(end_s).max(from);
@@ -271,7 +271,7 @@ pub fn budget(slo: &Slo, data: &RunData, from: f64, to: f64) -> Option<BudgetBur
 }
 
 /// Judges the exit criteria of `d` over the finished run.
-pub fn criteria(d: &Drill, r: &DrillReport, data: &RunData) -> Vec<Criterion> {
+pub fn criteria(d: &Drill, r: &DrillRecord, data: &RunData) -> Vec<Criterion> {
     let e = &d.expect;
     let mut out = Vec::new();
     let within = |name: &str, limit: f64, observed: Option<f64>| Criterion {
@@ -337,7 +337,7 @@ pub fn alert_line(a: &RunbookAlert, probe_mttd_s: Option<f64>) -> String {
 
 /// The runbook alert of `d` judged over the whole run: when it first fired at or after
 /// injection, or the finding when it did not (or the drill names none).
-pub fn runbook_alert(d: &Drill, s: &crate::scenario::Scenario, r: &DrillReport, data: &RunData) -> RunbookAlert {
+pub fn runbook_alert(d: &Drill, s: &crate::scenario::Scenario, r: &DrillRecord, data: &RunData) -> RunbookAlert {
     let Some(name) = d.detect.alert.as_ref().map(|a| a.get_ref()) else {
         let finding = d.detect.no_alert.as_ref().map_or_else(
             || {
@@ -381,7 +381,7 @@ pub fn runbook_alert(d: &Drill, s: &crate::scenario::Scenario, r: &DrillReport, 
 }
 
 /// The terminal lines of one drill.
-pub fn render(r: &DrillReport) -> String {
+pub fn render(r: &DrillRecord) -> String {
     let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let mut s = format!("drill `{}` ({} on {}): {}", r.name, r.fault, r.target, status.to_uppercase());
     if let Some(why) = &r.reason {
