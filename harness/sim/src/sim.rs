@@ -134,10 +134,9 @@ impl SimModel {
     pub fn midnight(profile: &midnight::Profile) -> Result<Self, SimError> {
         let st = &profile.service_time;
         let kind = |name: &str, service: &gameday_mocks::kit::ServiceTime, route| {
-            let service = service
-                .sampler()
-                .map_err(|e| SimError::ServiceTime { kind: name.to_owned(), message: e.to_string() })?;
-            Ok(KindModel::new(name, service, route).with_stream(&format!("midnight/{name}")))
+            let service =
+                service.sampler().map_err(|source| SimError::ServiceTime { kind: name.to_owned(), source })?;
+            Ok::<_, SimError>(KindModel::new(name, service, route).with_stream(&format!("midnight/{name}")))
         };
         Ok(Self::new(
             profile.pool_config(),
@@ -211,12 +210,13 @@ pub enum SimError {
         end: Duration,
     },
     /// A kind's service-time parameters are unusable.
-    #[error("service_time.{kind}: {message}")]
+    #[error("service_time.{kind}: {source}")]
     ServiceTime {
         /// The kind.
         kind: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: gameday_mocks::kit::service_time::SamplerError,
     },
     /// The run is too long for the series interval.
     #[error(
@@ -230,7 +230,7 @@ pub enum SimError {
     },
     /// Request-kind weights are unusable.
     #[error("kind weights: {0}")]
-    Weights(String),
+    Weights(#[from] gameday_core::arrival::WeightsError),
 }
 
 /// The most intervals a series may have (4 weeks of 1 s intervals fit in 2.5 million).

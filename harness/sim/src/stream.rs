@@ -26,7 +26,7 @@ pub fn mixed<I>(times: I, weights: &[u32], seed: u64) -> Result<Tagged<I::IntoIt
 where
     I: IntoIterator<Item = Duration>,
 {
-    Ok(KindDraw::new(weights, seed).map_err(|e| SimError::Weights(e.to_string()))?.tag(times))
+    Ok(KindDraw::new(weights, seed)?.tag(times))
 }
 
 /// Time-ordered streams merged into one time-ordered stream; on equal times the stream

@@ -140,7 +140,7 @@ pub enum CalibrateError {
     },
     /// The base profile cannot be modelled.
     #[error("profile: {0}")]
-    Profile(String),
+    Profile(#[source] SimError),
     /// The model run failed.
     #[error("simulation: {0}")]
     Sim(#[from] SimError),
@@ -152,9 +152,15 @@ pub enum CalibrateError {
         /// Weeks in the table.
         want: usize,
     },
+    /// `predict` failed other than in the simulator (a plan's horizon could not be run).
+    #[error("{0}")]
+    Predict(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The fit failed (did not converge, or the model gave NaN).
     #[error("fit: {0}")]
-    Fit(String),
+    Fit(#[source] Box<LsqError<CalibrateError>>),
+    /// The fitted base CPU is outside the pool's range.
+    #[error("fit: {0}")]
+    BaseCpu(#[source] gameday_mocks::kit::pool::BaseCpuError),
 }
 
 /// The parameters [`calibrate_midnight`] fits.
@@ -273,22 +279,23 @@ fn number(cell: &str, zero_ok: bool) -> Result<f64, NumberError> {
 /// Fits Midnight's `base_cpu` and `cost_scale` to `table` (see the module docs for the
 /// residuals and their weighting). `predict` runs a model over the table's weeks and
 /// returns one [`PredictedWeek`] per row, in order.
-pub fn calibrate_midnight<P>(
+pub fn calibrate_midnight<P, E>(
     base: &midnight::Profile,
     table: &[ObservedWeek],
     mut predict: P,
 ) -> Result<Calibration, CalibrateError>
 where
-    P: FnMut(&SimModel) -> Result<Vec<PredictedWeek>, SimError>,
+    P: FnMut(&SimModel) -> Result<Vec<PredictedWeek>, E>,
+    E: Into<CalibrateError>,
 {
     if table.len() < MIDNIGHT_PARAMS.len() {
         return Err(too_few("calibration table", table.len()));
     }
-    let model = SimModel::midnight(base).map_err(|e| CalibrateError::Profile(e.to_string()))?;
+    let model = SimModel::midnight(base).map_err(CalibrateError::Profile)?;
     let params = [Param::new("base_cpu", 0.1, 0.0, 0.95), Param::new("cost_scale", 1.0, 0.02, 50.0)];
     let mut run = |x: &[f64]| -> Result<Vec<PredictedWeek>, CalibrateError> {
         let m = model.with_base_cpu(x[0]).with_cost_scale(x[1]);
-        let got = predict(&m)?;
+        let got = predict(&m).map_err(Into::into)?;
         if got.len() != table.len() {
             return Err(CalibrateError::PredictCount { got: got.len(), want: table.len() });
         }
@@ -300,13 +307,13 @@ where
     let objective = |x: &[f64]| -> Result<Vec<f64>, CalibrateError> { Ok(residuals(table, &run(x)?)) };
     let fit = least_squares_with(&params, &options, objective).map_err(|e: LsqError<CalibrateError>| match e {
         LsqError::Residuals(inner) => inner,
-        other => CalibrateError::Fit(other.to_string()),
+        other => CalibrateError::Fit(Box::new(other)),
     })?;
     let predicted = run(&fit.values)?;
     let weeks: Vec<WeekResidual> = table.iter().zip(&predicted).map(|(o, p)| week_residual(o, p)).collect();
     let max_abs_cpu_points = weeks.iter().map(|w| w.cpu_points.abs()).fold(0.0, f64::max);
     let (base_cpu, cost_scale) = (fit.values[0], fit.values[1]);
-    PoolConfig::validate_base_cpu(base_cpu).map_err(|e| CalibrateError::Fit(e.to_string()))?;
+    PoolConfig::validate_base_cpu(base_cpu).map_err(CalibrateError::BaseCpu)?;
     let profile = midnight::Profile { base_cpu, service_time: base.service_time.scaled(cost_scale), ..base.clone() };
     let params = MIDNIGHT_PARAMS
         .iter()

@@ -38,11 +38,11 @@ pub enum FitError {
     },
     /// The solver failed.
     #[error("fit: {0}")]
-    Solver(String),
+    Solver(#[source] LsqError<std::convert::Infallible>),
 }
 
 fn solver_error(e: LsqError<std::convert::Infallible>) -> FitError {
-    FitError::Solver(e.to_string())
+    FitError::Solver(e)
 }
 
 /// An observed queue wait.

@@ -66,7 +66,7 @@ pub struct LsqFit {
 }
 
 /// Why a fit failed; `E` is the residual function's own error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LsqError<E> {
     /// The residual function failed.
     #[error("{0}")]
@@ -88,8 +88,23 @@ pub enum LsqError<E> {
         params: usize,
     },
     /// The residual function returned a different count, NaN or infinity.
-    #[error("the residual function returned {0}")]
-    BadResiduals(String),
+    #[error("the residual function returned {first} residuals, then {then}")]
+    ResidualCount {
+        /// Residuals on the first call.
+        first: usize,
+        /// Residuals on a later call.
+        then: usize,
+    },
+    /// The residual function returned NaN or infinity.
+    #[error("the residual function returned residual {index} = {value} at {at:?}")]
+    NotFinite {
+        /// The residual's position.
+        index: usize,
+        /// Its value.
+        value: f64,
+        /// The parameters it was computed at.
+        at: Vec<f64>,
+    },
     /// Not converged within `max_iterations`.
     #[error("no convergence after {iterations} iterations (rmse {rmse:.6} at {values:?})")]
     NoConvergence {
@@ -194,10 +209,10 @@ where
     fn eval(&mut self, x: &[f64]) -> Result<Vec<f64>, LsqError<E>> {
         let r = (self.f)(x).map_err(LsqError::Residuals)?;
         if self.n != 0 && r.len() != self.n {
-            return Err(LsqError::BadResiduals(format!("{} residuals, then {}", self.n, r.len())));
+            return Err(LsqError::ResidualCount { first: self.n, then: r.len() });
         }
         if let Some(i) = r.iter().position(|v| !v.is_finite()) {
-            return Err(LsqError::BadResiduals(format!("residual {i} = {} at {x:?}", r[i])));
+            return Err(LsqError::NotFinite { index: i, value: r[i], at: x.to_vec() });
         }
         Ok(r)
     }
@@ -417,7 +432,7 @@ mod tests {
         let e = least_squares(&params, |_: &[f64]| Ok::<_, Never>(vec![1.0])).err();
         assert!(matches!(e, Some(LsqError::TooFewResiduals { residuals: 1, params: 2 })), "{e:?}");
         let e = least_squares(&params, |_: &[f64]| Ok::<_, Never>(vec![f64::NAN, 1.0])).err();
-        assert!(matches!(e, Some(LsqError::BadResiduals(_))), "{e:?}");
+        assert!(matches!(e, Some(LsqError::NotFinite { .. })), "{e:?}");
         let e = least_squares(&[Param::new("s", 1.0, 2.0, 0.0)], |_: &[f64]| Ok::<_, Never>(vec![1.0])).err();
         assert!(e.is_some_and(|e| e.to_string().contains("parameter s")));
         let e = least_squares(&params, |_: &[f64]| Err::<Vec<f64>, _>("sim failed")).err();

@@ -16,8 +16,8 @@ pub(super) const THRESHOLD: RGBColor = RGBColor(214, 39, 40);
 const DASH: (u32, u32) = (8, 5);
 
 /// A plotters error as a [`ChartError`].
-pub(super) fn draw_err<E: std::fmt::Display>(e: E) -> ChartError {
-    ChartError::Draw(e.to_string())
+pub(super) fn draw_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> ChartError {
+    ChartError::Draw(Box::new(e))
 }
 
 /// A legend sample: a short solid line in `color`.

@@ -1125,9 +1125,9 @@ mod tests {
     #[ignore = "writes /tmp/charts-demo/*.svg for a person to look at"]
     fn write_demo_charts() {
         let dir = std::path::Path::new("/tmp/charts-demo");
-        ok(std::fs::create_dir_all(dir).map_err(|e| ChartError::Draw(e.to_string())));
+        ok(std::fs::create_dir_all(dir).map_err(|e| ChartError::Draw(Box::new(e))));
         let write = |name: &str, svg: String| {
-            ok(std::fs::write(dir.join(name), svg).map_err(|e| ChartError::Draw(e.to_string())))
+            ok(std::fs::write(dir.join(name), svg).map_err(|e| ChartError::Draw(Box::new(e))))
         };
         let (series, slos, markers) = latency_example();
         write("latency.svg", ok(latency_over_time("Prover drill: prove latency", &series, &slos, &markers)));

@@ -82,7 +82,7 @@ pub enum ChartError {
     },
     /// plotters failed.
     #[error("chart: drawing failed: {0}")]
-    Draw(String),
+    Draw(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The file could not be written.
     #[error("{0}")]
     Write(#[from] crate::Error),

@@ -8,8 +8,7 @@ use gameday_mocks::services::{grahmos, morphsave, pxl, scribe};
 use super::{KindModel, Route, SimError, SimModel};
 
 fn kind(name: &str, service: &ServiceTime, route: Route) -> Result<KindModel, SimError> {
-    let service =
-        service.sampler().map_err(|e| SimError::ServiceTime { kind: name.to_owned(), message: e.to_string() })?;
+    let service = service.sampler().map_err(|source| SimError::ServiceTime { kind: name.to_owned(), source })?;
     Ok(KindModel::new(name, service, route))
 }
 

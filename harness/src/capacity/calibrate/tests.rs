@@ -16,7 +16,10 @@ const DAYS: u64 = 4;
 
 /// Each week as Poisson `prove` arrivals at `volume_per_day / 86400` for `DAYS` days;
 /// CPU and p95 over those days.
-fn predict_with(volumes: &[f64], seed: u64) -> impl FnMut(&SimModel) -> Result<Vec<PredictedWeek>, SimError> + '_ {
+fn predict_with(
+    volumes: &[f64],
+    seed: u64,
+) -> impl FnMut(&SimModel) -> Result<Vec<PredictedWeek>, CalibrateError> + '_ {
     move |model: &SimModel| {
         let prove = model.kind_index("prove").unwrap_or(1);
         let horizon = Duration::from_secs(DAYS * 86_400);
@@ -29,7 +32,7 @@ fn predict_with(volumes: &[f64], seed: u64) -> impl FnMut(&SimModel) -> Result<V
         for (i, v) in volumes.iter().enumerate() {
             let rate: crate::load::arrival::Rate = format!("{}/s", v / 86_400.0)
                 .parse()
-                .map_err(|e: crate::load::arrival::RateError| SimError::Weights(e.to_string()))?;
+                .map_err(|e: crate::load::arrival::RateError| CalibrateError::Predict(Box::new(e)))?;
             let times = Schedule::new(RateCurve::Constant(rate), Process::Poisson, seed + i as u64 * 7, horizon);
             let r = simulate(model, of_kind(times, prove), &options)?;
             let p95_s = r.windows[0].tally.kinds[prove].quantile(0.95).as_secs_f64();

@@ -302,11 +302,18 @@ pub fn calibrate(s: &Scenario, table: &Path) -> Result<crate::capacity::calibrat
     let id = gameday_mocks::ServiceId::Midnight;
     let predict = |candidate: &crate::capacity::SimModel| {
         let svc = model::service_from(s, id, candidate.clone());
-        let (weeks, _) = simulate_horizon(s, &svc, &weekly).map_err(|e| match e {
-            PlanError::Sim(e) => e,
-            other => SimError::Weights(other.to_string()),
-        })?;
-        Ok(weeks.iter().map(|w| PredictedWeek { cpu: w.peak.cpu, p95_s: w.peak.p95_s }).collect())
+        let (weeks, _) = simulate_horizon(s, &svc, &weekly)?;
+        Ok::<_, PlanError>(weeks.iter().map(|w| PredictedWeek { cpu: w.peak.cpu, p95_s: w.peak.p95_s }).collect())
     };
     Ok(calibrate::calibrate_midnight(&profile, &observed, predict)?)
+}
+
+impl From<PlanError> for crate::capacity::calibrate::CalibrateError {
+    /// A plan's horizon run inside a calibration: the simulator's own error, or the plan's.
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Sim(e) => Self::Sim(e),
+            other => Self::Predict(Box::new(other)),
+        }
+    }
 }
