@@ -13,7 +13,7 @@ use gameday_mocks::{PortPolicy, ServiceId, TimeScale};
 use crate::chaos::runner::{self, DrillOptions, DrillRun};
 use crate::fleet::{self, FleetOptions};
 use crate::run::{self, RunOptions};
-use crate::{scenario, targets, Error, Exit};
+use crate::{targets, Error, Exit};
 
 /// gameday: load tests and chaos drills for the runbook services.
 #[derive(Debug, Parser)]
@@ -275,18 +275,12 @@ pub enum CliError {
     /// `--time-scale` out of range.
     #[error("--time-scale: {0}")]
     TimeScale(gameday_mocks::kit::units::TimeScaleError),
-    /// The calibrated profile cannot be written as TOML.
-    #[error("profile: {0}")]
-    CalibratedProfile(toml::ser::Error),
 }
 
 impl CliError {
-    /// The exit code: refused inputs are bad usage; an unwritable output a failed run.
+    /// The exit code: refused flags are bad usage.
     pub fn exit(&self) -> Exit {
-        match self {
-            Self::CalibratedProfile(_) => Exit::RunFailed,
-            _ => Exit::Usage,
-        }
+        Exit::Usage
     }
 }
 
@@ -400,62 +394,31 @@ fn merge_cmd(a: &MergeArgs) -> Result<Exit, Error> {
 }
 
 async fn plan_cmd(a: PlanArgs) -> Result<Exit, Error> {
-    use crate::capacity::plan::{self, PlanOptions};
-    let mut s = crate::resolve::load(&a.scenario)?;
-    if let Some(seed) = a.seed {
-        s.seed = seed;
-    }
-    let out = a.out.unwrap_or_else(|| crate::report::out_dir::default_dir(&s.name, "-plan"));
-    crate::report::prepare_out_dir(&out)?;
-    if let Some(table) = a.calibrate {
-        return calibrate_cmd(&s, &table, &out);
-    }
-    // The live windows and every file are staged and swapped in as `out` at the end.
-    let set = crate::report::OutSet::begin(&out)?;
-    let opts =
-        PlanOptions { out: out.clone(), write_to: Some(set.dir().to_path_buf()), no_live: a.no_live, quiet: a.quiet };
-    let started_at = crate::run::now_rfc3339();
-    let report = plan::plan(&s, &opts).await?;
-    print!("{}", plan::output::render(&report));
-    plan::write(set.dir(), &report)?;
-    // The chart is a view of plan.json: a chart that cannot be drawn is a warning.
-    let chart = match plan::write_chart(set.dir(), &s, &report) {
-        Ok(svg) => std::fs::read_to_string(&svg).ok(),
-        Err(e) => {
-            eprintln!("warning: {}: {e}", out.join("plan.svg").display());
-            None
-        }
+    use crate::capacity::plan::{self, command::PlanOutcome};
+    let c = plan::command::PlanCommand {
+        scenario: a.scenario,
+        out: a.out,
+        seed: a.seed,
+        calibrate: a.calibrate,
+        no_live: a.no_live,
+        quiet: a.quiet,
     };
-    let mut results = plan::report::results(&s, &report, started_at, chart);
-    let interrupted = run::interrupt::is_interrupted();
-    if interrupted {
-        run::mark_interrupted(&mut results.run);
+    match plan::command::command(&c).await? {
+        PlanOutcome::Calibrated { calibration, profile } => {
+            print!("{}", plan::command::render_calibration(&calibration));
+            println!("calibrated profile: {}", profile.display());
+            Ok(Exit::Pass)
+        }
+        PlanOutcome::Planned { plan: p, out, chart, exit } => {
+            print!("{}", plan::output::render(&p));
+            println!("plan: {}", out.join("plan.json").display());
+            if chart {
+                println!("chart: {}", out.join("plan.svg").display());
+            }
+            println!("report: {}", out.join("report.md").display());
+            Ok(exit)
+        }
     }
-    crate::report::write_run_set(set.dir(), &results)?;
-    set.commit()?;
-    println!("plan: {}", out.join("plan.json").display());
-    if results.ext.chart.is_some() {
-        println!("chart: {}", out.join("plan.svg").display());
-    }
-    println!("report: {}", out.join("report.md").display());
-    Ok(match (interrupted, report.feasible) {
-        (true, _) => Exit::RunFailed,
-        (false, true) => Exit::Pass,
-        (false, false) => Exit::Failed,
-    })
-}
-
-fn calibrate_cmd(s: &scenario::Scenario, table: &std::path::Path, out: &std::path::Path) -> Result<Exit, Error> {
-    use crate::capacity::plan;
-    let c = plan::calibrate(s, table)?;
-    print!("{}", crate::capacity::calibrate::render_residuals(&c));
-    let doc = serde_json::json!({ "targets": { "midnight": { "profile": &c.profile } } });
-    let profile = toml::to_string_pretty(&doc).map_err(CliError::CalibratedProfile)?;
-    let path = out.join("calibrated-profile.toml");
-    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
-    crate::report::write_atomic(&path, profile.as_bytes())?;
-    println!("calibrated profile: {}", path.display());
-    Ok(Exit::Pass)
 }
 
 async fn drill_cmd(a: DrillArgs) -> Result<Exit, Error> {

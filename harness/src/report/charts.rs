@@ -3,7 +3,7 @@
 //! markers ("inject", "detected", "verified").
 //!
 //! Inputs are plain data ([`Series`], [`Threshold`], [`Marker`], histograms) so callers
-//! build them from a run's results. Drawn like [`super::plan_chart`]: `plotters`' SVG
+//! build them from a run's results. Drawn with [`super::chart_kit`]: `plotters`' SVG
 //! backend into a string (text stays `<text>`, searchable and scalable), a titled root,
 //! axes described with their units and a legend. The legend sits in the upper left, below
 //! the markers' labels, and the y range leaves room above the data for both, so neither
@@ -19,8 +19,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+pub use super::chart_kit::ChartError;
 use super::chart_kit::{draw_err, draw_threshold, legend_line, THRESHOLD};
-pub use super::plan_chart::ChartError;
 
 /// One labelled line: points are (x, y).
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 //!   [`junit`]) of one [`doc::Doc`] built from the results;
 //! - `charts/*.svg`: [`figures`] picks what to draw from the results, [`charts`] draws
 //!   it (latency over time, the percentile distribution, throughput and errors over
-//!   time), and the plan's chart ([`plan_chart`]);
+//!   time);
 //! - `hlog/<kind>.hlog` ([`hlog`]): HdrHistogram interval logs per request kind;
 //! - the terminal table ([`table`]); [`merge`] combines shards' results (`gameday merge`).
 //!
@@ -12,7 +12,7 @@
 //! half a file; a run's whole set is staged next to `--out` and swapped in ([`out_dir`]),
 //! so a reader never sees the new results beside the previous run's reports.
 
-mod chart_kit;
+pub mod chart_kit;
 pub mod charts;
 pub mod doc;
 pub mod error;
@@ -23,7 +23,6 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod out_dir;
-pub mod plan_chart;
 pub mod results;
 pub mod table;
 #[cfg(test)]

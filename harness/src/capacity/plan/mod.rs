@@ -4,6 +4,8 @@
 //! trigger first fires; the first week that breaches each SLO; and the size that keeps
 //! every SLO with the scenario's headroom, confirmed by one live run.
 //!
+//! - [`chart`]: the `plan.svg` chart;
+//! - [`command`]: the command end to end (staging, files, exit code);
 //! - [`model`]: the sized service's simulator model and the arrival stream;
 //! - [`weeks`]: one week's figures and SLO verdicts;
 //! - [`triggers`]: the scenario's triggers over the simulated horizon (rules engine);
@@ -11,6 +13,8 @@
 //! - [`live`]: live replay of a week's peak hour;
 //! - [`output`]: `plan.json` and the terminal table.
 
+pub mod chart;
+pub mod command;
 pub mod extrapolate;
 pub mod live;
 pub mod model;
@@ -106,7 +110,10 @@ pub enum PlanError {
     Write(#[source] Box<crate::Error>),
     /// The plan's chart could not be drawn.
     #[error("{0}")]
-    Chart(#[source] Box<crate::report::plan_chart::ChartError>),
+    Chart(#[source] Box<chart::PlanChartError>),
+    /// The calibrated profile cannot be written as TOML.
+    #[error("profile: {0}")]
+    CalibratedProfile(#[source] toml::ser::Error),
 }
 
 impl PlanError {
@@ -116,7 +123,9 @@ impl PlanError {
         use crate::Exit;
         match self {
             Self::LiveWindow(e) => e.exit(),
-            Self::Sim(_) | Self::Serialise(_) | Self::Write(_) | Self::Chart(_) => Exit::RunFailed,
+            Self::Sim(_) | Self::Serialise(_) | Self::Write(_) | Self::Chart(_) | Self::CalibratedProfile(_) => {
+                Exit::RunFailed
+            }
             Self::NoGrowth(_)
             | Self::Growth(_)
             | Self::GrowthCurve(_)
@@ -268,8 +277,7 @@ pub fn write(dir: &Path, report: &CapacityPlan) -> Result<PathBuf, PlanError> {
 /// Writes `plan.svg` (see [`output::chart`]) into `dir`; its path.
 pub fn write_chart(dir: &Path, s: &Scenario, report: &CapacityPlan) -> Result<PathBuf, PlanError> {
     let path = dir.join("plan.svg");
-    crate::report::plan_chart::write_svg(&path, &output::chart(s, report))
-        .map_err(|e| PlanError::Chart(Box::new(e)))?;
+    chart::write_svg(&path, &output::chart(s, report)).map_err(|e| PlanError::Chart(Box::new(e)))?;
     Ok(path)
 }
 

@@ -11,7 +11,7 @@ use crate::capacity::growth::Growth;
 use crate::rules::RuleVerdict;
 use crate::scenario::Scenario;
 
-use crate::report::plan_chart::{ChartWeek, PlanChart};
+use super::chart::{ChartWeek, PlanChart};
 use crate::scenario::objective::Indicator;
 
 use super::live::LiveWeek;

@@ -10,7 +10,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::chart_kit::{draw_err, draw_threshold, legend_line, THRESHOLD};
+use crate::report::chart_kit::{draw_err, draw_threshold, legend_line, ChartError, THRESHOLD};
 
 /// One week of the chart.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,32 +44,12 @@ pub struct PlanChart {
     pub slo_p95_s: Option<f64>,
 }
 
-/// Why a chart (this plan chart or one of [`super::charts`]) could not be drawn or written.
+/// Why the plan's chart could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
-pub enum ChartError {
+pub enum PlanChartError {
     /// No weeks to draw.
     #[error("plan chart: no weeks to draw")]
     Empty,
-    /// A run chart has nothing to draw: no series, a series without points, an empty histogram.
-    #[error("{chart} chart: nothing to draw: {what}")]
-    NothingToDraw {
-        /// The chart (e.g. `latency over time`).
-        chart: &'static str,
-        /// What is missing, naming the series when there is one.
-        what: String,
-    },
-    /// A run chart's value is not a finite number.
-    #[error("{chart} chart: {name:?}: {what} is {value}")]
-    NotFiniteIn {
-        /// The chart (e.g. `latency over time`).
-        chart: &'static str,
-        /// The series, threshold or marker, by its label.
-        name: String,
-        /// Which value (e.g. `x`, `y`, `threshold`, `marker time`).
-        what: &'static str,
-        /// The value.
-        value: f64,
-    },
     /// A value is not a finite number.
     #[error("plan chart: week {week}: {what} is {value}")]
     NotFinite {
@@ -80,12 +60,9 @@ pub enum ChartError {
         /// The value.
         value: f64,
     },
-    /// plotters failed.
-    #[error("chart: drawing failed: {0}")]
-    Draw(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The file could not be written.
-    #[error("{0}")]
-    Write(#[from] crate::Error),
+    /// Drawing or writing failed.
+    #[error(transparent)]
+    Chart(#[from] ChartError),
 }
 
 const WIDTH: u32 = 960;
@@ -111,7 +88,7 @@ pub mod labels {
 }
 
 /// Draws the chart as an SVG document.
-pub fn render_svg(chart: &PlanChart) -> Result<String, ChartError> {
+pub fn render_svg(chart: &PlanChart) -> Result<String, PlanChartError> {
     check(chart)?;
     let mut svg = String::new();
     {
@@ -127,15 +104,15 @@ pub fn render_svg(chart: &PlanChart) -> Result<String, ChartError> {
 }
 
 /// Draws the chart and writes it to `path` atomically.
-pub fn write_svg(path: &Path, chart: &PlanChart) -> Result<(), ChartError> {
+pub fn write_svg(path: &Path, chart: &PlanChart) -> Result<(), PlanChartError> {
     let svg = render_svg(chart)?;
-    crate::report::write_atomic(path, svg.as_bytes())?;
+    crate::report::write_atomic(path, svg.as_bytes()).map_err(ChartError::from)?;
     Ok(())
 }
 
-fn check(chart: &PlanChart) -> Result<(), ChartError> {
+fn check(chart: &PlanChart) -> Result<(), PlanChartError> {
     if chart.weeks.is_empty() {
-        return Err(ChartError::Empty);
+        return Err(PlanChartError::Empty);
     }
     for w in &chart.weeks {
         let values = [
@@ -147,7 +124,7 @@ fn check(chart: &PlanChart) -> Result<(), ChartError> {
             ("recommended_p95_s", w.recommended_p95_s),
         ];
         if let Some((what, Some(value))) = values.into_iter().find(|(_, v)| v.is_some_and(|v| !v.is_finite())) {
-            return Err(ChartError::NotFinite { week: w.week, what, value });
+            return Err(PlanChartError::NotFinite { week: w.week, what, value });
         }
     }
     Ok(())
@@ -167,7 +144,7 @@ fn week_label(x: &f64) -> String {
     }
 }
 
-fn draw_load_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart) -> Result<(), ChartError> {
+fn draw_load_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart) -> Result<(), PlanChartError> {
     let xs = week_range(chart);
     let max_rate = chart.weeks.iter().map(|w| w.peak_rate_per_s).fold(0.0, f64::max).max(1e-9) * 1.2;
     let mut c = ChartBuilder::on(area)
@@ -219,10 +196,10 @@ fn draw_load_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(draw_err)
+        .map_err(|e| draw_err(e).into())
 }
 
-fn draw_latency_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart) -> Result<(), ChartError> {
+fn draw_latency_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanChart) -> Result<(), PlanChartError> {
     let xs = week_range(chart);
     let all = chart.weeks.iter().flat_map(|w| [Some(w.p95_s_sim), w.p95_s_live, w.recommended_p95_s]).flatten();
     let max_s = all.chain(chart.slo_p95_s).fold(0.0, f64::max).max(1e-9) * 1.2;
@@ -272,7 +249,7 @@ fn draw_latency_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, chart: &PlanCha
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(draw_err)
+        .map_err(|e| draw_err(e).into())
 }
 
 /// The SLO line's label, e.g. `SLO: p95 < 45 s`.
@@ -341,9 +318,9 @@ mod tests {
         let t = texts(&render_svg(&c).unwrap_or_else(|e| panic!("{e}")));
         assert!(!t.iter().any(|s| s.starts_with("SLO")) && !t.iter().any(|s| s == "p95 live"));
         c.weeks[1].cpu = f64::NAN;
-        assert!(matches!(render_svg(&c), Err(ChartError::NotFinite { week: 2, what: "cpu", .. })));
+        assert!(matches!(render_svg(&c), Err(PlanChartError::NotFinite { week: 2, what: "cpu", .. })));
         c.weeks.clear();
-        assert!(matches!(render_svg(&c), Err(ChartError::Empty)));
+        assert!(matches!(render_svg(&c), Err(PlanChartError::Empty)));
     }
 
     #[test]
