@@ -1,6 +1,13 @@
-//! Integration tests: real mocks on port 0 over real HTTP, and the real `gameday` binary.
+//! Integration tests, one binary (`cargo test -p gameday --test integration`): real mocks
+//! on port 0 over real HTTP, the real `gameday` binary, real processes, files,
+//! certificates and, where a user would have one, real servers (promtool, Prometheus).
 //!
-//! One module per service and one for the CLI, so each can grow on its own.
+//! One module per service (`midnight`, `scribe`, `grahmos`, `pxl`, `morphsave`, with
+//! their folders), per engine (`load`, `observe`, `probes`, `rules`, `prom`,
+//! `missing_data`), per command (`cli`, `drill`, `drill_e2e`, `chaos_*`, `plan`, `merge`,
+//! `reports`, `scenarios`, `signals`), hostile inputs (`hostile*`, `fuzz`), and the layer
+//! check (`layers`). `common` holds the shared helpers: the one `skip` (skips locally,
+//! fails under `CI=true`), polling, the promtool runner and the heavy-test turn.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

@@ -1,7 +1,11 @@
-//! Command-line interface: clap definitions, turned into library calls.
+//! Command-line interface: flags -> options -> command -> exit code, and nothing else.
 //!
-//! The only place that prints verdicts and picks the process exit code. Flags are parsed
-//! here into option structs; merging them with the scenario happens in the library.
+//! clap parses the flags into each command's options struct (`RunOptions`,
+//! `DrillOptions`, `GateOptions`, `PlanCommand`, `FleetOptions`), the command runs in the
+//! library and hands back its outcome, and this module prints it (tables, paths) and
+//! turns it, or the typed error, into the process exit code: 0 pass; 1 SLO, gate or drill
+//! failed; 2 bad usage or scenario; 3 run failed or invalid. Merging flags with the
+//! scenario, staging and writing files all happen in the commands.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,19 +1,20 @@
-//! The seam between the drill runner and the faults.
+//! The seam between the drill runner and the faults: the behaviour of [`FaultSpec`].
 //!
-//! Every fault module under [`super::faults`] has the same shape (toxiproxy's: a small
-//! data struct plus one behaviour):
-//! - `pub struct Spec` (serde, `deny_unknown_fields`): the fault's parameters as the
-//!   scenario gives them;
-//! - `pub fn plan(spec: &Spec) -> Vec<String>`: what it will do and how it is undone, for
-//!   `--dry-run` (touches nothing);
+//! The data lives in the spec leaf: `crate::spec::faults::<fault>::Spec` (serde,
+//! `deny_unknown_fields`: the fault's parameters as the scenario gives them) and the
+//! tagged enum [`FaultSpec`] (`fault = "enclave-crash"`, ...), in `crate::spec::drill`.
+//! Every fault module under [`super::faults`] has the same shape (toxiproxy's: the data
+//! plus one behaviour), re-exporting its `Spec` and adding:
+//! - `pub fn dry_run_steps(spec: &Spec) -> Vec<String>`: what it will do and how it is
+//!   undone, for `--dry-run` (touches nothing);
 //! - `pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError>`: the
 //!   target exists (process, index directory, certificate, ...) before anything is
 //!   injected;
 //! - `pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>`:
-//!   does it, and returns the undo.
+//!   does it, and returns the undo ([`Rollback`]).
 //!
-//! [`FaultSpec`] is the tagged enum of all of them (`fault = "enclave-crash"`, ...) and
-//! dispatches to the module.
+//! This file dispatches [`FaultSpec`] to the module, and holds the undo trait and
+//! [`FaultError`], whose variant decides the exit code.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -440,18 +441,18 @@ impl FaultSpec {
     /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
     pub fn dry_run_steps(&self) -> Vec<String> {
         match self {
-            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::plan(s),
-            FaultSpec::CertExpiry(s) => faults::cert_expiry::plan(s),
-            FaultSpec::Command(s) => faults::command::plan(s),
-            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::plan(s),
-            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::plan(s),
-            FaultSpec::Freeze(s) => faults::freeze::plan(s),
-            FaultSpec::IndexCorruption(s) => faults::index_corruption::plan(s),
-            FaultSpec::Latency(s) => faults::latency::plan(s),
-            FaultSpec::NodeFailure(s) => faults::node_failure::plan(s),
-            FaultSpec::OverlayDown(s) => faults::overlay_down::plan(s),
-            FaultSpec::QuorumLoss(s) => faults::quorum_loss::plan(s),
-            FaultSpec::RpcFailure(s) => faults::rpc_failure::plan(s),
+            FaultSpec::BackhaulLoss(s) => faults::backhaul_loss::dry_run_steps(s),
+            FaultSpec::CertExpiry(s) => faults::cert_expiry::dry_run_steps(s),
+            FaultSpec::Command(s) => faults::command::dry_run_steps(s),
+            FaultSpec::DbPoolExhaustion(s) => faults::db_pool_exhaustion::dry_run_steps(s),
+            FaultSpec::EnclaveCrash(s) => faults::enclave_crash::dry_run_steps(s),
+            FaultSpec::Freeze(s) => faults::freeze::dry_run_steps(s),
+            FaultSpec::IndexCorruption(s) => faults::index_corruption::dry_run_steps(s),
+            FaultSpec::Latency(s) => faults::latency::dry_run_steps(s),
+            FaultSpec::NodeFailure(s) => faults::node_failure::dry_run_steps(s),
+            FaultSpec::OverlayDown(s) => faults::overlay_down::dry_run_steps(s),
+            FaultSpec::QuorumLoss(s) => faults::quorum_loss::dry_run_steps(s),
+            FaultSpec::RpcFailure(s) => faults::rpc_failure::dry_run_steps(s),
         }
     }
 

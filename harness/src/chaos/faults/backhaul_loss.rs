@@ -61,7 +61,7 @@ impl Spec {
 }
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the Grahmos target");
     match spec.backend {
         Backend::Proxy => {
@@ -75,7 +75,7 @@ pub fn plan(spec: &Spec) -> Vec<String> {
             ));
             lines
         }
-        Backend::Netns => backhaul_netns::plan(spec, target),
+        Backend::Netns => backhaul_netns::dry_run_steps(spec, target),
     }
 }
 

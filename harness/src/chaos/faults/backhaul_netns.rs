@@ -19,7 +19,7 @@ use super::backhaul_loss::Spec;
 const NOT_BUILT: &str = "backhaul-loss: backend = \"netns\" is not built yet; use backend = \"proxy\"";
 
 /// What the netns backend would do.
-pub fn plan(_spec: &Spec, target: &str) -> Vec<String> {
+pub fn dry_run_steps(_spec: &Spec, target: &str) -> Vec<String> {
     vec![format!("backhaul-loss (netns) on {target}: refused at preflight ({NOT_BUILT})")]
 }
 

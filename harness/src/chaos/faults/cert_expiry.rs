@@ -65,7 +65,7 @@ impl Spec {
 }
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the Grahmos target");
     vec![
         format!("inject: back up {target}'s cert_dir/server.crt and server.key"),

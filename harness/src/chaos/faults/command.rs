@@ -181,7 +181,7 @@ pub fn find_executable(program: &str) -> Option<PathBuf> {
 }
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let t = &spec.timeout.0;
     vec![
         format!("inject: run `{}` (no shell, killed after {t})", spec.inject.join(" ")),

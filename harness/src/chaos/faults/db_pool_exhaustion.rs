@@ -21,7 +21,7 @@ pub use crate::spec::faults::db_pool_exhaustion::Spec;
 const HOLD_WITHIN: Duration = Duration::from_secs(10);
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let n = spec.connections.map_or("every".into(), |n| n.to_string());
     vec![
         format!("hold {n} MorphSave database connection(s): queries wait for the pool and time out"),

@@ -19,7 +19,7 @@ use crate::chaos::supervisor::{with_override, Supervisor};
 pub use crate::spec::faults::enclave_crash::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the process target");
     let mut steps = vec![format!("SIGKILL {target}'s process (in-flight proofs are lost)")];
     match &spec.restart_profile {

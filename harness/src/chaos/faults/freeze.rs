@@ -18,7 +18,7 @@ use crate::chaos::supervisor::Supervisor;
 pub use crate::spec::faults::freeze::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the process target");
     vec![
         format!("SIGSTOP {target}'s process (connections hang)"),

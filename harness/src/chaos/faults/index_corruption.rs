@@ -31,7 +31,7 @@ pub use crate::spec::faults::index_corruption::{Mode, Spec};
 const FAULT: &str = "index-corruption";
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the Grahmos target");
     let what = match spec.mode {
         Mode::Delete => "remove every file under the release `current` points to (rm -rf current/*)",

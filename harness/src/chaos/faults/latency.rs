@@ -63,7 +63,7 @@ pub async fn start_front_proxy(target_addr: SocketAddr, cancel: CancellationToke
 }
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the target");
     let link = match spec.link {
         Link::Front => format!("the fault proxy in front of {target} (the load goes through it)"),

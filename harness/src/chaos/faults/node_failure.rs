@@ -19,7 +19,7 @@ pub use crate::spec::faults::node_failure::Spec;
 const BLOCKING_UNDO: Duration = Duration::from_secs(10);
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let node = spec.node.as_deref().unwrap_or("the current leader");
     vec![
         format!("stop Scribe node {node} (listener closed, peers lose it; a new leader is elected)"),

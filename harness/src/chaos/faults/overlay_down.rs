@@ -24,7 +24,7 @@ fn overlay(spec: &Spec) -> Result<Component, FaultError> {
 }
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let name = spec.overlay.as_deref().unwrap_or("chrono");
     vec![
         format!("close PXL overlay {name}'s listener (the gateway reports degraded)"),

@@ -15,7 +15,7 @@ use crate::chaos::lookup;
 pub use crate::spec::faults::quorum_loss::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let nodes = spec.nodes.as_ref().map_or("a majority of the nodes (2 of 3), leader first".into(), |n| n.join(", "));
     vec![
         format!("stop Scribe nodes {nodes}: no quorum, writes refused (503 no_quorum)"),

@@ -21,7 +21,7 @@ use crate::chaos::lookup;
 pub use crate::spec::faults::rpc_failure::Spec;
 
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
-pub fn plan(_spec: &Spec) -> Vec<String> {
+pub fn dry_run_steps(_spec: &Spec) -> Vec<String> {
     vec![
         "close MorphSave's primary RPC node (morphsave-rpc): RPC calls to it fail".into(),
         "recovery `rpc-failover`: check the backup RPC answers and the app's calls go to it".into(),
