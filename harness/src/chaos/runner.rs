@@ -162,17 +162,24 @@ impl DrillError {
     }
 }
 
-fn settings(opts: &DrillOptions) -> Result<Settings, Error> {
-    let run_opts = RunOptions {
+/// The run's options a drill shares (a drill has no `--time-scale`).
+fn run_options(opts: &DrillOptions) -> RunOptions {
+    RunOptions {
         scenario: opts.scenario.clone(),
         out: opts.out.clone(),
+        targets: opts.targets.clone(),
+        allow_remote: opts.allow_remote,
         seed: opts.seed,
+        time_scale: None,
         lookback_delta: opts.lookback_delta,
-        ..RunOptions::default()
-    };
-    let settings = Settings::resolve(&run_opts)?;
+        quiet: opts.quiet,
+    }
+}
+
+fn settings(run_opts: &RunOptions) -> Result<Settings, Error> {
+    let settings = Settings::resolve(run_opts)?;
     if settings.scenario.drills.is_empty() {
-        return Err(DrillError::NoDrill { scenario: opts.scenario.clone() }.into());
+        return Err(DrillError::NoDrill { scenario: run_opts.scenario.clone() }.into());
     }
     Ok(settings)
 }
@@ -290,18 +297,12 @@ fn list<S: AsRef<str>>(items: &[S]) -> String {
 /// Runs `gameday drill`; `interrupted` resolves on Ctrl-C (roll back, partial results).
 /// The run's own pipeline ([`run::execute_with`]) with the drills plugged in ([`DrillHooks`]).
 pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -> Result<DrillRun, Error> {
-    let settings = settings(opts)?;
+    let run_opts = run_options(opts);
+    let settings = settings(&run_opts)?;
     if opts.dry_run {
         let urls = drill_urls(&settings.scenario, &opts.targets, opts.allow_remote)?;
         return Ok(DrillRun::DryRun(dry_run_text(&settings.scenario, &urls)));
     }
-    let run_opts = RunOptions {
-        scenario: opts.scenario.clone(),
-        targets: opts.targets.clone(),
-        allow_remote: opts.allow_remote,
-        quiet: opts.quiet,
-        ..RunOptions::default()
-    };
     let hooks = DrillHooks::new(opts);
     let ran = run::execute_with(&settings, &run_opts, hooks, interrupted).await?;
     let invalid = ran.results.verdict == report::RunVerdict::Invalid;
