@@ -39,6 +39,12 @@ pub fn no_redirects() -> Policy {
     Policy::none()
 }
 
+/// A probe's HTTP client: no proxy, no redirect followed (a 3xx is the answer), every
+/// request bounded by `timeout`.
+pub fn probe_client(timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().no_proxy().redirect(no_redirects()).timeout(timeout).build()
+}
+
 /// Follows at most `max_hops` redirects, each only to a loopback http(s) URL unless
 /// `allow_remote` (then any http(s) URL); any other redirect is not followed and the 3xx
 /// is the answer. `max_hops = 0` is [`no_redirects`].

@@ -15,7 +15,7 @@
 //!   engine and the simulator are the crates `gameday-rules` ([`rules`]) and `gameday-sim`;
 //! - [`resolve`]: cross-references that need an engine (growth, gate, drills, catalogs);
 //! - [`report`]: the results core (`results.json`, each command's section through
-//!   [`report::results::Extended`]), the report document and its renderers;
+//!   [`report::section::Extended`]), the report document and its renderers;
 //! - commands: [`run`] (`gameday run` and the run pipeline with its hooks), [`merge`]
 //!   (`gameday merge`), [`validate`] (`gameday validate`), [`chaos`] (faults, probes and `gameday drill`),
 //!   [`gate`] (`gameday gate`), [`capacity`] (`gameday plan`), [`fleet`]

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::fault::FaultError;
+use super::fault_error::FaultError;
 use super::grahmos_edge::{start_grahmos_target, GrahmosTarget};
 use super::proxy::FaultProxy;
 use super::supervisor::Supervisor;
@@ -232,7 +232,7 @@ impl DrillEnv {
             let Some(addr) = self.main_addr(&name) else {
                 return Err(EnvError::NoProxyTarget { drill, target: name }.into());
             };
-            let proxy = match super::faults::latency::start_front_proxy(addr, ctx.shutdown.clone()).await {
+            let proxy = match super::proxy::FaultProxy::start(addr, ctx.shutdown.clone()).await.map(Arc::new) {
                 Ok(p) => p,
                 Err(reason) => return Err(EnvError::Proxy { drill, target: name, reason }.into()),
             };

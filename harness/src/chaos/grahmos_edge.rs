@@ -8,8 +8,8 @@
 //! ```
 //!
 //! The drill runner starts it with [`start_grahmos_target`] and stores it as
-//! `Target::Grahmos` in the [`DrillEnv`]; the Grahmos faults and probes find it with
-//! [`find`].
+//! `Target::Grahmos` in the drill's environment; the Grahmos faults and probes find it
+//! with `super::lookup::grahmos`.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -23,8 +23,7 @@ use gameday_mocks::services::grahmos::upstream::UpstreamServer;
 use gameday_mocks::services::grahmos::{self, Handle, Profile};
 use gameday_mocks::RunningService;
 
-use super::env::{DrillEnv, Target};
-use super::fault::{FaultError, GrahmosSetupError};
+use super::fault_error::{FaultError, GrahmosSetupError};
 use super::proxy::FaultProxy;
 
 /// A running Grahmos edge with the fault proxy on its backhaul (see the module docs).
@@ -184,31 +183,6 @@ impl GrahmosTarget {
             b = b.tls_certs_only([ca]).resolve("localhost", self.api_addr());
         }
         b.build().map_err(failed("HTTP client"))
-    }
-}
-
-/// The Grahmos target a fault or probe aims at: `name`, or the only Grahmos target.
-pub fn find<'a>(env: &'a DrillEnv, name: Option<&str>, what: &str) -> Result<&'a Arc<GrahmosTarget>, FaultError> {
-    let no = |target: &str, why: &str| FaultError::NoTarget { target: target.to_owned(), what: why.to_owned() };
-    if let Some(name) = name {
-        return match env.target(name) {
-            Some(Target::Grahmos(g)) => Ok(g),
-            Some(_) => Err(FaultError::Unsupported {
-                fault: what.to_owned(),
-                target: name.to_owned(),
-                why: "it is not an embedded Grahmos edge".to_owned(),
-            }),
-            None => Err(no(name, "no such target in this drill")),
-        };
-    }
-    let mut all = env.targets.values().filter_map(|t| match t {
-        Target::Grahmos(g) => Some(g),
-        _ => None,
-    });
-    match (all.next(), all.next()) {
-        (Some(g), None) => Ok(g),
-        (None, _) => Err(no("grahmos", &format!("`{what}` needs an embedded Grahmos edge and the drill has none"))),
-        (Some(_), Some(_)) => Err(no("grahmos", &format!("several Grahmos targets: name one in `{what}`"))),
     }
 }
 

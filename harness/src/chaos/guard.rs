@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::fault::{Injected, Rollback};
+use super::undo::{Injected, Rollback};
 use crate::clock::Clock;
 
 /// One rollback, for the report.
@@ -227,7 +227,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::chaos::fault::{BoxFuture, FaultError};
+    use crate::chaos::fault_error::FaultError;
+    use crate::chaos::undo::BoxFuture;
 
     /// An undo that counts its calls (the resource is the counter itself).
     struct Counting {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use gameday_mocks::services::{morphsave, pxl, scribe};
 
 use super::env::{DrillEnv, Target};
-use super::fault::{FaultError, RollbackError};
+use super::fault_error::{FaultError, RollbackError};
+use super::grahmos_edge::GrahmosTarget;
 use super::supervisor::Supervisor;
 
 /// The target called `name`, or the only one `pick` accepts when `name` is `None`.
@@ -101,4 +102,29 @@ where
     })
     .join()
     .map_err(|_| RollbackError::Panicked)?
+}
+
+/// The Grahmos target a fault or probe aims at: `name`, or the only Grahmos target.
+pub fn grahmos<'a>(env: &'a DrillEnv, name: Option<&str>, what: &str) -> Result<&'a Arc<GrahmosTarget>, FaultError> {
+    let no = |target: &str, why: &str| FaultError::NoTarget { target: target.to_owned(), what: why.to_owned() };
+    if let Some(name) = name {
+        return match env.target(name) {
+            Some(Target::Grahmos(g)) => Ok(g),
+            Some(_) => Err(FaultError::Unsupported {
+                fault: what.to_owned(),
+                target: name.to_owned(),
+                why: "it is not an embedded Grahmos edge".to_owned(),
+            }),
+            None => Err(no(name, "no such target in this drill")),
+        };
+    }
+    let mut all = env.targets.values().filter_map(|t| match t {
+        Target::Grahmos(g) => Some(g),
+        _ => None,
+    });
+    match (all.next(), all.next()) {
+        (Some(g), None) => Ok(g),
+        (None, _) => Err(no("grahmos", &format!("`{what}` needs an embedded Grahmos edge and the drill has none"))),
+        (Some(_), Some(_)) => Err(no("grahmos", &format!("several Grahmos targets: name one in `{what}`"))),
+    }
 }

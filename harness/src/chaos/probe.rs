@@ -7,21 +7,10 @@
 //! ([`ProbeSpec::check_recorded`] for a drill's own detection and verification probes).
 
 use super::env::DrillEnv;
-use super::fault::FaultError;
+use super::fault_error::FaultError;
 use super::probes;
 pub use crate::probe::ProbeOutcome;
 pub use crate::spec::drill::ProbeSpec;
-
-/// A probe's HTTP client: no proxy, no redirect followed (a 3xx is the answer), every
-/// request bounded by `timeout`.
-pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, FaultError> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(crate::http_guard::no_redirects())
-        .timeout(timeout)
-        .build()
-        .map_err(|source| FaultError::Http { what: "cannot build an HTTP client".into(), source })
-}
 
 impl ProbeSpec {
     /// The probe's tag.

@@ -70,9 +70,9 @@ pub struct DrillSection {
 
 /// `results.json` of a drill run: the load's results (`partial` = true when interrupted)
 /// plus the drills.
-pub type DrillResults = report::results::Extended<DrillSection>;
+pub type DrillResults = report::section::Extended<DrillSection>;
 
-impl report::results::Section for DrillSection {
+impl report::section::Section for DrillSection {
     /// A table of the drills and one check per exit criterion.
     fn add_to(&self, doc: &mut report::doc::Doc) {
         use report::doc::{Check, Status, Table};
@@ -316,6 +316,8 @@ pub async fn drill(opts: &DrillOptions, interrupted: impl Future<Output = ()>) -
 /// each drill waits in its own task for the load's clock, Ctrl-C rolls back at once, the
 /// load's end rolls back what is left, and the drills' reports are the run's section.
 struct DrillHooks<'o> {
+    /// Read only by the `test-hooks` build (`panic_after_inject`).
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     opts: &'o DrillOptions,
     /// The scenario and targets, once started.
     started: Option<(Arc<Scenario>, Arc<DrillEnv>)>,
@@ -570,7 +572,7 @@ pub fn report_doc(results: &DrillResults) -> report::doc::Doc {
         c.status = Status::Skipped;
         c.message = format!("informational in a drill (the whole run includes the incident): {}", c.message);
     }
-    report::results::Section::add_to(&results.ext, &mut doc);
+    report::section::Section::add_to(&results.ext, &mut doc);
     let failed: Vec<String> = results
         .ext
         .drills

@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use super::fault::{FaultError, ProcessError};
+use super::fault_error::{FaultError, ProcessError};
 use crate::profile::{profile_from_json, profile_to_json};
 
 /// Environment variable naming the `gameday` binary to run mocks with, when the running
@@ -50,7 +50,7 @@ pub fn gameday_bin() -> Result<PathBuf, FaultError> {
     if exe.file_stem().is_some_and(|s| s == "gameday") {
         Ok(exe)
     } else {
-        Err(ProcessError::NotGameday(exe).into())
+        Err(ProcessError::NotGameday { path: exe, env: BIN_ENV }.into())
     }
 }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::drill::{budget_slo, Drill};
 use super::env::DrillEnv;
-use super::fault::{FaultError, RecoveryAction};
+use super::fault_error::FaultError;
 use super::faults::command::run_command;
 use super::guard::{Guard, Registration};
 use super::probe::{ProbeOutcome, ProbeSpec};
@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::observe::Tap;
 use crate::rules::{slo, RuleKind};
 use crate::scenario::Scenario;
+use crate::spec::drill::RecoveryAction;
 
 /// Everything a drill's task needs.
 pub(crate) struct DrillTask {

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::report::doc::{verdict_word, Check, Doc, Status, Table};
-use crate::report::results::{Extended, ReportKind, Results, RunVerdict, Section, SCHEMA_VERSION};
+use crate::report::results::{ReportKind, Results, RunVerdict, SCHEMA_VERSION};
+use crate::report::section::{Extended, Section};
 pub use crate::resolve::gate::validate;
 use crate::run::{self, RunOptions, Settings};
 pub use crate::spec::gate::{GateSpec, TRACKABLE};

@@ -202,7 +202,7 @@ pub async fn run(
         let (barrier, config) = (Arc::clone(&barrier), config.clone());
         tokio::spawn(async move {
             let started = barrier.started().await.ok()?;
-            Some(Progress::start(&config, started.clock, started.pacer, live_rx))
+            Some(Progress::start(config.run_time, started.clock, started.pacer, live_rx))
         })
     });
     if let Some(tell) = on_start {

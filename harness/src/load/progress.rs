@@ -13,7 +13,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::driver::LoadConfig;
 use super::pacing::Pacer;
 use super::record::Live;
 use crate::clock::Clock;
@@ -26,9 +25,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts drawing (to stderr, only when it is a terminal).
-    pub fn start(config: &LoadConfig, clock: Clock, pacer: Option<Arc<Pacer>>, live: watch::Receiver<Live>) -> Self {
-        let total_ms = clock.to_sim(config.run_time).as_millis() as u64;
+    /// Starts drawing (to stderr, only when it is a terminal) a load that runs `run_time`
+    /// (real).
+    pub fn start(run_time: Duration, clock: Clock, pacer: Option<Arc<Pacer>>, live: watch::Receiver<Live>) -> Self {
+        let total_ms = clock.to_sim(run_time).as_millis() as u64;
         let bar = ProgressBar::with_draw_target(Some(total_ms.max(1)), ProgressDrawTarget::stderr_with_hz(4));
         let style = ProgressStyle::with_template("{bar:24} {msg} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -92,7 +92,7 @@ pub struct Doc {
 
 impl Doc {
     /// The document of a results file's common part; a command adds its own section
-    /// ([`super::results::Section`]).
+    /// ([`super::section::Section`]).
     pub fn from_results(r: &Results) -> Self {
         let kind = serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let mut doc = Self {

@@ -24,6 +24,7 @@ pub mod markdown;
 pub mod merge;
 pub mod out_dir;
 pub mod results;
+pub mod section;
 pub mod table;
 #[cfg(test)]
 mod testing;
@@ -57,7 +58,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `results.json` (plain [`Results`] or a command's [`results::Extended`]) into
+/// Writes `results.json` (plain [`Results`] or a command's [`section::Extended`]) into
 /// `dir`; returns its path.
 pub fn write_results<R: serde::Serialize>(dir: &Path, results: &R) -> Result<PathBuf, Error> {
     let path = dir.join("results.json");
@@ -82,7 +83,7 @@ pub fn write_reports(dir: &Path, doc: &doc::Doc) -> Result<(), Error> {
 }
 
 /// A results document an output set is written from: a run's or a merge's [`Results`],
-/// or a command's [`results::Extended`] (`gate`, `drill`, `plan`).
+/// or a command's [`section::Extended`] (`gate`, `drill`, `plan`).
 pub trait Outputs: serde::Serialize {
     /// The run's part: its request kinds are the interval logs.
     fn run(&self) -> &Results;
@@ -102,7 +103,7 @@ impl Outputs for Results {
     }
 }
 
-impl<E: serde::Serialize + results::Section> Outputs for results::Extended<E> {
+impl<E: serde::Serialize + section::Section> Outputs for section::Extended<E> {
     fn run(&self) -> &Results {
         &self.run
     }

@@ -15,7 +15,7 @@ use crate::capacity::Route;
 use crate::scenario::Scenario;
 
 use super::model::Service;
-use super::output::WeekRow;
+use super::weeks::SimWeek;
 
 /// Busy fraction above which a week's peak hour is not used as a fit point.
 const STEADY_UTILISATION: f64 = 0.95;
@@ -85,30 +85,27 @@ pub enum ExtrapolateError {
     NoWeeks,
 }
 
-/// Fits the model to `rows` and extrapolates; `Err` says why there is no fit.
+/// Fits the model to the simulated weeks `rows` and extrapolates; `Err` says why there
+/// is no fit.
 pub fn extrapolate(
     s: &Scenario,
     svc: &Service,
-    rows: &[WeekRow],
+    rows: &[&SimWeek],
     target_cpu: f64,
 ) -> Result<Extrapolation, ExtrapolateError> {
     let share = pool_share(s, svc);
     if share <= 0.0 {
         return Err(ExtrapolateError::NoPoolTraffic);
     }
-    let steady: Vec<&WeekRow> = rows.iter().filter(|r| r.sim.peak.utilisation < STEADY_UTILISATION).collect();
+    let steady: Vec<&SimWeek> = rows.iter().copied().filter(|r| r.peak.utilisation < STEADY_UTILISATION).collect();
     let points: Vec<ErlangPoint> = steady
         .iter()
-        .map(|r| ErlangPoint {
-            arrival_rate_per_s: r.sim.load.peak_rate_per_s * share,
-            cpu: r.sim.peak.cpu,
-            wait: None,
-        })
+        .map(|r| ErlangPoint { arrival_rate_per_s: r.load.peak_rate_per_s * share, cpu: r.peak.cpu, wait: None })
         .collect();
     let fit = ErlangCFit::fit_with_base(svc.size(), svc.base_cpu, &points).map_err(ExtrapolateError::Fit)?;
-    let last = rows.last().ok_or(ExtrapolateError::NoWeeks)?;
+    let last = *rows.last().ok_or(ExtrapolateError::NoWeeks)?;
     let weekly_growth = match rows {
-        [.., a, b] if a.sim.load.peak_rate_per_s > 0.0 => b.sim.load.peak_rate_per_s / a.sim.load.peak_rate_per_s,
+        [.., a, b] if a.load.peak_rate_per_s > 0.0 => b.load.peak_rate_per_s / a.load.peak_rate_per_s,
         _ => 1.0,
     };
     let busy_target = ((target_cpu - fit.base_cpu) / (1.0 - fit.base_cpu)).clamp(0.0, 1.0);
@@ -118,10 +115,10 @@ pub fn extrapolate(
     };
     let after = (1..=WEEKS_AFTER)
         .map(|k| {
-            let peak = last.sim.load.peak_rate_per_s * weekly_growth.powi(k as i32);
+            let peak = last.load.peak_rate_per_s * weekly_growth.powi(k as i32);
             let offered_workers = peak * share * fit.mean_service_s;
             WeekAfter {
-                week: last.sim.load.week + k,
+                week: last.load.week + k,
                 peak_rate_per_s: peak,
                 cpu: fit.predict(peak * share).cpu,
                 workers_for_target: (offered_workers / busy_target.max(1e-9)).ceil().max(1.0) as usize,
@@ -129,7 +126,7 @@ pub fn extrapolate(
         })
         .collect();
     Ok(Extrapolation {
-        fitted_weeks: steady.iter().map(|r| r.sim.load.week).collect(),
+        fitted_weeks: steady.iter().map(|r| r.load.week).collect(),
         workers: fit.workers,
         unit: super::model::size_unit(svc.id).to_owned(),
         mean_service_s: fit.mean_service_s,
@@ -155,9 +152,9 @@ fn pool_share(s: &Scenario, svc: &Service) -> f64 {
 }
 
 /// The fractional week whose peak is `rate`, growing by `growth` a week from `last`.
-fn week_of(rate: f64, last: &WeekRow, growth: f64) -> Option<f64> {
-    let from = last.sim.load.peak_rate_per_s;
-    (growth > 1.0 && from > 0.0).then(|| f64::from(last.sim.load.week) + (rate / from).ln() / growth.ln())
+fn week_of(rate: f64, last: &SimWeek, growth: f64) -> Option<f64> {
+    let from = last.load.peak_rate_per_s;
+    (growth > 1.0 && from > 0.0).then(|| f64::from(last.load.week) + (rate / from).ln() / growth.ln())
 }
 
 /// One paragraph for the terminal.

@@ -183,7 +183,7 @@ pub async fn plan(s: &Scenario, opts: &PlanOptions) -> Result<CapacityPlan, Plan
     }
     let confirmation = confirm(s, &svc, &growth, &spec, opts, &rows).await?;
     let target_cpu = spec.target_cpu.unwrap_or(1.0);
-    let extrapolation = extrapolate::extrapolate(s, &svc, &rows, target_cpu);
+    let extrapolation = extrapolate::extrapolate(s, &svc, &rows.iter().map(|r| &r.sim).collect::<Vec<_>>(), target_cpu);
     let mut out = CapacityPlan::new(s, &svc, &growth, rows, triggers, alerts, confirmation, report.events, sim_wall);
     match extrapolation {
         Ok(x) => out.extrapolation = Some(x),

@@ -7,7 +7,8 @@
 use crate::report::doc::{Check, Doc, Figure, Status, Table};
 use serde::Serialize;
 
-use crate::report::results::{Extended, Machine, ReportKind, Results, RunVerdict, Section, SCHEMA_VERSION};
+use crate::report::results::{Machine, ReportKind, Results, RunVerdict, SCHEMA_VERSION};
+use crate::report::section::{Extended, Section};
 use crate::scenario::Scenario;
 
 use super::live::LiveWeek;

@@ -20,9 +20,11 @@ use gameday_mocks::kit::HumanDuration;
 
 use super::backhaul_netns;
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::grahmos_edge::find;
+use crate::chaos::fault_error::FaultError;
+use crate::chaos::lookup;
 use crate::chaos::proxy::{FaultProxy, Per, Toxic, ToxicKind};
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::backhaul_loss::{Backend, Mode, Spec};
 
@@ -87,7 +89,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 /// Checks the parameters, that the target exists, and (netns) root and the tools.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
     spec.check()?;
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     if g.handle().upstream().is_some() {
         let why = "the edge talks to its upstream directly, not through a proxy".into();
         return Err(FaultError::Refused { fault: FAULT, why });
@@ -101,7 +103,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 /// Cuts the link and returns the undo.
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
     preflight(spec, env).await?;
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     if spec.backend == Backend::Netns {
         return backhaul_netns::inject(spec, g).await;
     }
@@ -149,7 +151,7 @@ impl Rollback for RemoveToxics {
 
 /// Recovery `rollback`: restore the link (the runbook's `iptables -D ...`).
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     match (action, spec.backend) {
         (RecoveryAction::Rollback, Backend::Proxy) => {
             remove_toxics(g.backhaul());

@@ -11,10 +11,11 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::chaos::fault::{FaultError, Injected, NetnsRefusal};
+use crate::chaos::fault_error::{FaultError, NetnsRefusal};
 use crate::chaos::grahmos_edge::GrahmosTarget;
+use crate::chaos::undo::Injected;
 
-use super::backhaul_loss::Spec;
+use crate::spec::faults::backhaul_loss::Spec;
 
 const NOT_BUILT: &str = "backhaul-loss: backend = \"netns\" is not built yet; use backend = \"proxy\"";
 

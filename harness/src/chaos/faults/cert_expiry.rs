@@ -27,8 +27,11 @@ use rustls_pki_types::CertificateDer;
 
 use super::index_corruption::admin_post_json;
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::grahmos_edge::{find, GrahmosTarget};
+use crate::chaos::fault_error::FaultError;
+use crate::chaos::grahmos_edge::GrahmosTarget;
+use crate::chaos::lookup;
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::cert_expiry::Spec;
 
@@ -92,7 +95,7 @@ fn cert_files(g: &GrahmosTarget) -> (PathBuf, PathBuf) {
 
 /// Checks that the edge speaks TLS and its certificate files exist.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     let name = spec.target.clone().unwrap_or_else(|| "grahmos".into());
     if g.tls_mode() == TlsMode::Off {
         return Err(FaultError::NoTarget {
@@ -115,7 +118,7 @@ pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
 /// Installs the short-lived certificate and returns the undo.
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
     preflight(spec, env).await?;
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     let (crt, key) = cert_files(g);
     let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|source| FaultError::Io { path: p.clone(), source });
     let backup = (read(&crt)?, read(&key)?);
@@ -194,7 +197,7 @@ impl Rollback for RestoreCert {
 
 /// Recovery `renew-certificate`: the renew hook, hot-reloaded on the same listener.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     if *action != RecoveryAction::RenewCertificate {
         return Err(FaultError::no_recovery(
             FAULT,

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use nix::sys::signal::Signal;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
 use crate::chaos::supervisor::{with_override, Supervisor};
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::enclave_crash::Spec;
 

@@ -11,9 +11,11 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
 use crate::chaos::supervisor::Supervisor;
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::freeze::Spec;
 
@@ -49,7 +51,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     while !sup.is_stopped() {
         if tokio::time::Instant::now() >= deadline {
             let _ = undo.rollback_blocking();
-            return Err(crate::chaos::fault::ProcessError::NotStopped(pid).into());
+            return Err(crate::chaos::fault_error::ProcessError::NotStopped(pid).into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

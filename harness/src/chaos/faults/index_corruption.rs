@@ -23,8 +23,11 @@ use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BackupProblem, BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::grahmos_edge::{find, GrahmosTarget};
+use crate::chaos::fault_error::{BackupProblem, FaultError};
+use crate::chaos::grahmos_edge::GrahmosTarget;
+use crate::chaos::lookup;
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::index_corruption::{Mode, Spec};
 
@@ -68,7 +71,7 @@ fn release_dir(g: &GrahmosTarget, name: &str) -> Result<PathBuf, FaultError> {
 
 /// Checks that the index directory and its serving release exist.
 pub async fn preflight(spec: &Spec, env: &DrillEnv) -> Result<(), FaultError> {
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     let dir = release_dir(g, spec.target.as_deref().unwrap_or("grahmos"))?;
     if files(&dir)?.is_empty() {
         return Err(FaultError::NoTarget {
@@ -149,7 +152,7 @@ fn garble(dir: &Path, seed: u64) -> Result<usize, FaultError> {
 /// Backs the serving release up, breaks it, and returns the undo.
 pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError> {
     preflight(spec, env).await?;
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     let dir = release_dir(g, spec.target.as_deref().unwrap_or("grahmos"))?;
     let backup = tempfile::Builder::new()
         .prefix("gameday-index-backup-")
@@ -219,7 +222,7 @@ impl Rollback for RestoreIndex {
 
 /// Recoveries through the search engine's hooks: `index-rollback` and `index-rebuild`.
 pub async fn recover(spec: &Spec, action: &RecoveryAction, env: &DrillEnv) -> Result<String, FaultError> {
-    let g = find(env, spec.target.as_deref(), FAULT)?;
+    let g = lookup::grahmos(env, spec.target.as_deref(), FAULT)?;
     let hook = match action {
         RecoveryAction::IndexRollback => "rollback",
         RecoveryAction::IndexRebuild => "rebuild",

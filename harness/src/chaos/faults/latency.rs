@@ -3,7 +3,7 @@
 //! Two links:
 //! - `link = "front"` (default), any target: the proxy sits between the load and the
 //!   target. The drill runner wires it before the load starts: when
-//!   [`wants_proxy`] is true it calls [`start_front_proxy`] with the target's main
+//!   [`wants_proxy`] is true it calls `FaultProxy::start` with the target's main
 //!   address, sends that target's load (and probes) to the proxy's address instead, and
 //!   stores the proxy in `DrillEnv::proxies` under the target's name. Until the fault
 //!   is injected the proxy forwards cleanly.
@@ -14,16 +14,16 @@
 //! downstream / both, `toxicity`) is added on inject and removed by rollback (and by
 //! recovery `rollback`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gameday_mocks::kit::HumanDuration;
-use tokio_util::sync::CancellationToken;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
-use crate::chaos::grahmos_edge::find;
+use crate::chaos::fault_error::FaultError;
+use crate::chaos::lookup;
 use crate::chaos::proxy::{FaultProxy, Per, Stream, Toxic, ToxicKind};
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::latency::{Link, PerSpec, Spec, StreamSpec};
 
@@ -56,12 +56,6 @@ pub fn wants_proxy(spec: &Spec) -> bool {
     spec.link == Link::Front
 }
 
-/// Starts a clean-forwarding proxy in front of `target_addr` (loopback, port 0) for the
-/// runner to wire; it stops with `cancel`.
-pub async fn start_front_proxy(target_addr: SocketAddr, cancel: CancellationToken) -> std::io::Result<Arc<FaultProxy>> {
-    FaultProxy::start(target_addr, cancel).await.map(Arc::new)
-}
-
 /// What injecting and rolling back will do (for `--dry-run`; touches nothing).
 pub fn dry_run_steps(spec: &Spec) -> Vec<String> {
     let target = spec.target.as_deref().unwrap_or("the target");
@@ -82,7 +76,7 @@ pub fn needs_process(_spec: &Spec) -> bool {
 
 fn the_proxy(spec: &Spec, env: &DrillEnv) -> Result<Arc<FaultProxy>, FaultError> {
     if spec.link == Link::Upstream {
-        return Ok(Arc::clone(find(env, spec.target.as_deref(), FAULT)?.backhaul()));
+        return Ok(Arc::clone(lookup::grahmos(env, spec.target.as_deref(), FAULT)?.backhaul()));
     }
     let missing = |name: &str| FaultError::NoTarget {
         target: name.to_owned(),

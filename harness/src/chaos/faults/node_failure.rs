@@ -10,8 +10,10 @@ use std::time::Duration;
 use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::node_failure::Spec;
 

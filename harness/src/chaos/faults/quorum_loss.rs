@@ -9,8 +9,10 @@ use gameday_mocks::services::scribe::{self, NodeId, ScribeCluster};
 
 use super::node_failure::{parse_node, restart_stopped, RestoreNodes};
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{FaultError, Injected, RecoveryAction};
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
+use crate::chaos::undo::Injected;
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::quorum_loss::Spec;
 
@@ -62,7 +64,7 @@ pub async fn inject(spec: &Spec, env: &DrillEnv) -> Result<Injected, FaultError>
     let undo = RestoreNodes { cluster: cluster.clone(), nodes: stop.clone() };
     for &id in &stop {
         if let Err(e) = cluster.stop_node(id).await {
-            let _ = crate::chaos::fault::Rollback::rollback(&undo).await;
+            let _ = crate::chaos::undo::Rollback::rollback(&undo).await;
             return Err(e.into());
         }
     }

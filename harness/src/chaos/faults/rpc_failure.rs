@@ -15,8 +15,10 @@ use gameday_mocks::services::morphsave::{Control, Listener};
 use serde_json::{json, Value};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::{BoxFuture, FaultError, Injected, RecoveryAction, Rollback};
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
+use crate::chaos::undo::{BoxFuture, Injected, Rollback};
+use crate::spec::drill::RecoveryAction;
 
 pub use crate::spec::faults::rpc_failure::Spec;
 

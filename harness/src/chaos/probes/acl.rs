@@ -18,9 +18,10 @@ use gameday_mocks::services::grahmos::corpus::Label;
 use serde_json::Value;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::FaultError;
-use crate::chaos::grahmos_edge::{find, DpopToken, GrahmosTarget};
-use crate::chaos::probe::ProbeOutcome;
+use crate::chaos::fault_error::FaultError;
+use crate::chaos::grahmos_edge::{DpopToken, GrahmosTarget};
+use crate::chaos::lookup;
+use crate::probe::ProbeOutcome;
 use gameday_mocks::services::grahmos::auth::IssuerClient;
 
 pub use crate::spec::probes::acl::Spec;
@@ -133,7 +134,7 @@ async fn dishonest(
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
-    let g = find(env, Some(target), "acl")?;
+    let g = lookup::grahmos(env, Some(target), "acl")?;
     let timeout = spec.timeout.map_or(std::time::Duration::from_secs(5), HumanDuration::get);
     let queries: Vec<String> =
         spec.queries.clone().unwrap_or_else(|| DEFAULT_QUERIES.iter().map(|q| (*q).to_owned()).collect());

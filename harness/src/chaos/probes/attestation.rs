@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 use x509_parser::certificate::X509Certificate;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::FaultError;
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
-use crate::chaos::probe::ProbeOutcome;
+use crate::probe::ProbeOutcome;
 
 pub use crate::spec::probes::attestation::Spec;
 
@@ -31,7 +31,7 @@ const MAX_SKEW: Duration = Duration::from_secs(30);
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
     let base = lookup::base_url(env, target)?;
     let timeout = spec.timeout.map_or(Duration::from_secs(5), |d| d.0);
-    let client = crate::chaos::probe::http_client(timeout)?;
+    let client = crate::http_guard::probe_client(timeout).map_err(FaultError::client)?;
     let nonce = hex::encode(rand::random::<[u8; 32]>());
     let doc = match fetch(&client, &format!("{base}/attestation"), Some(json!({ "nonce": nonce }))).await {
         Ok(v) => v,

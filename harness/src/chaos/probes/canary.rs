@@ -10,9 +10,9 @@ use gameday_mocks::kit::HumanDuration;
 use gameday_mocks::services::grahmos::corpus::{Label, CANARY_ID};
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::FaultError;
-use crate::chaos::grahmos_edge::find;
-use crate::chaos::probe::ProbeOutcome;
+use crate::chaos::fault_error::FaultError;
+use crate::chaos::lookup;
+use crate::probe::ProbeOutcome;
 
 pub use crate::spec::probes::canary::Spec;
 
@@ -21,7 +21,7 @@ pub const CANARY_QUERY: &str = "canary test";
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
-    let g = find(env, Some(target), "canary")?;
+    let g = lookup::grahmos(env, Some(target), "canary")?;
     let timeout = spec.timeout.map_or(std::time::Duration::from_secs(5), HumanDuration::get);
     let client = g.client(timeout)?;
     let tenant = g.tenants().first().map_or("tenant-a", String::as_str);

@@ -2,9 +2,9 @@
 //! targets, through the fault proxy in front of a target when the runner started one.
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::FaultError;
-use crate::chaos::probe::ProbeOutcome;
+use crate::chaos::fault_error::FaultError;
 use crate::probe::ProbeError;
+use crate::probe::ProbeOutcome;
 
 pub use crate::probe::http::{JsonMatch, Spec};
 

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use crate::chaos::env::{DrillEnv, Target};
-use crate::chaos::fault::FaultError;
+use crate::chaos::fault_error::FaultError;
 use crate::chaos::lookup;
-use crate::chaos::probe::ProbeOutcome;
+use crate::probe::ProbeOutcome;
 
 pub use crate::spec::probes::scribe_write::Spec;
 
@@ -24,7 +24,7 @@ pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOut
         _ => lookup::base_url(env, target)?,
     };
     let timeout = spec.timeout.map_or(Duration::from_secs(5), |d| d.0);
-    let client = crate::chaos::probe::http_client(timeout)?;
+    let client = crate::http_guard::probe_client(timeout).map_err(FaultError::client)?;
     let key = spec.key.as_deref().unwrap_or("gameday-drill-probe");
     let value = format!("probe-{}", hex::encode(rand::random::<[u8; 8]>()));
     let sent = client

@@ -17,9 +17,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::chaos::env::DrillEnv;
-use crate::chaos::fault::FaultError;
-use crate::chaos::grahmos_edge::find;
-use crate::chaos::probe::ProbeOutcome;
+use crate::chaos::fault_error::FaultError;
+use crate::chaos::lookup;
+use crate::probe::ProbeOutcome;
 
 pub use crate::spec::probes::tls::Spec;
 
@@ -123,7 +123,7 @@ pub async fn handshake(
 
 /// Runs the probe once.
 pub async fn check(spec: &Spec, target: &str, env: &DrillEnv) -> Result<ProbeOutcome, FaultError> {
-    let g = find(env, Some(target), "tls")?;
+    let g = lookup::grahmos(env, Some(target), "tls")?;
     if g.tls_mode() == TlsMode::Off {
         return Err(FaultError::Unsupported {
             fault: "tls probe".into(),
