@@ -484,14 +484,12 @@ async fn validate_cmd(path: &std::path::Path, allow_remote: bool) -> Result<Exit
 }
 
 fn rules_export_cmd(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<Exit, Error> {
-    let s = crate::resolve::load(path)?;
-    let export = crate::rules_export::export(&s);
+    let export = crate::rules_export::command(path, out)?;
     for w in &export.warnings {
         eprintln!("warning: {w}");
     }
-    match out {
-        Some(file) => crate::report::write_atomic(file, export.yaml.as_bytes())?,
-        None => print!("{}", export.yaml),
+    if out.is_none() {
+        print!("{}", export.yaml);
     }
     Ok(Exit::Pass)
 }

@@ -78,7 +78,18 @@ struct Ctx<'a> {
     warnings: Vec<String>,
 }
 
-/// Writes the scenario's rules as a Prometheus rule file.
+/// `gameday rules export SCENARIO [--out FILE]`: the scenario's rules as a Prometheus
+/// rule file, written atomically to `out` when given (the caller prints it otherwise).
+pub fn command(scenario: &std::path::Path, out: Option<&std::path::Path>) -> Result<Export, crate::Error> {
+    let s = crate::resolve::load(scenario)?;
+    let export = export(&s);
+    if let Some(file) = out {
+        crate::report::write_atomic(file, export.yaml.as_bytes())?;
+    }
+    Ok(export)
+}
+
+/// The scenario's SLOs, alerts and triggers as Prometheus recording and alerting rules.
 pub fn export(s: &Scenario) -> Export {
     let mut ctx = Ctx { s, current: String::new(), warnings: Vec::new() };
     let mut yaml = format!(
