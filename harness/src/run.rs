@@ -212,7 +212,7 @@ async fn drive<H: Hooks>(
     let load = hooks.load(s, hooks::scenario_load(s, config));
     let rules = hooks.rules(s);
     if !opts.quiet {
-        eprintln!("{}", header(hooks.command(), s, &load, &resolved));
+        eprintln!("{}", header(hooks.command(), hooks.name(s), s, &load, &resolved));
     }
     if let Some(w) = floor_warning(s.time_scale, rules.slos) {
         eprintln!("warning: {w}");
@@ -253,6 +253,7 @@ async fn drive<H: Hooks>(
     let data = run_data(s, &load, &mix, std::mem::take(&mut outcome.recording.intervals), scraped);
     let measured = Measured { outcome, data, resolved };
     let (mut results, data) = judge(s, rules, &opts.scenario, &mix, &load.config, measured);
+    results.scenario = hooks.name(s).to_owned();
     if ending.interrupted || interrupt::is_interrupted() {
         mark_interrupted(&mut results);
     }
@@ -590,6 +591,7 @@ pub fn floor_warning(scale: TimeScale, slos: &[rules::Slo]) -> Option<String> {
 /// load model and length, and where each target is.
 pub(crate) fn header(
     command: &str,
+    name: &str,
     s: &Scenario,
     load: &Load,
     targets: &std::collections::BTreeMap<ServiceId, Resolved>,
@@ -605,8 +607,7 @@ pub(crate) fn header(
         pace => format!("closed model, {} users", pace.users()),
     };
     let mut h = format!(
-        "gameday {command} `{}`: seed {}, time scale {}x, {model} for {} simulated ({:.1}s real)",
-        s.name,
+        "gameday {command} `{name}`: seed {}, time scale {}x, {model} for {} simulated ({:.1}s real)",
         s.seed,
         s.time_scale.factor(),
         load.duration,

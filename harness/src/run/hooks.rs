@@ -14,7 +14,8 @@
 //! | each interval | [`Hooks::tap`] | - | the drills' live tap | - |
 //! | on Ctrl-C | [`Hooks::interrupted`] | wait for the load | roll back at once | wait |
 //! | after the load | [`Hooks::after`] | - | rollback, drill probes | - |
-//! | after judging | [`Hooks::finish`] | no section | the drills' reports | the window's name |
+//! | the run's name | [`Hooks::name`] | the scenario's | the scenario's | the window's |
+//! | after judging | [`Hooks::finish`] | no section | the drills' reports | - |
 //!
 //! Every hook has the plain run's behaviour as its default, so [`Plain`] is empty.
 
@@ -114,6 +115,11 @@ pub trait Hooks {
     /// The command's name in the header line (`gameday run ...`).
     fn command(&self) -> &'static str {
         "run"
+    }
+
+    /// What the header line and `results.json` call the run; default the scenario's name.
+    fn name<'s>(&'s self, s: &'s Scenario) -> &'s str {
+        &s.name
     }
 
     /// The load to send; `default` is the scenario's.

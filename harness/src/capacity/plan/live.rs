@@ -170,9 +170,11 @@ impl run::Hooks for WindowHooks<'_> {
         RuleSet { slos: &[], alerts: &[], triggers: &[], ..s.rules() }
     }
 
-    fn finish(self, results: &mut crate::report::Results, _data: &RunData, _ending: run::Ending) {
-        results.scenario = self.name;
+    fn name<'s>(&'s self, _s: &'s Scenario) -> &'s str {
+        &self.name
     }
+
+    fn finish(self, _results: &mut crate::report::Results, _data: &RunData, _ending: run::Ending) {}
 }
 
 /// The simulator on the sample live window `w` sent (see the module docs): its schedule,
