@@ -36,6 +36,7 @@ mod prometheus_e2e;
 mod pxl;
 mod reports;
 mod rules;
+mod run_hooks;
 mod scenarios;
 mod scribe;
 mod signals;
