@@ -223,25 +223,7 @@ async fn drive<H: Hooks>(
     let step_s = s.time_scale.to_sim(load.config.interval).as_secs_f64();
     hooks.before(Before { mix: &mix, step_s, clock: clock_rx.1.clone() });
     let running = load::run(Arc::clone(&mix), &load.config, Some(clock_rx.0));
-    tokio::pin!(running);
-    let raced = tokio::select! {
-        out = &mut running => Some(out),
-        () = interrupted => None,
-    };
-    let was_interrupted = raced.is_none() || interrupt::is_interrupted();
-    let wait = !was_interrupted || hooks.interrupted().await;
-    // `None`: a hook did not wait for the load; its recording so far is the outcome.
-    let loaded = match raced {
-        Some(out) => Some(out),
-        None if wait => Some(interrupt::until_done_or_interrupted(running).await),
-        None => None,
-    };
-    let cut_short = was_interrupted
-        || match &loaded {
-            Some(Ok(o)) => s.time_scale.to_sim(o.wall) + Duration::from_secs(1) < hooks::span(s, &load),
-            _ => true,
-        };
-    let ending = Ending { interrupted: was_interrupted, cut_short, partial: loaded.is_none() };
+    let (loaded, ending) = race_load(&mut hooks, s, &load, running, interrupted).await;
     let extra = hooks.after(ending).await;
     let mut scraped = observer.finish().await;
     scraped.series.extend(extra);
@@ -259,6 +241,37 @@ async fn drive<H: Hooks>(
     }
     let section = hooks.finish(&mut results, &data, ending);
     Ok(Executed { results, section, data, ending })
+}
+
+/// Runs the load until it ends or `interrupted` resolves. On Ctrl-C the hook decides
+/// whether to wait for the load to stop (its outcome is the partial result) or not
+/// (`None`: the hook's recording so far is).
+async fn race_load<H: Hooks>(
+    hooks: &mut H,
+    s: &Scenario,
+    load: &Load,
+    running: impl Future<Output = Result<load::LoadRun, load::LoadError>>,
+    interrupted: impl Future<Output = ()>,
+) -> (Option<Result<load::LoadRun, load::LoadError>>, Ending) {
+    tokio::pin!(running);
+    let raced = tokio::select! {
+        out = &mut running => Some(out),
+        () = interrupted => None,
+    };
+    let was_interrupted = raced.is_none() || interrupt::is_interrupted();
+    let wait = !was_interrupted || hooks.interrupted().await;
+    let loaded = match raced {
+        Some(out) => Some(out),
+        None if wait => Some(interrupt::until_done_or_interrupted(running).await),
+        None => None,
+    };
+    let cut_short = was_interrupted
+        || match &loaded {
+            Some(Ok(o)) => s.time_scale.to_sim(o.wall) + Duration::from_secs(1) < hooks::span(s, load),
+            _ => true,
+        };
+    let ending = Ending { interrupted: was_interrupted, cut_short, partial: loaded.is_none() };
+    (loaded, ending)
 }
 
 /// Hands the load's clock, once it starts, to the observer and to a watch the hooks read.
