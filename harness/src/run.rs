@@ -658,43 +658,13 @@ fn judge(
     let data = &owned;
     let rec = &outcome.recording;
     let rules = rules::judge(rules, data);
-    let all = rec.merged(None);
     let expected = match config.pace {
         Pace::Closed { ramp, .. } => ramp + config.run_time,
         Pace::Open { .. } => config.run_time,
     };
     let partial = outcome.wall + Duration::from_secs(1) < expected;
-    let saturated = outcome.health.as_ref().filter(|h| h.saturated);
-    // A target that stopped answering fails the run (exit 1); it is not a run that
-    // measured nothing, nor a saturated generator (exit 3).
-    let targets = s.load.requests.iter().map(|r| r.target.as_str()).zip(&rec.total);
-    let unanswered = load::outage::judge(targets, outcome.health.as_ref(), s.load.request_timeout.get());
     let mut reasons: Vec<String> = rules.failures();
-    let verdict = if all.ok() == 0 && unanswered.is_none() {
-        let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
-        reasons.insert(0, format!("no request succeeded ({} sent); first error: {first}", all.total()));
-        RunVerdict::Invalid
-    } else if let Some(h) = saturated {
-        reasons.insert(0, format!("invalid: {}", h.reason()));
-        RunVerdict::Invalid
-    } else if partial {
-        reasons.insert(
-            0,
-            format!(
-                "run interrupted after {:.1}s of {:.1}s; results are partial",
-                outcome.wall.as_secs_f64(),
-                expected.as_secs_f64()
-            ),
-        );
-        RunVerdict::Invalid
-    } else if let Some(u) = &unanswered {
-        reasons.insert(0, u.reason());
-        RunVerdict::Fail
-    } else if reasons.is_empty() {
-        RunVerdict::Pass
-    } else {
-        RunVerdict::Fail
-    };
+    let verdict = verdict(s, &outcome, expected, &mut reasons);
     let results = Results {
         schema_version: report::results::SCHEMA_VERSION,
         kind: report::results::ReportKind::Run,
@@ -727,6 +697,38 @@ fn judge(
         observation_problems: data.problems.clone(),
     };
     (results, owned)
+}
+
+/// The run's verdict, its first reason put first: nothing succeeded, the generator fell
+/// behind, the load ended early (invalid, exit 3); a target stopped answering or a rule
+/// failed (fail, exit 1); else pass.
+fn verdict(s: &Scenario, outcome: &load::LoadRun, expected: Duration, reasons: &mut Vec<String>) -> RunVerdict {
+    let rec = &outcome.recording;
+    let all = rec.merged(None);
+    let saturated = outcome.health.as_ref().filter(|h| h.saturated);
+    // A target that stopped answering fails the run (exit 1); it is not a run that
+    // measured nothing, nor a saturated generator (exit 3).
+    let targets = s.load.requests.iter().map(|r| r.target.as_str()).zip(&rec.total);
+    let unanswered = load::outage::judge(targets, outcome.health.as_ref(), s.load.request_timeout.get());
+    let (first, verdict) = if all.ok() == 0 && unanswered.is_none() {
+        let first = all.first_error.clone().unwrap_or_else(|| "no request was sent".into());
+        (Some(format!("no request succeeded ({} sent); first error: {first}", all.total())), RunVerdict::Invalid)
+    } else if let Some(h) = saturated {
+        (Some(format!("invalid: {}", h.reason())), RunVerdict::Invalid)
+    } else if outcome.wall + Duration::from_secs(1) < expected {
+        let (ran_s, of_s) = (outcome.wall.as_secs_f64(), expected.as_secs_f64());
+        (Some(format!("run interrupted after {ran_s:.1}s of {of_s:.1}s; results are partial")), RunVerdict::Invalid)
+    } else if let Some(u) = &unanswered {
+        (Some(u.reason()), RunVerdict::Fail)
+    } else if reasons.is_empty() {
+        (None, RunVerdict::Pass)
+    } else {
+        (None, RunVerdict::Fail)
+    };
+    if let Some(first) = first {
+        reasons.insert(0, first);
+    }
+    verdict
 }
 
 /// Request kind `kind`'s per-interval summaries, in time order (intervals without one of
